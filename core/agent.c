@@ -1,0 +1,369 @@
+/*
+ * agent.c - wires config, instances, loop, HTTP client, pipeline, output
+ * workers and scheduler together, and takes them apart again.
+ *
+ * Start order: loop, HTTP client, outputs, filters, inputs; stop order is
+ * the reverse, so that nothing an input emits on its way out is lost.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "agent.h"
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "instance.h"
+#include "log.h"
+#include "loop.h"
+#include "output.h"
+#include "pipeline.h"
+#include "scheduler.h"
+
+#define TICK_MS 1000
+
+struct runtime {
+    struct loop           *loop;
+    outpost_instance_t   **insts;      /* every instance, config order */
+    size_t                 ninsts;
+    outpost_instance_t   **filters, **outputs;
+    size_t                 nfilters, noutputs;
+    struct output_worker **workers;
+    struct pipeline       *pipeline;
+    struct scheduler      *sched;
+    struct loop_timer      tick;
+};
+
+struct agent {
+    char            *config_path;
+    char            *default_plugin_dir;
+    struct registry *reg;
+    int              own_reg;
+    int              collect_threads;
+    struct config   *cfg;
+    struct runtime  *rt;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void
+curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+}
+
+struct agent *
+agent_new(const struct agent_opts *o, struct diag *d)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    a->config_path = strdup(o->config_path);
+    a->default_plugin_dir = o->default_plugin_dir
+                            ? strdup(o->default_plugin_dir) : NULL;
+    a->collect_threads = o->collect_threads > 0 ? o->collect_threads : 4;
+    a->reg = o->registry;
+    if (a->reg == NULL) {
+        a->reg = registry_new();
+        a->own_reg = 1;
+    }
+    if (a->config_path == NULL || a->reg == NULL)
+        goto fail;
+    a->cfg = config_load(a->config_path, a->reg, a->default_plugin_dir, d);
+    if (a->cfg == NULL)
+        goto fail;
+    log_configure(a->cfg->log_level, a->cfg->log_format, 2);
+    return a;
+fail:
+    agent_free(a);
+    return NULL;
+}
+
+int64_t
+agent_timeout_ms(const struct agent *a)
+{
+    return a->cfg->timeout_ms > 0 ? a->cfg->timeout_ms : 10000;
+}
+
+/* --- building a runtime ------------------------------------------------- */
+
+static int
+add_inst(outpost_instance_t ***v, size_t *n, outpost_instance_t *inst)
+{
+    outpost_instance_t **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+    if (nv == NULL)
+        return -1;
+    nv[(*n)++] = inst;
+    *v = nv;
+    return 0;
+}
+
+static char *
+spill_dir_for(const struct config *c, const outpost_instance_t *inst)
+{
+    char *dir;
+
+    if (c->state_dir == NULL)
+        return NULL;
+    if (asprintf(&dir, "%s/queue/%s.%s", c->state_dir, inst->plugin->name,
+                 inst->name) < 0)
+        return NULL;
+    if (instance_mkdir_p(dir) != 0) {
+        outpost_log(inst, OUTPOST_LOG_WARN, "spill",
+                    "cannot create %s (%s): this output keeps its queue in "
+                    "memory only", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static int
+build_instances(struct runtime *rt, struct config *c)
+{
+    for (size_t i = 0; i < c->nsections; i++) {
+        outpost_instance_t *inst = instance_new(&c->sections[i], c);
+
+        if (inst == NULL || add_inst(&rt->insts, &rt->ninsts, inst) != 0) {
+            instance_free(inst);
+            log_core(OUTPOST_LOG_ERROR, "start", "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+start_outputs(struct runtime *rt, const struct config *c)
+{
+    for (size_t i = 0; i < rt->ninsts; i++) {
+        outpost_instance_t *inst = rt->insts[i];
+        struct output_worker *w, **nw;
+        char *spill;
+
+        if (inst->plugin->kind != OUTPOST_OUTPUT || instance_init(inst) != 0)
+            continue;
+        spill = spill_dir_for(c, inst);
+        w = output_start(inst, spill);
+        free(spill);
+        if (w == NULL) {
+            instance_shutdown(inst);
+            continue;
+        }
+        nw = realloc(rt->workers, (rt->noutputs + 1) * sizeof(*nw));
+        if (nw == NULL || add_inst(&rt->outputs, &rt->noutputs, inst) != 0) {
+            if (nw)
+                rt->workers = nw;
+            output_stop(w);
+            instance_shutdown(inst);
+            return -1;
+        }
+        rt->workers = nw;
+        rt->workers[rt->noutputs - 1] = w;
+    }
+    return 0;
+}
+
+static void
+on_tick(void *arg)
+{
+    struct runtime *rt = arg;
+
+    pipeline_tick(rt->pipeline);
+    loop_timer_arm(rt->loop, &rt->tick, clock_mono_ms() + TICK_MS);
+}
+
+static void
+arm_tick(void *arg)
+{
+    struct runtime *rt = arg;
+
+    loop_timer_arm(rt->loop, &rt->tick, clock_mono_ms() + TICK_MS);
+}
+
+static void
+disarm_tick(void *arg)
+{
+    struct runtime *rt = arg;
+
+    loop_timer_disarm(rt->loop, &rt->tick);
+}
+
+static int
+start_inputs_and_filters(struct runtime *rt, int threads, int once)
+{
+    for (size_t i = 0; i < rt->ninsts; i++) {
+        outpost_instance_t *inst = rt->insts[i];
+
+        if (inst->plugin->kind == OUTPOST_FILTER && instance_init(inst) == 0
+            && add_inst(&rt->filters, &rt->nfilters, inst) != 0)
+            return -1;
+    }
+    rt->pipeline = pipeline_new(rt->filters, rt->nfilters, rt->outputs,
+                                rt->workers, rt->noutputs);
+    rt->sched = rt->pipeline ? scheduler_new(rt->loop, rt->pipeline, threads)
+                             : NULL;
+    if (rt->sched == NULL)
+        return -1;
+    for (size_t i = 0; i < rt->ninsts; i++) {
+        outpost_instance_t *inst = rt->insts[i];
+
+        if (inst->plugin->kind == OUTPOST_INPUT && instance_init(inst) == 0
+            && scheduler_add(rt->sched, inst) != 0)
+            return -1;
+    }
+    loop_timer_init(&rt->tick, on_tick, rt);
+    if (loop_call(rt->loop, arm_tick, rt) != 0)
+        return -1;
+    return scheduler_start(rt->sched, once);
+}
+
+static void runtime_stop(struct runtime *rt, int64_t drain_ms);
+
+int
+agent_start(struct agent *a, int once)
+{
+    struct runtime *rt = calloc(1, sizeof(*rt));
+
+    if (rt == NULL)
+        return -1;
+    a->rt = rt;
+    pthread_once(&curl_once, curl_init_once);
+    rt->loop = loop_new();
+    if (rt->loop == NULL || loop_start(rt->loop) != 0
+        || http_client_start(rt->loop) != 0
+        || build_instances(rt, a->cfg) != 0
+        || start_outputs(rt, a->cfg) != 0
+        || start_inputs_and_filters(rt, a->collect_threads, once) != 0) {
+        log_core(OUTPOST_LOG_ERROR, "start", "cannot start the agent");
+        runtime_stop(rt, 0);
+        a->rt = NULL;
+        return -1;
+    }
+    log_core(OUTPOST_LOG_INFO, "start",
+             "running %zu instances (%zu filters, %zu outputs)%s",
+             rt->ninsts, rt->nfilters, rt->noutputs, once ? ", once" : "");
+    return 0;
+}
+
+/* --- stopping ----------------------------------------------------------- */
+
+static int
+drain_outputs(struct runtime *rt, int64_t drain_ms)
+{
+    int64_t deadline = clock_mono_ms() + drain_ms;
+    int rc = 0;
+
+    for (size_t i = 0; i < rt->noutputs; i++)
+        if (output_drain(rt->workers[i], deadline) != 0)
+            rc = -1;
+    return rc;
+}
+
+static void
+runtime_stop(struct runtime *rt, int64_t drain_ms)
+{
+    if (rt->sched)
+        scheduler_stop(rt->sched);
+    if (rt->loop && rt->pipeline)
+        loop_call_sync(rt->loop, disarm_tick, rt);
+    if (drain_ms > 0)
+        drain_outputs(rt, drain_ms);
+    for (size_t i = 0; i < rt->noutputs; i++)
+        output_stop(rt->workers[i]);
+    http_client_stop();
+    if (rt->loop)
+        loop_stop(rt->loop);
+    /* Inputs first, outputs last: the reverse of the start. */
+    for (size_t k = 0; k < 3; k++) {
+        outpost_kind_t kind = k == 0 ? OUTPOST_INPUT
+                            : k == 1 ? OUTPOST_FILTER : OUTPOST_OUTPUT;
+        for (size_t i = 0; i < rt->ninsts; i++)
+            if (rt->insts[i]->plugin->kind == kind)
+                instance_shutdown(rt->insts[i]);
+    }
+    scheduler_free(rt->sched);
+    pipeline_free(rt->pipeline);
+    for (size_t i = 0; i < rt->ninsts; i++)
+        instance_free(rt->insts[i]);
+    loop_free(rt->loop);
+    free(rt->insts);
+    free(rt->filters);
+    free(rt->outputs);
+    free(rt->workers);
+    free(rt);
+}
+
+int
+agent_finish_once(struct agent *a)
+{
+    struct runtime *rt = a->rt;
+    int rc;
+
+    if (rt == NULL)
+        return 1;
+    scheduler_wait_idle(rt->sched);
+    /* The filters get one tick, as they would a second later. */
+    pipeline_tick(rt->pipeline);
+    rc = drain_outputs(rt, agent_timeout_ms(a));
+    if (rc != 0)
+        log_core(OUTPOST_LOG_ERROR, "once",
+                 "an output did not deliver everything");
+    return rc == 0 ? 0 : 1;
+}
+
+void
+agent_stop(struct agent *a, int64_t drain_ms)
+{
+    if (a->rt == NULL)
+        return;
+    runtime_stop(a->rt, drain_ms);
+    a->rt = NULL;
+    log_core(OUTPOST_LOG_INFO, "stop", "stopped");
+}
+
+int
+agent_reload(struct agent *a)
+{
+    struct diag d = { 0 };
+    struct config *c;
+
+    c = config_load(a->config_path, a->reg, a->default_plugin_dir, &d);
+    if (c == NULL) {
+        for (size_t i = 0; i < d.n; i++)
+            log_core(OUTPOST_LOG_ERROR, "reload", "%s", d.msgs[i]);
+        log_core(OUTPOST_LOG_ERROR, "reload",
+                 "config has %zu problem(s): keeping the running config",
+                 d.n);
+        diag_free(&d);
+        return -1;
+    }
+    diag_free(&d);
+    /* Output queues spill to disk on stop; the new workers, whose spill
+     * directories have the same names, replay them in order. */
+    agent_stop(a, 0);
+    config_free(a->cfg);
+    a->cfg = c;
+    log_configure(c->log_level, c->log_format, 2);
+    if (agent_start(a, 0) != 0)
+        return -1;
+    log_core(OUTPOST_LOG_INFO, "reload", "config reloaded");
+    return 0;
+}
+
+void
+agent_free(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    agent_stop(a, 0);
+    config_free(a->cfg);
+    if (a->own_reg)
+        registry_free(a->reg);
+    free(a->config_path);
+    free(a->default_plugin_dir);
+    free(a);
+}

@@ -1,0 +1,86 @@
+/*
+ * config.h - outpost.conf plus every *.conf in conf_dir (name order), parsed
+ * with libconfuse from the loaded plugins' option tables.
+ *
+ * Ownership: config_load() returns a config that owns every string and every
+ * section's conf block. instance_new() takes a section's conf block (the
+ * section's pointer is set to NULL), so config_free() never double-frees.
+ */
+#ifndef OUTPOST_CONFIG_H
+#define OUTPOST_CONFIG_H
+
+#include <stdint.h>
+#include <outpost/plugin.h>
+#include "diag.h"
+#include "log.h"
+#include "registry.h"
+
+/* Options the core owns for every section of a kind. */
+struct common_conf {
+    /* inputs */
+    int64_t           interval_ms;    /* 0: the global interval */
+    int64_t           timeout_ms;     /* 0: the global timeout */
+    outpost_strlist_t tags;           /* "key=value" */
+    char             *category;       /* default: the plugin's name */
+    char             *provider;       /* default: the instance's name */
+    char             *tier;
+    char             *failover_group;
+    int64_t           priority;
+    double            weight;
+    /* filters and outputs */
+    outpost_strlist_t match;          /* "key=glob"; all must hold */
+    /* outputs */
+    int64_t           batch_size;
+    int64_t           flush_interval_ms;
+    int64_t           queue_limit;    /* records held in memory */
+    int64_t           retry_initial_ms;
+    int64_t           retry_max_ms;
+    int64_t           spill_after_ms; /* backend down this long: spill */
+    int64_t           disk_limit_mb;
+};
+
+struct section {
+    const outpost_plugin_t *plugin;
+    char                   *instance;
+    char                   *file;
+    int                     line;
+    void                   *conf;     /* plugin conf block, filled */
+    struct common_conf      common;
+};
+
+struct config {
+    char                *path;
+    int64_t              interval_ms;
+    int64_t              timeout_ms;
+    char                *plugin_dir;
+    char                *conf_dir;
+    char                *state_dir;
+    outpost_log_level_t  log_level;
+    enum log_format      log_format;
+    char                *api_listen;
+    char                *api_token_file;
+    struct section      *sections;    /* config order */
+    size_t               nsections;
+};
+
+/* Reads path's globals, loads every plugin in plugin_dir (the config's, or
+ * else default_plugin_dir) into reg, then parses path and every *.conf in
+ * conf_dir. With default_plugin_dir NULL and no plugin_dir in the file, no
+ * module is loaded (tests register plugins themselves). Relative conf_dir,
+ * state_dir and plugin_dir are taken from the directory of path. Every
+ * problem is added to d; returns NULL if there was any. */
+struct config *config_load(const char *path, struct registry *reg,
+                           const char *default_plugin_dir, struct diag *d);
+void config_free(struct config *c);
+
+/* Core option tables, for --describe and the docs. */
+const outpost_option_t *config_common_options(outpost_kind_t kind);
+
+/* Prints every option of p (common ones included) with type, default and
+ * help: the text of `outpostd --describe NAME`. */
+void config_describe(const outpost_plugin_t *p, FILE *out);
+
+/* Frees strings and lists that the option table placed in conf. */
+void options_release(const outpost_option_t *table, void *conf);
+
+#endif

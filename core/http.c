@@ -1,0 +1,303 @@
+/*
+ * http.c - one libcurl multi handle on the core's event loop
+ * (curl_multi_socket_action over epoll), shared by every input run and
+ * every output that speaks HTTP.
+ *
+ * Invariant: a transfer is in the multi handle iff it is on the all-list;
+ * a transfer that belongs to a run is also on that run's list. Both lists
+ * and the multi handle are touched only on the loop thread. The core keeps
+ * its transfer in CURLOPT_PRIVATE while the transfer runs.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <outpost/http.h>
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "run.h"
+
+struct transfer {
+    struct transfer      *next, *prev;         /* all transfers */
+    struct transfer      *run_next;            /* the run's transfers */
+    CURL                 *easy;
+    outpost_http_done_fn  done;
+    void                 *arg;
+    outpost_run_t        *run;                 /* NULL for perform() */
+};
+
+struct client {
+    struct loop       *loop;
+    CURLM             *multi;
+    struct loop_timer  timer;
+    struct transfer   *all;
+};
+
+static struct client *client;   /* one agent per process */
+
+static void
+list_del(struct transfer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        client->all = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+}
+
+static void
+run_list_del(struct transfer *t)
+{
+    struct transfer **pp;
+
+    if (t->run == NULL)
+        return;
+    for (pp = &t->run->transfers; *pp; pp = &(*pp)->run_next) {
+        if (*pp == t) {
+            *pp = t->run_next;
+            break;
+        }
+    }
+}
+
+/* Removes t from everything and reports result to its owner. */
+static void
+complete(struct transfer *t, CURLcode result)
+{
+    curl_multi_remove_handle(client->multi, t->easy);
+    list_del(t);
+    run_list_del(t);
+    t->done(t->easy, result, t->arg);
+    free(t);
+}
+
+static void
+check_done(void)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(client->multi, &left)) != NULL) {
+        struct transfer *t = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+        if (t)
+            complete(t, msg->data.result);
+    }
+}
+
+static void
+on_socket_event(int fd, uint32_t events, void *arg)
+{
+    int flags = 0, running;
+
+    (void) arg;
+    if (events & (EPOLLIN | EPOLLHUP))
+        flags |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (events & EPOLLERR)
+        flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(client->multi, fd, flags, &running);
+    check_done();
+}
+
+static void
+on_timer(void *arg)
+{
+    int running;
+
+    (void) arg;
+    curl_multi_socket_action(client->multi, CURL_SOCKET_TIMEOUT, 0,
+                             &running);
+    check_done();
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+    uint32_t events = 0;
+
+    (void) easy; (void) userp; (void) sockp;
+    if (what == CURL_POLL_REMOVE) {
+        loop_io_del(client->loop, fd);
+        return 0;
+    }
+    if (what & CURL_POLL_IN)
+        events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        events |= EPOLLOUT;
+    if (loop_io_set(client->loop, fd, events, on_socket_event, NULL) != 0)
+        log_core(OUTPOST_LOG_ERROR, "http", "cannot watch socket %d", fd);
+    return 0;
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void) multi; (void) userp;
+    if (timeout_ms < 0)
+        loop_timer_disarm(client->loop, &client->timer);
+    else
+        /* 0 means "as soon as possible", but never from inside this
+         * callback (curl's multi-uv example): the timer does that. */
+        loop_timer_arm(client->loop, &client->timer,
+                       clock_mono_ms() + timeout_ms);
+    return 0;
+}
+
+int
+http_client_start(struct loop *l)
+{
+    client = calloc(1, sizeof(*client));
+    if (client == NULL)
+        return -1;
+    client->loop = l;
+    client->multi = curl_multi_init();
+    if (client->multi == NULL) {
+        free(client);
+        client = NULL;
+        return -1;
+    }
+    loop_timer_init(&client->timer, on_timer, NULL);
+    curl_multi_setopt(client->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(client->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    /* Many checks hit few hosts: keep enough idle connections around. */
+    curl_multi_setopt(client->multi, CURLMOPT_MAXCONNECTS, 4096L);
+    return 0;
+}
+
+static void
+stop_on_loop(void *arg)
+{
+    (void) arg;
+    while (client->all)
+        complete(client->all, CURLE_ABORTED_BY_CALLBACK);
+    loop_timer_disarm(client->loop, &client->timer);
+    curl_multi_cleanup(client->multi);
+}
+
+void
+http_client_stop(void)
+{
+    if (client == NULL)
+        return;
+    if (loop_on_thread(client->loop) ||
+        loop_call_sync(client->loop, stop_on_loop, NULL) != 0)
+        stop_on_loop(NULL);
+    free(client);
+    client = NULL;
+}
+
+/* Loop thread. */
+static void
+add_transfer(void *arg)
+{
+    struct transfer *t = arg;
+    CURLMcode rc;
+
+    if (t->run && outpost_run_cancelled(t->run)) {
+        t->done(t->easy, CURLE_ABORTED_BY_CALLBACK, t->arg);
+        free(t);
+        return;
+    }
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    rc = curl_multi_add_handle(client->multi, t->easy);
+    if (rc != CURLM_OK) {
+        log_core(OUTPOST_LOG_ERROR, "http", "cannot start transfer: %s",
+                 curl_multi_strerror(rc));
+        t->done(t->easy, CURLE_FAILED_INIT, t->arg);
+        free(t);
+        return;
+    }
+    t->next = client->all;
+    if (client->all)
+        client->all->prev = t;
+    client->all = t;
+    if (t->run) {
+        t->run_next = t->run->transfers;
+        t->run->transfers = t;
+    }
+}
+
+int
+outpost_http_start(outpost_run_t *run, CURL *easy, outpost_http_done_fn done,
+                   void *arg)
+{
+    struct transfer *t;
+
+    if (client == NULL || easy == NULL || done == NULL)
+        return -1;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->easy = easy;
+    t->done = done;
+    t->arg = arg;
+    t->run = run;
+    if (loop_on_thread(client->loop)) {
+        add_transfer(t);
+        return 0;
+    }
+    if (loop_call(client->loop, add_transfer, t) != 0) {
+        free(t);
+        return -1;
+    }
+    return 0;
+}
+
+void
+http_cancel_run(outpost_run_t *run)
+{
+    while (client && run->transfers)
+        complete(run->transfers, CURLE_ABORTED_BY_CALLBACK);
+}
+
+/* --- blocking perform for output threads -------------------------------- */
+
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    int             finished;
+    CURLcode        result;
+};
+
+static void
+perform_done(CURL *easy, CURLcode result, void *arg)
+{
+    struct waiter *w = arg;
+
+    (void) easy;
+    pthread_mutex_lock(&w->lock);
+    w->finished = 1;
+    w->result = result;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+CURLcode
+outpost_http_perform(CURL *easy)
+{
+    struct waiter w = { .finished = 0, .result = CURLE_FAILED_INIT };
+
+    /* Without a running agent (tools, some tests) behave like curl. */
+    if (client == NULL || loop_on_thread(client->loop))
+        return curl_easy_perform(easy);
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    if (outpost_http_start(NULL, easy, perform_done, &w) == 0) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.finished)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return w.result;
+}

@@ -1,0 +1,128 @@
+/*
+ * intern.c - the process-wide table of interned strings (field keys, tag
+ * keys, measurement names).
+ *
+ * Records point at interned keys instead of copying them, which keeps a
+ * queued measurement small and lets a record outlive the plugin that made
+ * it. Entries are never freed. Lookups first try a small per-thread cache
+ * keyed by the caller's pointer (checked with strcmp, so a reused address
+ * is harmless), so the hot path takes no lock.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <outpost/record.h>
+
+#define TLS_CACHE_SIZE 256
+
+struct entry {
+    struct entry *next;
+    uint64_t      hash;
+    char          str[];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry  **buckets;
+static size_t          nbuckets;
+static size_t          nentries;
+
+static __thread struct {
+    const char *from;
+    const char *to;
+} tls_cache[TLS_CACHE_SIZE];
+
+static uint64_t
+fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char) *s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void
+grow(void)
+{
+    size_t n = nbuckets ? nbuckets * 2 : 1024;
+    struct entry **nb = calloc(n, sizeof(*nb));
+
+    if (nb == NULL)
+        abort();
+    for (size_t i = 0; i < nbuckets; i++) {
+        struct entry *e = buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            e->next = nb[e->hash & (n - 1)];
+            nb[e->hash & (n - 1)] = e;
+        }
+    }
+    free(buckets);
+    buckets = nb;
+    nbuckets = n;
+}
+
+static const char *
+intern_locked(const char *s)
+{
+    uint64_t h = fnv1a(s);
+    struct entry *e;
+    size_t len;
+
+    if (nbuckets == 0 || nentries > nbuckets)
+        grow();
+    for (e = buckets[h & (nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && strcmp(e->str, s) == 0)
+            return e->str;
+
+    len = strlen(s);
+    e = malloc(sizeof(*e) + len + 1);
+    if (e == NULL)
+        abort();
+    e->hash = h;
+    memcpy(e->str, s, len + 1);
+    e->next = buckets[h & (nbuckets - 1)];
+    buckets[h & (nbuckets - 1)] = e;
+    nentries++;
+    return e->str;
+}
+
+const char *
+outpost_intern(const char *s)
+{
+    size_t slot = ((uintptr_t) s >> 3) & (TLS_CACHE_SIZE - 1);
+    const char *r;
+
+    if (tls_cache[slot].from == s && strcmp(tls_cache[slot].to, s) == 0)
+        return tls_cache[slot].to;
+
+    pthread_mutex_lock(&lock);
+    r = intern_locked(s);
+    pthread_mutex_unlock(&lock);
+
+    tls_cache[slot].from = s;
+    tls_cache[slot].to = r;
+    return r;
+}
+
+/* Frees the table at exit so leak checkers see a clean heap. Only safe when
+ * no other thread runs and no record is alive. */
+void
+intern_release_all(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < nbuckets; i++) {
+        struct entry *e = buckets[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    free(buckets);
+    buckets = NULL;
+    nbuckets = nentries = 0;
+    pthread_mutex_unlock(&lock);
+}

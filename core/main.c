@@ -1,0 +1,252 @@
+/*
+ * main.c - outpostd: command line, signals, daemon life.
+ *
+ *   outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]
+ *            [--list-plugins] [--version]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agent.h"
+#include "config.h"
+#include "log.h"
+#include "registry.h"
+
+#define DEFAULT_CONFIG "/etc/outpost/outpost.conf"
+
+extern void intern_release_all(void);
+
+struct cli {
+    const char *config;
+    const char *describe;
+    int         foreground;
+    int         test;
+    int         once;
+    int         list;
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]\n"
+        "                [--list-plugins] [--version]\n"
+        "  -C FILE          config file (default " DEFAULT_CONFIG ")\n"
+        "  -f               stay in the foreground\n"
+        "  -t               validate config and plugins, print problems\n"
+        "  --once           run every input once, drain outputs, exit\n"
+        "  --describe NAME  print a plugin's options\n"
+        "  --list-plugins   list the plugins found in plugin_dir\n"
+        "  --version        print the version\n");
+}
+
+static int
+parse_cli(int argc, char **argv, struct cli *c)
+{
+    static const struct option longopts[] = {
+        { "once",         no_argument,       NULL, 'o' },
+        { "describe",     required_argument, NULL, 'd' },
+        { "list-plugins", no_argument,       NULL, 'l' },
+        { "version",      no_argument,       NULL, 'V' },
+        { "help",         no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int ch;
+
+    c->config = DEFAULT_CONFIG;
+    while ((ch = getopt_long(argc, argv, "C:fth", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'C': c->config = optarg; break;
+        case 'f': c->foreground = 1; break;
+        case 't': c->test = 1; break;
+        case 'o': c->once = 1; c->foreground = 1; break;
+        case 'd': c->describe = optarg; break;
+        case 'l': c->list = 1; break;
+        case 'V': printf("outpostd %s (plugin ABI %d)\n", OUTPOST_VERSION,
+                         OUTPOST_ABI_VERSION);
+                  exit(0);
+        case 'h': usage(stdout); exit(0);
+        default:  usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "outpostd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* A daemon run from its build tree finds the freshly built plugins next
+ * to it; an installed one uses the packaged plugin folder. */
+static const char *
+default_plugin_dir(void)
+{
+    static char dir[PATH_MAX];
+    const char *env = getenv("OUTPOST_PLUGIN_DIR");
+    struct stat st;
+    ssize_t n;
+    char *slash;
+
+    if (env && *env)
+        return env;
+    n = readlink("/proc/self/exe", dir, sizeof(dir) - 16);
+    if (n > 0) {
+        dir[n] = '\0';
+        slash = strrchr(dir, '/');
+        if (slash) {
+            strcpy(slash, "/plugins");
+            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)
+                && strcmp(dir, OUTPOST_BUILD_PLUGIN_DIR) == 0)
+                return dir;
+        }
+    }
+    return OUTPOST_DEFAULT_PLUGIN_DIR;
+}
+
+static int
+list_or_describe(const struct cli *c)
+{
+    struct registry *reg = registry_new();
+    struct diag d = { 0 };
+    int rc = 0;
+
+    registry_load_dir(reg, default_plugin_dir(), &d);
+    diag_print(&d, stderr);
+    if (c->list) {
+        for (size_t i = 0; i < registry_count(reg); i++) {
+            const outpost_plugin_t *p = registry_at(reg, i);
+            printf("%-18s %-7s %s\n", p->name,
+                   p->kind == OUTPOST_INPUT ? "input"
+                   : p->kind == OUTPOST_FILTER ? "filter" : "output",
+                   p->description ? p->description : "");
+        }
+    } else {
+        const outpost_plugin_t *p = registry_find(reg, c->describe);
+        if (p == NULL) {
+            fprintf(stderr, "outpostd: no plugin named '%s' in %s\n",
+                    c->describe, default_plugin_dir());
+            rc = 1;
+        } else {
+            config_describe(p, stdout);
+        }
+    }
+    diag_free(&d);
+    registry_free(reg);
+    return rc;
+}
+
+static int
+daemonize(void)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (freopen("/dev/null", "r", stdin) == NULL)
+        return -1;
+    return 0;
+}
+
+/* Signals are handled synchronously by the main thread: every other thread
+ * starts with them blocked. */
+static int
+serve(struct agent *a)
+{
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        sig = sigwaitinfo(&set, NULL);
+        if (sig < 0) {
+            if (errno == EINTR)
+                continue;
+            return 1;
+        }
+        if (sig == SIGHUP) {
+            log_core(OUTPOST_LOG_INFO, "reload", "SIGHUP: reloading config");
+            agent_reload(a);
+            continue;
+        }
+        log_core(OUTPOST_LOG_INFO, "stop", "%s: draining and stopping",
+                 strsignal(sig));
+        agent_stop(a, agent_timeout_ms(a));
+        return 0;
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct cli c = { 0 };
+    struct diag d = { 0 };
+    struct agent_opts o = { 0 };
+    struct agent *a;
+    sigset_t set;
+    int rc;
+
+    if (parse_cli(argc, argv, &c) != 0)
+        return 2;
+    if (c.list || c.describe)
+        return list_or_describe(&c);
+
+    o.config_path = c.config;
+    o.default_plugin_dir = default_plugin_dir();
+    a = agent_new(&o, &d);
+    if (a == NULL || c.test) {
+        diag_print(&d, stderr);
+        if (c.test && a)
+            fprintf(stderr, "%s: configuration is valid\n", c.config);
+        rc = a == NULL ? 1 : 0;
+        diag_free(&d);
+        agent_free(a);
+        intern_release_all();
+        return rc;
+    }
+    diag_free(&d);
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (!c.foreground && daemonize() != 0) {
+        fprintf(stderr, "outpostd: cannot daemonize: %s\n", strerror(errno));
+        agent_free(a);
+        return 1;
+    }
+    if (agent_start(a, c.once) != 0) {
+        agent_free(a);
+        return 1;
+    }
+    if (c.once) {
+        rc = agent_finish_once(a);
+        agent_stop(a, 0);
+    } else {
+        rc = serve(a);
+    }
+    agent_free(a);
+    intern_release_all();
+    return rc;
+}

@@ -1,0 +1,39 @@
+/*
+ * pipeline.h - the filter chain and the fan-out to output queues.
+ *
+ * Records submitted by inputs pass the filters in config order under one
+ * lock (so filter state needs no locking of its own), then each record is
+ * pushed to the queue of every output whose `match` it satisfies.
+ */
+#ifndef OUTPOST_PIPELINE_H
+#define OUTPOST_PIPELINE_H
+
+#include <stdint.h>
+#include <outpost/plugin.h>
+#include "output.h"
+
+struct pipeline;
+
+struct pipeline_stats {
+    uint64_t in;             /* records submitted by inputs */
+    uint64_t emitted;        /* records emitted by filters */
+    uint64_t dropped;        /* records dropped by filters */
+    uint64_t out;            /* record deliveries queued to outputs */
+};
+
+/* filters and outputs are borrowed and must outlive the pipeline. */
+struct pipeline *pipeline_new(outpost_instance_t **filters, size_t nfilters,
+                              outpost_instance_t **outputs,
+                              struct output_worker **workers,
+                              size_t noutputs);
+void pipeline_free(struct pipeline *p);
+
+/* Takes ownership of the n records. Any thread. */
+void pipeline_submit(struct pipeline *p, outpost_record_t **recs, size_t n);
+
+/* Calls every filter's tick. Any thread. */
+void pipeline_tick(struct pipeline *p);
+
+void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * registry.h - the loaded plugins. Modules are opened with libltdl from
+ * plugin_dir; tests and benchmarks may also add plugins compiled into the
+ * program. Every plugin passes the ABI check before it is added.
+ */
+#ifndef OUTPOST_REGISTRY_H
+#define OUTPOST_REGISTRY_H
+
+#include <outpost/plugin.h>
+#include "diag.h"
+
+struct registry;
+
+struct registry *registry_new(void);
+void registry_free(struct registry *r);
+
+/* Checks abi_version, struct_size and required fields. 0 when usable;
+ * otherwise -1 with a message naming the plugin (origin) and both ABI
+ * versions in err. */
+int registry_check_abi(const outpost_plugin_t *p, const char *origin,
+                       char *err, size_t errlen);
+
+/* Adds a plugin that is compiled in. -1 (and a diag) when the ABI check
+ * fails or the name is taken. */
+int registry_add(struct registry *r, const outpost_plugin_t *p,
+                 const char *origin, struct diag *d);
+
+/* Opens one module (path with or without ".so"). */
+int registry_load_file(struct registry *r, const char *path, struct diag *d);
+
+/* Opens every module in dir, skipping names already registered. Returns the
+ * number added; problems go to d. */
+int registry_load_dir(struct registry *r, const char *dir, struct diag *d);
+
+const outpost_plugin_t *registry_find(const struct registry *r,
+                                      const char *name);
+size_t registry_count(const struct registry *r);
+const outpost_plugin_t *registry_at(const struct registry *r, size_t i);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * scheduler.h - runs every input instance at its own interval on the event
+ * loop; blocking collects go to a small pool of collector threads.
+ */
+#ifndef OUTPOST_SCHEDULER_H
+#define OUTPOST_SCHEDULER_H
+
+#include <outpost/plugin.h>
+#include "loop.h"
+#include "pipeline.h"
+
+struct scheduler;
+
+struct scheduler_stats {
+    uint64_t runs;            /* runs started */
+    uint64_t timeouts;        /* runs cancelled at their deadline */
+    uint64_t skipped;         /* ticks skipped: the previous run was busy */
+    uint64_t late_p99_us;     /* p99 of start - due, over all runs */
+    uint64_t late_max_us;
+};
+
+struct scheduler *scheduler_new(struct loop *l, struct pipeline *p,
+                                int collect_threads);
+void scheduler_free(struct scheduler *s);
+
+/* Before scheduler_start only. inst must be live and outlive s. */
+int  scheduler_add(struct scheduler *s, outpost_instance_t *inst);
+
+/* once = 0: first runs spread over each interval, then every interval.
+ * once = 1: every input runs once, now. */
+int  scheduler_start(struct scheduler *s, int once);
+
+/* Waits until no run is in flight and (once mode) every input has run. */
+void scheduler_wait_idle(struct scheduler *s);
+
+/* Stops scheduling and cancels runs in flight (they end as timeouts are
+ * not reported); waits for collector threads. */
+void scheduler_stop(struct scheduler *s);
+
+void scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st);
+
+/* The offset of the first run of input i of n, in [0, interval): a
+ * low-discrepancy sequence, so any number of inputs spread evenly. */
+int64_t scheduler_spread_offset(size_t i, int64_t interval_ms);
+
+#endif

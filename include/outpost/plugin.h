@@ -1,0 +1,227 @@
+/*
+ * outpost/plugin.h - the whole plugin SDK a plugin author needs.
+ *
+ * A plugin is a shared object that exports one symbol:
+ *
+ *     OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
+ *         OUTPOST_PLUGIN_HEADER,
+ *         .name = "myinput", .description = "...", .kind = OUTPOST_INPUT,
+ *         .options = my_options, .conf_size = sizeof(struct my_conf),
+ *         .init = my_init, .collect = my_collect, .shutdown = my_shutdown,
+ *     };
+ *
+ * Lifetime rules:
+ *  1. For every config section `<plugin> "<instance>" { ... }` the core makes
+ *     one instance: it allocates conf_size bytes, fills them from the option
+ *     table (defaults, then the config) and calls init. If init fails the
+ *     instance is not used and shutdown is not called.
+ *  2. After a successful init, shutdown is called exactly once; the core then
+ *     frees the conf block (strings and lists in it included). Anything the
+ *     plugin set with outpost_instance_set_data() is the plugin's to free in
+ *     shutdown.
+ *  3. collect runs on one thread at a time per instance, never overlapping
+ *     itself. Plugins with OUTPOST_PLUGIN_ASYNC promise that collect never
+ *     blocks; it then runs on the core's event loop and may finish later.
+ *     Others run on a collector thread.
+ *  4. process and tick (filters) run under the pipeline lock: one at a time
+ *     across all filters, so filter state needs no locking of its own.
+ *  5. write and flush (outputs) run on the output instance's own thread.
+ *  6. Modules stay loaded until the process exits, even across a reload.
+ */
+#ifndef OUTPOST_PLUGIN_H
+#define OUTPOST_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <outpost/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a type in the SDK changes layout or meaning. The core
+ * refuses a plugin built for another version. */
+#define OUTPOST_ABI_VERSION 1
+
+typedef enum {
+    OUTPOST_INPUT  = 1,
+    OUTPOST_FILTER = 2,
+    OUTPOST_OUTPUT = 3
+} outpost_kind_t;
+
+/* What an output's write returns for a batch. */
+typedef enum {
+    OUTPOST_OK    = 0,    /* delivered; the core drops its references */
+    OUTPOST_RETRY = 1,    /* not delivered, try again later (with backoff) */
+    OUTPOST_FAIL  = 2     /* rejected for good: counted and logged, dropped */
+} outpost_result_t;
+
+/* What collect returns. */
+#define OUTPOST_RUN_DONE     0  /* the run is complete */
+#define OUTPOST_RUN_PENDING  1  /* outpost_run_done() will be called later */
+
+/* What a filter's process returns. */
+#define OUTPOST_PASS 0          /* hand the record to the next filter */
+#define OUTPOST_DROP 1          /* the record goes no further */
+
+typedef enum {
+    OUTPOST_LOG_DEBUG = 0,
+    OUTPOST_LOG_INFO  = 1,
+    OUTPOST_LOG_WARN  = 2,
+    OUTPOST_LOG_ERROR = 3
+} outpost_log_level_t;
+
+/* --- options ----------------------------------------------------------- */
+
+typedef enum {
+    OUTPOST_OPT_STRING   = 1,  /* char *                                 */
+    OUTPOST_OPT_INT      = 2,  /* int64_t                                */
+    OUTPOST_OPT_FLOAT    = 3,  /* double                                 */
+    OUTPOST_OPT_BOOL     = 4,  /* int (0 or 1)                           */
+    OUTPOST_OPT_DURATION = 5,  /* int64_t milliseconds; "500ms", "30s"  */
+    OUTPOST_OPT_SECRET   = 6,  /* char *; also <name>_env and <name>_file */
+    OUTPOST_OPT_STRLIST  = 7,  /* outpost_strlist_t                      */
+    OUTPOST_OPT_INTLIST  = 8,  /* outpost_intlist_t                      */
+    OUTPOST_OPT_ENUM     = 9   /* char *, one of .choices "a|b|c"        */
+} outpost_opt_type_t;
+
+#define OUTPOST_OPT_REQUIRED 0x1u   /* the section must set it */
+
+typedef struct outpost_strlist {
+    size_t  n;
+    char  **v;
+} outpost_strlist_t;
+
+typedef struct outpost_intlist {
+    size_t   n;
+    int64_t *v;
+} outpost_intlist_t;
+
+/* One row of a plugin's option table. The table drives config parsing,
+ * defaults, validation and `outpostd --describe`. */
+typedef struct outpost_option {
+    const char         *name;
+    outpost_opt_type_t  type;
+    size_t              offset;   /* offsetof(struct my_conf, field) */
+    const char         *def;      /* default, written as in the config;
+                                     NULL: unset (zero, NULL, empty) */
+    const char         *help;
+    unsigned            flags;    /* OUTPOST_OPT_REQUIRED */
+    double              min, max; /* INT, FLOAT, DURATION (ms): inclusive
+                                     bounds, checked when max > min */
+    const char         *choices;  /* ENUM: "a|b|c" */
+} outpost_option_t;
+
+#define OUTPOST_OPTION_END { NULL, 0, 0, NULL, NULL, 0, 0, 0, NULL }
+
+/* --- opaque handles ---------------------------------------------------- */
+
+typedef struct outpost_instance outpost_instance_t;  /* one config section */
+typedef struct outpost_run      outpost_run_t;       /* one input collection */
+typedef struct outpost_emitter  outpost_emitter_t;   /* where filters emit */
+
+/* A batch handed to an output's write: records in arrival order. */
+typedef struct outpost_batch {
+    outpost_record_t *const *records;
+    size_t                   n;
+} outpost_batch_t;
+
+/* --- the plugin -------------------------------------------------------- */
+
+#define OUTPOST_PLUGIN_ASYNC 0x1u   /* collect never blocks (see rule 3) */
+
+typedef struct outpost_plugin {
+    uint32_t                 abi_version;   /* OUTPOST_ABI_VERSION */
+    uint32_t                 struct_size;   /* sizeof(outpost_plugin_t) */
+    const char              *name;
+    const char              *description;
+    outpost_kind_t           kind;
+    uint32_t                 flags;
+    const outpost_option_t  *options;       /* ends with OUTPOST_OPTION_END */
+    size_t                   conf_size;
+
+    /* All kinds. 0 on success; on failure log why and return -1. */
+    int  (*init)(outpost_instance_t *inst);
+    void (*shutdown)(outpost_instance_t *inst);
+
+    /* Inputs: start one collection, emit with outpost_run_emit(). */
+    int  (*collect)(outpost_instance_t *inst, outpost_run_t *run);
+
+    /* Filters: look at (and may change) rec; emit new records with
+     * outpost_emit(); they enter the chain after this filter. */
+    int  (*process)(outpost_instance_t *inst, outpost_record_t *rec,
+                    outpost_emitter_t *out);
+    /* Filters, optional: called about once a second for time-driven work
+     * (staleness, escalation timers). */
+    void (*tick)(outpost_instance_t *inst, outpost_emitter_t *out);
+
+    /* Outputs: deliver a batch. The batch and its records are borrowed. */
+    outpost_result_t (*write)(outpost_instance_t *inst,
+                              const outpost_batch_t *batch);
+    /* Outputs, optional: push out anything buffered (before exit). */
+    int  (*flush)(outpost_instance_t *inst);
+} outpost_plugin_t;
+
+#define OUTPOST_PLUGIN_HEADER \
+    .abi_version = OUTPOST_ABI_VERSION, .struct_size = sizeof(outpost_plugin_t)
+
+/* The symbol the core looks up in every module. Plugins are built with
+ * hidden visibility; OUTPOST_EXPORT makes this one symbol visible:
+ *     OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = { ... };   */
+#define OUTPOST_PLUGIN_SYMBOL "outpost_plugin"
+#define OUTPOST_EXPORT __attribute__((visibility("default")))
+
+/* --- instances --------------------------------------------------------- */
+
+const char *outpost_instance_name(const outpost_instance_t *inst);
+const char *outpost_instance_plugin(const outpost_instance_t *inst);
+/* The conf block filled from the option table; owned by the core. */
+void       *outpost_instance_conf(const outpost_instance_t *inst);
+/* Plugin-private state (set in init, freed by the plugin in shutdown). */
+void        outpost_instance_set_data(outpost_instance_t *inst, void *data);
+void       *outpost_instance_data(const outpost_instance_t *inst);
+int64_t     outpost_instance_interval_ms(const outpost_instance_t *inst);
+int64_t     outpost_instance_timeout_ms(const outpost_instance_t *inst);
+/* The instance's tags: integration, category, provider, tier and the
+ * user's `tags`. Borrowed; valid until shutdown. */
+outpost_tagset_t *outpost_instance_tags(const outpost_instance_t *inst);
+/* A directory under state_dir that belongs to this instance only (created
+ * on first call). Borrowed string; NULL when it cannot be created. */
+const char *outpost_instance_state_dir(outpost_instance_t *inst);
+
+/* --- inputs ------------------------------------------------------------ */
+
+/* A measurement named after the plugin, with the instance's tags, stamped
+ * with the start of the run. The caller owns it. */
+outpost_record_t *outpost_run_measurement(outpost_run_t *run);
+/* Takes ownership of rec. Safe from any thread until outpost_run_done(). */
+void outpost_run_emit(outpost_run_t *run, outpost_record_t *rec);
+/* Ends a run that collect left OUTPOST_RUN_PENDING. After it, run is gone. */
+void outpost_run_done(outpost_run_t *run);
+/* Non-zero once the core has given up on the run (it outlived its
+ * timeout); what is emitted after that is discarded. */
+int  outpost_run_cancelled(const outpost_run_t *run);
+outpost_instance_t *outpost_run_instance(const outpost_run_t *run);
+
+/* --- filters ----------------------------------------------------------- */
+
+/* Takes ownership of rec. */
+void outpost_emit(outpost_emitter_t *out, outpost_record_t *rec);
+
+/* --- services ---------------------------------------------------------- */
+
+/* Wall-clock time in ns. Filters must use this (not time()) so that tests
+ * can drive them with a controlled clock. */
+int64_t outpost_time_now(void);
+
+/* Structured log line: component = plugin, integration = instance.
+ * op names the operation ("collect", "write", "connect"); may be NULL.
+ * The message has no trailing newline. inst may be NULL. */
+void outpost_log(const outpost_instance_t *inst, outpost_log_level_t level,
+                 const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OUTPOST_PLUGIN_H */
