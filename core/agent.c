@@ -354,6 +354,16 @@ agent_reload(struct agent *a)
     return 0;
 }
 
+int
+agent_control(struct agent *a, const char *instance, const char *cmd,
+              const char *args, char **reply)
+{
+    *reply = NULL;
+    if (a->rt == NULL || a->rt->pipeline == NULL)
+        return -2;
+    return pipeline_control(a->rt->pipeline, instance, cmd, args, reply);
+}
+
 void
 agent_free(struct agent *a)
 {

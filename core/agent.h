@@ -36,6 +36,10 @@ void agent_stop(struct agent *a, int64_t drain_ms);
  * problems are logged; -1. Queued records are kept (spilled and replayed). */
 int  agent_reload(struct agent *a);
 
+/* An operator command for a filter instance (see pipeline_control). */
+int  agent_control(struct agent *a, const char *instance, const char *cmd,
+                   const char *args, char **reply);
+
 /* Milliseconds of the configured global timeout (the drain budget). */
 int64_t agent_timeout_ms(const struct agent *a);
 

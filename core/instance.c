@@ -63,7 +63,7 @@ build_tags(outpost_instance_t *inst)
     size_t cap = 8 + cc->tags.n, n = 0;
     outpost_tag_t tags[cap];
     char host[256] = "", *kv[cc->tags.n ? cc->tags.n : 1];
-    char prio[24];
+    char prio[24], weight[32];
 
     gethostname(host, sizeof(host) - 1);
     add_tag(tags, &n, "integration", inst->name);
@@ -78,6 +78,8 @@ build_tags(outpost_instance_t *inst)
         if (cc->failover_group) {
             snprintf(prio, sizeof(prio), "%lld", (long long) cc->priority);
             add_tag(tags, &n, "priority", prio);
+            snprintf(weight, sizeof(weight), "%g", cc->weight);
+            add_tag(tags, &n, "weight", weight);
         }
     }
     for (size_t i = 0; i < cc->tags.n; i++) {

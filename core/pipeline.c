@@ -146,6 +146,41 @@ drain_pending(struct pipeline *p)
     p->npending = 0;
 }
 
+/* Is name in the comma-separated list? */
+static int
+listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t) (end - p) : strlen(p);
+
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        if (n == len && strncmp(p, name, len) == 0)
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+static int
+wants(const outpost_instance_t *out, const outpost_record_t *rec)
+{
+    const char *notify;
+
+    if (out->nmatch > 0 && !instance_matches(out, rec))
+        return 0;
+    if (!(out->plugin->flags & OUTPOST_PLUGIN_NOTIFIER)
+        || rec->kind != OUTPOST_EVENT)
+        return 1;
+    notify = outpost_record_tag(rec, "notify");
+    return notify == NULL || listed(notify, out->name);
+}
+
 /* Hands the records that left the chain to the outputs. Lock held, so
  * records reach every queue in the order they left the chain. */
 static void
@@ -160,7 +195,7 @@ route_done(struct pipeline *p)
         if (!out->live)
             continue;
         for (size_t i = 0; i < p->ndone; i++) {
-            if (out->nmatch > 0 && !instance_matches(out, p->done[i]))
+            if (!wants(out, p->done[i]))
                 continue;
             sel[nsel++] = p->done[i];
             if (nsel == sizeof(sel) / sizeof(sel[0])) {
@@ -215,4 +250,28 @@ pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st)
     pthread_mutex_lock(&p->lock);
     *st = p->stats;
     pthread_mutex_unlock(&p->lock);
+}
+
+int
+pipeline_control(struct pipeline *p, const char *instance, const char *cmd,
+                 const char *args, char **reply)
+{
+    int rc = -2;
+
+    *reply = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nfilters; i++) {
+        outpost_instance_t *f = p->filters[i];
+        outpost_emitter_t em = { p, i + 1 };
+
+        if (!f->live || f->plugin->control == NULL
+            || strcmp(f->name, instance) != 0)
+            continue;
+        rc = f->plugin->control(f, cmd, args ? args : "{}", &em, reply);
+        drain_pending(p);
+        break;
+    }
+    route_done(p);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }

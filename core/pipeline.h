@@ -34,6 +34,13 @@ void pipeline_submit(struct pipeline *p, outpost_record_t **recs, size_t n);
 /* Calls every filter's tick. Any thread. */
 void pipeline_tick(struct pipeline *p);
 
+/* Sends an operator command to the filter instance named instance (see
+ * outpost_plugin_t.control). 0 on success, -1 when the filter refused it,
+ * -2 when no filter of that name takes commands. *reply: malloc'ed JSON
+ * or NULL, the caller's. */
+int  pipeline_control(struct pipeline *p, const char *instance,
+                      const char *cmd, const char *args, char **reply);
+
 void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
 
 #endif

@@ -11,6 +11,7 @@
  * another.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct input_rt {
     int64_t             due_ms;
     outpost_run_t      *busy;        /* run whose collect side is open */
     int                 ran;         /* once mode: a run has ended */
+    _Atomic int64_t     defer_until; /* wall ns; see outpost_input_defer */
 };
 
 struct job {
@@ -58,6 +60,10 @@ struct scheduler {
     struct scheduler_stats stats;
     uint64_t           late_hist[LATE_BUCKETS];
 };
+
+/* The running scheduler, for outpost_input_defer() (one agent per
+ * process). Its inputs table does not change while it runs. */
+static struct scheduler *_Atomic running;
 
 /* --- spreading --------------------------------------------------------- */
 
@@ -397,7 +403,13 @@ input_tick(void *arg)
     if (s->stopping)
         return;
     record_lateness(s, now - rt->due_ms);
-    start_run(rt);
+    if (s->once || atomic_load(&rt->defer_until) <= outpost_time_now())
+        start_run(rt);
+    else {
+        pthread_mutex_lock(&s->lock);
+        s->stats.deferred++;
+        pthread_mutex_unlock(&s->lock);
+    }
     if (s->once)
         return;
 
@@ -476,7 +488,20 @@ scheduler_start(struct scheduler *s, int once)
             return -1;
         }
     }
+    atomic_store(&running, s);
     return loop_call(s->loop, arm_all, s);
+}
+
+void
+outpost_input_defer(const char *integration, int64_t until_ns)
+{
+    struct scheduler *s = atomic_load(&running);
+
+    if (s == NULL || integration == NULL)
+        return;
+    for (size_t i = 0; i < s->ninputs; i++)
+        if (strcmp(s->inputs[i]->inst->name, integration) == 0)
+            atomic_store(&s->inputs[i]->defer_until, until_ns);
 }
 
 void
@@ -531,6 +556,9 @@ wait_inflight(struct scheduler *s, int64_t ms)
 void
 scheduler_stop(struct scheduler *s)
 {
+    struct scheduler *self = s;
+
+    atomic_compare_exchange_strong(&running, &self, NULL);
     if (loop_call_sync(s->loop, disarm_all, s) != 0)
         s->stopping = 1;
     pthread_mutex_lock(&s->lock);

@@ -128,7 +128,13 @@ typedef struct outpost_batch {
 
 /* --- the plugin -------------------------------------------------------- */
 
-#define OUTPOST_PLUGIN_ASYNC 0x1u   /* collect never blocks (see rule 3) */
+#define OUTPOST_PLUGIN_ASYNC    0x1u  /* collect never blocks (rule 3) */
+/* An output that notifies people (Slack, email, SMS, PagerDuty...). An
+ * event with the tag "notify" (a comma-separated list of output instance
+ * names, set by the alert filter's escalation policies) reaches only the
+ * notifiers it names; outputs that record (jsonl, postgres, kafka...)
+ * still receive it. Without the tag every notifier gets it. */
+#define OUTPOST_PLUGIN_NOTIFIER 0x2u
 
 typedef struct outpost_plugin {
     uint32_t                 abi_version;   /* OUTPOST_ABI_VERSION */
@@ -160,6 +166,15 @@ typedef struct outpost_plugin {
                               const outpost_batch_t *batch);
     /* Outputs, optional: push out anything buffered (before exit). */
     int  (*flush)(outpost_instance_t *inst);
+
+    /* Filters, optional: a command from the operator (the HTTP API, or a
+     * test): acknowledge an alert, add a silence... cmd is a verb, args a
+     * JSON object text. Runs under the pipeline lock like process. On
+     * success return 0 and optionally set *reply to a malloc'ed JSON text;
+     * return -1 for an unknown command or bad arguments (with *reply an
+     * error message, malloc'ed, or NULL). */
+    int  (*control)(outpost_instance_t *inst, const char *cmd,
+                    const char *args, outpost_emitter_t *out, char **reply);
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \
@@ -207,6 +222,12 @@ outpost_instance_t *outpost_run_instance(const outpost_run_t *run);
 
 /* Takes ownership of rec. */
 void outpost_emit(outpost_emitter_t *out, outpost_record_t *rec);
+
+/* Asks the scheduler not to run the input instance named integration
+ * before until_ns (wall clock; 0 lifts it). The circuit breaker uses it to
+ * probe an open circuit only once per open_for. Any thread; unknown names
+ * are ignored. */
+void outpost_input_defer(const char *integration, int64_t until_ns);
 
 /* --- services ---------------------------------------------------------- */
 
