@@ -79,10 +79,12 @@ scheduler_spread_offset(size_t i, int64_t interval_ms)
 
 /* --- run lifecycle (loop thread unless said otherwise) ------------------ */
 
+/* Drops n references; the last one frees the run. */
 static void
-run_release(outpost_run_t *run)
+run_release(outpost_run_t *run, int n)
 {
-    if (--run->refs > 0)
+    run->refs -= n;
+    if (run->refs > 0)
         return;
     for (size_t i = 0; i < run->nrecs; i++)
         outpost_record_unref(run->recs[i]);
@@ -162,10 +164,10 @@ finish_on_loop(void *arg)
         n = run_take(run, &recs);
         submit_taken(s, recs, n);
         loop_timer_disarm(s->loop, &run->deadline);
-        run_release(run);                     /* the deadline side */
     }
     collect_side_closed(s, run->rt);
-    run_release(run);                         /* the collect side */
+    /* The collect side, and the deadline side if it was still open. */
+    run_release(run, was == RUN_RUNNING ? 2 : 1);
 }
 
 /* Ends a run that is still running. report: add the failed check (its
@@ -211,8 +213,7 @@ cancel_run(outpost_run_t *run, int report)
 
     run->refs++;                /* http_cancel_run may finish the run */
     http_cancel_run(run);
-    run_release(run);
-    run_release(run);           /* the deadline side */
+    run_release(run, 2);        /* that extra one, and the deadline side */
 }
 
 static void

@@ -49,6 +49,7 @@ class FakeAPI:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
 
     def __enter__(self):
         return self

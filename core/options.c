@@ -1,0 +1,833 @@
+/*
+ * options.c - option tables: the core's common options, checking values,
+ * defaults, filling and releasing conf blocks, and the libconfuse tables
+ * built from option tables.
+ *
+ * A conf block is filled by offset, as nginx fills its module confs: the
+ * table says where each value goes and how to read it, so a plugin never
+ * parses its own strings. A value the config sets replaces the default; an
+ * option the config does not mention gets its default, read with the same
+ * rules as config text.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "config.h"
+#include "duration.h"
+#include "options.h"
+
+#define SECRET_FILE_MAX (1024 * 1024)   /* secrets are small; cap reads */
+#define DAYS_365_MS     31536000000.0
+
+#define C(field) offsetof(struct common_conf, field)
+
+static const outpost_option_t input_common[] = {
+    { "interval", OUTPOST_OPT_DURATION, C(interval_ms), NULL,
+      "time between runs (default: the global interval)",
+      0, 1, DAYS_365_MS, NULL },
+    { "timeout", OUTPOST_OPT_DURATION, C(timeout_ms), NULL,
+      "a run taking longer fails (default: the global timeout)",
+      0, 1, DAYS_365_MS, NULL },
+    { "tags", OUTPOST_OPT_STRLIST, C(tags), NULL,
+      "extra tags on every record, \"key=value\"", 0, 0, 0, NULL },
+    { "category", OUTPOST_OPT_STRING, C(category), NULL,
+      "category tag (default: the plugin's name)", 0, 0, 0, NULL },
+    { "provider", OUTPOST_OPT_STRING, C(provider), NULL,
+      "provider tag (default: the instance's name)", 0, 0, 0, NULL },
+    { "tier", OUTPOST_OPT_STRING, C(tier), NULL,
+      "SLA tier: basic, professional or enterprise", 0, 0, 0, NULL },
+    { "failover_group", OUTPOST_OPT_STRING, C(failover_group), NULL,
+      "inputs in one group stand in for each other", 0, 0, 0, NULL },
+    { "priority", OUTPOST_OPT_INT, C(priority), "0",
+      "order within the failover group, lowest first", 0, 0, 0, NULL },
+    { "weight", OUTPOST_OPT_FLOAT, C(weight), "1",
+      "share of traffic within the failover group", 0, 0, 1e6, NULL },
+    OUTPOST_OPTION_END
+};
+
+static const outpost_option_t filter_common[] = {
+    { "match", OUTPOST_OPT_STRLIST, C(match), NULL,
+      "only records whose tags match every \"key=glob\"", 0, 0, 0, NULL },
+    OUTPOST_OPTION_END
+};
+
+static const outpost_option_t output_common[] = {
+    { "match", OUTPOST_OPT_STRLIST, C(match), NULL,
+      "only records whose tags match every \"key=glob\"", 0, 0, 0, NULL },
+    { "batch_size", OUTPOST_OPT_INT, C(batch_size), "500",
+      "records per write", 0, 1, 1e6, NULL },
+    { "flush_interval", OUTPOST_OPT_DURATION, C(flush_interval_ms), "1s",
+      "write a partial batch after this long", 0, 1, DAYS_365_MS, NULL },
+    { "queue_limit", OUTPOST_OPT_INT, C(queue_limit), "100000",
+      "records held in memory before spilling or dropping",
+      0, 1, 1e9, NULL },
+    { "retry_initial", OUTPOST_OPT_DURATION, C(retry_initial_ms), "500ms",
+      "first retry delay; it doubles up to retry_max",
+      0, 1, DAYS_365_MS, NULL },
+    { "retry_max", OUTPOST_OPT_DURATION, C(retry_max_ms), "60s",
+      "longest retry delay", 0, 1, DAYS_365_MS, NULL },
+    { "spill_after", OUTPOST_OPT_DURATION, C(spill_after_ms), "10s",
+      "spill to disk once the backend has been down this long",
+      0, 0, DAYS_365_MS, NULL },
+    { "disk_limit_mb", OUTPOST_OPT_INT, C(disk_limit_mb), "1024",
+      "disk space for spilled records, in MiB", 0, 0, 1e7, NULL },
+    OUTPOST_OPTION_END
+};
+
+const outpost_option_t *
+config_common_options(outpost_kind_t kind)
+{
+    switch (kind) {
+    case OUTPOST_INPUT:  return input_common;
+    case OUTPOST_FILTER: return filter_common;
+    case OUTPOST_OUTPUT: return output_common;
+    }
+    return NULL;
+}
+
+/* --- values ------------------------------------------------------------ */
+
+static int
+is_list(const outpost_option_t *o)
+{
+    return o->type == OUTPOST_OPT_STRLIST || o->type == OUTPOST_OPT_INTLIST;
+}
+
+static int
+parse_int(const char *s, int64_t *v)
+{
+    char *end;
+    long long n;
+
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0)
+        return -1;
+    *v = n;
+    return 0;
+}
+
+static int
+parse_float(const char *s, double *v)
+{
+    char *end;
+    double d;
+
+    errno = 0;
+    d = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(d))
+        return -1;
+    *v = d;
+    return 0;
+}
+
+static int
+parse_bool(const char *s, int *v)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *v = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+is_choice(const char *choices, const char *s)
+{
+    size_t len = strlen(s);
+
+    for (const char *p = choices; *p; ) {
+        size_t n = strcspn(p, "|");
+        if (n == len && strncmp(p, s, n) == 0)
+            return 1;
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+    return 0;
+}
+
+static void
+bound_text(const outpost_option_t *o, double v, char *buf, size_t len)
+{
+    if (o->type == OUTPOST_OPT_DURATION)
+        duration_format((int64_t) v, buf, len);
+    else if (o->type == OUTPOST_OPT_FLOAT)
+        snprintf(buf, len, "%g", v);
+    else
+        snprintf(buf, len, "%.0f", v);
+}
+
+static int
+check_bounds(const outpost_option_t *o, double v, const char *text,
+             char *err, size_t errlen)
+{
+    char lo[32], hi[32];
+
+    if (o->max <= o->min || (v >= o->min && v <= o->max))
+        return 0;
+    bound_text(o, o->min, lo, sizeof(lo));
+    bound_text(o, o->max, hi, sizeof(hi));
+    snprintf(err, errlen, "%s is out of range (%s..%s)", text, lo, hi);
+    return -1;
+}
+
+/* tags and match are lists of "key=..." pairs; say which form. */
+static const char *
+pair_form(const outpost_option_t *o)
+{
+    if (o == &input_common[2])
+        return "key=value";
+    if (o == &filter_common[0] || o == &output_common[0])
+        return "key=glob";
+    return NULL;
+}
+
+int
+option_check_value(const outpost_option_t *o, const char *text,
+                   char *err, size_t errlen)
+{
+    const char *form;
+    int64_t i;
+    double d;
+    int b;
+
+    switch (o->type) {
+    case OUTPOST_OPT_STRING:
+    case OUTPOST_OPT_SECRET:
+        return 0;
+    case OUTPOST_OPT_STRLIST:
+        form = pair_form(o);
+        if (form == NULL || (text[0] != '=' && strchr(text, '=') != NULL))
+            return 0;
+        snprintf(err, errlen, "expected \"%s\", got \"%s\"", form, text);
+        return -1;
+    case OUTPOST_OPT_INT:
+    case OUTPOST_OPT_INTLIST:
+        if (parse_int(text, &i) != 0) {
+            snprintf(err, errlen, "expected an integer, got \"%s\"", text);
+            return -1;
+        }
+        return check_bounds(o, (double) i, text, err, errlen);
+    case OUTPOST_OPT_FLOAT:
+        if (parse_float(text, &d) != 0) {
+            snprintf(err, errlen, "expected a number, got \"%s\"", text);
+            return -1;
+        }
+        return check_bounds(o, d, text, err, errlen);
+    case OUTPOST_OPT_BOOL:
+        if (parse_bool(text, &b) == 0)
+            return 0;
+        snprintf(err, errlen, "expected true or false, got \"%s\"", text);
+        return -1;
+    case OUTPOST_OPT_DURATION:
+        if (duration_parse(text, &i) != 0) {
+            snprintf(err, errlen, "invalid duration \"%s\" (use e.g. 500ms, "
+                     "30s, 5m, 1h, 90d)", text);
+            return -1;
+        }
+        return check_bounds(o, (double) i, text, err, errlen);
+    case OUTPOST_OPT_ENUM:
+        if (o->choices && is_choice(o->choices, text))
+            return 0;
+        snprintf(err, errlen, "expected one of %s, got \"%s\"",
+                 o->choices ? o->choices : "(none)", text);
+        return -1;
+    }
+    snprintf(err, errlen, "has unknown type %d", (int) o->type);
+    return -1;
+}
+
+/* --- files and secrets ------------------------------------------------- */
+
+char *
+option_read_file(const char *path, size_t max)
+{
+    size_t len = 0, cap = 256;
+    char *buf = NULL, *p;
+    int fd, saved = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    for (;;) {
+        ssize_t got;
+
+        if (buf == NULL || len + 1 == cap) {
+            if (buf && cap > max) {
+                saved = EFBIG;
+                break;
+            }
+            p = realloc(buf, buf ? cap * 2 : cap);
+            if (p == NULL) {
+                saved = ENOMEM;
+                break;
+            }
+            cap = buf ? cap * 2 : cap;
+            buf = p;
+        }
+        got = read(fd, buf + len, cap - 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            saved = got < 0 ? errno : 0;
+            break;
+        }
+        len += (size_t) got;
+    }
+    close(fd);
+    if (saved != 0) {
+        free(buf);
+        errno = saved;
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int
+option_secret_read(enum secret_variant variant, const char *arg,
+                   char **out, char *err, size_t errlen)
+{
+    const char *v;
+    size_t len;
+
+    if (variant == SECRET_FILE) {
+        *out = option_read_file(arg, SECRET_FILE_MAX);
+        if (*out == NULL) {
+            snprintf(err, errlen, "cannot read %s: %s", arg, strerror(errno));
+            return -1;
+        }
+        len = strlen(*out);
+        while (len > 0 && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
+            (*out)[--len] = '\0';
+        return 0;
+    }
+    v = getenv(arg);
+    if (v == NULL) {
+        snprintf(err, errlen, "environment variable %s is not set", arg);
+        return -1;
+    }
+    *out = strdup(v);
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- lookups ----------------------------------------------------------- */
+
+const outpost_option_t *
+option_find(const outpost_option_t *table, const char *name,
+            enum secret_variant *variant)
+{
+    static const char *const suffix[] = { "", "_env", "_file" };
+
+    *variant = SECRET_VALUE;
+    for (const outpost_option_t *o = table; o && o->name; o++) {
+        size_t len = strlen(o->name);
+
+        if (strcmp(o->name, name) == 0)
+            return o;
+        if (o->type != OUTPOST_OPT_SECRET || strncmp(o->name, name, len))
+            continue;
+        for (int v = SECRET_ENV; v <= SECRET_FILE; v++) {
+            if (strcmp(name + len, suffix[v]) == 0) {
+                *variant = (enum secret_variant) v;
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
+cfg_opt_t *
+option_cfg_find(cfg_t *sec, const char *name)
+{
+    for (cfg_opt_t *c = sec ? sec->opts : NULL; c && c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* Set, even to an empty list: `codes = {}` overrides the default. */
+static cfg_opt_t *
+cfg_set(cfg_t *sec, const char *name)
+{
+    cfg_opt_t *c = option_cfg_find(sec, name);
+
+    if (c && (c->nvalues > 0 || (c->flags & CFGF_MODIFIED)))
+        return c;
+    return NULL;
+}
+
+static cfg_opt_t *
+cfg_set_variant(cfg_t *sec, const outpost_option_t *o, const char *suffix)
+{
+    char name[OPTION_NAME_MAX + 8];
+
+    snprintf(name, sizeof(name), "%s%s", o->name, suffix);
+    return cfg_set(sec, name);
+}
+
+int
+option_is_set(const outpost_option_t *o, cfg_t *sec)
+{
+    if (cfg_set(sec, o->name))
+        return 1;
+    return o->type == OUTPOST_OPT_SECRET
+           && (cfg_set_variant(sec, o, "_env")
+               || cfg_set_variant(sec, o, "_file"));
+}
+
+/* --- filling a conf block ---------------------------------------------- */
+
+static void
+free_texts(char **texts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+static void
+ignore_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    (void) cfg;
+    (void) fmt;
+    (void) ap;
+}
+
+/* o's default as value texts. Lists and quoted strings go through
+ * libconfuse, so a default is written exactly as in a config file. */
+static int
+def_texts(const outpost_option_t *o, char ***out, size_t *n)
+{
+    int list = is_list(o), wrap, rc = -1;
+    cfg_opt_t opts[2] = { CFG_STR("v", NULL, CFGF_NODEFAULT), CFG_END() };
+    cfg_opt_t *c;
+    cfg_t *cfg = NULL;
+    char *buf = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (o->def == NULL)
+        return 0;
+    if (!list && o->def[0] != '"' && o->def[0] != '\'') {
+        *out = calloc(1, sizeof(char *));
+        if (*out == NULL || ((*out)[0] = strdup(o->def)) == NULL)
+            goto out;
+        *n = 1;
+        return 0;
+    }
+    if (list)
+        opts[0] = (cfg_opt_t) CFG_STR_LIST("v", NULL, CFGF_NODEFAULT);
+    wrap = list && o->def[0] != '{';
+    cfg = cfg_init(opts, 0);
+    if (cfg == NULL || asprintf(&buf, "v = %s%s%s", wrap ? "{" : "", o->def,
+                                wrap ? "}" : "") < 0) {
+        buf = NULL;
+        goto out;
+    }
+    cfg_set_error_function(cfg, ignore_error);
+    if (cfg_parse_buf(cfg, buf) != CFG_SUCCESS)
+        goto out;
+    c = option_cfg_find(cfg, "v");
+    *out = calloc(c->nvalues + 1, sizeof(char *));
+    if (*out == NULL)
+        goto out;
+    for (; *n < c->nvalues; (*n)++)
+        if (((*out)[*n] = strdup(cfg_opt_getnstr(c, *n))) == NULL)
+            goto out;
+    rc = 0;
+out:
+    if (rc != 0) {
+        free_texts(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    free(buf);
+    if (cfg)
+        cfg_free(cfg);
+    return rc;
+}
+
+static void
+release_strlist(outpost_strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int
+store_list(const outpost_option_t *o, char *const *texts, size_t n,
+           void *slot)
+{
+    if (o->type == OUTPOST_OPT_STRLIST) {
+        outpost_strlist_t l = { 0, n ? calloc(n, sizeof(char *)) : NULL };
+
+        if (n && l.v == NULL)
+            return -1;
+        for (; l.n < n; l.n++) {
+            if ((l.v[l.n] = strdup(texts[l.n])) == NULL) {
+                release_strlist(&l);
+                return -1;
+            }
+        }
+        release_strlist(slot);
+        *(outpost_strlist_t *) slot = l;
+    } else {
+        outpost_intlist_t *l = slot;
+        int64_t *v = n ? calloc(n, sizeof(*v)) : NULL;
+
+        if (n && v == NULL)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (parse_int(texts[i], &v[i]) != 0) {
+                free(v);
+                return -1;
+            }
+        }
+        free(l->v);
+        l->v = v;
+        l->n = n;
+    }
+    return 0;
+}
+
+/* Converts texts (the last one, for a scalar) into o's slot. */
+static int
+store(const outpost_option_t *o, char *const *texts, size_t n, void *slot)
+{
+    const char *t = n ? texts[n - 1] : NULL;
+    char *s;
+
+    if (is_list(o))
+        return store_list(o, texts, n, slot);
+    if (t == NULL)
+        return 0;
+    switch (o->type) {
+    case OUTPOST_OPT_INT:      return parse_int(t, slot);
+    case OUTPOST_OPT_FLOAT:    return parse_float(t, slot);
+    case OUTPOST_OPT_BOOL:     return parse_bool(t, slot);
+    case OUTPOST_OPT_DURATION: return duration_parse(t, slot);
+    default:
+        s = strdup(t);
+        if (s == NULL)
+            return -1;
+        free(*(char **) slot);
+        *(char **) slot = s;
+        return 0;
+    }
+}
+
+static int
+store_cfg(const outpost_option_t *o, cfg_opt_t *c, void *slot)
+{
+    char **texts = c->nvalues ? calloc(c->nvalues, sizeof(char *)) : NULL;
+    int rc;
+
+    if (c->nvalues && texts == NULL)
+        return -1;
+    for (unsigned i = 0; i < c->nvalues; i++)
+        texts[i] = cfg_opt_getnstr(c, i);
+    rc = store(o, texts, c->nvalues, slot);
+    free(texts);
+    return rc;
+}
+
+static int
+store_default(const outpost_option_t *o, void *slot)
+{
+    char **texts;
+    size_t n;
+    int rc;
+
+    if (def_texts(o, &texts, &n) != 0)
+        return -1;
+    rc = store(o, texts, n, slot);
+    free_texts(texts, n);
+    return rc;
+}
+
+/* 1 when neither x_env nor x_file is set. */
+static int
+fill_secret(const outpost_option_t *o, cfg_t *sec, void *slot)
+{
+    static const char *const suffix[] = { "", "_env", "_file" };
+    char err[256], *value;
+
+    for (int v = SECRET_ENV; v <= SECRET_FILE; v++) {
+        cfg_opt_t *c = cfg_set_variant(sec, o, suffix[v]);
+
+        if (c == NULL || c->nvalues == 0)
+            continue;
+        if (option_secret_read((enum secret_variant) v,
+                               cfg_opt_getnstr(c, 0), &value,
+                               err, sizeof(err)) != 0)
+            return -1;
+        free(*(char **) slot);
+        *(char **) slot = value;
+        return 0;
+    }
+    return 1;
+}
+
+static int
+fill_one(const outpost_option_t *o, cfg_t *sec, void *slot)
+{
+    cfg_opt_t *c = cfg_set(sec, o->name);
+    int rc;
+
+    if (c != NULL)
+        return store_cfg(o, c, slot);
+    if (o->type == OUTPOST_OPT_SECRET && sec != NULL) {
+        rc = fill_secret(o, sec, slot);
+        if (rc <= 0)
+            return rc;
+    }
+    return store_default(o, slot);
+}
+
+int
+options_fill(const outpost_option_t *table, cfg_t *sec, void *conf)
+{
+    int rc = 0;
+
+    for (const outpost_option_t *o = table; o && o->name; o++)
+        if (fill_one(o, sec, (char *) conf + o->offset) != 0)
+            rc = -1;
+    return rc;
+}
+
+void
+options_release(const outpost_option_t *table, void *conf)
+{
+    if (conf == NULL)
+        return;
+    for (const outpost_option_t *o = table; o && o->name; o++) {
+        void *slot = (char *) conf + o->offset;
+        char **s = slot;
+
+        switch (o->type) {
+        case OUTPOST_OPT_SECRET:
+            if (*s)
+                explicit_bzero(*s, strlen(*s));
+            /* fall through */
+        case OUTPOST_OPT_STRING:
+        case OUTPOST_OPT_ENUM:
+            free(*s);
+            *s = NULL;
+            break;
+        case OUTPOST_OPT_STRLIST:
+            release_strlist(slot);
+            break;
+        case OUTPOST_OPT_INTLIST:
+            free(((outpost_intlist_t *) slot)->v);
+            memset(slot, 0, sizeof(outpost_intlist_t));
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* --- defaults ---------------------------------------------------------- */
+
+int
+option_check_default(const outpost_option_t *o, char *err, size_t errlen)
+{
+    char **texts;
+    size_t n;
+    int rc = -1;
+
+    snprintf(err, errlen, "cannot be read");
+    if (def_texts(o, &texts, &n) != 0)
+        return -1;
+    if (!is_list(o) && n != 1)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (option_check_value(o, texts[i], err, errlen) != 0)
+            goto out;
+    rc = 0;
+out:
+    free_texts(texts, n);
+    return rc;
+}
+
+/* --- libconfuse tables ------------------------------------------------- */
+
+int
+optv_has(const struct optv *ov, const char *name)
+{
+    for (size_t i = 0; i < ov->n; i++)
+        if (strcmp(ov->v[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int
+optv_add(struct optv *ov, const char *name, int list, cfg_opt_t *sub,
+         cfg_flag_t flags, cfg_validate_callback_t cb)
+{
+    cfg_opt_t o = CFG_STR(name, NULL, CFGF_NODEFAULT);
+
+    if (optv_has(ov, name))
+        return 0;
+    if (ov->n + 2 > ov->cap) {
+        size_t cap = ov->cap ? ov->cap * 2 : 16;
+        cfg_opt_t *v = realloc(ov->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -1;
+        ov->v = v;
+        ov->cap = cap;
+    }
+    if (sub)
+        o = (cfg_opt_t) CFG_SEC(name, sub, flags);
+    else if (list)
+        o = (cfg_opt_t) CFG_STR_LIST(name, NULL, CFGF_NODEFAULT);
+    o.validcb = cb;
+    ov->v[ov->n++] = o;
+    ov->v[ov->n] = (cfg_opt_t) CFG_END();
+    return 0;
+}
+
+static int
+optv_add_owned(struct optv *ov, char *name, cfg_validate_callback_t cb)
+{
+    char **names = realloc(ov->names, (ov->nnames + 1) * sizeof(*names));
+
+    if (names == NULL) {
+        free(name);
+        return -1;
+    }
+    ov->names = names;
+    ov->names[ov->nnames++] = name;
+    return optv_add(ov, name, 0, NULL, 0, cb);
+}
+
+int
+optv_add_table(struct optv *ov, const outpost_option_t *table,
+               cfg_validate_callback_t cb)
+{
+    for (const outpost_option_t *o = table; o && o->name; o++) {
+        char *env = NULL, *file = NULL;
+
+        if (optv_add(ov, o->name, is_list(o), NULL, 0, cb) != 0)
+            return -1;
+        if (o->type != OUTPOST_OPT_SECRET)
+            continue;
+        if (asprintf(&env, "%s_env", o->name) < 0
+            || optv_add_owned(ov, env, cb) != 0)
+            return -1;
+        if (asprintf(&file, "%s_file", o->name) < 0
+            || optv_add_owned(ov, file, cb) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+cfg_opt_t *
+optv_get(struct optv *ov)
+{
+    if (ov->v == NULL) {
+        ov->v = calloc(1, sizeof(*ov->v));
+        if (ov->v == NULL)
+            return NULL;
+        ov->v[0] = (cfg_opt_t) CFG_END();
+        ov->cap = 1;
+    }
+    return ov->v;
+}
+
+void
+optv_free(struct optv *ov)
+{
+    for (size_t i = 0; i < ov->nnames; i++)
+        free(ov->names[i]);
+    free(ov->names);
+    free(ov->v);
+    memset(ov, 0, sizeof(*ov));
+}
+
+/* --- describe ---------------------------------------------------------- */
+
+static const char *
+type_name(const outpost_option_t *o, char *buf, size_t len)
+{
+    switch (o->type) {
+    case OUTPOST_OPT_STRING:   return "string";
+    case OUTPOST_OPT_INT:      return "integer";
+    case OUTPOST_OPT_FLOAT:    return "float";
+    case OUTPOST_OPT_BOOL:     return "boolean";
+    case OUTPOST_OPT_DURATION: return "duration";
+    case OUTPOST_OPT_STRLIST:  return "list of strings";
+    case OUTPOST_OPT_INTLIST:  return "list of integers";
+    case OUTPOST_OPT_SECRET:
+        snprintf(buf, len, "secret (also %s_env, %s_file)", o->name, o->name);
+        return buf;
+    case OUTPOST_OPT_ENUM:
+        snprintf(buf, len, "one of %s", o->choices ? o->choices : "");
+        return buf;
+    }
+    return "?";
+}
+
+static void
+describe_table(const outpost_option_t *table, FILE *out)
+{
+    if (table == NULL || table->name == NULL)
+        fputs("  (none)\n", out);
+    for (const outpost_option_t *o = table; o && o->name; o++) {
+        int quote = o->def && o->def[0] != '"' && o->def[0] != '{'
+                    && (o->type == OUTPOST_OPT_STRING
+                        || o->type == OUTPOST_OPT_ENUM);
+        char type[256], lo[32], hi[32];
+
+        fprintf(out, "  %-18s %s", o->name, type_name(o, type, sizeof(type)));
+        if (o->def)
+            fprintf(out, ", default %s%s%s", quote ? "\"" : "", o->def,
+                    quote ? "\"" : "");
+        if (o->flags & OUTPOST_OPT_REQUIRED)
+            fputs(", required", out);
+        if (o->max > o->min) {
+            bound_text(o, o->min, lo, sizeof(lo));
+            bound_text(o, o->max, hi, sizeof(hi));
+            fprintf(out, ", %s..%s", lo, hi);
+        }
+        fputc('\n', out);
+        if (o->help)
+            fprintf(out, "  %-18s %s\n", "", o->help);
+    }
+}
+
+void
+config_describe(const outpost_plugin_t *p, FILE *out)
+{
+    static const char *const kinds[] = { "?", "input", "filter", "output" };
+    const char *kind = p->kind >= OUTPOST_INPUT && p->kind <= OUTPOST_OUTPUT
+                       ? kinds[p->kind] : kinds[0];
+
+    fprintf(out, "%s (%s plugin)\n", p->name, kind);
+    if (p->description)
+        fprintf(out, "  %s\n", p->description);
+    fprintf(out, "\noptions:\n");
+    describe_table(p->options, out);
+    fprintf(out, "\ncommon %s options:\n", kind);
+    describe_table(config_common_options(p->kind), out);
+}
