@@ -85,7 +85,8 @@ outpost_record_to_json(const outpost_record_t *rec, char **out, size_t *len)
 
     if (o == NULL)
         return -1;
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER
+                   | JSON_REAL_PRECISION(10));
     json_decref(o);
     if (s == NULL)
         return -1;

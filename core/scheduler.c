@@ -33,6 +33,8 @@ struct input_rt {
     outpost_run_t      *busy;        /* run whose collect side is open */
     int                 ran;         /* once mode: a run has ended */
     _Atomic int64_t     defer_until; /* wall ns; see outpost_input_defer */
+    int                 failing;     /* the last check failed */
+    uint64_t            failures;    /* consecutive failed checks */
 };
 
 struct job {
@@ -108,11 +110,44 @@ run_take(outpost_run_t *run, outpost_record_t ***out)
     return n;
 }
 
+/* Logs a check that starts failing and one that recovers: once per
+ * transition, not per check, so an outage is two lines in the log. */
 static void
-submit_taken(struct scheduler *s, outpost_record_t **recs, size_t n)
+log_transitions(struct input_rt *rt, outpost_record_t *const *recs, size_t n)
 {
-    if (n > 0)
+    for (size_t i = 0; i < n; i++) {
+        double ok = outpost_record_number(recs[i], "success", -1);
+        const char *err;
+
+        if (ok < 0)
+            continue;
+        if (ok == 0) {
+            rt->failures++;
+            if (rt->failing)
+                continue;
+            rt->failing = 1;
+            err = outpost_record_string(recs[i], "error");
+            outpost_log(rt->inst, OUTPOST_LOG_WARN, "check",
+                        "check failed: %s", err ? err : "no detail");
+        } else if (rt->failing) {
+            outpost_log(rt->inst, OUTPOST_LOG_INFO, "check",
+                        "check recovered after %llu failed check%s",
+                        (unsigned long long) rt->failures,
+                        rt->failures == 1 ? "" : "s");
+            rt->failing = 0;
+            rt->failures = 0;
+        }
+    }
+}
+
+static void
+submit_taken(struct scheduler *s, struct input_rt *rt,
+             outpost_record_t **recs, size_t n)
+{
+    if (n > 0) {
+        log_transitions(rt, recs, n);
         pipeline_submit(s->pipeline, recs, n);
+    }
     free(recs);
 }
 
@@ -162,7 +197,7 @@ finish_on_loop(void *arg)
 
     if (was == RUN_RUNNING) {
         n = run_take(run, &recs);
-        submit_taken(s, recs, n);
+        submit_taken(s, run->rt, recs, n);
         loop_timer_disarm(s->loop, &run->deadline);
     }
     collect_side_closed(s, run->rt);
@@ -189,7 +224,7 @@ cancel_run(outpost_run_t *run, int report)
     pthread_mutex_unlock(&run->lock);
 
     n = run_take(run, &recs);
-    submit_taken(s, recs, n);
+    submit_taken(s, run->rt, recs, n);
 
     rec = report ? outpost_run_measurement(run) : NULL;
     if (rec) {
@@ -200,6 +235,7 @@ cancel_run(outpost_run_t *run, int report)
         outpost_record_add_float(rec, "response_ms",
                                  (double) (clock_mono_ms() - run->start_ms));
         outpost_record_add_str(rec, "error", msg);
+        log_transitions(run->rt, &rec, 1);
         pipeline_submit(s->pipeline, &rec, 1);
     }
     if (report) {

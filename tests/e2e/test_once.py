@@ -36,6 +36,9 @@ http "nobody" { url = "http://127.0.0.1:%(p)d/" }
                             % out)
         rc, err = run_once(conf)
         self.assertEqual(rc, 0, err)
+        # A failing check is logged once, with its reason.
+        self.assertIn('"integration":"broken","message":"check failed: '
+                      'status: got 503, expected 2xx"', err)
         recs = {r["tags"]["integration"]: r for r in read_jsonl(out)}
         self.assertEqual(sorted(recs), ["broken", "crm", "custom", "nobody"])
         for r in recs.values():
