@@ -1,7 +1,8 @@
 /*
- * options.c - option tables: the core's common options, checking values,
- * defaults, filling and releasing conf blocks, and the libconfuse tables
- * built from option tables.
+ * options.c - option values: checking one value, files and secrets,
+ * defaults, and filling and releasing conf blocks. The tables themselves
+ * (the core's common options, finding a row, the libconfuse tables and
+ * --describe) are in options_table.c.
  *
  * A conf block is filled by offset, as nginx fills its module confs: the
  * table says where each value goes and how to read it, so a plugin never
@@ -20,83 +21,11 @@
 #include "config.h"
 #include "duration.h"
 #include "options.h"
+#include "options_internal.h"
 
 #define SECRET_FILE_MAX (1024 * 1024)   /* secrets are small; cap reads */
-#define DAYS_365_MS     31536000000.0
-
-#define C(field) offsetof(struct common_conf, field)
-
-static const outpost_option_t input_common[] = {
-    { "interval", OUTPOST_OPT_DURATION, C(interval_ms), NULL,
-      "time between runs (default: the global interval)",
-      0, 1, DAYS_365_MS, NULL },
-    { "timeout", OUTPOST_OPT_DURATION, C(timeout_ms), NULL,
-      "a run taking longer fails (default: the global timeout)",
-      0, 1, DAYS_365_MS, NULL },
-    { "tags", OUTPOST_OPT_STRLIST, C(tags), NULL,
-      "extra tags on every record, \"key=value\"", 0, 0, 0, NULL },
-    { "category", OUTPOST_OPT_STRING, C(category), NULL,
-      "category tag (default: the plugin's name)", 0, 0, 0, NULL },
-    { "provider", OUTPOST_OPT_STRING, C(provider), NULL,
-      "provider tag (default: the instance's name)", 0, 0, 0, NULL },
-    { "tier", OUTPOST_OPT_STRING, C(tier), NULL,
-      "SLA tier: basic, professional or enterprise", 0, 0, 0, NULL },
-    { "failover_group", OUTPOST_OPT_STRING, C(failover_group), NULL,
-      "inputs in one group stand in for each other", 0, 0, 0, NULL },
-    { "priority", OUTPOST_OPT_INT, C(priority), "0",
-      "order within the failover group, lowest first", 0, 0, 0, NULL },
-    { "weight", OUTPOST_OPT_FLOAT, C(weight), "1",
-      "share of traffic within the failover group", 0, 0, 1e6, NULL },
-    OUTPOST_OPTION_END
-};
-
-static const outpost_option_t filter_common[] = {
-    { "match", OUTPOST_OPT_STRLIST, C(match), NULL,
-      "only records whose tags match every \"key=glob\"", 0, 0, 0, NULL },
-    OUTPOST_OPTION_END
-};
-
-static const outpost_option_t output_common[] = {
-    { "match", OUTPOST_OPT_STRLIST, C(match), NULL,
-      "only records whose tags match every \"key=glob\"", 0, 0, 0, NULL },
-    { "batch_size", OUTPOST_OPT_INT, C(batch_size), "500",
-      "records per write", 0, 1, 1e6, NULL },
-    { "flush_interval", OUTPOST_OPT_DURATION, C(flush_interval_ms), "1s",
-      "write a partial batch after this long", 0, 1, DAYS_365_MS, NULL },
-    { "queue_limit", OUTPOST_OPT_INT, C(queue_limit), "100000",
-      "records held in memory before spilling or dropping",
-      0, 1, 1e9, NULL },
-    { "retry_initial", OUTPOST_OPT_DURATION, C(retry_initial_ms), "500ms",
-      "first retry delay; it doubles up to retry_max",
-      0, 1, DAYS_365_MS, NULL },
-    { "retry_max", OUTPOST_OPT_DURATION, C(retry_max_ms), "60s",
-      "longest retry delay", 0, 1, DAYS_365_MS, NULL },
-    { "spill_after", OUTPOST_OPT_DURATION, C(spill_after_ms), "10s",
-      "spill to disk once the backend has been down this long",
-      0, 0, DAYS_365_MS, NULL },
-    { "disk_limit_mb", OUTPOST_OPT_INT, C(disk_limit_mb), "1024",
-      "disk space for spilled records, in MiB", 0, 0, 1e7, NULL },
-    OUTPOST_OPTION_END
-};
-
-const outpost_option_t *
-config_common_options(outpost_kind_t kind)
-{
-    switch (kind) {
-    case OUTPOST_INPUT:  return input_common;
-    case OUTPOST_FILTER: return filter_common;
-    case OUTPOST_OUTPUT: return output_common;
-    }
-    return NULL;
-}
 
 /* --- values ------------------------------------------------------------ */
-
-static int
-is_list(const outpost_option_t *o)
-{
-    return o->type == OUTPOST_OPT_STRLIST || o->type == OUTPOST_OPT_INTLIST;
-}
 
 static int
 parse_int(const char *s, int64_t *v)
@@ -157,8 +86,8 @@ is_choice(const char *choices, const char *s)
     return 0;
 }
 
-static void
-bound_text(const outpost_option_t *o, double v, char *buf, size_t len)
+void
+option_bound_text(const outpost_option_t *o, double v, char *buf, size_t len)
 {
     if (o->type == OUTPOST_OPT_DURATION)
         duration_format((int64_t) v, buf, len);
@@ -176,21 +105,10 @@ check_bounds(const outpost_option_t *o, double v, const char *text,
 
     if (o->max <= o->min || (v >= o->min && v <= o->max))
         return 0;
-    bound_text(o, o->min, lo, sizeof(lo));
-    bound_text(o, o->max, hi, sizeof(hi));
+    option_bound_text(o, o->min, lo, sizeof(lo));
+    option_bound_text(o, o->max, hi, sizeof(hi));
     snprintf(err, errlen, "%s is out of range (%s..%s)", text, lo, hi);
     return -1;
-}
-
-/* tags and match are lists of "key=..." pairs; say which form. */
-static const char *
-pair_form(const outpost_option_t *o)
-{
-    if (o == &input_common[2])
-        return "key=value";
-    if (o == &filter_common[0] || o == &output_common[0])
-        return "key=glob";
-    return NULL;
 }
 
 int
@@ -207,7 +125,7 @@ option_check_value(const outpost_option_t *o, const char *text,
     case OUTPOST_OPT_SECRET:
         return 0;
     case OUTPOST_OPT_STRLIST:
-        form = pair_form(o);
+        form = option_pair_form(o);
         if (form == NULL || (text[0] != '=' && strchr(text, '=') != NULL))
             return 0;
         snprintf(err, errlen, "expected \"%s\", got \"%s\"", form, text);
@@ -328,30 +246,6 @@ option_secret_read(enum secret_variant variant, const char *arg,
 
 /* --- lookups ----------------------------------------------------------- */
 
-const outpost_option_t *
-option_find(const outpost_option_t *table, const char *name,
-            enum secret_variant *variant)
-{
-    static const char *const suffix[] = { "", "_env", "_file" };
-
-    *variant = SECRET_VALUE;
-    for (const outpost_option_t *o = table; o && o->name; o++) {
-        size_t len = strlen(o->name);
-
-        if (strcmp(o->name, name) == 0)
-            return o;
-        if (o->type != OUTPOST_OPT_SECRET || strncmp(o->name, name, len))
-            continue;
-        for (int v = SECRET_ENV; v <= SECRET_FILE; v++) {
-            if (strcmp(name + len, suffix[v]) == 0) {
-                *variant = (enum secret_variant) v;
-                return o;
-            }
-        }
-    }
-    return NULL;
-}
-
 cfg_opt_t *
 option_cfg_find(cfg_t *sec, const char *name)
 {
@@ -414,7 +308,7 @@ ignore_error(cfg_t *cfg, const char *fmt, va_list ap)
 static int
 def_texts(const outpost_option_t *o, char ***out, size_t *n)
 {
-    int list = is_list(o), wrap, rc = -1;
+    int list = option_is_list(o), wrap, rc = -1;
     cfg_opt_t opts[2] = { CFG_STR("v", NULL, CFGF_NODEFAULT), CFG_END() };
     cfg_opt_t *c;
     cfg_t *cfg = NULL;
@@ -516,7 +410,7 @@ store(const outpost_option_t *o, char *const *texts, size_t n, void *slot)
     const char *t = n ? texts[n - 1] : NULL;
     char *s;
 
-    if (is_list(o))
+    if (option_is_list(o))
         return store_list(o, texts, n, slot);
     if (t == NULL)
         return 0;
@@ -658,7 +552,7 @@ option_check_default(const outpost_option_t *o, char *err, size_t errlen)
     snprintf(err, errlen, "cannot be read");
     if (def_texts(o, &texts, &n) != 0)
         return -1;
-    if (!is_list(o) && n != 1)
+    if (!option_is_list(o) && n != 1)
         goto out;
     for (size_t i = 0; i < n; i++)
         if (option_check_value(o, texts[i], err, errlen) != 0)
@@ -667,167 +561,4 @@ option_check_default(const outpost_option_t *o, char *err, size_t errlen)
 out:
     free_texts(texts, n);
     return rc;
-}
-
-/* --- libconfuse tables ------------------------------------------------- */
-
-int
-optv_has(const struct optv *ov, const char *name)
-{
-    for (size_t i = 0; i < ov->n; i++)
-        if (strcmp(ov->v[i].name, name) == 0)
-            return 1;
-    return 0;
-}
-
-int
-optv_add(struct optv *ov, const char *name, int list, cfg_opt_t *sub,
-         cfg_flag_t flags, cfg_validate_callback_t cb)
-{
-    cfg_opt_t o = CFG_STR(name, NULL, CFGF_NODEFAULT);
-
-    if (optv_has(ov, name))
-        return 0;
-    if (ov->n + 2 > ov->cap) {
-        size_t cap = ov->cap ? ov->cap * 2 : 16;
-        cfg_opt_t *v = realloc(ov->v, cap * sizeof(*v));
-
-        if (v == NULL)
-            return -1;
-        ov->v = v;
-        ov->cap = cap;
-    }
-    if (sub)
-        o = (cfg_opt_t) CFG_SEC(name, sub, flags);
-    else if (list)
-        o = (cfg_opt_t) CFG_STR_LIST(name, NULL, CFGF_NODEFAULT);
-    o.validcb = cb;
-    ov->v[ov->n++] = o;
-    ov->v[ov->n] = (cfg_opt_t) CFG_END();
-    return 0;
-}
-
-static int
-optv_add_owned(struct optv *ov, char *name, cfg_validate_callback_t cb)
-{
-    char **names = realloc(ov->names, (ov->nnames + 1) * sizeof(*names));
-
-    if (names == NULL) {
-        free(name);
-        return -1;
-    }
-    ov->names = names;
-    ov->names[ov->nnames++] = name;
-    return optv_add(ov, name, 0, NULL, 0, cb);
-}
-
-int
-optv_add_table(struct optv *ov, const outpost_option_t *table,
-               cfg_validate_callback_t cb)
-{
-    for (const outpost_option_t *o = table; o && o->name; o++) {
-        char *env = NULL, *file = NULL;
-
-        if (optv_add(ov, o->name, is_list(o), NULL, 0, cb) != 0)
-            return -1;
-        if (o->type != OUTPOST_OPT_SECRET)
-            continue;
-        if (asprintf(&env, "%s_env", o->name) < 0
-            || optv_add_owned(ov, env, cb) != 0)
-            return -1;
-        if (asprintf(&file, "%s_file", o->name) < 0
-            || optv_add_owned(ov, file, cb) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-cfg_opt_t *
-optv_get(struct optv *ov)
-{
-    if (ov->v == NULL) {
-        ov->v = calloc(1, sizeof(*ov->v));
-        if (ov->v == NULL)
-            return NULL;
-        ov->v[0] = (cfg_opt_t) CFG_END();
-        ov->cap = 1;
-    }
-    return ov->v;
-}
-
-void
-optv_free(struct optv *ov)
-{
-    for (size_t i = 0; i < ov->nnames; i++)
-        free(ov->names[i]);
-    free(ov->names);
-    free(ov->v);
-    memset(ov, 0, sizeof(*ov));
-}
-
-/* --- describe ---------------------------------------------------------- */
-
-static const char *
-type_name(const outpost_option_t *o, char *buf, size_t len)
-{
-    switch (o->type) {
-    case OUTPOST_OPT_STRING:   return "string";
-    case OUTPOST_OPT_INT:      return "integer";
-    case OUTPOST_OPT_FLOAT:    return "float";
-    case OUTPOST_OPT_BOOL:     return "boolean";
-    case OUTPOST_OPT_DURATION: return "duration";
-    case OUTPOST_OPT_STRLIST:  return "list of strings";
-    case OUTPOST_OPT_INTLIST:  return "list of integers";
-    case OUTPOST_OPT_SECRET:
-        snprintf(buf, len, "secret (also %s_env, %s_file)", o->name, o->name);
-        return buf;
-    case OUTPOST_OPT_ENUM:
-        snprintf(buf, len, "one of %s", o->choices ? o->choices : "");
-        return buf;
-    }
-    return "?";
-}
-
-static void
-describe_table(const outpost_option_t *table, FILE *out)
-{
-    if (table == NULL || table->name == NULL)
-        fputs("  (none)\n", out);
-    for (const outpost_option_t *o = table; o && o->name; o++) {
-        int quote = o->def && o->def[0] != '"' && o->def[0] != '{'
-                    && (o->type == OUTPOST_OPT_STRING
-                        || o->type == OUTPOST_OPT_ENUM);
-        char type[256], lo[32], hi[32];
-
-        fprintf(out, "  %-18s %s", o->name, type_name(o, type, sizeof(type)));
-        if (o->def)
-            fprintf(out, ", default %s%s%s", quote ? "\"" : "", o->def,
-                    quote ? "\"" : "");
-        if (o->flags & OUTPOST_OPT_REQUIRED)
-            fputs(", required", out);
-        if (o->max > o->min) {
-            bound_text(o, o->min, lo, sizeof(lo));
-            bound_text(o, o->max, hi, sizeof(hi));
-            fprintf(out, ", %s..%s", lo, hi);
-        }
-        fputc('\n', out);
-        if (o->help)
-            fprintf(out, "  %-18s %s\n", "", o->help);
-    }
-}
-
-void
-config_describe(const outpost_plugin_t *p, FILE *out)
-{
-    static const char *const kinds[] = { "?", "input", "filter", "output" };
-    const char *kind = p->kind >= OUTPOST_INPUT && p->kind <= OUTPOST_OUTPUT
-                       ? kinds[p->kind] : kinds[0];
-
-    fprintf(out, "%s (%s plugin)\n", p->name, kind);
-    if (p->description)
-        fprintf(out, "  %s\n", p->description);
-    fprintf(out, "\noptions:\n");
-    describe_table(p->options, out);
-    fprintf(out, "\ncommon %s options:\n", kind);
-    describe_table(config_common_options(p->kind), out);
 }

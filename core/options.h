@@ -1,7 +1,8 @@
 /*
  * options.h - option tables (outpost_option_t) as the core uses them: the
  * core's own tables, checking one value, filling a conf block from a
- * libconfuse section, and building the libconfuse tables.
+ * libconfuse section, and building the libconfuse tables. Values are
+ * handled in options.c, the tables as such in options_table.c.
  *
  * Every option is declared to libconfuse as a string (or a list of
  * strings): libconfuse only tokenizes, and all conversion and validation

@@ -32,8 +32,11 @@
  *     to be consumed and a position older than every segment means "start
  *     at the oldest". No interleaving loses an entry or replays one that
  *     was consumed.
+ *
+ * This file writes, reads and consumes entries. Opening a directory
+ * (scanning and replaying the segments an earlier run left) is in
+ * spill_scan.c; spill_internal.h is what the two share.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -42,54 +45,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
 #include "spill.h"
+#include "spill_internal.h"
 
-#define ENTRY_HDR       8
-#define ENTRY_MAX       (256u << 20)    /* a longer length is corruption */
-#define SEG_DEFAULT     (4u << 20)
-#define SEG_MIN         (64u << 10)
 #define READ_CHUNK      (256u << 10)
-#define SEQ_BASE        (UINT64_C(1) << 32)
-#define POS_FILE        "position"
-#define POS_MAGIC       UINT32_C(0x5051504f)   /* "OPQP" */
-#define POS_VERSION     1
-#define POS_SIZE        32
-
-struct seg {
-    uint64_t seq;
-    uint64_t size;              /* bytes in the file */
-    uint64_t valid;             /* bytes of good entries (invariant 2) */
-    uint64_t nrec;              /* good entries */
-};
-
-struct spill {
-    char            *dir;
-    char            *name;
-    uint64_t         disk_limit;
-    uint64_t         seg_max;
-    struct seg      *segs;          /* oldest first */
-    size_t           nsegs;
-    size_t           capsegs;
-    uint64_t         rd_off;        /* read position in segs[0] */
-    uint64_t         rd_done;       /* entries of segs[0] consumed */
-    uint64_t         next_seq;      /* for the next new segment */
-    int              wr_fd;         /* newest segment, or -1 */
-    int              rd_fd;         /* cached reader of segment rd_seq */
-    uint64_t         rd_seq;
-    int              pos_fd;
-    struct codec_buf rbuf;          /* cached bytes of rbuf_seq ... */
-    uint64_t         rbuf_seq;
-    uint64_t         rbuf_off;      /* ... starting at this offset */
-    uint64_t         records;       /* unconsumed entries */
-    uint64_t         bytes;         /* sum of seg sizes */
-    uint64_t         written;
-    uint64_t         dropped;
-    uint64_t         corrupt;
-};
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -119,33 +80,6 @@ spill_crc32(const void *p, size_t len)
     return c ^ 0xffffffffu;
 }
 
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
-           | (uint32_t) p[3] << 24;
-}
-
-static void
-put_le64(uint8_t *p, uint64_t v)
-{
-    put_le32(p, (uint32_t) v);
-    put_le32(p + 4, (uint32_t) (v >> 32));
-}
-
-static uint64_t
-get_le64(const uint8_t *p)
-{
-    return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
-}
-
 static int
 write_all(int fd, const uint8_t *p, size_t len)
 {
@@ -161,40 +95,6 @@ write_all(int fd, const uint8_t *p, size_t len)
     }
     return 0;
 }
-
-static int
-mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-static void
-seg_path(const struct spill *s, uint64_t seq, const char *suffix,
-         char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%016" PRIx64 ".seg%s", s->dir, seq, suffix);
-}
-
-#define spill_log(s, level, op, ...) \
-    log_write((level), "queue", (op), (s)->name, NULL, 0, __VA_ARGS__)
 
 /* --- the position file --------------------------------------------------- */
 
@@ -222,61 +122,18 @@ pos_write(struct spill *s, uint64_t seq, uint64_t off)
 }
 
 /* The current read position; with no segment, "the next one". */
-static int
-pos_save(struct spill *s)
+int
+spill_pos_save(struct spill *s)
 {
     if (s->nsegs == 0)
         return pos_write(s, s->next_seq, 0);
     return pos_write(s, s->segs[0].seq, s->rd_off);
 }
 
-/* 0 and the saved position, or -1 when there is none worth trusting. */
-static int
-pos_load(struct spill *s, uint64_t *seq, uint64_t *off)
-{
-    uint8_t b[POS_SIZE];
-    ssize_t n = pread(s->pos_fd, b, sizeof(b), 0);
-
-    if (n == 0)
-        return -1;                      /* a new directory */
-    if (n != (ssize_t) sizeof(b) || get_le32(b) != POS_MAGIC
-        || get_le32(b + 4) != POS_VERSION
-        || get_le32(b + 24) != spill_crc32(b, 24)) {
-        spill_log(s, OUTPOST_LOG_WARN, "replay",
-                  "%s/" POS_FILE " is damaged: replaying every segment "
-                  "from its start (some records may be sent twice)", s->dir);
-        return -1;
-    }
-    *seq = get_le64(b + 8);
-    *off = get_le64(b + 16);
-    return 0;
-}
-
-static int
-pos_open(struct spill *s)
-{
-    char path[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/" POS_FILE, s->dir);
-    s->pos_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->pos_fd < 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "open", "cannot open %s: %s", path,
-                  strerror(errno));
-        return -1;
-    }
-    if (flock(s->pos_fd, LOCK_EX | LOCK_NB) != 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "open",
-                  "%s is in use by another process (%s)", s->dir,
-                  strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* --- the segment list ---------------------------------------------------- */
 
-static int
-segs_insert(struct spill *s, size_t at, const struct seg *sg)
+int
+spill_segs_insert(struct spill *s, size_t at, const struct seg *sg)
 {
     if (s->nsegs == s->capsegs) {
         size_t cap = s->capsegs ? s->capsegs * 2 : 8;
@@ -323,7 +180,7 @@ pop_head(struct spill *s)
     memmove(&s->segs[0], &s->segs[1], (s->nsegs - 1) * sizeof(old));
     s->nsegs--;
     s->rd_off = s->rd_done = 0;
-    pos_save(s);
+    spill_pos_save(s);
     forget_cached(s, old.seq);
     seg_path(s, old.seq, "", path, sizeof(path));
     if (unlink(path) != 0 && errno != ENOENT)
@@ -333,8 +190,8 @@ pop_head(struct spill *s)
 
 /* Deletes the oldest segments while over disk_limit, counting what they
  * held as dropped. The newest segment stays: it is being written. */
-static void
-enforce_limit(struct spill *s)
+void
+spill_enforce_limit(struct spill *s)
 {
     while (s->disk_limit && s->bytes > s->disk_limit && s->nsegs > 1) {
         uint64_t lost = s->segs[0].nrec - s->rd_done;
@@ -346,277 +203,6 @@ enforce_limit(struct spill *s)
         s->dropped += lost;
         pop_head(s);
     }
-}
-
-/* --- opening: scan and replay -------------------------------------------- */
-
-static int
-read_file(const char *path, struct codec_buf *b)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    int rc = -1;
-
-    if (fd < 0)
-        return -1;
-    b->len = 0;
-    if (fstat(fd, &st) != 0
-        || codec_buf_reserve(b, (size_t) st.st_size + 1) != 0)
-        goto out;
-    while (b->len < (size_t) st.st_size) {
-        ssize_t n = read(fd, b->p + b->len, (size_t) st.st_size - b->len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;                      /* shrank under us: use what we got */
-        b->len += (size_t) n;
-    }
-    rc = 0;
-out:
-    close(fd);
-    return rc;
-}
-
-/* Checks one entry at off in a buffer of len bytes. 0 when good; else a
- * reason for the log. */
-static const char *
-entry_check(const uint8_t *p, uint64_t len, uint64_t off, uint32_t *elen)
-{
-    if (len - off < ENTRY_HDR)
-        return "torn header";
-    *elen = get_le32(p + off);
-    if (*elen > ENTRY_MAX)
-        return "bad length";
-    if (*elen > len - off - ENTRY_HDR)
-        return "torn entry";
-    if (spill_crc32(p + off + ENTRY_HDR, *elen) != get_le32(p + off + 4))
-        return "checksum mismatch";
-    return NULL;
-}
-
-/* Validates a segment found on open: sg gets its size, the length of its
- * good prefix and its entry count. With resume_off, *done and *rd_off tell
- * how many entries lie before that offset and where the first one after
- * it starts. */
-static int
-scan_segment(struct spill *s, struct seg *sg, struct codec_buf *buf,
-             const uint64_t *resume_off, uint64_t *done, uint64_t *rd_off)
-{
-    char path[PATH_MAX];
-    const char *why = NULL;
-    uint64_t off = 0;
-    uint32_t elen;
-
-    seg_path(s, sg->seq, "", path, sizeof(path));
-    if (read_file(path, buf) != 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "replay", "cannot read %s: %s",
-                  path, strerror(errno));
-        return -1;
-    }
-    sg->size = buf->len;
-    sg->nrec = 0;
-    *done = *rd_off = 0;
-    while (off < buf->len) {
-        why = entry_check(buf->p, buf->len, off, &elen);
-        if (why)
-            break;
-        off += ENTRY_HDR + elen;
-        sg->nrec++;
-        if (resume_off && off <= *resume_off) {
-            *done = sg->nrec;
-            *rd_off = off;
-        }
-    }
-    sg->valid = off;
-    if (why) {
-        s->corrupt++;
-        spill_log(s, OUTPOST_LOG_WARN, "replay",
-                  "%s: %s at offset %" PRIu64 " (interrupted write?): "
-                  "skipping the last %" PRIu64 " bytes, keeping %" PRIu64
-                  " records before it", path, why, off, buf->len - off,
-                  sg->nrec);
-    }
-    if (resume_off && *rd_off != *resume_off && *resume_off < off)
-        spill_log(s, OUTPOST_LOG_WARN, "replay",
-                  "%s: saved position %" PRIu64 " is not an entry boundary; "
-                  "resuming at %" PRIu64, path, *resume_off, *rd_off);
-    return 0;
-}
-
-static int
-seq_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* The sequence numbers of the segment files, sorted; stale temporaries of
- * an interrupted spill_prepend are deleted (their records were still in
- * memory when we died). */
-static int
-list_segments(struct spill *s, uint64_t **out, size_t *n)
-{
-    DIR *d = opendir(s->dir);
-    struct dirent *de;
-    uint64_t *v = NULL;
-    size_t cap = 0;
-
-    *n = 0;
-    if (d == NULL)
-        return -1;
-    while ((de = readdir(d)) != NULL) {
-        char *end, path[PATH_MAX];
-        uint64_t seq;
-
-        if (strlen(de->d_name) < 20 || de->d_name[0] == '.')
-            continue;
-        seq = strtoull(de->d_name, &end, 16);
-        if (end != de->d_name + 16)
-            continue;
-        if (strcmp(end, ".seg.tmp") == 0) {
-            snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
-            (void) unlink(path);        /* best effort, as unlink_seg */
-            continue;
-        }
-        if (strcmp(end, ".seg") != 0)
-            continue;
-        if (*n == cap) {
-            uint64_t *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-            if (nv == NULL) {
-                free(v);
-                closedir(d);
-                return -1;
-            }
-            v = nv;
-            cap = cap ? cap * 2 : 16;
-        }
-        v[(*n)++] = seq;
-    }
-    closedir(d);
-    if (*n > 1)
-        qsort(v, *n, sizeof(*v), seq_cmp);
-    *out = v;
-    return 0;
-}
-
-/* Best effort: a segment that stays behind is judged again (and deleted
- * again) on the next open, by the same rules. */
-static void
-unlink_seg(struct spill *s, uint64_t seq)
-{
-    char path[PATH_MAX];
-
-    seg_path(s, seq, "", path, sizeof(path));
-    (void) unlink(path);
-}
-
-/* Rebuilds segs[] from the directory (invariant 4 decides what is left). */
-static int
-load_segments(struct spill *s)
-{
-    struct codec_buf buf = { 0 };
-    uint64_t *seqs = NULL, pseq = 0, poff = 0;
-    size_t n;
-    int have_pos = pos_load(s, &pseq, &poff) == 0, rc = -1;
-
-    if (list_segments(s, &seqs, &n) != 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "replay", "cannot list %s: %s",
-                  s->dir, strerror(errno));
-        return -1;
-    }
-    s->next_seq = have_pos && pseq > SEQ_BASE ? pseq : SEQ_BASE;
-    for (size_t i = 0; i < n; i++) {
-        struct seg sg = { .seq = seqs[i] };
-        int head = have_pos && sg.seq == pseq;
-        uint64_t done, rd_off;
-
-        if (sg.seq >= s->next_seq)
-            s->next_seq = sg.seq + 1;
-        if (have_pos && sg.seq < pseq) {
-            unlink_seg(s, sg.seq);      /* consumed; died before deleting */
-            continue;
-        }
-        if (scan_segment(s, &sg, &buf, head ? &poff : NULL, &done,
-                         &rd_off) != 0)
-            goto out;
-        if (sg.nrec == 0 || (head && done >= sg.nrec)) {
-            unlink_seg(s, sg.seq);      /* empty, unreadable or consumed */
-            continue;
-        }
-        if (segs_insert(s, s->nsegs, &sg) != 0)
-            goto out;
-        if (head) {
-            s->rd_off = rd_off;
-            s->rd_done = done;
-            s->records -= done;
-        }
-    }
-    rc = 0;
-out:
-    free(seqs);
-    codec_buf_free(&buf);
-    return rc;
-}
-
-struct spill *
-spill_open(const struct spill_opts *o)
-{
-    struct spill *s = calloc(1, sizeof(*s));
-
-    if (s == NULL)
-        return NULL;
-    s->wr_fd = s->rd_fd = s->pos_fd = -1;
-    s->disk_limit = o->disk_limit;
-    s->seg_max = o->segment_size;
-    if (s->seg_max == 0) {
-        /* Several segments fit under the limit, so dropping the oldest
-         * one loses a slice of the backlog rather than all of it. */
-        s->seg_max = SEG_DEFAULT;
-        if (o->disk_limit && o->disk_limit / 8 < s->seg_max)
-            s->seg_max = o->disk_limit / 8 > SEG_MIN ? o->disk_limit / 8
-                                                     : SEG_MIN;
-    }
-    s->dir = strdup(o->dir);
-    s->name = strdup(o->name ? o->name : "queue");
-    if (s->dir == NULL || s->name == NULL)
-        goto fail;
-    if (mkdir_p(s->dir) != 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "open", "cannot create %s: %s",
-                  s->dir, strerror(errno));
-        goto fail;
-    }
-    if (pos_open(s) != 0 || load_segments(s) != 0)
-        goto fail;
-    enforce_limit(s);
-    pos_save(s);
-    if (s->records > 0)
-        spill_log(s, OUTPOST_LOG_INFO, "replay",
-                  "%" PRIu64 " records in %zu segments found in %s: they "
-                  "are delivered first", s->records, s->nsegs, s->dir);
-    return s;
-fail:
-    spill_close(s);
-    return NULL;
-}
-
-void
-spill_close(struct spill *s)
-{
-    if (s == NULL)
-        return;
-    if (s->wr_fd >= 0)
-        close(s->wr_fd);
-    if (s->rd_fd >= 0)
-        close(s->rd_fd);
-    if (s->pos_fd >= 0)
-        close(s->pos_fd);               /* releases the lock */
-    codec_buf_free(&s->rbuf);
-    free(s->segs);
-    free(s->dir);
-    free(s->name);
-    free(s);
 }
 
 /* --- writing -------------------------------------------------------------- */
@@ -671,7 +257,7 @@ rotate(struct spill *s)
                   path, strerror(errno));
         return -1;
     }
-    if (segs_insert(s, s->nsegs, &sg) != 0) {
+    if (spill_segs_insert(s, s->nsegs, &sg) != 0) {
         close(fd);
         unlink(path);
         return -1;
@@ -711,7 +297,7 @@ spill_append(struct spill *s, const struct codec_buf *framed, size_t n)
     s->records += n;
     s->bytes += framed->len;
     s->written += n;
-    enforce_limit(s);
+    spill_enforce_limit(s);
     return 0;
 }
 
@@ -753,19 +339,19 @@ spill_prepend(struct spill *s, const struct codec_buf *framed, size_t n)
         spill_log(s, OUTPOST_LOG_ERROR, "spill", "cannot create %s: %s",
                   path, strerror(errno));
         unlink(tmp);
-        pos_save(s);
+        spill_pos_save(s);
         return -1;
     }
     forget_cached(s, sg.seq);
-    if (segs_insert(s, 0, &sg) != 0) {
+    if (spill_segs_insert(s, 0, &sg) != 0) {
         /* The file is in place and the position points at it: a restart
          * would deliver it; this run cannot track it. */
         unlink(path);
-        pos_save(s);
+        spill_pos_save(s);
         return -1;
     }
     s->written += n;
-    enforce_limit(s);
+    spill_enforce_limit(s);
     return 0;
 }
 
@@ -954,7 +540,7 @@ spill_consume(struct spill *s, uint64_t n)
         break;
     }
     pop_consumed(s);
-    if (pos_save(s) != 0)
+    if (spill_pos_save(s) != 0)
         rc = -1;
     return rc;
 }

@@ -1,0 +1,100 @@
+/*
+ * config_internal.h - private to config.c, config_parse.c and
+ * config_sections.c: the state of a load in progress (struct load) and
+ * the functions these three files call in each other. Nothing else in the
+ * core includes it; the public interface is config.h.
+ */
+#ifndef OUTPOST_CONFIG_INTERNAL_H
+#define OUTPOST_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+#include <confuse.h>
+#include "config.h"
+#include "options.h"
+
+/* The core's own option tables (config.c): the top level, and the api
+ * section. */
+extern const outpost_option_t config_globals_table[];
+extern const outpost_option_t config_api_table[];
+
+struct learned {
+    char *scope;          /* "" for the top level, else a section name */
+    char *name;
+    int   is_option;      /* top level: `name = ...`, not a section */
+};
+
+struct seen {             /* a section that closed */
+    char       *plugin;
+    char       *title;
+    const char *file;     /* main_path or one of load.files */
+    int         line;
+    cfg_t      *sec;      /* valid while its file's root is */
+};
+
+struct problem {
+    int    line;
+    size_t seq;
+    char  *msg;
+};
+
+struct load {
+    struct config   *c;
+    struct registry *reg;
+    struct diag     *d;
+    size_t           before;      /* d->n when the load began */
+    const char      *main_path;
+    char            *base_dir;    /* of main_path; NULL: the cwd */
+    char            *loaded;      /* "http, jsonl", for messages */
+    int              quiet;       /* first look at outpost.conf */
+    int              conf_dir_set, conf_dir_line;
+
+    /* the file being parsed */
+    const char      *file;
+    const char      *text;
+    const char     **starts;      /* of each line, see config_index_lines */
+    size_t           nlines;
+    int              dropin;
+    cfg_t           *root;
+
+    /* the current pass over it */
+    struct problem  *probs;
+    size_t           nprobs;
+    int              may_learn, learned_new;
+    cfg_opt_t       *last_opt;    /* a list's last check, see on_value */
+    unsigned         last_n;
+
+    struct learned  *learned;
+    size_t           nlearned;
+    struct seen     *seen;        /* every instance, in config order */
+    size_t           nseen, nseen_committed;
+    size_t          *slots;       /* hash of seen: index + 1; 0 is free */
+    size_t           nslots;      /* a power of two; 0: no hash */
+    char           **files;
+    size_t           nfiles;
+};
+
+/* config.c */
+
+/* Makes room in *pv (an array of n elements of size) for one more. */
+int config_grow(void *pv, size_t n, size_t size);
+
+/* config_parse.c */
+
+/* Records a problem of the current pass at line. */
+void config_problem(struct load *L, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The names of the loaded plugins, for messages. */
+const char *config_loaded(struct load *L);
+/* Parses one file until no new name is learned (see config_parse.c). */
+cfg_t *config_parse_file(struct load *L, const char *file, const char *text,
+                         int dropin);
+void config_forget_learned(struct load *L);
+
+/* config_sections.c */
+
+int config_index_lines(struct load *L, const char *text);
+void config_seen_truncate(struct load *L, size_t n);
+/* on_value's work when a section closes (opt is of type CFGT_SEC). */
+int config_section_closed(struct load *L, cfg_opt_t *opt);
+
+#endif

@@ -1,0 +1,477 @@
+/*
+ * config_parse.c - one file of the config read with libconfuse: the passes
+ * over it, the callbacks libconfuse calls while it reads, and the problems
+ * they record.
+ *
+ * Goal (config.c): one run reports every problem, each as FILE:LINE.
+ *  - Values are checked by validate callbacks, which libconfuse calls
+ *    while it reads them, so a problem carries the line it is on. They
+ *    never fail the parse: they record the problem and go on.
+ *  - libconfuse stops reading a file at the first name it does not know.
+ *    So a file is parsed again after each unknown name, with that name
+ *    "learned": declared as a placeholder that reports itself when read.
+ *    Only the problems of the last parse of a file are kept.
+ * libconfuse callbacks take no user pointer, so the load in progress is
+ * reached through `cur`; libconfuse itself (its lexer) is not reentrant
+ * either, so configs are loaded from one thread.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config_internal.h"
+
+#define MAX_PASSES      256                /* per file: unknown names */
+
+static struct load *cur;
+
+/* --- problems ---------------------------------------------------------- */
+
+void
+config_problem(struct load *L, int line, const char *fmt, ...)
+{
+    struct problem *p;
+    va_list ap;
+    char *msg;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (config_grow(&L->probs, L->nprobs, sizeof(*p)) != 0) {
+        free(msg);
+        return;
+    }
+    p = L->probs;
+    p[L->nprobs] = (struct problem) { line, L->nprobs, msg };
+    L->nprobs++;
+}
+
+static int
+by_line(const void *a, const void *b)
+{
+    const struct problem *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+drop_problems(struct load *L)
+{
+    for (size_t i = 0; i < L->nprobs; i++)
+        free(L->probs[i].msg);
+    free(L->probs);
+    L->probs = NULL;
+    L->nprobs = 0;
+}
+
+/* `P "T"`, `api` or NULL (the top level), for messages. */
+static const char *
+where(struct load *L, cfg_t *cfg, char *buf, size_t len)
+{
+    if (cfg == L->root)
+        return NULL;
+    if (cfg->title == NULL)
+        return cfg->name;
+    snprintf(buf, len, "%s \"%s\"", cfg->name, cfg->title);
+    return buf;
+}
+
+static void
+value_problem(struct load *L, cfg_t *cfg, const char *opt, const char *why)
+{
+    char buf[512];
+    const char *w = where(L, cfg, buf, sizeof(buf));
+
+    if (w)
+        config_problem(L, cfg->line, "option '%s' in %s: %s", opt, w, why);
+    else
+        config_problem(L, cfg->line, "option '%s': %s", opt, why);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+const char *
+config_loaded(struct load *L)
+{
+    size_t n = registry_count(L->reg), size;
+    const char **names;
+    FILE *f;
+
+    if (L->loaded)
+        return L->loaded;
+    names = calloc(n + 1, sizeof(*names));
+    if (names == NULL)
+        return "?";
+    for (size_t i = 0; i < n; i++)
+        names[i] = registry_at(L->reg, i)->name;
+    qsort(names, n, sizeof(*names), cmp_name);
+    f = open_memstream(&L->loaded, &size);
+    if (f != NULL) {
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%s%s", i ? ", " : "", names[i]);
+        fputs(n ? "" : "none", f);
+        fclose(f);
+    }
+    free(names);
+    return L->loaded ? L->loaded : "?";
+}
+
+static void
+unknown_name(struct load *L, cfg_t *cfg, const char *name)
+{
+    char buf[512];
+    const char *w = where(L, cfg, buf, sizeof(buf));
+
+    if (cfg == L->root)
+        config_problem(L, cfg->line, "unknown option '%s'", name);
+    else if (cfg->title == NULL || registry_find(L->reg, cfg->name))
+        config_problem(L, cfg->line, "unknown option '%s' in %s", name, w);
+    /* else: inside an unknown plugin's section, which says so itself */
+}
+
+/* --- learning unknown names -------------------------------------------- */
+
+static struct learned *
+find_learned(struct load *L, const char *scope, const char *name)
+{
+    for (size_t i = 0; i < L->nlearned; i++)
+        if (strcmp(L->learned[i].scope, scope) == 0
+            && strcmp(L->learned[i].name, name) == 0)
+            return &L->learned[i];
+    return NULL;
+}
+
+/* 1 when name is new in scope (the file is then parsed again). */
+static int
+learn(struct load *L, const char *scope, const char *name)
+{
+    struct learned *v;
+
+    if (!L->may_learn || find_learned(L, scope, name)
+        || config_grow(&L->learned, L->nlearned, sizeof(*v)) != 0)
+        return 0;
+    v = L->learned;
+    v[L->nlearned] = (struct learned) { strdup(scope), strdup(name), 0 };
+    if (v[L->nlearned].scope == NULL || v[L->nlearned].name == NULL) {
+        free(v[L->nlearned].scope);
+        free(v[L->nlearned].name);
+        return 0;
+    }
+    L->nlearned++;
+    return 1;
+}
+
+void
+config_forget_learned(struct load *L)
+{
+    for (size_t i = 0; i < L->nlearned; i++) {
+        free(L->learned[i].scope);
+        free(L->learned[i].name);
+    }
+    free(L->learned);
+    L->learned = NULL;
+    L->nlearned = 0;
+}
+
+/* If msg is prefix + "NAME'...", copies NAME. */
+static int
+quoted_name(const char *msg, const char *prefix, char *name, size_t len)
+{
+    size_t plen = strlen(prefix);
+    const char *end = strrchr(msg, '\'');
+
+    if (strncmp(msg, prefix, plen) != 0 || end < msg + plen)
+        return 0;
+    snprintf(name, len, "%.*s", (int) (end - msg - plen), msg + plen);
+    return 1;
+}
+
+/* libconfuse's own messages. An unknown name is learned; at the top level
+ * it is first taken for a plugin's section, and for an option once
+ * libconfuse finds no title after it. */
+static void
+on_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    struct load *L = cur;
+    struct learned *l;
+    char msg[512], name[256];
+
+    if (L == NULL)              /* not while parsing: nothing to say */
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (quoted_name(msg, "no such option '", name, sizeof(name))) {
+        if (learn(L, cfg == L->root ? "" : cfg->name, name))
+            L->learned_new = 1;
+        else if (cfg == L->root)
+            config_problem(L, cfg->line, "unknown plugin '%s' (loaded: %s)",
+                           name, config_loaded(L));
+        else
+            unknown_name(L, cfg, name);
+        return;
+    }
+    if (cfg == L->root && L->may_learn
+        && quoted_name(msg, "missing title for section '", name, sizeof(name))
+        && (l = find_learned(L, "", name)) != NULL && !l->is_option) {
+        l->is_option = 1;
+        L->learned_new = 1;
+        return;
+    }
+    config_problem(L, cfg->line, "%s", msg);
+}
+
+/* --- checking values as they are read ---------------------------------- */
+
+static void
+check_secret_forms(struct load *L, cfg_t *cfg, const outpost_option_t *o,
+                   const char *name)
+{
+    static const char *const suffix[] = { "", "_env", "_file" };
+    char buf[OPTION_NAME_MAX + 8], why[256];
+    int n = 0;
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(buf, sizeof(buf), "%s%s", o->name, suffix[i]);
+        n += cfg_opt_size(option_cfg_find(cfg, buf)) > 0;
+    }
+    if (n < 2)
+        return;
+    snprintf(why, sizeof(why), "only one of %s, %s_env, %s_file may be set",
+             o->name, o->name, o->name);
+    value_problem(L, cfg, name, why);
+}
+
+static void
+check_value(struct load *L, cfg_t *cfg, cfg_opt_t *opt,
+            const outpost_option_t *o, enum secret_variant v)
+{
+    const char *text = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    char why[512], *secret;
+
+    if (text == NULL)
+        return;
+    if (v != SECRET_VALUE) {
+        /* Read now, so a missing variable or file is reported on its
+         * line; options_fill reads it again into the conf block. */
+        if (option_secret_read(v, text, &secret, why, sizeof(why)) != 0) {
+            value_problem(L, cfg, opt->name, why);
+        } else {
+            explicit_bzero(secret, strlen(secret));
+            free(secret);
+        }
+    } else if (option_check_value(o, text, why, sizeof(why)) != 0) {
+        value_problem(L, cfg, opt->name, why);
+    }
+    if (o->type == OUTPOST_OPT_SECRET)
+        check_secret_forms(L, cfg, o, opt->name);
+}
+
+/* The option tables that apply in cfg; 0 in an unknown plugin's section. */
+static int
+tables_of(struct load *L, cfg_t *cfg, const outpost_option_t **t1,
+          const outpost_option_t **t2)
+{
+    const outpost_plugin_t *p;
+
+    *t2 = NULL;
+    if (cfg == L->root) {
+        *t1 = config_globals_table;
+    } else if (cfg->title == NULL) {
+        *t1 = config_api_table;
+    } else {
+        p = registry_find(L->reg, cfg->name);
+        if (p == NULL)
+            return 0;
+        *t1 = p->options;
+        *t2 = config_common_options(p->kind);
+    }
+    return 1;
+}
+
+/* Called by libconfuse after each value, and for a list once more at its
+ * closing brace. Never fails the parse: problems are recorded instead. */
+static int
+on_value(cfg_t *cfg, cfg_opt_t *opt)
+{
+    struct load *L = cur;
+    const outpost_option_t *t1, *t2, *o;
+    enum secret_variant v;
+    unsigned n = cfg_opt_size(opt);
+
+    if (L == NULL)
+        return 0;
+    if (opt->type == CFGT_SEC)
+        return config_section_closed(L, opt);
+    if (opt->flags & CFGF_LIST) {
+        if (opt == L->last_opt && n == L->last_n)
+            return 0;                       /* the closing brace */
+        L->last_opt = opt;
+        L->last_n = n;
+    }
+    if (n == 0 || !tables_of(L, cfg, &t1, &t2))
+        return 0;
+    o = option_find(t1, opt->name, &v);
+    if (o == NULL && t2 != NULL)
+        o = option_find(t2, opt->name, &v);
+    if (o == NULL) {                        /* a learned name */
+        if (n == 1)
+            unknown_name(L, cfg, opt->name);
+        return 0;
+    }
+    if (cfg == L->root && L->dropin) {
+        config_problem(L, cfg->line, "option '%s' is a global setting: set "
+                       "it in %s, not in a conf_dir file", opt->name,
+                       L->main_path);
+        return 0;
+    }
+    if (cfg == L->root && strcmp(opt->name, "conf_dir") == 0)
+        L->conf_dir_line = cfg->line;
+    check_value(L, cfg, opt, o, v);
+    return 0;
+}
+
+/* --- one parse of one file --------------------------------------------- */
+
+static int
+add_learned_rows(struct load *L, struct optv *ov, const char *scope)
+{
+    for (size_t i = 0; i < L->nlearned; i++) {
+        struct learned *l = &L->learned[i];
+
+        if (strcmp(l->scope, scope) == 0
+            && optv_add(ov, l->name, 1, NULL, 0, on_value) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A section of root: a plugin's (t1, t2 its tables), api, or a learned
+ * unknown plugin (no tables). */
+static int
+add_section_row(struct load *L, struct optv *root, struct optv *sub,
+                const char *name, const outpost_option_t *t1,
+                const outpost_option_t *t2)
+{
+    cfg_flag_t flags = t1 == config_api_table ? CFGF_NONE
+                                              : CFGF_MULTI | CFGF_TITLE;
+    cfg_opt_t *opts;
+
+    if (optv_add_table(sub, t1, on_value) != 0
+        || optv_add_table(sub, t2, on_value) != 0
+        || add_learned_rows(L, sub, name) != 0)
+        return -1;
+    opts = optv_get(sub);
+    return opts ? optv_add(root, name, 0, opts, flags, on_value) : -1;
+}
+
+/* The top level: globals, api, every plugin, and learned names. */
+static cfg_t *
+init_root(struct load *L)
+{
+    size_t nreg = registry_count(L->reg), nsub = nreg + L->nlearned + 1;
+    struct optv root = { 0 }, *sub = calloc(nsub, sizeof(*sub));
+    cfg_t *cfg = NULL;
+    size_t k = 0;
+
+    if (sub == NULL
+        || optv_add_table(&root, config_globals_table, on_value) != 0
+        || add_section_row(L, &root, &sub[k++], "api", config_api_table,
+                           NULL))
+        goto out;
+    for (size_t i = 0; i < nreg; i++) {
+        const outpost_plugin_t *p = registry_at(L->reg, i);
+
+        if (add_section_row(L, &root, &sub[k++], p->name, p->options,
+                            config_common_options(p->kind)) != 0)
+            goto out;
+    }
+    for (size_t i = 0; i < L->nlearned; i++) {
+        struct learned *l = &L->learned[i];
+
+        if (l->scope[0] != '\0' || optv_has(&root, l->name))
+            continue;
+        if (l->is_option ? optv_add(&root, l->name, 1, NULL, 0, on_value)
+            : add_section_row(L, &root, &sub[k++], l->name, NULL, NULL))
+            goto out;
+    }
+    if (optv_get(&root) != NULL)
+        cfg = cfg_init(root.v, 0);
+out:
+    for (size_t i = 0; sub && i < nsub; i++)
+        optv_free(&sub[i]);
+    free(sub);
+    optv_free(&root);
+    return cfg;
+}
+
+static cfg_t *
+parse_once(struct load *L)
+{
+    static char empty[] = "\n";   /* fmemopen refuses a size of 0 */
+    size_t len = strlen(L->text);
+    cfg_t *cfg = init_root(L);
+    FILE *fp;
+
+    if (cfg == NULL)
+        return NULL;
+    cfg_set_error_function(cfg, on_error);
+    cfg->filename = strdup(L->file);
+    fp = len ? fmemopen((void *) L->text, len, "r") : fmemopen(empty, 1, "r");
+    if (fp == NULL) {
+        cfg_free(cfg);
+        return NULL;
+    }
+    L->root = cfg;
+    cur = L;
+    cfg_parse_fp(cfg, fp);
+    cur = NULL;
+    fclose(fp);
+    return cfg;
+}
+
+/* Parses file until no new name is learned; keeps the last parse's
+ * problems and instances (none of either when quiet). */
+cfg_t *
+config_parse_file(struct load *L, const char *file, const char *text,
+                  int dropin)
+{
+    cfg_t *cfg = NULL;
+
+    L->file = file;
+    L->text = text;
+    L->dropin = dropin;
+    if (config_index_lines(L, text) != 0) {
+        diag_add(L->d, file, 0, "out of memory");
+        return NULL;
+    }
+    for (int pass = 0;; pass++) {
+        drop_problems(L);
+        config_seen_truncate(L, L->nseen_committed);
+        L->may_learn = pass < MAX_PASSES;
+        L->learned_new = 0;
+        L->last_opt = NULL;
+        cfg = parse_once(L);
+        if (cfg == NULL || !L->learned_new)
+            break;
+        cfg_free(cfg);
+    }
+    if (cfg == NULL)
+        config_problem(L, 0, "out of memory");
+    if (!L->quiet) {
+        if (L->nprobs > 0)
+            qsort(L->probs, L->nprobs, sizeof(*L->probs), by_line);
+        for (size_t i = 0; i < L->nprobs; i++)
+            diag_add(L->d, file, L->probs[i].line, "%s", L->probs[i].msg);
+        L->nseen_committed = L->nseen;
+    }
+    drop_problems(L);
+    return cfg;
+}

@@ -1,0 +1,235 @@
+/*
+ * config_sections.c - the sections of a config file as libconfuse closes
+ * them: the line each starts on, the instances seen so far (hashed by
+ * plugin and title), duplicate instances and missing required options.
+ *
+ * libconfuse tells where a section ends, not where it starts; the start
+ * is found in the file's text (section_start).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config_internal.h"
+
+static int
+ident_char(char ch)
+{
+    return ch == '_' || ch == '-' || (ch >= '0' && ch <= '9')
+           || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Does [p, eol) hold `name "title"` (or 'title', or title unquoted)? */
+static int
+line_opens(const char *p, const char *eol, const char *name,
+           const char *title)
+{
+    size_t nlen = strlen(name), tlen = strlen(title);
+
+    for (const char *s = p; (s = memmem(s, (size_t) (eol - s), name, nlen));
+         s++) {
+        const char *t = s + nlen;
+        char q = 0;
+
+        if (s > p && ident_char(s[-1]))
+            continue;
+        while (t < eol && (*t == ' ' || *t == '\t'))
+            t++;
+        if (t < eol && (*t == '"' || *t == '\''))
+            q = *t++;
+        if ((size_t) (eol - t) < tlen || memcmp(t, title, tlen) != 0)
+            continue;
+        t += tlen;
+        if (q ? (t < eol && *t == q) : (t == eol || !ident_char(*t)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Where each line of text starts; starts[nlines] is one past the end. */
+int
+config_index_lines(struct load *L, const char *text)
+{
+    size_t n = 1, len = strlen(text);
+
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    free(L->starts);
+    L->starts = malloc((n + 1) * sizeof(*L->starts));
+    if (L->starts == NULL)
+        return -1;
+    L->nlines = 0;
+    L->starts[L->nlines++] = text;
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+        L->starts[L->nlines++] = p + 1;
+    L->starts[L->nlines] = text + len + 1;
+    return 0;
+}
+
+/* libconfuse knows where a section ends; it starts on the last line at or
+ * before that which opens it. Falls back to the end. */
+static int
+section_start(struct load *L, int end, const char *name, const char *title)
+{
+    for (int line = end < (int) L->nlines ? end : (int) L->nlines; line > 0;
+         line--)
+        if (line_opens(L->starts[line - 1], L->starts[line] - 1, name, title))
+            return line;
+    return end;
+}
+
+/* libconfuse does not say which section closed, and it replaces a section
+ * whose title repeats in place. So a closed section's line is stored
+ * negated, and the one with a positive line is the one that just closed. */
+static cfg_t *
+just_closed(cfg_opt_t *opt)
+{
+    for (unsigned i = cfg_opt_size(opt); i-- > 0;) {
+        cfg_t *sec = cfg_opt_getnsec(opt, i);
+
+        if (sec != NULL && sec->line > 0)
+            return sec;
+    }
+    return NULL;
+}
+
+/* Instances are looked up by (plugin, title) for every section closed, so
+ * they are hashed: ten thousand checks must not cost 10^8 compares. */
+static uint64_t
+seen_hash(const char *plugin, const char *title)
+{
+    uint64_t h = 14695981039346656037ULL;               /* FNV-1a */
+
+    for (const char *p = plugin; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+    h *= 1099511628211ULL;                              /* a separator */
+    for (const char *p = title; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+    return h;
+}
+
+static void
+seen_insert(struct load *L, size_t i)
+{
+    size_t mask = L->nslots - 1;
+    size_t h = seen_hash(L->seen[i].plugin, L->seen[i].title) & mask;
+
+    while (L->slots[h] != 0)
+        h = (h + 1) & mask;
+    L->slots[h] = i + 1;
+}
+
+/* Rebuilds the hash for seen[0..nseen) with room to grow. */
+static void
+seen_reindex(struct load *L)
+{
+    size_t n = 64;
+
+    while (n < 4 * (L->nseen + 1))
+        n *= 2;
+    free(L->slots);
+    L->slots = calloc(n, sizeof(*L->slots));
+    L->nslots = L->slots ? n : 0;
+    for (size_t i = 0; L->nslots && i < L->nseen; i++)
+        seen_insert(L, i);
+}
+
+/* Forgets the instances of a pass that is parsed again. */
+void
+config_seen_truncate(struct load *L, size_t n)
+{
+    if (L->nseen == n)
+        return;
+    while (L->nseen > n) {
+        L->nseen--;
+        free(L->seen[L->nseen].plugin);
+        free(L->seen[L->nseen].title);
+    }
+    seen_reindex(L);
+}
+
+static struct seen *
+find_seen(struct load *L, const char *plugin, const char *title)
+{
+    size_t mask = L->nslots - 1, h;
+
+    if (L->nslots == 0)
+        return NULL;
+    for (h = seen_hash(plugin, title) & mask; L->slots[h]; h = (h + 1) & mask) {
+        struct seen *s = &L->seen[L->slots[h] - 1];
+
+        if (strcmp(s->title, title) == 0 && strcmp(s->plugin, plugin) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void
+add_seen(struct load *L, const char *plugin, cfg_t *sec, int line)
+{
+    struct seen *v;
+
+    if (config_grow(&L->seen, L->nseen, sizeof(*v)) != 0)
+        return;
+    v = L->seen;
+    v[L->nseen] = (struct seen) { strdup(plugin), strdup(sec->title), L->file,
+                                  line, sec };
+    if (v[L->nseen].plugin == NULL || v[L->nseen].title == NULL) {
+        free(v[L->nseen].plugin);
+        free(v[L->nseen].title);
+        return;
+    }
+    L->nseen++;
+    if (4 * L->nseen > L->nslots)
+        seen_reindex(L);
+    else
+        seen_insert(L, L->nseen - 1);
+}
+
+static void
+check_required(struct load *L, cfg_t *sec, const outpost_plugin_t *p,
+               int line)
+{
+    for (const outpost_option_t *o = p->options; o && o->name; o++)
+        if ((o->flags & OUTPOST_OPT_REQUIRED) && !option_is_set(o, sec))
+            config_problem(L, line, "missing required option '%s' in %s "
+                           "\"%s\"", o->name, p->name, sec->title);
+}
+
+int
+config_section_closed(struct load *L, cfg_opt_t *opt)
+{
+    const outpost_plugin_t *p;
+    struct seen *first;
+    cfg_t *sec = just_closed(opt);
+    int line;
+
+    L->last_opt = NULL;
+    if (sec == NULL)
+        return 0;
+    line = section_start(L, sec->line, opt->name,
+                         sec->title ? sec->title : "");
+    sec->line = -line;
+    if (sec->title == NULL) {
+        if (L->dropin)
+            config_problem(L, line, "section '%s' is a global setting: set "
+                           "it in %s, not in a conf_dir file", opt->name,
+                           L->main_path);
+        return 0;
+    }
+    p = registry_find(L->reg, opt->name);
+    if (p == NULL) {
+        config_problem(L, line, "unknown plugin '%s' (loaded: %s)",
+                       opt->name, config_loaded(L));
+        return 0;
+    }
+    first = find_seen(L, opt->name, sec->title);
+    if (first != NULL) {
+        config_problem(L, line, "duplicate instance %s \"%s\" (first "
+                       "defined at %s:%d)", opt->name, sec->title,
+                       first->file, first->line);
+        return 0;
+    }
+    add_seen(L, opt->name, sec, line);
+    check_required(L, sec, p, line);
+    return 0;
+}
