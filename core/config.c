@@ -151,10 +151,19 @@ add_sections(struct load *L, size_t from)
     for (size_t i = from; i < L->nseen; i++) {
         struct seen *s = &L->seen[i];
 
-        if (add_section(L->c, registry_find(L->reg, s->plugin), s->sec, s))
+        const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
+        char err[512] = "";
+
+        if (add_section(L->c, p, s->sec, s)) {
             diag_add(L->d, s->file, s->line, "cannot set up %s \"%s\": out "
                      "of memory, or a secret changed while loading",
                      s->plugin, s->title);
+        } else if (p->validate
+                   && p->validate(L->c->sections[L->c->nsections - 1].conf,
+                                  err, sizeof(err)) != 0) {
+            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
+                     s->title, err[0] ? err : "invalid configuration");
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/plugin.h>
 #include "duration.h"
 
 static const struct {
@@ -89,4 +90,10 @@ duration_format(int64_t ms, char *buf, size_t len)
         }
     }
     snprintf(buf, len, "%lldms", (long long) ms);
+}
+
+int
+outpost_duration_parse(const char *s, int64_t *ms)
+{
+    return duration_parse(s, ms);
 }

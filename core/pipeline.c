@@ -146,11 +146,12 @@ drain_pending(struct pipeline *p)
     p->npending = 0;
 }
 
-/* Is name in the comma-separated list? */
+/* Is out in the comma-separated list, as "instance" or "plugin:instance"? */
 static int
-listed(const char *list, const char *name)
+listed(const char *list, const outpost_instance_t *out)
 {
-    size_t len = strlen(name);
+    const char *name = out->name;
+    size_t len = strlen(name), plen = strlen(out->plugin->name);
 
     for (const char *p = list; p && *p;) {
         const char *end = strchr(p, ',');
@@ -161,6 +162,9 @@ listed(const char *list, const char *name)
             n--;
         }
         if (n == len && strncmp(p, name, len) == 0)
+            return 1;
+        if (n == plen + 1 + len && strncmp(p, out->plugin->name, plen) == 0
+            && p[plen] == ':' && strncmp(p + plen + 1, name, len) == 0)
             return 1;
         p = end ? end + 1 : NULL;
     }
@@ -178,7 +182,7 @@ wants(const outpost_instance_t *out, const outpost_record_t *rec)
         || rec->kind != OUTPOST_EVENT)
         return 1;
     notify = outpost_record_tag(rec, "notify");
-    return notify == NULL || listed(notify, out->name);
+    return notify == NULL || listed(notify, out);
 }
 
 /* Hands the records that left the chain to the outputs. Lock held, so

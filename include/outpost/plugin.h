@@ -131,7 +131,8 @@ typedef struct outpost_batch {
 #define OUTPOST_PLUGIN_ASYNC    0x1u  /* collect never blocks (rule 3) */
 /* An output that notifies people (Slack, email, SMS, PagerDuty...). An
  * event with the tag "notify" (a comma-separated list of output instance
- * names, set by the alert filter's escalation policies) reaches only the
+ * names, or "plugin:instance" where two outputs share a name, set by the
+ * alert filter's escalation policies) reaches only the
  * notifiers it names; outputs that record (jsonl, postgres, kafka...)
  * still receive it. Without the tag every notifier gets it. */
 #define OUTPOST_PLUGIN_NOTIFIER 0x2u
@@ -175,6 +176,13 @@ typedef struct outpost_plugin {
      * error message, malloc'ed, or NULL). */
     int  (*control)(outpost_instance_t *inst, const char *cmd,
                     const char *args, outpost_emitter_t *out, char **reply);
+
+    /* All kinds, optional: checks the filled conf block beyond what the
+     * option table can say (a rule's grammar, options that only make sense
+     * together). Runs when the config is loaded, so `outpostd -t` and a
+     * reload catch the mistake. 0, or -1 with a message in err; the core
+     * adds "FILE:LINE: plugin \"instance\": " in front. */
+    int  (*validate)(const void *conf, char *err, size_t errlen);
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \
@@ -234,6 +242,10 @@ void outpost_input_defer(const char *integration, int64_t until_ns);
 /* Wall-clock time in ns. Filters must use this (not time()) so that tests
  * can drive them with a controlled clock. */
 int64_t outpost_time_now(void);
+
+/* Parses a duration ("500ms", "30s", "5m", "1h30m", "90d"; a bare number
+ * is seconds) into milliseconds: 0, or -1 when s is not one. */
+int outpost_duration_parse(const char *s, int64_t *ms);
 
 /* Structured log line: component = plugin, integration = instance.
  * op names the operation ("collect", "write", "connect"); may be NULL.

@@ -56,7 +56,7 @@ struct gate_conf { int64_t threshold; };
 struct sink_conf { char *path; };
 
 static const outpost_option_t gate_options[] = {
-    { "threshold", OUTPOST_OPT_INT, 0, "5", NULL, 0, 0, 0, NULL },
+    { "threshold", OUTPOST_OPT_INT, 0, "6", NULL, 0, 0, 0, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -83,6 +83,19 @@ gate_process(outpost_instance_t *inst, outpost_record_t *rec,
     return OUTPOST_PASS;
 }
 
+/* What the option table cannot say: a gate's threshold must be even. */
+static int
+gate_validate(const void *conf, char *err, size_t errlen)
+{
+    const struct gate_conf *g = conf;
+
+    if (g->threshold % 2 == 0)
+        return 0;
+    snprintf(err, errlen, "threshold must be even, got %lld",
+             (long long) g->threshold);
+    return -1;
+}
+
 static outpost_result_t
 sink_write(outpost_instance_t *inst, const outpost_batch_t *batch)
 {
@@ -97,7 +110,7 @@ static const outpost_plugin_t plugins[] = {
       .conf_size = sizeof(struct probe_conf), .collect = probe_collect },
     { OUTPOST_PLUGIN_HEADER, .name = "gate", .kind = OUTPOST_FILTER,
       .options = gate_options, .conf_size = sizeof(struct gate_conf),
-      .process = gate_process },
+      .process = gate_process, .validate = gate_validate },
     { OUTPOST_PLUGIN_HEADER, .name = "sink", .kind = OUTPOST_OUTPUT,
       .options = sink_options, .conf_size = sizeof(struct sink_conf),
       .write = sink_write },
@@ -269,7 +282,7 @@ test_good(void **state)
     put(f, "conf.d/20-b.conf",
         "probe \"b\" {\n  url = \"http://b\"\n  token_file = \"@/secret.txt\"\n}\n");
     put(f, "conf.d/10-a.conf",
-        "gate \"g\" { threshold = 9 match = {\"integration=pay*\"} }\n"
+        "gate \"g\" { threshold = 8 match = {\"integration=pay*\"} }\n"
         "sink \"out\" { batch_size = 10 flush_interval = \"250ms\" }\n");
     put(f, "conf.d/README", "not a config\n");
     put(f, "conf.d/.hidden.conf", "nonsense {\n");
@@ -349,7 +362,7 @@ test_good(void **state)
     assert_int_equal(s->line, 1);
 
     s = section(c, "gate", "g");
-    assert_int_equal(((struct gate_conf *) s->conf)->threshold, 9);
+    assert_int_equal(((struct gate_conf *) s->conf)->threshold, 8);
     assert_int_equal(s->common.match.n, 1);
     assert_string_equal(s->common.match.v[0], "integration=pay*");
 
@@ -466,6 +479,17 @@ test_bad_duration(void **state)
         "probe \"crm\" {\n  url = \"u\"\n  interval = \"5 parsecs\"\n}\n");
     EXPECT(f, "@/outpost.conf:3: option 'interval' in probe \"crm\": invalid "
            "duration \"5 parsecs\" (use e.g. 500ms, 30s, 5m, 1h, 90d)");
+}
+
+static void
+test_plugin_validate(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf", "gate \"g1\" { }\n\ngate \"g2\" {\n"
+        "  threshold = 7\n}\n");
+    EXPECT(f, "@/outpost.conf:3: gate \"g2\": threshold must be even, "
+           "got 7");
 }
 
 static void
@@ -702,6 +726,7 @@ main(void)
         T(test_wrong_type),
         T(test_bad_duration),
         T(test_unknown_plugin),
+        T(test_plugin_validate),
         T(test_duplicate),
         T(test_secrets),
         T(test_required_range_enum),

@@ -84,7 +84,7 @@ static const outpost_plugin_t judge = {
 };
 static const outpost_plugin_t sinkp = {
     OUTPOST_PLUGIN_HEADER, .name = "sink", .kind = OUTPOST_OUTPUT,
-    .options = none, .write = sink_write,
+    .flags = OUTPOST_PLUGIN_NOTIFIER, .options = none, .write = sink_write,
 };
 
 static outpost_record_t *
@@ -161,6 +161,21 @@ test_chain_order_drop_emit_and_match(void **state)
     /* The event outpout sees only the event. */
     assert_int_equal(sinks[1].n, 1);
     assert_int_equal(sinks[1].recs[0]->kind, OUTPOST_EVENT);
+
+    /* An event naming a notifier ("plugin:instance") reaches only it. */
+    {
+        outpost_record_t *ev = outpost_event_new(OUTPOST_EV_ALERT,
+                                                 OUTPOST_SEV_CRITICAL, NULL,
+                                                 "page", "k");
+        outpost_record_set_tag(ev, "integration", "x");
+        outpost_record_set_tag(ev, "notify", "other, sink:events");
+        pipeline_submit(p, &ev, 1);
+        assert_int_equal(output_drain(workers[0], clock_mono_ms() + 5000), 0);
+        assert_int_equal(output_drain(workers[1], clock_mono_ms() + 5000), 0);
+        assert_int_equal(sinks[0].n, 3);
+        assert_int_equal(sinks[1].n, 2);
+        assert_string_equal(sinks[1].recs[1]->event->message, "page");
+    }
 
     for (int s = 0; s < 2; s++)
         for (size_t i = 0; i < sinks[s].n; i++)
