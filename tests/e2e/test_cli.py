@@ -71,6 +71,14 @@ class CliTest(unittest.TestCase):
         self.assertIn("%s:3: " % b, err)
         self.assertIn("invalid duration \"5 parsecs\"", err)
 
+    def test_t_runs_plugin_validation(self):
+        conf = self.w.write_main(
+            '\nalert "a" {\n  severity_rules = {"status=down:urgent"}\n}\n')
+        p = run("-t", "-C", conf)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('%s:9: alert "a": severity rule "status=down:urgent"'
+                      % conf, p.stderr)
+
     def test_t_missing_secret_env(self):
         conf = self.w.write_main(
             'jsonl "o" { path = "-" }\n'

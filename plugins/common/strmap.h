@@ -1,0 +1,41 @@
+/*
+ * strmap.h - a string-keyed hash map of pointers, for per-integration and
+ * per-group state that is looked up on every measurement.
+ *
+ * Keys are borrowed: the value must own its key string and keep it alive
+ * as long as the entry exists. Entries are never removed; the filters keep
+ * one entry per name they have seen (a bounded set: integrations, groups,
+ * deterministic alert keys), so a map only grows.
+ *
+ * Shared by the failover and alert plugins (alert builds this file from
+ * here); it belongs in plugins/common once that folder holds helpers.
+ */
+#ifndef OUTPOST_STRMAP_H
+#define OUTPOST_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strmap_entry {
+    uint64_t    hash;
+    const char *key;       /* NULL: free slot */
+    void       *value;
+};
+
+struct strmap {
+    struct strmap_entry *slots;
+    size_t               cap;   /* a power of two, or 0 */
+    size_t               n;
+};
+
+void *strmap_get(const struct strmap *m, const char *key);
+/* Adds key (borrowed) -> value; replaces the value if key is present.
+ * 0, or -1 when memory runs out (the map is unchanged). */
+int   strmap_put(struct strmap *m, const char *key, void *value);
+void  strmap_free(struct strmap *m);   /* the slots, not keys or values */
+
+/* Visits every value in slot order; fn may not change the map. */
+void  strmap_each(const struct strmap *m, void (*fn)(void *value, void *arg),
+                  void *arg);
+
+#endif
