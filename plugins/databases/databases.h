@@ -1,0 +1,92 @@
+/*
+ * databases.h - what the `databases` plugin (databases.c) shares with its
+ * providers (postgres.c, redis.c, kafka.c): the one conf block every
+ * provider reads its options from, the probe a provider fills in, and the
+ * provider interface itself.
+ */
+#ifndef OUTPOST_DATABASES_H
+#define OUTPOST_DATABASES_H
+
+#include <stdint.h>
+#include <outpost/plugin.h>
+
+/* One option table serves all providers; each reads only its own rows
+ * (databases.c warns about rows set for another provider). */
+struct db_conf {
+    /* postgres */
+    char              *conninfo;
+    char              *query;
+    char              *expect;
+    /* redis */
+    char              *url;
+    char              *host;
+    int64_t            port;
+    int64_t            db;
+    /* redis and kafka */
+    char              *username;
+    char              *password;
+    /* kafka */
+    char              *brokers;
+    char              *topic;
+    char              *group;
+    outpost_strlist_t  properties;
+};
+
+/* One run of a provider: the measurement it fills and the time it has.
+ * Every blocking step must end by deadline_us, so that the plugin reports
+ * its own, precise failure before the core cancels the run. */
+struct db_probe {
+    outpost_instance_t *inst;
+    outpost_record_t   *rec;
+    int64_t             start_us;     /* monotonic */
+    int64_t             deadline_us;  /* monotonic */
+    int                 failed;
+};
+
+/* Monotonic microseconds. */
+int64_t db_now_us(void);
+
+/* Milliseconds left before the deadline, at least 1 so that a step given
+ * no time still fails by timeout instead of waiting forever (0 means
+ * "no limit" to several client libraries). */
+int64_t db_remaining_ms(const struct db_probe *p);
+
+/* 1 once the deadline has passed. */
+int db_expired(const struct db_probe *p);
+
+/* Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline
+ * passes. 1: ready, 0: the deadline passed, -1: poll failed. poll()'s
+ * timeout is precise, unlike a socket's SO_RCVTIMEO, which the kernel's
+ * timer wheel may let run up to an eighth over. */
+int db_wait_fd(int fd, short events, const struct db_probe *p);
+
+/* Adds the field `name` (e.g. "connect_ms"): milliseconds since t0_us. */
+void db_step(struct db_probe *p, const char *name, int64_t t0_us);
+
+/* Marks the probe failed with error "<reason>: <detail>" and the field
+ * reason. Only the first failure of a probe is kept. */
+void db_fail(struct db_probe *p, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A secret that is configured but empty at run time: not a failure of the
+ * database, so the result is "unknown" (reason "credentials missing",
+ * status_hint "unknown"), as for every other integration. */
+void db_credentials_missing(struct db_probe *p, const char *what);
+
+struct db_provider {
+    const char *name;
+    /* Validates conf and builds the provider's state (may stay NULL).
+     * 0, or -1 after logging why. */
+    int  (*init)(outpost_instance_t *inst, const struct db_conf *conf,
+                 void **state);
+    /* One blocking probe; fills p->rec, fails it with db_fail(). */
+    void (*probe)(void *state, const struct db_conf *conf,
+                  struct db_probe *p);
+    void (*shutdown)(void *state);
+};
+
+extern const struct db_provider db_postgres;
+extern const struct db_provider db_redis;
+extern const struct db_provider db_kafka;
+
+#endif /* OUTPOST_DATABASES_H */
