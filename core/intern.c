@@ -5,9 +5,13 @@
  * Records point at interned keys instead of copying them, which keeps a
  * queued measurement small and lets a record outlive the plugin that made
  * it. Entries are never freed. Lookups first try a small per-thread cache
- * keyed by the caller's pointer (checked with strcmp, so a reused address
- * is harmless), so the hot path takes no lock.
+ * keyed by the caller's pointer, so the hot path takes no lock. A cached
+ * pointer into heap memory is checked with strcmp (its address may have
+ * been reused for another string); one into a loaded object's image (a
+ * string literal: modules are never unloaded) or an interned string is
+ * immortal and needs no check.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@ static size_t          nentries;
 static __thread struct {
     const char *from;
     const char *to;
+    int         immortal;
 } tls_cache[TLS_CACHE_SIZE];
 
 static uint64_t
@@ -95,8 +100,10 @@ outpost_intern(const char *s)
 {
     size_t slot = ((uintptr_t) s >> 3) & (TLS_CACHE_SIZE - 1);
     const char *r;
+    Dl_info info;
 
-    if (tls_cache[slot].from == s && strcmp(tls_cache[slot].to, s) == 0)
+    if (tls_cache[slot].from == s
+        && (tls_cache[slot].immortal || strcmp(tls_cache[slot].to, s) == 0))
         return tls_cache[slot].to;
 
     pthread_mutex_lock(&lock);
@@ -105,6 +112,7 @@ outpost_intern(const char *s)
 
     tls_cache[slot].from = s;
     tls_cache[slot].to = r;
+    tls_cache[slot].immortal = r == s || dladdr(s, &info) != 0;
     return r;
 }
 
@@ -124,5 +132,6 @@ intern_release_all(void)
     free(buckets);
     buckets = NULL;
     nbuckets = nentries = 0;
+    memset(tls_cache, 0, sizeof(tls_cache));
     pthread_mutex_unlock(&lock);
 }

@@ -14,6 +14,7 @@
 #include <outpost/plugin.h>
 
 #define INLINE_FIELDS 4
+#define HEAP_FIELDS   32
 
 #define REC_FIELDS_HEAP 0x1u   /* fields were moved out of the header block */
 
@@ -102,6 +103,11 @@ outpost_tagset_at(const outpost_tagset_t *ts, size_t i)
 const char *
 outpost_tagset_get(const outpost_tagset_t *ts, const char *key)
 {
+    /* Keys are interned: callers holding the interned pointer match
+     * without a string compare. */
+    for (uint32_t i = 0; i < ts->n; i++)
+        if (ts->tags[i].key == key)
+            return ts->tags[i].value;
     for (uint32_t i = 0; i < ts->n; i++)
         if (strcmp(ts->tags[i].key, key) == 0)
             return ts->tags[i].value;
@@ -213,22 +219,26 @@ outpost_record_unref(outpost_record_t *rec)
 }
 
 /* Returns the slot for key: the existing one (its old string freed) or a
- * new one at the end. NULL on ENOMEM. */
+ * new one at the end. NULL on ENOMEM. Keys are interned, so comparing
+ * pointers finds an existing field; filters add a dozen fields to a
+ * record, so the first move to the heap makes room for them all. */
 static outpost_field_t *
 field_slot(outpost_record_t *rec, const char *key)
 {
+    const char *k = outpost_intern(key);
     outpost_field_t *f;
 
     for (uint16_t i = 0; i < rec->nfields; i++) {
         f = &rec->fields[i];
-        if (strcmp(f->key, key) == 0) {
+        if (f->key == k) {
             if (f->type == OUTPOST_FIELD_STRING)
                 free((char *) f->v.s);
             return f;
         }
     }
     if (rec->nfields == rec->capfields) {
-        uint16_t cap = (uint16_t) (rec->capfields * 2);
+        uint16_t cap = rec->capfields < HEAP_FIELDS ? HEAP_FIELDS
+                                                    : rec->capfields * 2;
         outpost_field_t *nf;
 
         if (cap <= rec->capfields)
@@ -247,7 +257,7 @@ field_slot(outpost_record_t *rec, const char *key)
         rec->flags |= REC_FIELDS_HEAP;
     }
     f = &rec->fields[rec->nfields++];
-    f->key = outpost_intern(key);
+    f->key = k;
     return f;
 }
 
@@ -308,6 +318,10 @@ outpost_record_add_str(outpost_record_t *rec, const char *key, const char *v)
 const outpost_field_t *
 outpost_record_field(const outpost_record_t *rec, const char *key)
 {
+    /* Callers usually pass the interned pointer itself. */
+    for (uint16_t i = 0; i < rec->nfields; i++)
+        if (rec->fields[i].key == key)
+            return &rec->fields[i];
     for (uint16_t i = 0; i < rec->nfields; i++)
         if (strcmp(rec->fields[i].key, key) == 0)
             return &rec->fields[i];
