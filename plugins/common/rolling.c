@@ -1,0 +1,678 @@
+/*
+ * rolling.c - see rolling.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "rolling.h"
+
+/* --- rings ------------------------------------------------------------- */
+
+void *
+rolling_ring_touch(void *slots, size_t slot_size, uint32_t n, int64_t *head,
+                   int64_t idx, int *advanced)
+{
+    char *base = slots;
+
+    if (advanced)
+        *advanced = 0;
+    if (idx > *head) {
+        /* Zero the buckets between the old head and idx; after n of them
+         * the whole ring is clear and the rest would be repeats. */
+        int64_t gap = idx - *head;
+        int64_t from = gap >= n ? idx - n + 1 : *head + 1;
+
+        for (int64_t k = from; k <= idx; k++)
+            memset(base + (size_t) (k % n) * slot_size, 0, slot_size);
+        *head = idx;
+        if (advanced)
+            *advanced = 1;
+    }
+    return rolling_ring_at(slots, slot_size, n, *head, idx);
+}
+
+void *
+rolling_ring_at(void *slots, size_t slot_size, uint32_t n, int64_t head,
+                int64_t idx)
+{
+    if (idx > head || idx <= head - n || idx < 0)
+        return NULL;
+    return (char *) slots + (size_t) (idx % n) * slot_size;
+}
+
+/* --- histograms -------------------------------------------------------- */
+
+/* 2^(1/3) and 2^(2/3), halved: frexp() gives a mantissa in [0.5, 1). */
+#define THIRD_1  0.6299605249474366
+#define THIRD_2  0.7937005259840998
+
+/* 2^(k/3): bin b >= 1 spans [edge[b - 1], edge[b]). */
+static const double edge[ROLLING_HIST_BINS] = {
+    1, 1.25992105, 1.587401052, 2, 2.5198421, 3.174802104,
+    4, 5.0396842, 6.349604208, 8, 10.0793684, 12.69920842,
+    16, 20.1587368, 25.39841683, 32, 40.3174736, 50.79683366,
+    64, 80.63494719, 101.5936673, 128, 161.2698944, 203.1873347,
+    256, 322.5397888, 406.3746693, 512, 645.0795775, 812.7493386,
+    1024, 1290.159155, 1625.498677, 2048, 2580.31831, 3250.997354,
+    4096, 5160.63662, 6501.994709, 8192, 10321.27324, 13003.98942,
+    16384, 20642.54648, 26007.97884, 32768, 41285.09296, 52015.95767,
+};
+
+unsigned
+rolling_hist_bin(double ms)
+{
+    int e;
+    double m;
+    unsigned b;
+
+    if (!(ms >= 1.0))               /* also NaN and negatives */
+        return 0;
+    m = frexp(ms, &e);              /* ms = m * 2^e, e >= 1 */
+    b = 1 + 3 * (unsigned) (e - 1) + (m >= THIRD_1) + (m >= THIRD_2);
+    return b < ROLLING_HIST_BINS ? b : ROLLING_HIST_BINS - 1;
+}
+
+void
+rolling_hist_quantiles(const uint32_t *bins, const double *qs, double *out,
+                       unsigned nq)
+{
+    uint64_t total = 0, cum = 0;
+    unsigned b = 0;
+
+    for (unsigned k = 0; k < ROLLING_HIST_BINS; k++)
+        total += bins[k];
+    for (unsigned i = 0; i < nq; i++) {
+        double rank = qs[i] * (double) total, f, lo, hi;
+
+        if (total == 0) {
+            out[i] = 0.0;
+            continue;
+        }
+        rank = rank < 1.0 ? 1.0 : rank;
+        /* qs ascend, so the walk goes on from where the last one ended. */
+        while (b < ROLLING_HIST_BINS - 1 && (double) (cum + bins[b]) < rank)
+            cum += bins[b++];
+        /* Spread the bin's samples evenly over it, each at the middle of
+         * its share, and read where rank falls: a lone sample reads as
+         * the bin's middle. */
+        f = bins[b] ? (rank - (double) cum - 0.5) / (double) bins[b] : 0.5;
+        f = f < 0 ? 0 : f > 1 ? 1 : f;
+        lo = b == 0 ? 0.0 : edge[b - 1];
+        hi = b == 0 ? 1.0 : b < ROLLING_HIST_BINS - 1 ? edge[b]
+                                                      : 2 * edge[b - 1];
+        out[i] = lo + f * (hi - lo);
+    }
+}
+
+double
+rolling_hist_quantile(const uint32_t *bins, double q)
+{
+    double v;
+
+    rolling_hist_quantiles(bins, &q, &v, 1);
+    return v;
+}
+
+/* --- outcome bits ------------------------------------------------------ */
+
+void
+rolling_bits_init(struct rolling_bits *b, unsigned size)
+{
+    memset(b, 0, sizeof(*b));
+    b->size = (uint16_t) (size < ROLLING_BITS_MAX ? size : ROLLING_BITS_MAX);
+    if (b->size == 0)
+        b->size = 1;
+}
+
+void
+rolling_bits_push(struct rolling_bits *b, int one)
+{
+    uint64_t mask = 1ULL << (b->next % 64);
+    uint64_t *w = &b->word[b->next / 64];
+
+    if (b->count == b->size) {          /* the oldest outcome leaves */
+        if (*w & mask)
+            b->ones--;
+    } else
+        b->count++;
+    if (one) {
+        *w |= mask;
+        b->ones++;
+    } else
+        *w &= ~mask;
+    b->next = (uint16_t) ((b->next + 1) % b->size);
+}
+
+/* --- the table --------------------------------------------------------- */
+
+/*
+ * Entries live in chunks of CHUNK (entry header + slot) records, so the
+ * table never moves an entry and grows by one chunk at a time: memory is
+ * count * stride plus at most one partly used chunk. The index is open
+ * addressing over entry numbers (+1, 0 = free), at most half full.
+ */
+#define CHUNK 64
+
+struct rolling_table {
+    size_t                 slot_size;
+    size_t                 stride;     /* header + slot, 16-aligned */
+    size_t                 count;
+    char                 **chunks;
+    size_t                 nchunks, capchunks;
+    uint32_t              *index;
+    size_t                 index_size; /* a power of two */
+    struct tags_hit       *by_tags;    /* index_size slots, see below */
+};
+
+/*
+ * By tag set address, TAGS_WAYS-way set associative: the entry whose
+ * latest record had tag set ts. Invariant: a slot {ts, e} is only ever
+ * present while e->tags == ts (retagging an entry clears its old slot).
+ * Since e holds a reference to ts, the address cannot have been freed
+ * and reused by another integration's tag set; so a hit needs no look at
+ * the entry, whose memory is likely cold, before the caller prefetches
+ * it.
+ */
+struct tags_hit {
+    const outpost_tagset_t *ts;
+    struct rolling_entry   *e;
+};
+
+#define TAGS_WAYS 4
+
+static uint64_t
+hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char) *s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+struct rolling_table *
+rolling_table_new(size_t slot_size)
+{
+    struct rolling_table *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->slot_size = slot_size;
+    t->stride = (sizeof(struct rolling_entry) + slot_size + 15) & ~(size_t) 15;
+    return t;
+}
+
+void
+rolling_table_free(struct rolling_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->count; i++) {
+        struct rolling_entry *e = rolling_table_at(t, i);
+        free(e->name);
+        outpost_tagset_unref(e->tags);
+    }
+    for (size_t i = 0; i < t->nchunks; i++)
+        free(t->chunks[i]);
+    free(t->chunks);
+    free(t->index);
+    free(t->by_tags);
+    free(t);
+}
+
+size_t
+rolling_table_count(const struct rolling_table *t)
+{
+    return t->count;
+}
+
+struct rolling_entry *
+rolling_table_at(const struct rolling_table *t, size_t i)
+{
+    if (i >= t->count)
+        return NULL;
+    return (struct rolling_entry *) (t->chunks[i / CHUNK]
+                                     + (i % CHUNK) * t->stride);
+}
+
+struct rolling_entry *
+rolling_table_find(const struct rolling_table *t, const char *name)
+{
+    uint64_t h;
+    size_t mask, pos;
+
+    if (t->index_size == 0)
+        return NULL;
+    h = hash_name(name);
+    mask = t->index_size - 1;
+    for (pos = h & mask; t->index[pos] != 0; pos = (pos + 1) & mask) {
+        struct rolling_entry *e = rolling_table_at(t, t->index[pos] - 1);
+        if (e->hash == h && strcmp(e->name, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void
+index_put(uint32_t *index, size_t size, uint64_t h, uint32_t v)
+{
+    size_t mask = size - 1, pos;
+
+    for (pos = h & mask; index[pos] != 0; pos = (pos + 1) & mask)
+        ;
+    index[pos] = v;
+}
+
+static int
+index_grow(struct rolling_table *t)
+{
+    size_t size = t->index_size ? t->index_size * 2 : 64;
+    uint32_t *index = calloc(size, sizeof(*index));
+    /* A set is one cache line. */
+    struct tags_hit *by_tags = aligned_alloc(64, size * sizeof(*by_tags));
+
+    if (index == NULL || by_tags == NULL) {
+        free(index);
+        free(by_tags);
+        return -1;
+    }
+    free(t->by_tags);
+    memset(by_tags, 0, size * sizeof(*by_tags));
+    t->by_tags = by_tags;
+    for (size_t i = 0; i < t->count; i++)
+        index_put(index, size, rolling_table_at(t, i)->hash,
+                  (uint32_t) (i + 1));
+    free(t->index);
+    t->index = index;
+    t->index_size = size;
+    return 0;
+}
+
+/* Room for one more entry: a new chunk when the last one is full. */
+static int
+reserve(struct rolling_table *t)
+{
+    if (2 * (t->count + 1) > t->index_size && index_grow(t) != 0)
+        return -1;
+    if (t->count < t->nchunks * CHUNK)
+        return 0;
+    if (t->nchunks == t->capchunks) {
+        size_t cap = t->capchunks ? t->capchunks * 2 : 16;
+        char **c = realloc(t->chunks, cap * sizeof(*c));
+        if (c == NULL)
+            return -1;
+        t->chunks = c;
+        t->capchunks = cap;
+    }
+    t->chunks[t->nchunks] = aligned_alloc(16, CHUNK * t->stride);
+    if (t->chunks[t->nchunks] == NULL)
+        return -1;
+    t->nchunks++;
+    return 0;
+}
+
+struct rolling_entry *
+rolling_table_get(struct rolling_table *t, const char *name, int *created)
+{
+    struct rolling_entry *e = rolling_table_find(t, name);
+    char *copy;
+
+    if (created)
+        *created = 0;
+    if (e)
+        return e;
+    if (t->count >= UINT32_MAX - 1 || reserve(t) != 0
+        || (copy = strdup(name)) == NULL)
+        return NULL;
+    e = (struct rolling_entry *) (t->chunks[t->count / CHUNK]
+                                  + (t->count % CHUNK) * t->stride);
+    memset(e, 0, t->stride);
+    e->name = copy;
+    e->hash = hash_name(name);
+    t->count++;
+    index_put(t->index, t->index_size, e->hash, (uint32_t) t->count);
+    if (created)
+        *created = 1;
+    return e;
+}
+
+/* The first of the TAGS_WAYS slots (one set) where ts may be cached. */
+static size_t
+tags_set(const struct rolling_table *t, const outpost_tagset_t *ts)
+{
+    uint64_t h = (uintptr_t) ts;
+
+    /* murmur3's finalizer: heap addresses share most of their bits. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (size_t) h & (t->index_size - TAGS_WAYS);
+}
+
+static void
+set_tags(struct rolling_entry *e, outpost_tagset_t *ts)
+{
+    if (e->tags == ts)
+        return;
+    outpost_tagset_unref(e->tags);
+    e->tags = ts ? outpost_tagset_ref(ts) : NULL;
+}
+
+struct rolling_entry *
+rolling_table_get_rec(struct rolling_table *t, const outpost_record_t *rec,
+                      int *retagged)
+{
+    struct rolling_entry *e;
+    struct tags_hit *set;
+    const char *name;
+
+    if (retagged)
+        *retagged = 0;
+    if (t->index_size > 0) {
+        set = &t->by_tags[tags_set(t, rec->tags)];
+        for (int w = 0; w < TAGS_WAYS; w++)
+            if (set[w].ts == rec->tags)
+                return set[w].e;
+    }
+    name = outpost_record_tag(rec, "integration");
+    if (name == NULL || (e = rolling_table_get(t, name, NULL)) == NULL)
+        return NULL;
+    if (e->tags != rec->tags) {
+        if (retagged)
+            *retagged = 1;
+        if (e->tags) {                  /* keep the invariant */
+            set = &t->by_tags[tags_set(t, e->tags)];
+            for (int w = 0; w < TAGS_WAYS; w++)
+                if (set[w].e == e)
+                    set[w].ts = NULL;
+        }
+        set_tags(e, rec->tags);
+    }
+    /* The newest goes first, the oldest drops out of the set. */
+    set = &t->by_tags[tags_set(t, rec->tags)];
+    memmove(&set[1], &set[0], (TAGS_WAYS - 1) * sizeof(*set));
+    set[0].ts = rec->tags;
+    set[0].e = e;
+    return e;
+}
+
+size_t
+rolling_table_bytes(const struct rolling_table *t)
+{
+    size_t bytes = sizeof(*t) + t->capchunks * sizeof(char *)
+                   + t->nchunks * CHUNK * t->stride
+                   + t->index_size * (sizeof(uint32_t)
+                                      + sizeof(struct tags_hit));
+
+    for (size_t i = 0; i < t->count; i++)
+        bytes += strlen(rolling_table_at(t, i)->name) + 1;
+    return bytes;
+}
+
+/* --- state files ------------------------------------------------------- */
+
+#define FILE_MAGIC "OPROLL01"
+
+struct file_header {
+    char     magic[8];
+    uint32_t version;
+    uint32_t slot_size;
+    uint64_t count;
+};
+
+static int
+put_str(FILE *f, const char *s)
+{
+    size_t len = strlen(s);
+    uint16_t n = (uint16_t) (len < UINT16_MAX ? len : UINT16_MAX);
+
+    return fwrite(&n, sizeof(n), 1, f) == 1
+           && fwrite(s, 1, n, f) == n ? 0 : -1;
+}
+
+static int
+put_entry(FILE *f, struct rolling_entry *e, size_t slot_size)
+{
+    size_t ntags = e->tags ? outpost_tagset_count(e->tags) : 0;
+    uint16_t n = (uint16_t) (ntags < 256 ? ntags : 256);
+
+    if (put_str(f, e->name) != 0 || fwrite(&n, sizeof(n), 1, f) != 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const outpost_tag_t *tag = outpost_tagset_at(e->tags, i);
+        if (put_str(f, tag->key) != 0 || put_str(f, tag->value) != 0)
+            return -1;
+    }
+    return fwrite(rolling_slot(e), 1, slot_size, f) == slot_size ? 0 : -1;
+}
+
+int
+rolling_table_save(const struct rolling_table *t, const char *path,
+                   uint32_t version)
+{
+    struct file_header hdr = { FILE_MAGIC, version,
+                               (uint32_t) t->slot_size, t->count };
+    char tmp[4096];
+    FILE *f;
+    int fd, rc = -1;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* Private like the core's own state: tags are the operator's data. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    f = fdopen(fd, "wb");
+    if (f == NULL) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    if (fwrite(&hdr, sizeof(hdr), 1, f) != 1)
+        goto out;
+    for (size_t i = 0; i < t->count; i++)
+        if (put_entry(f, rolling_table_at(t, i), t->slot_size) != 0)
+            goto out;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
+    }
+    return rc;
+}
+
+/* Reads a length-prefixed string into buf (NUL-terminated). */
+static int
+get_str(FILE *f, char *buf, size_t size)
+{
+    uint16_t n;
+
+    if (fread(&n, sizeof(n), 1, f) != 1 || (size_t) n >= size
+        || fread(buf, 1, n, f) != n)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* One entry from f into t. 1 read, 0 clean end of file, -1 bad file. */
+static int
+get_entry(struct rolling_table *t, FILE *f, void *slot,
+          int (*keep)(const char *, void *, void *), void *arg)
+{
+    char name[1024], keys[16][128], vals[16][512];
+    outpost_tag_t tags[16];
+    uint16_t ntags;
+    size_t n = 0;
+    struct rolling_entry *e;
+
+    if (get_str(f, name, sizeof(name)) != 0)
+        return feof(f) ? 0 : -1;
+    if (fread(&ntags, sizeof(ntags), 1, f) != 1)
+        return -1;
+    for (uint16_t i = 0; i < ntags; i++) {
+        char k[128], v[512];
+        if (get_str(f, k, sizeof(k)) != 0 || get_str(f, v, sizeof(v)) != 0)
+            return -1;
+        if (n < ROLLING_LEN(tags)) {
+            memcpy(keys[n], k, sizeof(k));
+            memcpy(vals[n], v, sizeof(v));
+            tags[n].key = keys[n];
+            tags[n].value = vals[n];
+            n++;
+        }
+    }
+    if (fread(slot, 1, t->slot_size, f) != t->slot_size)
+        return -1;
+    if (keep && !keep(name, slot, arg))
+        return 1;
+    e = rolling_table_get(t, name, NULL);
+    if (e == NULL)
+        return -1;
+    memcpy(rolling_slot(e), slot, t->slot_size);
+    if (n > 0) {
+        outpost_tagset_t *ts = outpost_tagset_new(tags, n);
+        set_tags(e, ts);
+        outpost_tagset_unref(ts);
+    }
+    return 1;
+}
+
+static void
+table_clear(struct rolling_table *t)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        struct rolling_entry *e = rolling_table_at(t, i);
+        free(e->name);
+        outpost_tagset_unref(e->tags);
+    }
+    t->count = 0;
+    if (t->index) {
+        memset(t->index, 0, t->index_size * sizeof(*t->index));
+        memset(t->by_tags, 0, t->index_size * sizeof(*t->by_tags));
+    }
+}
+
+long
+rolling_table_load(struct rolling_table *t, const char *path,
+                   uint32_t version,
+                   int (*keep)(const char *name, void *slot, void *arg),
+                   void *arg, char *err, size_t errlen)
+{
+    struct file_header hdr;
+    void *slot = NULL;
+    FILE *f = fopen(path, "rb");
+    long loaded = -1;
+    int rc;
+
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fread(&hdr, sizeof(hdr), 1, f) != 1
+        || memcmp(hdr.magic, FILE_MAGIC, sizeof(hdr.magic)) != 0) {
+        snprintf(err, errlen, "%s is not a state file", path);
+        goto out;
+    }
+    if (hdr.version != version || hdr.slot_size != t->slot_size) {
+        snprintf(err, errlen, "%s has layout %u/%u, expected %u/%zu: "
+                 "starting afresh", path, hdr.version, hdr.slot_size,
+                 version, t->slot_size);
+        goto out;
+    }
+    slot = malloc(t->slot_size);
+    if (slot == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    while ((rc = get_entry(t, f, slot, keep, arg)) == 1)
+        ;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s is truncated or corrupt", path);
+        table_clear(t);
+        goto out;
+    }
+    loaded = (long) t->count;
+out:
+    free(slot);
+    fclose(f);
+    return loaded;
+}
+
+/* --- instance helpers -------------------------------------------------- */
+
+void
+rolling_state_save(outpost_instance_t *inst, const struct rolling_table *t,
+                   const char *file, uint32_t version)
+{
+    const char *dir = outpost_instance_state_dir(inst);
+    char path[4096];
+
+    if (dir == NULL) {
+        outpost_log(inst, OUTPOST_LOG_WARN, "save",
+                    "no state directory: state is not saved");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (rolling_table_save(t, path, version) != 0)
+        outpost_log(inst, OUTPOST_LOG_ERROR, "save", "cannot save %s: %s",
+                    path, strerror(errno));
+}
+
+void
+rolling_state_load(outpost_instance_t *inst, struct rolling_table *t,
+                   const char *file, uint32_t version,
+                   int (*keep)(const char *name, void *slot, void *arg),
+                   void *arg)
+{
+    const char *dir = outpost_instance_state_dir(inst);
+    char path[4096], err[512];
+    long n;
+
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    n = rolling_table_load(t, path, version, keep, arg, err, sizeof(err));
+    if (n < 0)
+        outpost_log(inst, OUTPOST_LOG_WARN, "load", "%s", err);
+    else if (n > 0)
+        outpost_log(inst, OUTPOST_LOG_INFO, "load",
+                    "restored %ld integrations from %s", n, path);
+}
+
+outpost_record_t *
+rolling_entry_measurement(const struct rolling_entry *e, const char *name,
+                          int64_t ns)
+{
+    outpost_tag_t tag = { "integration", e->name };
+    outpost_tagset_t *ts;
+    outpost_record_t *m;
+
+    ts = e->tags ? outpost_tagset_ref(e->tags) : outpost_tagset_new(&tag, 1);
+    if (ts == NULL)
+        return NULL;
+    m = outpost_measurement_new(name, ts, ns);
+    outpost_tagset_unref(ts);
+    return m;
+}

@@ -1,0 +1,244 @@
+/*
+ * rolling.h - fixed-size rolling state shared by the decision filters
+ * (health, circuit_breaker, sla, and whoever else wants it):
+ *
+ *   0. field lookups by interned key (no string compares);
+ *   1. rings of time buckets: the last n buckets of a series, moved
+ *      forward by time, never by allocation;
+ *   2. log-scale latency histograms small enough to keep one per bucket;
+ *   3. a ring of the last N pass/fail outcomes (count-based windows);
+ *   4. a table from integration name to a fixed-size slot, O(1), which is
+ *      saved to a file and restored from it;
+ *   5. the few things every filter does with such a table.
+ *
+ * It is not a library the core exports: a filter compiles rolling.c in
+ * (`outpost_plugin(x SOURCES x.c ../common/rolling.c)`), so every module
+ * has its own copy with hidden visibility.
+ *
+ * Nothing here takes a lock. Filters call it from process and tick, which
+ * the core already serializes (plugin.h, lifetime rule 4).
+ */
+#ifndef OUTPOST_ROLLING_H
+#define OUTPOST_ROLLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <outpost/plugin.h>
+
+#define ROLLING_LEN(a)  (sizeof(a) / sizeof((a)[0]))
+
+/* --- 0. reading records fast ------------------------------------------ */
+
+/* The field of rec whose key is `key`, which must be an interned string
+ * (outpost_intern(), done once at init): field keys are interned by the
+ * core, so pointers are compared instead of strings. NULL when absent. */
+static inline const outpost_field_t *
+rolling_field(const outpost_record_t *rec, const char *key)
+{
+    for (uint16_t i = 0; i < rec->nfields; i++)
+        if (rec->fields[i].key == key)
+            return &rec->fields[i];
+    return NULL;
+}
+
+/* A numeric field's value (BOOL, INT or FLOAT), else def. */
+static inline double
+rolling_number(const outpost_field_t *f, double def)
+{
+    if (f == NULL)
+        return def;
+    switch (f->type) {
+    case OUTPOST_FIELD_BOOL:  return f->v.b != 0;
+    case OUTPOST_FIELD_INT:   return (double) f->v.i;
+    case OUTPOST_FIELD_FLOAT: return f->v.f;
+    default:                  return def;
+    }
+}
+
+/* A string field's value, else NULL. */
+static inline const char *
+rolling_string(const outpost_field_t *f)
+{
+    return f && f->type == OUTPOST_FIELD_STRING ? f->v.s : NULL;
+}
+
+/* --- 1. rings of time buckets ----------------------------------------- */
+
+/*
+ * A ring keeps the last n buckets of a series. Bucket k covers the time
+ * [k * width, (k + 1) * width); k is the "absolute index" (time / width).
+ * The caller owns the slots (an array of n elements of any plain type)
+ * and an int64_t head: the absolute index of the newest bucket, 0 while
+ * the ring is empty. Invariant: slot (k % n) holds bucket k for every k
+ * in (head - n, head]; everything older has been zeroed away.
+ */
+
+/* Moves the ring forward to bucket idx, zeroing the slots of every bucket
+ * it skips (a long silence clears the whole ring at once). Returns the
+ * slot for idx, or NULL when idx is older than the ring holds (a record
+ * that arrived too late to count). *advanced (may be NULL) tells whether
+ * the head moved, i.e. whether a bucket fell out of the windows the
+ * caller sums over the ring. */
+void *rolling_ring_touch(void *slots, size_t slot_size, uint32_t n,
+                         int64_t *head, int64_t idx, int *advanced);
+
+/* The slot of bucket idx when the ring holds it, else NULL (never
+ * written, or already rotated away). */
+void *rolling_ring_at(void *slots, size_t slot_size, uint32_t n,
+                      int64_t head, int64_t idx);
+
+#define ROLLING_TOUCH(arr, head, idx, adv) \
+    rolling_ring_touch((arr), sizeof((arr)[0]), ROLLING_LEN(arr), \
+                       (head), (idx), (adv))
+#define ROLLING_AT(arr, head, idx) \
+    rolling_ring_at((void *) (arr), sizeof((arr)[0]), ROLLING_LEN(arr), \
+                    (head), (idx))
+
+/* The absolute index of the bucket that holds time ns. */
+static inline int64_t
+rolling_index(int64_t ns, int64_t width_ns)
+{
+    return ns >= 0 ? ns / width_ns : 0;
+}
+
+/*
+ * Counts in buckets are uint16_t to keep a month of buckets in a few KB.
+ * A bucket is "full" once its check count reaches
+ * ROLLING_U16_FULL: later samples of that bucket are not counted at all
+ * (not in any of its counters), so the ratios it gives stay right. With
+ * one check a second, an hourly bucket holds 3,600 and a 6-hour bucket
+ * 21,600 checks, well under the limit.
+ */
+#define ROLLING_U16_FULL UINT16_MAX
+
+/* --- 2. latency histograms -------------------------------------------- */
+
+/*
+ * ROLLING_HIST_BINS log-scale bins, three per doubling: bin 0 holds
+ * [0, 1) ms, bin b >= 1 holds [2^((b-1)/3), 2^(b/3)) ms, and the last bin
+ * everything from about 41 s up. A quantile is read by interpolating
+ * inside its bin: typically within 5-10% of the true value, at worst a
+ * bin (26%) off when the samples bunch at one edge of it.
+ */
+#define ROLLING_HIST_BINS 48
+
+unsigned rolling_hist_bin(double ms);
+/* The q-quantile (0 < q <= 1) of the samples counted in bins; 0 when
+ * there are none. */
+double   rolling_hist_quantile(const uint32_t *bins, double q);
+/* Several at once, in one walk over the bins: qs must ascend. */
+void     rolling_hist_quantiles(const uint32_t *bins, const double *qs,
+                                double *out, unsigned nq);
+
+/* --- 3. the last N outcomes ------------------------------------------- */
+
+#define ROLLING_BITS_MAX 1024
+
+/* A count-based window: a ring of the last `size` outcomes (1 = a
+ * failure, say) with a running count of the ones, so the rate is O(1). */
+struct rolling_bits {
+    uint16_t size;                             /* window (<= MAX) */
+    uint16_t next;                             /* where the next goes */
+    uint16_t count;                            /* outcomes held */
+    uint16_t ones;                             /* of which set */
+    uint64_t word[ROLLING_BITS_MAX / 64];
+};
+
+void rolling_bits_init(struct rolling_bits *b, unsigned size);
+void rolling_bits_push(struct rolling_bits *b, int one);
+
+/* --- 4. the per-integration table --------------------------------------- */
+
+/*
+ * Maps an integration name to an entry: the name, the tags of its latest
+ * record and a slot of slot_size bytes that belongs to the caller. The
+ * slot must be plain data (no pointers): it is saved to disk byte for
+ * byte. Entries are never moved or removed while the table lives, so an
+ * entry pointer stays valid until rolling_table_free().
+ */
+struct rolling_table;
+
+struct rolling_entry {
+    char             *name;        /* owned by the table */
+    outpost_tagset_t *tags;        /* latest record's, referenced, or NULL:
+                                      events raised in tick carry them */
+    uint64_t          hash;
+    /* slot_size bytes of the caller's state follow, 16-byte aligned */
+} __attribute__((aligned(16)));
+
+static inline void *
+rolling_slot(struct rolling_entry *e)
+{
+    return e + 1;
+}
+
+struct rolling_table *rolling_table_new(size_t slot_size);
+void   rolling_table_free(struct rolling_table *t);
+
+/* The entry for name; created (slot zeroed, *created set) when new.
+ * NULL only when memory ran out. */
+struct rolling_entry *rolling_table_get(struct rolling_table *t,
+                                        const char *name, int *created);
+/* The entry of the integration rec belongs to (its "integration" tag),
+ * created when new, with rec's tags remembered (rolling_entry.tags).
+ * NULL when rec has no such tag or memory ran out. Records that share a
+ * tag set with the entry's latest record (every record of one input
+ * instance does) are found by the tag set's address: no tag scan, no
+ * string hashing. *retagged (may be NULL) is set when rec's tags are new
+ * to the entry (a new entry, or other tags): the time to re-read what
+ * the caller derives from tags, such as the tier. */
+struct rolling_entry *rolling_table_get_rec(struct rolling_table *t,
+                                            const outpost_record_t *rec,
+                                            int *retagged);
+/* NULL when name has no entry. */
+struct rolling_entry *rolling_table_find(const struct rolling_table *t,
+                                         const char *name);
+size_t rolling_table_count(const struct rolling_table *t);
+/* Entries in the order they were created: for i in [0, count). */
+struct rolling_entry *rolling_table_at(const struct rolling_table *t,
+                                       size_t i);
+/* Heap bytes the table holds (entries, names, index), for operators and
+ * benchmarks. */
+size_t rolling_table_bytes(const struct rolling_table *t);
+
+/*
+ * State files. A file holds a header (magic, the caller's layout version,
+ * slot_size, count) and then every entry: name, tags, slot bytes, in
+ * native byte order (state never leaves the host). Saving writes
+ * path.tmp, syncs it and renames it over path, so a crash leaves either
+ * the old file or the new one.
+ */
+int rolling_table_save(const struct rolling_table *t, const char *path,
+                       uint32_t version);
+
+/* Fills the empty table t from path. keep (may be NULL) sees every entry
+ * read and returns 0 to drop it (e.g. not seen for months). Returns the
+ * number of entries loaded, 0 when the file does not exist, -1 when it
+ * cannot be read or was written for another layout (t stays empty, the
+ * reason is in err). */
+long rolling_table_load(struct rolling_table *t, const char *path,
+                        uint32_t version,
+                        int (*keep)(const char *name, void *slot, void *arg),
+                        void *arg, char *err, size_t errlen);
+
+/* --- 5. what every filter does with its table ---------------------------- */
+
+/* Saves t as <the instance's state directory>/<file>, logging (through
+ * outpost_log) what goes wrong: a filter keeps working without state. */
+void rolling_state_save(outpost_instance_t *inst,
+                        const struct rolling_table *t, const char *file,
+                        uint32_t version);
+/* Restores t from there (see rolling_table_load), logging how many
+ * integrations came back or why none did. */
+void rolling_state_load(outpost_instance_t *inst, struct rolling_table *t,
+                        const char *file, uint32_t version,
+                        int (*keep)(const char *name, void *slot, void *arg),
+                        void *arg);
+
+/* A measurement named name, stamped ns, with e's latest tags (or just
+ * its integration tag): the cause of an event raised in tick, when no
+ * check is at hand. The caller owns it; NULL on ENOMEM. */
+outpost_record_t *rolling_entry_measurement(const struct rolling_entry *e,
+                                            const char *name, int64_t ns);
+
+#endif /* OUTPOST_ROLLING_H */
