@@ -2,8 +2,10 @@
 # Builds outpost and runs it on the demo config (conf.d/demo/) against
 # tests/fakeapi. An outage is scripted: after 10 s the fake "crm" API starts
 # answering 503, after 25 s it recovers, so the log shows a check fail and
-# recover. Records are printed as JSON lines on stdout; the agent's log
-# goes to stderr. Ctrl-C stops it (the agent drains and exits).
+# recover. Events (state changes, circuit transitions, alerts, resolves)
+# are printed as JSON lines on stdout, the agent's log goes to stderr, and
+# every measurement is written to $OUTPOST_STATE_DIR/measurements.jsonl.
+# Ctrl-C stops it (the agent drains and exits).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
