@@ -10,6 +10,7 @@
  * loop thread; others on a collector thread, so a slow input never delays
  * another.
  */
+#include <malloc.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <pthread.h>
@@ -515,6 +516,10 @@ arm_all(void *arg)
 int
 scheduler_start(struct scheduler *s, int once)
 {
+    /* Everything is built. Parsing a config of thousands of sections
+     * peaks at several KB per section, all freed by now, but the
+     * allocator keeps it: hand it back before the steady state. */
+    malloc_trim(0);
     s->once = once;
     s->threads = calloc((size_t) s->nthreads, sizeof(pthread_t));
     if (s->threads == NULL)

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libltdl-dev libcurl4-openssl-dev libconfuse-dev libjansson-dev
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
-  python3 postgresql redis-server kcat python3-aiosmtpd curl
+  python3 postgresql redis-server kcat python3-aiosmtpd curl openssl
 )
 
 missing=()

@@ -34,6 +34,10 @@ typedef struct {
     unsigned                threads;
     const char             *config;
     int                     verbose;
+    const char             *tls_cert;   /* --tls-cert: PEM file, or NULL */
+    const char             *tls_key;    /* --tls-key */
+    char                   *tls_cert_pem;  /* their contents, kept while */
+    char                   *tls_key_pem;   /* the daemon runs (MHD's rule) */
 } fa_conf_t;
 
 
@@ -309,10 +313,8 @@ fa_dispatch(struct MHD_Connection *conn, const char *url, const char *method,
 
     if (fault.drop || fault.reset) {
         /* no answer will be sent, so there is none to build */
-    } else if (fault.status != 0) {
-        (void) fa_reply_json(&reply, fault.status,
-                             "{\"error\":\"injected fault\",\"status\":%u}",
-                             fault.status);
+    } else if (fault.status != 0 || fault.badjson) {
+        (void) fa_fault_reply(&fault, &reply);
     } else {
         fa_answer(&r, &reply);
     }
@@ -426,7 +428,7 @@ fa_conn_limit(void)
 static struct MHD_Daemon *
 fa_daemon_start(const fa_conf_t *conf, struct sockaddr_in *sin)
 {
-    struct MHD_OptionItem  opts[6];
+    struct MHD_OptionItem  opts[8];
     unsigned               flags, n = 0;
 
     memset(sin, 0, sizeof(*sin));
@@ -439,6 +441,9 @@ fa_daemon_start(const fa_conf_t *conf, struct sockaddr_in *sin)
     if (conf->verbose) {
         flags |= MHD_USE_ERROR_LOG;
     }
+    if (conf->tls_cert_pem != NULL) {
+        flags |= MHD_USE_TLS;
+    }
 
     opts[n++] = (struct MHD_OptionItem) {
         MHD_OPTION_SOCK_ADDR, 0, sin };
@@ -450,11 +455,67 @@ fa_daemon_start(const fa_conf_t *conf, struct sockaddr_in *sin)
         opts[n++] = (struct MHD_OptionItem) {
             MHD_OPTION_THREAD_POOL_SIZE, (intptr_t) conf->threads, NULL };
     }
+    if (conf->tls_cert_pem != NULL) {
+        opts[n++] = (struct MHD_OptionItem) {
+            MHD_OPTION_HTTPS_MEM_CERT, 0, conf->tls_cert_pem };
+        opts[n++] = (struct MHD_OptionItem) {
+            MHD_OPTION_HTTPS_MEM_KEY, 0, conf->tls_key_pem };
+    }
     opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
 
     return MHD_start_daemon(flags, (uint16_t) conf->port, NULL, NULL,
                             fa_access, NULL,
                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+
+/* A whole PEM file as a string (MHD takes TLS material from memory). */
+static char *
+fa_read_pem(const char *path)
+{
+    FILE    *f;
+    char    *buf = NULL;
+    size_t   len = 0;
+    long     size;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "fakeapi: cannot read %s: %s\n", path,
+                strerror(errno));
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0
+        && fseek(f, 0, SEEK_SET) == 0
+        && (buf = malloc((size_t) size + 1)) != NULL)
+    {
+        len = fread(buf, 1, (size_t) size, f);
+        buf[len] = '\0';
+    }
+    fclose(f);
+
+    if (buf == NULL || len == 0) {
+        fprintf(stderr, "fakeapi: cannot read %s\n", path);
+        free(buf);
+        return NULL;
+    }
+
+    return buf;
+}
+
+
+/* Exits 1 (like a bad --config) when TLS cannot be served. */
+static int
+fa_tls_load(fa_conf_t *conf)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        fprintf(stderr, "fakeapi: libmicrohttpd was built without TLS\n");
+        return -1;
+    }
+
+    conf->tls_cert_pem = fa_read_pem(conf->tls_cert);
+    conf->tls_key_pem = fa_read_pem(conf->tls_key);
+    return conf->tls_cert_pem != NULL && conf->tls_key_pem != NULL ? 0 : -1;
 }
 
 
@@ -468,6 +529,8 @@ fa_usage(FILE *f)
         "  --threads N   worker threads (default 2)\n"
         "  --config FILE faults to apply from the start (see README.md)\n"
         "  --verbose     log libmicrohttpd errors to stderr\n"
+        "  --tls-cert FILE --tls-key FILE\n"
+        "                serve HTTPS with this PEM certificate (chain) and key\n"
         "prints `PORT <n>` on stdout once listening; stops on SIGTERM\n");
 }
 
@@ -480,6 +543,8 @@ fa_conf_parse(fa_conf_t *conf, int argc, char **argv)
         { "threads", required_argument, NULL, 't' },
         { "config",  required_argument, NULL, 'c' },
         { "verbose", no_argument,       NULL, 'v' },
+        { "tls-cert", required_argument, NULL, 'C' },
+        { "tls-key",  required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -489,6 +554,10 @@ fa_conf_parse(fa_conf_t *conf, int argc, char **argv)
     conf->threads = 2;
     conf->config = NULL;
     conf->verbose = 0;
+    conf->tls_cert = NULL;
+    conf->tls_key = NULL;
+    conf->tls_cert_pem = NULL;
+    conf->tls_key_pem = NULL;
 
     for ( ;; ) {
         c = getopt_long(argc, argv, "p:t:c:vh", longopts, NULL);
@@ -519,6 +588,12 @@ fa_conf_parse(fa_conf_t *conf, int argc, char **argv)
         case 'v':
             conf->verbose = 1;
             break;
+        case 'C':
+            conf->tls_cert = optarg;
+            break;
+        case 'K':
+            conf->tls_key = optarg;
+            break;
         case 'h':
             fa_usage(stdout);
             exit(0);
@@ -530,6 +605,11 @@ fa_conf_parse(fa_conf_t *conf, int argc, char **argv)
 
     if (optind != argc) {
         fa_usage(stderr);
+        return -1;
+    }
+
+    if ((conf->tls_cert == NULL) != (conf->tls_key == NULL)) {
+        fprintf(stderr, "fakeapi: --tls-cert and --tls-key go together\n");
         return -1;
     }
 
@@ -560,6 +640,10 @@ main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    if (conf.tls_cert != NULL && fa_tls_load(&conf) != 0) {
+        goto out;
+    }
 
     if (fa_table_init() != 0 || fa_reply_init() != 0) {
         fprintf(stderr, "fakeapi: out of memory\n");
@@ -599,5 +683,7 @@ main(int argc, char **argv)
 out:
     fa_reply_free();
     fa_table_free();
+    free(conf.tls_cert_pem);
+    free(conf.tls_key_pem);
     return rc;
 }

@@ -65,7 +65,8 @@ typedef struct {
 
 /*
  * A fault replaces or disturbs the answer for one path.  It is active when
- * any of status, delay_ms, hang, drop or reset is set.
+ * any of status, delay_ms, hang, drop, reset or badjson is set;
+ * retry_after only adds a header to a status answer.
  */
 typedef struct {
     unsigned                status;     /* answer this instead */
@@ -74,6 +75,8 @@ typedef struct {
     unsigned                hang;       /* hold until the fault is cleared */
     unsigned                drop;       /* close without an answer */
     unsigned                reset;      /* as drop, but with a TCP RST */
+    unsigned                retry_after; /* Retry-After (s) on a status */
+    unsigned                badjson;    /* answer a body that is not JSON */
 } fa_fault_t;
 
 
@@ -120,6 +123,7 @@ void fa_fault_clear_all(void);
 int fa_fault_match(const char *pattern, const char *path);
 int fa_fault_load(const char *file);
 json_t *fa_fault_to_json(const fa_fault_t *f);
+int fa_fault_reply(const fa_fault_t *f, fa_reply_t *out);
 json_t *fa_faults_json(void);
 json_t *fa_stats_json(void);
 void fa_stats_reset(void);

@@ -80,7 +80,8 @@ fa_table_free(void)
 static int
 fa_fault_active(const fa_fault_t *f)
 {
-    return f->status || f->delay_ms || f->hang || f->drop || f->reset;
+    return f->status || f->delay_ms || f->hang || f->drop || f->reset
+           || f->badjson;
 }
 
 
@@ -245,6 +246,7 @@ static const fa_fault_key_t  fa_fault_keys[] = {
     { "drop",     offsetof(fa_fault_t, drop),     0,   1 },
     { "reset",    offsetof(fa_fault_t, reset),    0,   1 },
     { "count",    offsetof(fa_fault_t, count),    0,   FA_COUNT_MAX },
+    { "retry_after", offsetof(fa_fault_t, retry_after), 0, 86400 },
     { NULL, 0, 0, 0 }
 };
 
@@ -259,6 +261,16 @@ fa_fault_parse(fa_fault_t *f, const char *key, const char *val,
 {
     const fa_fault_key_t  *k;
 
+    /* the only key whose value is a word: what to put in the body */
+    if (strcmp(key, "body") == 0) {
+        if (strcmp(val, "badjson") != 0) {
+            snprintf(err, len, "body: must be badjson");
+            return -1;
+        }
+        f->badjson = 1;
+        return 0;
+    }
+
     for (k = fa_fault_keys; k->key != NULL; k++) {
         if (strcmp(k->key, key) != 0) {
             continue;
@@ -272,7 +284,7 @@ fa_fault_parse(fa_fault_t *f, const char *key, const char *val,
     }
 
     snprintf(err, len, "%s: unknown key (status, delay_ms, hang, drop, "
-             "reset, count)", key);
+             "reset, count, retry_after, body)", key);
     return -1;
 }
 
@@ -296,7 +308,8 @@ fa_pattern_check(const char *path, const fa_fault_t *f)
     }
 
     if (!fa_fault_active(f)) {
-        return "no fault given (status, delay_ms, hang, drop or reset)";
+        return "no fault given (status, delay_ms, hang, drop, reset or "
+               "body)";
     }
 
     return NULL;
@@ -453,7 +466,49 @@ fa_fault_to_json(const fa_fault_t *f)
         }
     }
 
+    if (f->badjson) {
+        json_object_set_new(j, "body", json_string("badjson"));
+    }
+
     return j;
+}
+
+
+/*
+ * The answer of a fault that has a status or a bad body: the status (200
+ * for a bad body alone) with {"error":"injected fault",...}, or with a
+ * body cut off mid-object, and Retry-After when retry_after is set.
+ */
+int
+fa_fault_reply(const fa_fault_t *f, fa_reply_t *out)
+{
+    unsigned  status = f->status ? f->status : MHD_HTTP_OK;
+    char      secs[16];
+
+    if (f->badjson) {
+        if (fa_reply_json(out, status, "%s",
+                          "{\"object\":\"list\",\"data\":[{\"id\":") != 0)
+        {
+            return -1;
+        }
+    } else if (fa_reply_json(out, status,
+                             "{\"error\":\"injected fault\",\"status\":%u}",
+                             status) != 0)
+    {
+        return -1;
+    }
+
+    if (f->retry_after != 0) {
+        (void) snprintf(secs, sizeof(secs), "%u", f->retry_after);
+        if (MHD_add_response_header(out->resp, "Retry-After", secs)
+            != MHD_YES)
+        {
+            fa_reply_release(out);
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -29,10 +29,48 @@ static const fa_route_t  fa_builtin_routes[] = {
 };
 
 /* Vendors: declare `extern const fa_route_t fa_<name>_routes[];` here. */
+extern const fa_route_t fa_stripe_routes[];
+extern const fa_route_t fa_paypal_routes[];
+extern const fa_route_t fa_razorpay_routes[];
+extern const fa_route_t fa_payu_routes[];
+extern const fa_route_t fa_ccavenue_routes[];
+extern const fa_route_t fa_adyen_routes[];
+extern const fa_route_t fa_square_routes[];
+extern const fa_route_t fa_openai_routes[];
+extern const fa_route_t fa_anthropic_routes[];
+extern const fa_route_t fa_gemini_routes[];
+extern const fa_route_t fa_mistral_routes[];
+extern const fa_route_t fa_cohere_routes[];
+extern const fa_route_t fa_twilio_routes[];
+extern const fa_route_t fa_slack_routes[];
+extern const fa_route_t fa_resend_routes[];
+extern const fa_route_t fa_sendgrid_routes[];
+extern const fa_route_t fa_whatsapp_routes[];
+extern const fa_route_t fa_discord_routes[];
+extern const fa_route_t fa_statuspage_routes[];
 
 static const fa_route_t *const  fa_route_tables[] = {
     fa_builtin_routes,
     fa_admin_routes,
+    fa_stripe_routes,
+    fa_paypal_routes,
+    fa_razorpay_routes,
+    fa_payu_routes,
+    fa_ccavenue_routes,
+    fa_adyen_routes,
+    fa_square_routes,
+    fa_openai_routes,
+    fa_anthropic_routes,
+    fa_gemini_routes,
+    fa_mistral_routes,
+    fa_cohere_routes,
+    fa_twilio_routes,
+    fa_slack_routes,
+    fa_resend_routes,
+    fa_sendgrid_routes,
+    fa_whatsapp_routes,
+    fa_discord_routes,
+    fa_statuspage_routes,
     NULL
 };
 

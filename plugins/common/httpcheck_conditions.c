@@ -1,0 +1,353 @@
+/*
+ * httpcheck_conditions.c - the verdict on one answer: the transport
+ * result, then expect_status, then each condition in a fixed order. The
+ * first failure is the one reported, as "<reason>: <detail>".
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "httpcheck_int.h"
+
+/* --- compiling ---------------------------------------------------------- */
+
+int
+hc_json_path_valid(const char *p)
+{
+    if (p == NULL || *p == '\0')
+        return 0;
+    if (*p == '$')
+        p++;
+    while (*p) {
+        if (*p == '.') {
+            p++;
+            if (*p == '\0' || *p == '.' || *p == '[')
+                return 0;
+            p += strcspn(p, ".[");
+        } else if (*p == '[') {
+            char *end;
+            errno = 0;
+            strtol(p + 1, &end, 10);
+            if (end == p + 1 || *end != ']' || errno)
+                return 0;
+            p = end + 1;
+        } else
+            p += strcspn(p, ".[");
+    }
+    return 1;
+}
+
+int
+hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen)
+{
+    const struct httpcheck_conf *cf = hc->conf;
+    int rc;
+
+    if (cf->json_path && !hc_json_path_valid(cf->json_path)) {
+        snprintf(err, errlen, "json_path: cannot read \"%s\" (write e.g. "
+                 "status.indicator or data[0].id)", cf->json_path);
+        return -1;
+    }
+    if (cf->json_equals && !cf->json_path) {
+        snprintf(err, errlen, "json_equals needs json_path");
+        return -1;
+    }
+    for (size_t i = 0; i < cf->expect_header.n; i++) {
+        const char *h = cf->expect_header.v[i];
+        if (*h == '\0' || *h == ':' || isspace((unsigned char) *h)) {
+            snprintf(err, errlen, "expect_header: \"%s\" is not \"Name\" "
+                     "or \"Name: value\"", h);
+            return -1;
+        }
+    }
+    if (cf->body_regex == NULL)
+        return 0;
+    if ((hc->regex = malloc(sizeof(*hc->regex))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = regcomp(hc->regex, cf->body_regex, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[128];
+        regerror(rc, hc->regex, msg, sizeof(msg));
+        snprintf(err, errlen, "body_regex: %s", msg);
+        free(hc->regex);
+        hc->regex = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void
+hc_conditions_free(httpcheck_t *hc)
+{
+    if (hc->regex) {
+        regfree(hc->regex);
+        free(hc->regex);
+        hc->regex = NULL;
+    }
+}
+
+/* --- json paths --------------------------------------------------------- */
+
+json_t *
+httpcheck_json_get(json_t *root, const char *p)
+{
+    json_t *cur = root;
+    char key[256];
+
+    if (root == NULL || !hc_json_path_valid(p))
+        return NULL;
+    if (*p == '$')
+        p++;
+    while (*p && cur) {
+        if (*p == '[') {
+            long i = strtol(p + 1, (char **) &p, 10);
+            p++;                                    /* ']' */
+            cur = json_is_array(cur) && i >= 0 ? json_array_get(cur, (size_t) i)
+                                               : NULL;
+            continue;
+        }
+        if (*p == '.')
+            p++;
+        size_t n = strcspn(p, ".[");
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        p += n;
+        cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
+    }
+    return cur;
+}
+
+/* A JSON value as the text json_equals is compared with: strings as they
+ * are, everything else as compact JSON. */
+static char *
+json_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int
+json_matches(const json_t *v, const char *want)
+{
+    char *got, *end;
+    double d;
+    int eq;
+
+    if (json_is_number(v)) {
+        errno = 0;
+        d = strtod(want, &end);
+        if (end != want && *end == '\0' && errno == 0)
+            return d == json_number_value(v);
+    }
+    if ((got = json_text(v)) == NULL)
+        return 0;
+    eq = strcmp(got, want) == 0;
+    free(got);
+    return eq;
+}
+
+/* --- judging ------------------------------------------------------------ */
+
+int
+hc_tls_error(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *
+transport_reason(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "dns";
+    case CURLE_COULDNT_CONNECT:
+        return "connect";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    default:
+        return hc_tls_error(rc) ? "tls" : "transfer";
+    }
+}
+
+static int
+status_ok(const struct httpcheck_conf *cf, long status)
+{
+    if (cf->expect_status.n == 0)
+        return status >= 200 && status < 300;
+    for (size_t i = 0; i < cf->expect_status.n; i++)
+        if (cf->expect_status.v[i] == status)
+            return 1;
+    return 0;
+}
+
+static void
+fail_status(httpcheck_call_t *c)
+{
+    const struct httpcheck_conf *cf = c->hc->conf;
+    char list[128] = "";
+    size_t off = 0;
+
+    if (cf->expect_status.n == 0) {
+        httpcheck_fail(c, "status", "got %ld, expected 2xx", c->status);
+        return;
+    }
+    for (size_t i = 0; i < cf->expect_status.n && off < sizeof(list); i++)
+        off += (size_t) snprintf(list + off, sizeof(list) - off, "%s%lld",
+                                 i ? ", " : "",
+                                 (long long) cf->expect_status.v[i]);
+    httpcheck_fail(c, "status", "got %ld, expected %s%s", c->status,
+                   cf->expect_status.n > 1 ? "one of " : "", list);
+}
+
+/* "Name" or "Name: value". 0 when the answer has it. */
+static int
+check_header(httpcheck_call_t *c, const char *want)
+{
+    const char *colon = strchr(want, ':'), *got, *v;
+    char name[128];
+    size_t n = colon ? (size_t) (colon - want) : strlen(want);
+
+    while (n > 0 && isspace((unsigned char) want[n - 1]))
+        n--;
+    if (n >= sizeof(name))
+        n = sizeof(name) - 1;
+    memcpy(name, want, n);
+    name[n] = '\0';
+    got = httpcheck_header(c, name);
+    if (got == NULL) {
+        httpcheck_fail(c, "condition", "header %s missing", name);
+        return -1;
+    }
+    if (colon == NULL)
+        return 0;
+    for (v = colon + 1; isspace((unsigned char) *v); v++)
+        ;
+    if (strcmp(got, v) != 0) {
+        httpcheck_fail(c, "condition", "header %s is \"%s\", expected \"%s\"",
+                       name, got, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+check_json(httpcheck_call_t *c)
+{
+    const struct httpcheck_conf *cf = c->hc->conf;
+    json_t *root = httpcheck_json(c), *v;
+    char *got;
+
+    if (root == NULL) {
+        httpcheck_fail(c, "condition", "json_path %s: body is not JSON",
+                       cf->json_path);
+        return -1;
+    }
+    if ((v = httpcheck_json_get(root, cf->json_path)) == NULL) {
+        httpcheck_fail(c, "condition", "json_path %s not found",
+                       cf->json_path);
+        return -1;
+    }
+    if (cf->json_equals == NULL || json_matches(v, cf->json_equals))
+        return 0;
+    got = json_text(v);
+    httpcheck_fail(c, "condition", "json_path %s is %.80s, expected %s",
+                   cf->json_path, got ? got : "?", cf->json_equals);
+    free(got);
+    return -1;
+}
+
+static int
+check_body(httpcheck_call_t *c)
+{
+    const struct httpcheck_conf *cf = c->hc->conf;
+    const char *body = httpcheck_body(c, NULL);
+
+    if (cf->body_contains && strstr(body, cf->body_contains) == NULL) {
+        httpcheck_fail(c, "condition", "body_contains \"%s\" not found",
+                       cf->body_contains);
+        return -1;
+    }
+    if (c->hc->regex && regexec(c->hc->regex, body, 0, NULL, 0) != 0) {
+        httpcheck_fail(c, "condition", "body_regex \"%s\" did not match",
+                       cf->body_regex);
+        return -1;
+    }
+    if (cf->json_path && check_json(c) != 0)
+        return -1;
+    return 0;
+}
+
+static int
+check_timing(httpcheck_call_t *c)
+{
+    const struct httpcheck_conf *cf = c->hc->conf;
+    double ms = (double) c->times.total / 1000.0;
+
+    if (cf->max_response > 0 && ms > (double) cf->max_response) {
+        httpcheck_fail(c, "condition", "max_response %lld ms: took %.0f ms",
+                       (long long) cf->max_response, ms);
+        return -1;
+    }
+    if (cf->min_cert_days <= 0)
+        return 0;
+    if (isnan(c->cert_days)) {
+        httpcheck_fail(c, "condition", "min_cert_days %lld: no certificate "
+                       "(not https?)", (long long) cf->min_cert_days);
+        return -1;
+    }
+    if (c->cert_days < (double) cf->min_cert_days) {
+        httpcheck_fail(c, "condition", "min_cert_days %lld: certificate "
+                       "expires in %.1f days", (long long) cf->min_cert_days,
+                       c->cert_days);
+        return -1;
+    }
+    return 0;
+}
+
+void
+hc_judge(httpcheck_call_t *c)
+{
+    const struct httpcheck_conf *cf = c->hc->conf;
+
+    if (c->result != CURLE_OK) {
+        httpcheck_fail(c, transport_reason(c->result), "%s",
+                       c->errbuf[0] ? c->errbuf
+                                    : curl_easy_strerror(c->result));
+        return;
+    }
+    if (!status_ok(cf, c->status)) {
+        fail_status(c);
+        return;
+    }
+    if (check_body(c) != 0)
+        return;
+    for (size_t i = 0; i < cf->expect_header.n; i++)
+        if (check_header(c, cf->expect_header.v[i]) != 0)
+            return;
+    check_timing(c);
+}

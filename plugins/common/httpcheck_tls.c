@@ -1,0 +1,157 @@
+/*
+ * httpcheck_tls.c - days until the peer's certificate chain expires: the
+ * earliest notAfter over the chain (blackbox_exporter's
+ * probe_ssl_earliest_cert_expiry), from CURLOPT_CERTINFO, which works
+ * with every TLS backend curl has. A reused connection has no handshake
+ * and so no certificate info: the instance remembers the last notAfter
+ * it saw and reports that.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include "httpcheck_int.h"
+
+/* OpenSSL writes "Mar 13 12:00:00 2030 GMT", GnuTLS "2030-03-13 12:00:00"
+ * (UTC both). 0 when it reads neither. */
+static int64_t
+parse_date(const char *s)
+{
+    static const char *const formats[] = {
+        "%b %d %H:%M:%S %Y", "%Y-%m-%d %H:%M:%S", NULL
+    };
+
+    for (size_t i = 0; formats[i]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        if (strptime(s, formats[i], &tm) != NULL)
+            return (int64_t) timegm(&tm);
+    }
+    return 0;
+}
+
+/* The earliest notAfter in the chain, or 0. */
+static int64_t
+earliest_expiry(CURL *easy)
+{
+    struct curl_certinfo *ci = NULL;
+    int64_t min = 0;
+
+    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK
+        || ci == NULL)
+        return 0;
+    for (int i = 0; i < ci->num_of_certs; i++) {
+        for (struct curl_slist *f = ci->certinfo[i]; f; f = f->next) {
+            int64_t t;
+            if (strncasecmp(f->data, "Expire date:", 12) != 0)
+                continue;
+            t = parse_date(f->data + 12);
+            if (t > 0 && (min == 0 || t < min))
+                min = t;
+        }
+    }
+    return min;
+}
+
+void
+hc_tls_collect(httpcheck_call_t *c)
+{
+    const char *scheme = NULL;
+    int64_t t;
+
+    curl_easy_getinfo(c->easy, CURLINFO_SCHEME, &scheme);
+    if (scheme == NULL || strcasecmp(scheme, "https") != 0)
+        return;
+    if ((t = earliest_expiry(c->easy)) > 0)
+        c->hc->cert_expiry = t;
+    else if (c->result != CURLE_OK || (t = c->hc->cert_expiry) == 0)
+        return;
+    c->cert_days = (double) (t - (int64_t) time(NULL)) / 86400.0;
+}
+
+/* --- the CA store ---------------------------------------------------------
+ *
+ * libcurl (OpenSSL) parses the CA bundle into a store on every new TLS
+ * connection unless it may cache it (CURLOPT_CA_CACHE_TIMEOUT, 24 h by
+ * default), and then it caches one store per multi handle, keyed by the
+ * bundle's path, and only when no CA directory is in use. Two things
+ * follow:
+ *  1. Debian's libcurl is built with both a bundle
+ *     (/etc/ssl/certs/ca-certificates.crt) and a directory (/etc/ssl/certs)
+ *     holding the same certificates, so every handshake would re-read
+ *     about 150 certificates, some 30 ms of CPU per check. When the
+ *     default bundle is readable the directory adds nothing: checks use
+ *     the bundle alone, and it is parsed once.
+ *  2. A check with its own ca_file would replace that one cached store,
+ *     and the next check with the system's CAs would parse the bundle
+ *     again. So a ca_file is read once, at init, and handed to curl as a
+ *     blob, which curl never caches: the private CA (small) is parsed per
+ *     connection and the system's store stays cached.
+ */
+#define CA_FILE_MAX (4 * 1024 * 1024)
+
+static pthread_once_t bundle_once = PTHREAD_ONCE_INIT;
+static int            bundle_readable;
+
+static void
+probe_bundle(void)
+{
+    CURL *e = curl_easy_init();
+    char *path = NULL;
+
+    if (e && curl_easy_getinfo(e, CURLINFO_CAINFO, &path) == CURLE_OK
+        && path != NULL)
+        bundle_readable = access(path, R_OK) == 0;
+    curl_easy_cleanup(e);
+}
+
+int
+hc_tls_load_ca(httpcheck_t *hc, char *err, size_t errlen)
+{
+    const char *path = hc->conf->ca_file;
+    FILE *f;
+    size_t n;
+
+    if (path == NULL)
+        return 0;
+    if ((f = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "ca_file: cannot read %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    hc->ca_pem = malloc(CA_FILE_MAX);
+    n = hc->ca_pem ? fread(hc->ca_pem, 1, CA_FILE_MAX, f) : 0;
+    fclose(f);
+    if (n == 0 || n == CA_FILE_MAX) {
+        snprintf(err, errlen, "ca_file: %s is %s", path,
+                 n ? "larger than 4 MB" : "empty or unreadable");
+        return -1;
+    }
+    hc->ca_pem = realloc(hc->ca_pem, n);    /* shrinking: cannot fail */
+    hc->ca_pem_len = n;
+    return 0;
+}
+
+void
+hc_tls_set_ca(CURL *e, const httpcheck_t *hc)
+{
+    struct curl_blob blob;
+
+    pthread_once(&bundle_once, probe_bundle);
+    if (hc->ca_pem) {
+        blob.data = hc->ca_pem;
+        blob.len = hc->ca_pem_len;
+        blob.flags = CURL_BLOB_NOCOPY;
+        if (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK)
+            curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+        else                    /* a TLS backend without blobs */
+            curl_easy_setopt(e, CURLOPT_CAINFO, hc->conf->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    } else if (bundle_readable)
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+}
