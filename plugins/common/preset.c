@@ -1,0 +1,487 @@
+/*
+ * preset.c - the machinery of the provider presets: look the provider up,
+ * build its URL once, shape every request from the provider's row (auth,
+ * headers, body, version), read the answer the way vendor APIs answer
+ * (httpcheck_classify_api, then the vendor's error message in `error`),
+ * count rate-limit hits and attach the vendor's status-page verdict.
+ * Provider-specific behaviour lives in the hooks of each plugin's table.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "preset.h"
+
+#define ERROR_TEXT_MAX 200     /* of a vendor's message, in `error` */
+
+static const char *const cred_names[PC__COUNT] = {
+    "secret", "client_id", "key_id", "merchant_key", "access_code",
+    "account_sid", "auth_token"
+};
+
+int64_t
+preset_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+preset_cred(const preset_t *p, enum preset_cred which)
+{
+    const struct preset_conf *cf = p->conf;
+    const char *v = NULL;
+
+    switch (which) {
+    case PC_SECRET:       v = cf->secret; break;
+    case PC_CLIENT_ID:    v = cf->client_id; break;
+    case PC_KEY_ID:       v = cf->key_id; break;
+    case PC_MERCHANT_KEY: v = cf->merchant_key; break;
+    case PC_ACCESS_CODE:  v = cf->access_code; break;
+    case PC_ACCOUNT_SID:  v = cf->account_sid; break;
+    case PC_AUTH_TOKEN:
+        v = cf->auth_token && *cf->auth_token ? cf->auth_token : cf->secret;
+        break;
+    default:              break;
+    }
+    return v ? v : "";
+}
+
+const char *
+preset_api_version(const preset_t *p)
+{
+    if (p->conf->api_version && *p->conf->api_version)
+        return p->conf->api_version;
+    return p->prov->api_version ? p->prov->api_version : "";
+}
+
+/* --- the URL -------------------------------------------------------------- */
+
+/* Appends n bytes of s to the growing string *out (of length *len). */
+static int
+grow_append(char **out, size_t *len, const char *s, size_t n)
+{
+    char *b = realloc(*out, *len + n + 1);
+
+    if (b == NULL)
+        return -1;
+    memcpy(b + *len, s, n);
+    *len += n;
+    b[*len] = '\0';
+    *out = b;
+    return 0;
+}
+
+/* The value of a {placeholder} in a provider's path. */
+static const char *
+placeholder(const preset_t *p, const char *name, size_t n)
+{
+    if (n == 11 && strncmp(name, "account_sid", n) == 0)
+        return preset_cred(p, PC_ACCOUNT_SID);
+    if (n == 15 && strncmp(name, "phone_number_id", n) == 0)
+        return p->conf->phone_number_id ? p->conf->phone_number_id : "";
+    if (n == 11 && strncmp(name, "api_version", n) == 0)
+        return preset_api_version(p);
+    return NULL;
+}
+
+char *
+preset_url(const preset_t *p, const char *path)
+{
+    const char *base = p->conf->base_url && *p->conf->base_url
+                       ? p->conf->base_url : p->prov->base_url;
+    size_t blen = strlen(base), len = 0;
+    char *out = NULL;
+
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    if (grow_append(&out, &len, base, blen) != 0)
+        return NULL;
+    while (*path) {
+        const char *open = strchr(path, '{'), *close, *v;
+
+        if (open == NULL || (close = strchr(open, '}')) == NULL) {
+            if (grow_append(&out, &len, path, strlen(path)) != 0)
+                goto nomem;
+            break;
+        }
+        v = placeholder(p, open + 1, (size_t) (close - open - 1));
+        if (grow_append(&out, &len, path, (size_t) (open - path)) != 0
+            || (v && grow_append(&out, &len, v, strlen(v)) != 0))
+            goto nomem;
+        path = close + 1;
+    }
+    return out;
+nomem:
+    free(out);
+    return NULL;
+}
+
+/* --- verdicts --------------------------------------------------------------- */
+
+void
+preset_verdict(httpcheck_call_t *c, const char *hint, const char *reason,
+               const char *fmt, ...)
+{
+    char detail[320];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    httpcheck_fail(c, reason, "%s", detail);
+    httpcheck_set_hint(c, hint, reason);
+}
+
+void
+preset_rate_limited(preset_t *p, httpcheck_call_t *c, double seconds)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+
+    httpcheck_pass(c);
+    httpcheck_set_hint(c, "degraded", "rate_limited");
+    p->rate_limit_hits++;
+    if (rec)
+        outpost_record_add_int(rec, "rate_limit_hits", p->rate_limit_hits);
+    if (seconds >= 0) {
+        if (rec)
+            outpost_record_add_float(rec, "retry_after_s", seconds);
+        httpcheck_defer(c, seconds);
+    }
+}
+
+void
+preset_field_str(httpcheck_call_t *c, const char *key, const char *v)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+
+    if (rec)
+        outpost_record_add_str(rec, key, v);
+}
+
+void
+preset_field_float(httpcheck_call_t *c, const char *key, double v)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+
+    if (rec)
+        outpost_record_add_float(rec, key, v);
+}
+
+void
+preset_field_bool(httpcheck_call_t *c, const char *key, int v)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+
+    if (rec)
+        outpost_record_add_bool(rec, key, v);
+}
+
+/* The vendor's own words for a refusal, from the JSON error body. */
+static const char *
+vendor_message(const preset_t *p, httpcheck_call_t *c)
+{
+    json_t *root, *v;
+
+    if (p->prov->error_path == NULL || (root = httpcheck_json(c)) == NULL)
+        return NULL;
+    v = httpcheck_json_get(root, p->prov->error_path);
+    return json_string_value(v);
+}
+
+/* The common reading of one answer: what httpcheck_classify_api says,
+ * other 4xx as "request", a 2xx that should be JSON and is not as the
+ * vendor failing, and the vendor's message in `error`. */
+static void
+read_answer(preset_t *p, httpcheck_call_t *c)
+{
+    long st = httpcheck_status(c);
+    const char *msg, *reason = NULL;
+
+    httpcheck_classify_api(c, 0);       /* deferral: ours, below */
+    if (httpcheck_result(c) != CURLE_OK)
+        return;
+    if (st == 429) {
+        preset_rate_limited(p, c, httpcheck_retry_after(c));
+        return;
+    }
+    if (st == 401 || st == 403)
+        reason = "credentials";
+    else if (st >= 500)
+        reason = "vendor";
+    else if (st >= 400) {
+        reason = "request";
+        httpcheck_set_hint(c, "down", reason);
+    } else if (st >= 200 && st < 300 && p->prov->json
+               && httpcheck_json(c) == NULL) {
+        size_t len;
+        httpcheck_body(c, &len);
+        preset_verdict(c, "down", "vendor", "HTTP %ld with %s", st,
+                       len ? "a body that is not JSON" : "an empty body");
+        return;
+    }
+    if (reason && httpcheck_failed(c)) {
+        msg = vendor_message(p, c);
+        if (msg)
+            httpcheck_fail(c, reason, "HTTP %ld: %.*s", st, ERROR_TEXT_MAX,
+                           msg);
+        else
+            httpcheck_fail(c, reason, "HTTP %ld", st);
+    }
+}
+
+/* --- hooks for the engine --------------------------------------------------- */
+
+static void
+attach_vendor_status(preset_t *p, httpcheck_call_t *c)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+    struct sp_verdict v;
+
+    if (rec == NULL || p->status == NULL)
+        return;
+    sp_cache_verdict(p->status, &v);
+    if (!v.have) {
+        outpost_record_add_str(rec, "vendor_status", "unknown");
+        return;
+    }
+    outpost_record_add_str(rec, "vendor_status", v.indicator);
+    outpost_record_add_str(rec, "vendor_health", sp_health_name(v.health));
+    outpost_record_add_str(rec, "vendor_description", v.description);
+    outpost_record_add_str(rec, "vendor_incidents", v.incidents);
+}
+
+/* The first needed credential that is empty, or -1. */
+static int
+missing_cred(const preset_t *p)
+{
+    for (int i = 0; i < PC__COUNT; i++)
+        if ((p->prov->needs & PC(i)) && *preset_cred(p, i) == '\0')
+            return i;
+    return -1;
+}
+
+static int
+set_auth(preset_t *p, httpcheck_call_t *c)
+{
+    const struct preset_provider *pv = p->prov;
+    char *h = NULL;
+    int rc = 0;
+
+    switch (pv->auth) {
+    case PA_BEARER:
+        return httpcheck_set_bearer(c, preset_cred(p, PC_SECRET));
+    case PA_BOT:
+        if (asprintf(&h, "Authorization: Bot %s",
+                     preset_cred(p, PC_SECRET)) < 0)
+            return -1;
+        break;
+    case PA_HEADER:
+        if (asprintf(&h, "%s: %s", pv->auth_header,
+                     preset_cred(p, PC_SECRET)) < 0)
+            return -1;
+        break;
+    case PA_BASIC:
+        return httpcheck_set_basic_auth(c, preset_cred(p, pv->basic_user),
+                                        preset_cred(p, pv->basic_pass));
+    default:
+        return 0;
+    }
+    rc = httpcheck_add_header(c, h);
+    explicit_bzero(h, strlen(h));
+    free(h);
+    return rc;
+}
+
+static int
+on_prepare(httpcheck_call_t *c, void *arg)
+{
+    preset_t *p = arg;
+    const struct preset_provider *pv = p->prov;
+    outpost_record_t *rec = httpcheck_record(c);
+    char *h;
+    int missing;
+
+    p->token_fresh = 0;
+    attach_vendor_status(p, c);
+    if (rec)
+        outpost_record_add_int(rec, "rate_limit_hits", p->rate_limit_hits);
+    if ((missing = missing_cred(p)) >= 0) {
+        /* nothing is sent: unknown, not down (it is not the vendor) */
+        httpcheck_fail(c, "credentials", "%s is empty (set %s, %s_env or "
+                       "%s_file)", cred_names[missing], cred_names[missing],
+                       cred_names[missing], cred_names[missing]);
+        httpcheck_set_hint(c, "unknown", "credentials missing");
+        return HTTPCHECK_SKIP;
+    }
+    if (httpcheck_set_url(c, p->url) != 0
+        || (pv->method && httpcheck_set_method(c, pv->method) != 0)
+        || (pv->body && httpcheck_set_body(c, pv->body,
+                                           strlen(pv->body)) != 0)
+        || set_auth(p, c) != 0)
+        goto nomem;
+    for (size_t i = 0; pv->headers && pv->headers[i]; i++)
+        if (httpcheck_add_header(c, pv->headers[i]) != 0)
+            goto nomem;
+    if (pv->version_header && *preset_api_version(p)) {
+        if (asprintf(&h, "%s: %s", pv->version_header,
+                     preset_api_version(p)) < 0)
+            goto nomem;
+        if (httpcheck_add_header(c, h) != 0) {
+            free(h);
+            goto nomem;
+        }
+        free(h);
+    }
+    return pv->prepare ? pv->prepare(p, c) : HTTPCHECK_GO;
+nomem:
+    httpcheck_fail(c, "internal", "out of memory");
+    return HTTPCHECK_SKIP;
+}
+
+static int
+on_classify(httpcheck_call_t *c, void *arg)
+{
+    preset_t *p = arg;
+    int r = p->prov->step ? p->prov->step(p, c) : HTTPCHECK_DONE;
+
+    if (r == HTTPCHECK_CHAIN)
+        return HTTPCHECK_CHAIN;
+    if (r == PRESET_HANDLED)
+        return HTTPCHECK_DONE;
+    read_answer(p, c);
+    if (p->prov->refine)
+        p->prov->refine(p, c);
+    return HTTPCHECK_DONE;
+}
+
+static const struct httpcheck_hooks preset_hooks = {
+    .prepare = on_prepare,
+    .classify = on_classify,
+    .flags = HTTPCHECK_KEEP_BODY,
+};
+
+/* --- the plugin callbacks ----------------------------------------------------- */
+
+static const struct preset_provider *
+find_provider(const struct preset_provider *list, const char *name)
+{
+    for (; list->name; list++)
+        if (name && strcmp(list->name, name) == 0)
+            return list;
+    return NULL;
+}
+
+static void
+list_providers(const struct preset_provider *list, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (; list->name && n < len; list++) {
+        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+                         list->name);
+        if (w < 0)
+            break;
+        n += (size_t) w;
+    }
+}
+
+static void
+preset_free(preset_t *p)
+{
+    if (p == NULL)
+        return;
+    httpcheck_free(p->hc);
+    sp_cache_put(p->status);
+    free(p->url);
+    if (p->token)
+        explicit_bzero(p->token, strlen(p->token));
+    free(p->token);
+    free(p);
+}
+
+int
+preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
+{
+    const struct preset_conf *cf = outpost_instance_conf(inst);
+    const char *name = outpost_tagset_get(outpost_instance_tags(inst),
+                                          "provider");
+    const struct preset_provider *pv = find_provider(providers, name);
+    char err[256];
+    preset_t *p;
+
+    if (pv == NULL) {
+        list_providers(providers, err, sizeof(err));
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
+                    "provider: unknown provider \"%s\" (one of: %s)",
+                    name ? name : "", err);
+        return -1;
+    }
+    if (strstr(pv->path, "{phone_number_id}")
+        && (cf->phone_number_id == NULL || *cf->phone_number_id == '\0')) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
+                    "phone_number_id: required for provider %s", pv->name);
+        return -1;
+    }
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return -1;
+    p->inst = inst;
+    p->prov = pv;
+    p->conf = cf;
+    if ((p->url = preset_url(p, pv->path)) == NULL)
+        goto nomem;
+    if (cf->status_page && *cf->status_page
+        && (p->status = sp_cache_get(cf->status_page)) == NULL)
+        goto nomem;
+    p->hc = httpcheck_new(inst, &cf->check, &preset_hooks, p, err,
+                          sizeof(err));
+    if (p->hc == NULL) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
+        preset_free(p);
+        return -1;
+    }
+    outpost_instance_set_data(inst, p);
+    return 0;
+nomem:
+    outpost_log(inst, OUTPOST_LOG_ERROR, "init", "out of memory");
+    preset_free(p);
+    return -1;
+}
+
+/* The status page is fresh (or could not be had): the check proper. */
+static void
+status_then(outpost_run_t *run, void *arg, int aborted)
+{
+    preset_t *p = arg;
+
+    if (aborted || httpcheck_start(p->hc, run) == OUTPOST_RUN_DONE)
+        outpost_run_done(run);
+}
+
+int
+preset_collect(outpost_instance_t *inst, outpost_run_t *run)
+{
+    preset_t *p = outpost_instance_data(inst);
+    int64_t t;
+
+    p->run = run;
+    if (p->status) {
+        /* A slow status page must not eat the check's own time. */
+        t = outpost_instance_timeout_ms(inst) / 4;
+        t = t < 200 ? 200 : t > 3000 ? 3000 : t;
+        if (sp_cache_refresh(p->status, run, t, p->conf->check.user_agent,
+                             status_then, p) == 1)
+            return OUTPOST_RUN_PENDING;
+    }
+    return httpcheck_start(p->hc, run);
+}
+
+void
+preset_shutdown(outpost_instance_t *inst)
+{
+    preset_free(outpost_instance_data(inst));
+}

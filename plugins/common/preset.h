@@ -1,0 +1,214 @@
+/*
+ * preset.h - provider presets (`payments`, `ai`, `messaging`) on the
+ * httpcheck engine: each provider is a row of data (default base URL,
+ * path, method, auth scheme, secrets it needs, headers and body, where the
+ * vendor's error message is) plus, where the vendor needs more, small
+ * hooks. This file is the machinery every preset plugin shares: the conf
+ * and its option rows, building the request, the common reading of the
+ * answer, Retry-After, rate_limit_hits, the status_page verdict.
+ *
+ * A preset plugin is a table and three one-line callbacks:
+ *
+ *     static const struct preset_provider providers[] = { {...}, { 0 } };
+ *     static int x_init(outpost_instance_t *inst)
+ *     { return preset_init(inst, providers); }
+ *     ... .conf_size = sizeof(struct preset_conf), .init = x_init,
+ *         .collect = preset_collect, .shutdown = preset_shutdown,
+ *         .flags = OUTPOST_PLUGIN_ASYNC ...
+ *
+ * Every check reports, besides the engine's fields (success, status_code,
+ * response_ms, phases, error):
+ *   status_hint    down | degraded | unknown (unset when nothing to say:
+ *                  the health filter then judges by latency)
+ *   reason         credentials         401/403 or the vendor's own way of
+ *                                      saying the key is bad (Slack's 200
+ *                                      {"ok":false}, Gemini's 400...)
+ *                  credentials missing a secret is empty: nothing sent,
+ *                                      status_hint unknown
+ *                  rate_limited        429 (or the vendor's equivalent):
+ *                                      degraded, success stays true
+ *                  vendor              5xx, timeout, an answer we cannot
+ *                                      read
+ *                  network             dns, connect, tls
+ *                  request             another 4xx: the probe itself is
+ *                                      refused (wrong id, bad version)
+ *                  account             the account is suspended/closed
+ *   retry_after_s  seconds from Retry-After on a 429 (the next check is
+ *                  deferred by as much)
+ *   rate_limit_hits 429s this instance has met since the agent started
+ *   ratelimit_*    the vendor's headroom headers, as numbers
+ *   vendor_status, vendor_health, vendor_description, vendor_incidents
+ *                  the status_page verdict, when the option is set
+ */
+#ifndef OUTPOST_PRESET_H
+#define OUTPOST_PRESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <outpost/plugin.h>
+#include "httpcheck.h"
+#include "preset_statuspage.h"
+
+/* --- the conf: one layout for every preset plugin ----------------------- */
+
+/* Each plugin's option table lists the rows that apply to its providers;
+ * the others stay NULL / 0. */
+struct preset_conf {
+    struct httpcheck_conf check;    /* transport and conditions */
+    char    *base_url;              /* overrides the provider's host */
+    char    *status_page;           /* the vendor's summary.json */
+    char    *secret;                /* API key, secret key or token */
+    char    *client_id;             /* paypal */
+    char    *key_id;                /* razorpay */
+    char    *merchant_key;          /* payu */
+    char    *access_code;           /* ccavenue */
+    char    *account_sid;           /* twilio */
+    char    *auth_token;            /* twilio (falls back to secret) */
+    char    *phone_number_id;       /* whatsapp */
+    char    *api_version;           /* default: the provider's */
+    int      key_in_query;          /* gemini: ?key= instead of a header */
+};
+
+#define PRESET_OFF(f) offsetof(struct preset_conf, f)
+
+/* Rows every preset has: base_url, status_page, secret, api_version
+ * (first), then its own credentials, then PRESET_OPTIONS_ENGINE: the
+ * engine's transport and condition options. */
+#define PRESET_OPTIONS_COMMON(secret_help)                                   \
+    { .name = "base_url", .type = OUTPOST_OPT_STRING,                        \
+      .offset = PRESET_OFF(base_url),                                        \
+      .help = "scheme://host[:port][/prefix] to send the probe to instead "  \
+              "of the provider's (a proxy, a test server)" },                \
+    { .name = "status_page", .type = OUTPOST_OPT_STRING,                     \
+      .offset = PRESET_OFF(status_page),                                     \
+      .help = "the vendor's Statuspage summary.json; its verdict is added "  \
+              "to every check as vendor_status, vendor_incidents "           \
+              "(fetched at most once a minute, shared by instances)" },     \
+    { .name = "secret", .type = OUTPOST_OPT_SECRET,                          \
+      .offset = PRESET_OFF(secret), .help = secret_help },                  \
+    { .name = "api_version", .type = OUTPOST_OPT_STRING,                     \
+      .offset = PRESET_OFF(api_version),                                     \
+      .help = "the vendor API version the probe asks for (default: the "     \
+              "provider's, see the docs)" },
+
+#define PRESET_OPTIONS_ENGINE                                                \
+    HTTPCHECK_OPTIONS_TRANSPORT(struct preset_conf, check)                   \
+    HTTPCHECK_OPTIONS_CONDITIONS(struct preset_conf, check)
+
+#define PRESET_OPTION_SECRET(field, help_text)                               \
+    { .name = #field, .type = OUTPOST_OPT_SECRET,                            \
+      .offset = PRESET_OFF(field), .help = help_text },
+
+/* --- the provider table -------------------------------------------------- */
+
+/* The credentials a provider can need. */
+enum preset_cred {
+    PC_SECRET = 0,
+    PC_CLIENT_ID,
+    PC_KEY_ID,
+    PC_MERCHANT_KEY,
+    PC_ACCESS_CODE,
+    PC_ACCOUNT_SID,
+    PC_AUTH_TOKEN,          /* auth_token, else secret */
+    PC__COUNT
+};
+#define PC(x) (1u << (x))
+
+enum preset_auth {
+    PA_HOOK = 0,            /* the provider's prepare hook does it */
+    PA_BEARER,              /* Authorization: Bearer <secret> */
+    PA_BOT,                 /* Authorization: Bot <secret> (Discord) */
+    PA_HEADER,              /* <auth_header>: <secret> */
+    PA_BASIC                /* Basic <basic_user>:<basic_pass> */
+};
+
+typedef struct preset preset_t;
+
+/* prepare: after the common setup (URL, auth, headers, body); may change
+ * the request with the httpcheck setters. Returns HTTPCHECK_GO or _SKIP.
+ * step: before the common reading of an answer; return HTTPCHECK_CHAIN
+ * (having set up the next request) to go on without reading this one,
+ * PRESET_HANDLED when it has read the answer itself (no common reading,
+ * no refine), or HTTPCHECK_DONE. refine: after the common reading, to
+ * correct it (a 200 that is a refusal, an error code in the body). */
+#define PRESET_HANDLED 3
+typedef int  (*preset_prepare_fn)(preset_t *p, httpcheck_call_t *c);
+typedef int  (*preset_step_fn)(preset_t *p, httpcheck_call_t *c);
+typedef void (*preset_refine_fn)(preset_t *p, httpcheck_call_t *c);
+
+struct preset_provider {
+    const char         *name;
+    const char         *base_url;    /* default scheme://host */
+    const char         *path;        /* {account_sid} {phone_number_id}
+                                        {api_version} are filled in */
+    const char         *method;      /* NULL: GET */
+    enum preset_auth    auth;
+    const char         *auth_header; /* PA_HEADER */
+    enum preset_cred    basic_user;  /* PA_BASIC */
+    enum preset_cred    basic_pass;  /* PA_BASIC */
+    unsigned            needs;       /* PC() bits that must be non-empty */
+    const char         *api_version; /* default api_version, or NULL */
+    const char         *version_header; /* sends "<it>: <api_version>" */
+    const char         *const *headers; /* fixed "Name: value", NULL-ended */
+    const char         *body;        /* fixed body (set Content-Type) */
+    int                 json;        /* a 2xx answer must be JSON */
+    const char         *error_path;  /* JSON path of the vendor's message */
+    preset_prepare_fn   prepare;
+    preset_step_fn      step;
+    preset_refine_fn    refine;
+};
+
+/* --- an instance ----------------------------------------------------------- */
+
+struct preset {
+    outpost_instance_t           *inst;
+    const struct preset_provider *prov;
+    const struct preset_conf     *conf;
+    httpcheck_t                  *hc;
+    char                         *url;       /* base + path, built once */
+    outpost_run_t                *run;       /* the run in progress */
+    int64_t                       rate_limit_hits;
+    sp_cache_t                   *status;    /* status_page, or NULL */
+    /* provider scratch, e.g. an OAuth token (freed with free()) */
+    char                         *token;
+    int64_t                       token_expires_ms;  /* monotonic */
+    int                           token_fresh;       /* fetched this check */
+    int                           phase;             /* which request of a
+                                                        chain is in flight */
+};
+
+/* Plugin callbacks: init looks the instance's provider tag up in
+ * providers (ended by a row with name NULL). */
+int  preset_init(outpost_instance_t *inst,
+                 const struct preset_provider *providers);
+int  preset_collect(outpost_instance_t *inst, outpost_run_t *run);
+void preset_shutdown(outpost_instance_t *inst);
+
+/* --- for hooks ------------------------------------------------------------- */
+
+/* The value of a credential ("" when unset). */
+const char *preset_cred(const preset_t *p, enum preset_cred which);
+/* The API version in use (the option, else the provider's default). */
+const char *preset_api_version(const preset_t *p);
+/* base_url (or the provider's) + path, path given by the hook. malloc'ed;
+ * NULL when memory is short. */
+char       *preset_url(const preset_t *p, const char *path);
+/* Marks the check: fail it (reason: detail), set status_hint and reason. */
+void        preset_verdict(httpcheck_call_t *c, const char *hint,
+                           const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Counts a rate-limit hit: success true, degraded, rate_limited, the
+ * counter, and retry_after_s / a deferral when seconds >= 0. */
+void        preset_rate_limited(preset_t *p, httpcheck_call_t *c,
+                                double seconds);
+/* Adds a field to the check's measurement (nothing when memory is
+ * short and there is no measurement). */
+void        preset_field_str(httpcheck_call_t *c, const char *key,
+                             const char *v);
+void        preset_field_float(httpcheck_call_t *c, const char *key,
+                               double v);
+void        preset_field_bool(httpcheck_call_t *c, const char *key, int v);
+/* Monotonic milliseconds, for token lifetimes. */
+int64_t     preset_now_ms(void);
+
+#endif /* OUTPOST_PRESET_H */
