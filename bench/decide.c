@@ -4,7 +4,8 @@
  * modules are in the plugin folder) for many integrations, and the heap
  * each integration costs with every window held.
  *
- *   build/bench/decide [-n integrations] [-r rounds] [-p plugin_dir]
+ *   build/bench/decide [-n integrations] [-r rounds] [-f fill_rounds]
+ *                      [-p plugin_dir]
  *
  * Defaults: 10,000 integrations, 100 timed rounds, plugins from the build
  * tree (../plugins next to this program). The real modules run in the
@@ -321,19 +322,22 @@ main(int argc, char **argv)
     char names[128] = "";
     int opt;
 
-    while ((opt = getopt(argc, argv, "n:r:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:r:f:p:")) != -1) {
         switch (opt) {
         case 'n': b.n = strtoul(optarg, NULL, 10); break;
         case 'r': rounds = strtol(optarg, NULL, 10); break;
+        /* Fewer fill rounds (not every ring turned over) for profilers
+         * that cannot skip the fill. */
+        case 'f': fill_rounds = strtol(optarg, NULL, 10); break;
         case 'p': snprintf(plugin_dir, sizeof(plugin_dir), "%s", optarg);
                   break;
         default:
             fprintf(stderr, "usage: %s [-n integrations] [-r rounds] "
-                    "[-p plugin_dir]\n", argv[0]);
+                    "[-f fill_rounds] [-p plugin_dir]\n", argv[0]);
             return 2;
         }
     }
-    if (rounds < 1 || b.n < 1) {
+    if (rounds < 1 || b.n < 1 || fill_rounds < 0) {
         fprintf(stderr, "%s: -n and -r must be at least 1\n", argv[0]);
         return 2;
     }

@@ -7,6 +7,7 @@
  * fields move the array to its own allocation; the record pointer never
  * changes, so filters can add fields to a record they were handed.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,50 @@ outpost_tagset_get(const outpost_tagset_t *ts, const char *key)
 
 /* --- records ----------------------------------------------------------- */
 
+/*
+ * Heap field arrays of HEAP_FIELDS fields (with their bloom filter, see
+ * field_slot) are recycled: nearly every measurement that passes the
+ * decision filters gets one, and a batch of them freed at once overflows
+ * the allocator's per-thread caches, so malloc would sort and merge
+ * chunks of this one size over and over. At most POOL_MAX arrays wait
+ * here; the pool never shrinks, and what it holds stays reachable.
+ */
+#define BLOOM_WORDS 2
+#define POOL_MAX    256
+#define POOL_BYTES  (HEAP_FIELDS * sizeof(outpost_field_t) \
+                     + BLOOM_WORDS * sizeof(uint64_t))
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void           *pool[POOL_MAX];
+static size_t          pool_n;
+
+static void *
+fields_alloc(void)
+{
+    void *p = NULL;
+
+    pthread_mutex_lock(&pool_lock);
+    if (pool_n > 0)
+        p = pool[--pool_n];
+    pthread_mutex_unlock(&pool_lock);
+    return p ? p : malloc(POOL_BYTES);
+}
+
+static void
+fields_free(outpost_record_t *rec)
+{
+    if (rec->capfields == HEAP_FIELDS) {
+        pthread_mutex_lock(&pool_lock);
+        if (pool_n < POOL_MAX) {
+            pool[pool_n++] = rec->fields;
+            pthread_mutex_unlock(&pool_lock);
+            return;
+        }
+        pthread_mutex_unlock(&pool_lock);
+    }
+    free(rec->fields);
+}
+
 static outpost_record_t *
 record_alloc(const char *name, outpost_tagset_t *tags, int64_t ts_ns)
 {
@@ -198,7 +243,7 @@ record_free(outpost_record_t *rec)
         if (rec->fields[i].type == OUTPOST_FIELD_STRING)
             free((char *) rec->fields[i].v.s);
     if (rec->flags & REC_FIELDS_HEAP)
-        free(rec->fields);
+        fields_free(rec);
     if (rec->event) {
         free(rec->event->message);
         free(rec->event->dedup_key);
@@ -218,6 +263,41 @@ outpost_record_unref(outpost_record_t *rec)
         record_free(rec);
 }
 
+/*
+ * A heap field array is followed by a bloom filter of its keys (BLOOM_WORDS
+ * words, one bit per key), so adding the twentieth field need not compare
+ * it against the other nineteen first: a clear bit proves the key new.
+ */
+static uint64_t *
+bloom_of(const outpost_record_t *rec)
+{
+    return (uint64_t *) (rec->fields + rec->capfields);
+}
+
+static unsigned
+bloom_bit(const char *k)
+{
+    uint64_t h = (uintptr_t) k * 0x9e3779b97f4a7c15ULL;
+
+    return (unsigned) (h >> 57);        /* 0 .. 64 * BLOOM_WORDS - 1 */
+}
+
+static void
+bloom_add(uint64_t *bloom, const char *k)
+{
+    unsigned b = bloom_bit(k);
+
+    bloom[b / 64] |= 1ULL << (b % 64);
+}
+
+static int
+bloom_has(const uint64_t *bloom, const char *k)
+{
+    unsigned b = bloom_bit(k);
+
+    return (bloom[b / 64] >> (b % 64)) & 1;
+}
+
 /* Returns the slot for key: the existing one (its old string freed) or a
  * new one at the end. NULL on ENOMEM. Keys are interned, so comparing
  * pointers finds an existing field; filters add a dozen fields to a
@@ -228,25 +308,28 @@ field_slot(outpost_record_t *rec, const char *key)
     const char *k = outpost_intern(key);
     outpost_field_t *f;
 
-    for (uint16_t i = 0; i < rec->nfields; i++) {
-        f = &rec->fields[i];
-        if (f->key == k) {
-            if (f->type == OUTPOST_FIELD_STRING)
-                free((char *) f->v.s);
-            return f;
+    if (!(rec->flags & REC_FIELDS_HEAP) || bloom_has(bloom_of(rec), k)) {
+        for (uint16_t i = 0; i < rec->nfields; i++) {
+            f = &rec->fields[i];
+            if (f->key == k) {
+                if (f->type == OUTPOST_FIELD_STRING)
+                    free((char *) f->v.s);
+                return f;
+            }
         }
     }
     if (rec->nfields == rec->capfields) {
         uint16_t cap = rec->capfields < HEAP_FIELDS ? HEAP_FIELDS
                                                     : rec->capfields * 2;
         outpost_field_t *nf;
+        size_t bytes = cap * sizeof(*nf) + BLOOM_WORDS * sizeof(uint64_t);
 
         if (cap <= rec->capfields)
             return NULL;
         if (rec->flags & REC_FIELDS_HEAP) {
-            nf = realloc(rec->fields, cap * sizeof(*nf));
+            nf = realloc(rec->fields, bytes);
         } else {
-            nf = malloc(cap * sizeof(*nf));
+            nf = cap == HEAP_FIELDS ? fields_alloc() : malloc(bytes);
             if (nf)
                 memcpy(nf, rec->fields, rec->nfields * sizeof(*nf));
         }
@@ -255,7 +338,12 @@ field_slot(outpost_record_t *rec, const char *key)
         rec->fields = nf;
         rec->capfields = cap;
         rec->flags |= REC_FIELDS_HEAP;
+        memset(bloom_of(rec), 0, BLOOM_WORDS * sizeof(uint64_t));
+        for (uint16_t i = 0; i < rec->nfields; i++)
+            bloom_add(bloom_of(rec), rec->fields[i].key);
     }
+    if (rec->flags & REC_FIELDS_HEAP)
+        bloom_add(bloom_of(rec), k);
     f = &rec->fields[rec->nfields++];
     f->key = k;
     return f;

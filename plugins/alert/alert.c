@@ -242,6 +242,7 @@ integ_free(void *value, void *arg)
     struct al_integ *in = value;
 
     (void) arg;
+    outpost_tagset_unref(in->tags);
     free(in->name);
     free(in);
 }

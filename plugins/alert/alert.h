@@ -106,16 +106,20 @@ struct al_alert {
     char              *message;      /* of the last open/repeat/update */
 };
 
+/* What every check reads comes first, in one cache line; the ring of
+ * changes, touched only when the status changes, last. */
 struct al_integ {
     char            *name;           /* owned */
+    outpost_tagset_t *tags;          /* of its latest check, referenced:
+                                        the key of its integs hint */
     enum al_status   status;         /* last known (never AL_UNKNOWN once
                                         known) */
+    int              flapping;
     int64_t          fail_streak;    /* failed checks in a row */
     int64_t          good_streak;    /* good checks in a row */
-    int64_t          changes[AL_FLAP_MAX];  /* ring of status changes */
-    size_t           nchanges, head;
-    int              flapping;
     struct al_alert *health, *flap;  /* their alerts, once created */
+    size_t           nchanges, head;
+    int64_t          changes[AL_FLAP_MAX];  /* ring of status changes */
 };
 
 struct alerter {

@@ -268,8 +268,10 @@ cb_process(outpost_instance_t *inst, outpost_record_t *rec,
     char why[256];
     int failed;
 
-    if (rec->kind != OUTPOST_MEASUREMENT
-        || (success = rolling_field(rec, cb->k_success)) == NULL
+    if (rec->kind != OUTPOST_MEASUREMENT)
+        return OUTPOST_PASS;
+    rolling_table_prefetch(cb->table, rec);  /* while the fields are read */
+    if ((success = rolling_field(rec, cb->k_success)) == NULL
         || (e = rolling_table_get_rec(cb->table, rec, NULL)) == NULL)
         return OUTPOST_PASS;    /* not a check, no integration (or ENOMEM) */
     s = rolling_slot(e);

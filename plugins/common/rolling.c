@@ -12,36 +12,19 @@
 
 /* --- rings ------------------------------------------------------------- */
 
-void *
-rolling_ring_touch(void *slots, size_t slot_size, uint32_t n, int64_t *head,
-                   int64_t idx, int *advanced)
+void
+rolling_ring_advance(void *slots, size_t slot_size, uint32_t n,
+                     int64_t *head, int64_t idx)
 {
     char *base = slots;
+    /* Zero the buckets between the old head and idx; after n of them the
+     * whole ring is clear and the rest would be repeats. */
+    int64_t gap = idx - *head;
+    int64_t from = gap >= n ? idx - n + 1 : *head + 1;
 
-    if (advanced)
-        *advanced = 0;
-    if (idx > *head) {
-        /* Zero the buckets between the old head and idx; after n of them
-         * the whole ring is clear and the rest would be repeats. */
-        int64_t gap = idx - *head;
-        int64_t from = gap >= n ? idx - n + 1 : *head + 1;
-
-        for (int64_t k = from; k <= idx; k++)
-            memset(base + (size_t) (k % n) * slot_size, 0, slot_size);
-        *head = idx;
-        if (advanced)
-            *advanced = 1;
-    }
-    return rolling_ring_at(slots, slot_size, n, *head, idx);
-}
-
-void *
-rolling_ring_at(void *slots, size_t slot_size, uint32_t n, int64_t head,
-                int64_t idx)
-{
-    if (idx > head || idx <= head - n || idx < 0)
-        return NULL;
-    return (char *) slots + (size_t) (idx % n) * slot_size;
+    for (int64_t k = from; k <= idx; k++)
+        memset(base + (size_t) (k % n) * slot_size, 0, slot_size);
+    *head = idx;
 }
 
 /* --- histograms -------------------------------------------------------- */
@@ -80,11 +63,20 @@ void
 rolling_hist_quantiles(const uint32_t *bins, const double *qs, double *out,
                        unsigned nq)
 {
-    uint64_t total = 0, cum = 0;
-    unsigned b = 0;
+    uint64_t total = 0;
 
     for (unsigned k = 0; k < ROLLING_HIST_BINS; k++)
         total += bins[k];
+    rolling_hist_quantiles_n(bins, total, qs, out, nq);
+}
+
+void
+rolling_hist_quantiles_n(const uint32_t *bins, uint64_t total,
+                         const double *qs, double *out, unsigned nq)
+{
+    uint64_t cum = 0, need;
+    unsigned b = 0;
+
     for (unsigned i = 0; i < nq; i++) {
         double rank = qs[i] * (double) total, f, lo, hi;
 
@@ -93,8 +85,11 @@ rolling_hist_quantiles(const uint32_t *bins, const double *qs, double *out,
             continue;
         }
         rank = rank < 1.0 ? 1.0 : rank;
-        /* qs ascend, so the walk goes on from where the last one ended. */
-        while (b < ROLLING_HIST_BINS - 1 && (double) (cum + bins[b]) < rank)
+        /* qs ascend, so the walk goes on from where the last one ended.
+         * For a whole number x, x < rank exactly when x < ceil(rank): the
+         * walk compares integers. */
+        need = (uint64_t) ceil(rank);
+        while (b < ROLLING_HIST_BINS - 1 && cum + bins[b] < need)
             cum += bins[b++];
         /* Spread the bin's samples evenly over it, each at the middle of
          * its share, and read where rank falls: a lone sample reads as
@@ -366,6 +361,14 @@ set_tags(struct rolling_entry *e, outpost_tagset_t *ts)
     e->tags = ts ? outpost_tagset_ref(ts) : NULL;
 }
 
+void
+rolling_table_prefetch(const struct rolling_table *t,
+                       const outpost_record_t *rec)
+{
+    if (t->index_size > 0)
+        __builtin_prefetch(&t->by_tags[tags_set(t, rec->tags)]);
+}
+
 struct rolling_entry *
 rolling_table_get_rec(struct rolling_table *t, const outpost_record_t *rec,
                       int *retagged)
@@ -379,8 +382,13 @@ rolling_table_get_rec(struct rolling_table *t, const outpost_record_t *rec,
     if (t->index_size > 0) {
         set = &t->by_tags[tags_set(t, rec->tags)];
         for (int w = 0; w < TAGS_WAYS; w++)
-            if (set[w].ts == rec->tags)
+            if (set[w].ts == rec->tags) {
+                /* The caller reads the slot next: start loading both
+                 * lines its head may straddle. */
+                __builtin_prefetch(set[w].e, 1);
+                __builtin_prefetch((char *) set[w].e + 64, 1);
                 return set[w].e;
+            }
     }
     name = outpost_record_tag(rec, "integration");
     if (name == NULL || (e = rolling_table_get(t, name, NULL)) == NULL)

@@ -79,13 +79,40 @@ rolling_string(const outpost_field_t *f)
  * that arrived too late to count). *advanced (may be NULL) tells whether
  * the head moved, i.e. whether a bucket fell out of the windows the
  * caller sums over the ring. */
-void *rolling_ring_touch(void *slots, size_t slot_size, uint32_t n,
-                         int64_t *head, int64_t idx, int *advanced);
+static inline void *rolling_ring_touch(void *slots, size_t slot_size,
+                                       uint32_t n, int64_t *head,
+                                       int64_t idx, int *advanced);
 
 /* The slot of bucket idx when the ring holds it, else NULL (never
- * written, or already rotated away). */
-void *rolling_ring_at(void *slots, size_t slot_size, uint32_t n,
-                      int64_t head, int64_t idx);
+ * written, or already rotated away). Inline, like rolling_ring_touch, so
+ * that a ring length known at the call becomes a constant: a division by
+ * a variable costs more than the rest of adding a result. */
+static inline void *
+rolling_ring_at(void *slots, size_t slot_size, uint32_t n, int64_t head,
+                int64_t idx)
+{
+    if (idx > head || idx <= head - n || idx < 0)
+        return NULL;
+    return (char *) slots + (size_t) (idx % n) * slot_size;
+}
+
+/* rolling_ring_touch's slow path: moves the head forward to idx (which is
+ * past it), zeroing the slots of the buckets in between. */
+void rolling_ring_advance(void *slots, size_t slot_size, uint32_t n,
+                          int64_t *head, int64_t idx);
+
+static inline void *
+rolling_ring_touch(void *slots, size_t slot_size, uint32_t n, int64_t *head,
+                   int64_t idx, int *advanced)
+{
+    int moved = idx > *head;
+
+    if (moved)
+        rolling_ring_advance(slots, slot_size, n, head, idx);
+    if (advanced)
+        *advanced = moved;
+    return rolling_ring_at(slots, slot_size, n, *head, idx);
+}
 
 #define ROLLING_TOUCH(arr, head, idx, adv) \
     rolling_ring_touch((arr), sizeof((arr)[0]), ROLLING_LEN(arr), \
@@ -129,6 +156,11 @@ double   rolling_hist_quantile(const uint32_t *bins, double q);
 /* Several at once, in one walk over the bins: qs must ascend. */
 void     rolling_hist_quantiles(const uint32_t *bins, const double *qs,
                                 double *out, unsigned nq);
+/* The same when the caller keeps the count of samples in bins (their
+ * sum), saving a walk over the bins. */
+void     rolling_hist_quantiles_n(const uint32_t *bins, uint64_t total,
+                                  const double *qs, double *out,
+                                  unsigned nq);
 
 /* --- 3. the last N outcomes ------------------------------------------- */
 
@@ -190,6 +222,10 @@ struct rolling_entry *rolling_table_get(struct rolling_table *t,
 struct rolling_entry *rolling_table_get_rec(struct rolling_table *t,
                                             const outpost_record_t *rec,
                                             int *retagged);
+/* Starts loading what rolling_table_get_rec(t, rec) reads first, so the
+ * caller can read rec's fields meanwhile. */
+void rolling_table_prefetch(const struct rolling_table *t,
+                            const outpost_record_t *rec);
 /* NULL when name has no entry. */
 struct rolling_entry *rolling_table_find(const struct rolling_table *t,
                                          const char *name);

@@ -60,6 +60,8 @@ grow(struct strmap *m)
     free(m->slots);
     m->slots = slots;
     m->cap = cap;
+    free(m->hints);                 /* sized by cap: start over */
+    m->hints = NULL;
     return 0;
 }
 
@@ -89,9 +91,66 @@ strmap_each(const struct strmap *m, void (*fn)(void *value, void *arg),
             fn(m->slots[i].value, arg);
 }
 
+/* The first hint of ptr's set. */
+static size_t
+hint_set(const struct strmap *m, const void *ptr)
+{
+    uint64_t h = (uintptr_t) ptr;
+
+    /* murmur3's finalizer: heap addresses share most of their bits. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t) h & (2 * m->cap - STRMAP_HINT_WAYS);
+}
+
+void *
+strmap_hint_get(const struct strmap *m, const void *ptr)
+{
+    const struct strmap_hint *set;
+
+    if (m->hints == NULL)
+        return NULL;
+    set = &m->hints[hint_set(m, ptr)];
+    for (int w = 0; w < STRMAP_HINT_WAYS; w++)
+        if (set[w].ptr == ptr)
+            return set[w].value;
+    return NULL;
+}
+
+void
+strmap_hint_prefetch(const struct strmap *m, const void *ptr)
+{
+    if (m->hints != NULL)
+        __builtin_prefetch(&m->hints[hint_set(m, ptr)]);
+}
+
+void
+strmap_hint_put(struct strmap *m, const void *ptr, void *value)
+{
+    struct strmap_hint *set;
+    int w;
+
+    if (m->cap == 0)
+        return;
+    if (m->hints == NULL
+        && (m->hints = calloc(2 * m->cap, sizeof(*m->hints))) == NULL)
+        return;
+    set = &m->hints[hint_set(m, ptr)];
+    /* The newest goes first; ptr's old place or the oldest drops out. */
+    for (w = 0; w < STRMAP_HINT_WAYS - 1; w++)
+        if (set[w].ptr == ptr)
+            break;
+    memmove(&set[1], &set[0], (size_t) w * sizeof(*set));
+    set[0].ptr = ptr;
+    set[0].value = value;
+}
+
 void
 strmap_free(struct strmap *m)
 {
+    free(m->hints);
+    m->hints = NULL;
     free(m->slots);
     m->slots = NULL;
     m->cap = m->n = 0;

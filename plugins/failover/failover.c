@@ -191,6 +191,36 @@ group_get(struct failover *fo, const char *name)
     return g;
 }
 
+/* The member rec is about (group gname, integration integ) and its group.
+ * Records of one input share a tag set, and a member holds a reference
+ * to the tag set of its latest record: a member of the hinted group that
+ * has rec's tag set is the one, found without hashing or comparing
+ * names. */
+static struct fo_member *
+member_of(struct failover *fo, outpost_record_t *rec, const char *gname,
+          const char *integ, struct fo_group **gp)
+{
+    struct fo_group *g = strmap_hint_get(&fo->groups, rec->tags);
+    struct fo_member *m;
+
+    for (size_t i = 0; g != NULL && i < g->n; i++)
+        if (g->members[i].tags == rec->tags) {
+            *gp = g;
+            return &g->members[i];
+        }
+    g = group_get(fo, gname);
+    m = g ? fo_group_member(g, integ) : NULL;
+    if (m == NULL)
+        return NULL;
+    if (m->tags != rec->tags) {
+        outpost_tagset_unref(m->tags);
+        m->tags = outpost_tagset_ref(rec->tags);
+    }
+    strmap_hint_put(&fo->groups, rec->tags, g);
+    *gp = g;
+    return m;
+}
+
 static double
 default_score(enum fo_status s)
 {
@@ -391,9 +421,7 @@ failover_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind == OUTPOST_EVENT && rec->event_kind != OUTPOST_EV_CIRCUIT
         && rec->event_kind != OUTPOST_EV_STATE_CHANGE)
         return OUTPOST_PASS;
-    g = group_get(fo, gname);
-    m = g ? fo_group_member(g, integ) : NULL;
-    if (m == NULL)
+    if ((m = member_of(fo, rec, gname, integ, &g)) == NULL)
         return OUTPOST_PASS;
     before = *m;
     if (rec->kind == OUTPOST_MEASUREMENT)

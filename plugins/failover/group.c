@@ -71,8 +71,10 @@ fo_group_free(struct fo_group *g)
 {
     if (g == NULL)
         return;
-    for (size_t i = 0; i < g->n; i++)
+    for (size_t i = 0; i < g->n; i++) {
         free(g->members[i].name);
+        outpost_tagset_unref(g->members[i].tags);
+    }
     free(g->members);
     free(g->name);
     free(g);

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <outpost/record.h>
 
 enum fo_strategy { FO_PRIMARY_SECONDARY, FO_WEIGHTED };
 enum fo_status   { FO_UNKNOWN, FO_HEALTHY, FO_DEGRADED, FO_DOWN };
@@ -44,6 +45,9 @@ struct fo_params {
 
 struct fo_member {
     char            *name;          /* the integration; owned */
+    outpost_tagset_t *tags;         /* of its latest check, referenced, or
+                                       NULL (failover.c finds the member
+                                       of a record by it) */
     int64_t          priority;      /* lower first */
     double           weight;        /* configured share */
     enum fo_status   status;

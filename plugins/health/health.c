@@ -337,6 +337,7 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
 
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
+    rolling_table_prefetch(h->table, rec);  /* while the fields are read */
     success = rolling_field(rec, h->k.success);
     hint = rolling_string(rolling_field(rec, h->k.status_hint));
     if (success == NULL && hint == NULL)

@@ -5,9 +5,10 @@
  *
  * A window is its ring plus a running sum. Adding a result adds to the
  * newest bucket and to the sum; when the ring moves (a bucket falls out)
- * the sum is rebuilt from the buckets, which happens at most once per
- * bucket width and integration. Windows therefore move in bucket steps:
- * "the last hour" is the current 5-minute bucket and the 11 before it.
+ * the bucket is subtracted from the sum, and once per turn of the ring
+ * the sum is rebuilt from the buckets (see lat_add). Windows therefore
+ * move in bucket steps: "the last hour" is the current 5-minute bucket
+ * and the 11 before it.
  */
 #include <string.h>
 #include "health.h"
@@ -61,18 +62,48 @@ lat_window_rebuild(struct lat_window *s, uint32_t *hist,
     }
 }
 
-/* Adds one result to a latency ring and its sum. The whole ring is the
- * window, so a rebuild simply sums every slot. */
+/* Takes a bucket that leaves the window out of its sums. */
+static void
+lat_window_sub(struct lat_window *s, uint32_t *hist,
+               const struct lat_bucket *b)
+{
+    if (b->checks == 0)
+        return;
+    s->checks -= b->checks;
+    s->ok -= b->ok;
+    s->sum_ms -= b->sum_ms;
+    if (s->ok == 0)
+        s->sum_ms = 0;                  /* no rounding left behind */
+    if (b->ok)
+        for (unsigned k = 0; k < ROLLING_HIST_BINS; k++)
+            hist[k] -= b->hist[k];
+}
+
+/*
+ * Adds one result to a latency ring and its sum. The whole ring is the
+ * window. When the ring moves within one turn, the buckets it is about to
+ * zero leave the sums by subtraction (usually one bucket: its two cache
+ * lines, not the whole ring's); float sums would drift under endless
+ * subtraction, so once per turn of the ring (and after a silence longer
+ * than a turn) the sums are rebuilt from every slot. Either way the
+ * cached quantiles are read again.
+ */
 static void
 lat_add(struct lat_bucket *ring, uint32_t n, int64_t *head,
         struct lat_window *sum, uint32_t *hist, int64_t idx, int ok,
         double ms, unsigned bin)
 {
-    int moved;
-    struct lat_bucket *b = rolling_ring_touch(ring, sizeof(*ring), n, head,
-                                              idx, &moved);
+    int64_t old = *head;
+    int moved, turned = old == 0 || idx / n != old / n;
+    struct lat_bucket *b;
 
-    if (moved)
+    if (idx > old && !turned) {
+        for (int64_t k = old + 1; k <= idx; k++)
+            lat_window_sub(sum, hist, &ring[k % n]);
+        sum->q_ok = 0;
+    }
+    b = rolling_ring_touch(ring, sizeof(*ring), n, head, idx, &moved);
+    if (moved && turned)
         lat_window_rebuild(sum, hist, ring, n);
     if (b == NULL || b->checks == ROLLING_U16_FULL)
         return;         /* too late for this ring, or the bucket is full */
@@ -83,10 +114,17 @@ lat_add(struct lat_bucket *ring, uint32_t n, int64_t *head,
 static void
 up_add(struct health_windows *w, int64_t idx, int up)
 {
-    int moved;
-    struct up_bucket *b = ROLLING_TOUCH(w->q6, &w->head_6h, idx, &moved);
+    int64_t old = w->head_6h, n = ROLLING_LEN(w->q6);
+    int moved, turned = old == 0 || idx / n != old / n;
+    struct up_bucket *b;
 
-    if (moved) {
+    if (idx > old && !turned)           /* counts: subtraction is exact */
+        for (int64_t k = old + 1; k <= idx; k++) {
+            w->up_checks -= w->q6[k % n].checks;
+            w->up_up -= w->q6[k % n].up;
+        }
+    b = ROLLING_TOUCH(w->q6, &w->head_6h, idx, &moved);
+    if (moved && turned) {
         w->up_checks = w->up_up = 0;
         for (size_t i = 0; i < ROLLING_LEN(w->q6); i++) {
             w->up_checks += w->q6[i].checks;
@@ -141,7 +179,8 @@ quantiles(struct lat_window *s, const uint32_t *hist, const double *qs,
 
     if (s->q_ok == 0 || s->ok < REQUANTILE_MIN
         || drift > s->ok >> REQUANTILE_SHIFT) {
-        rolling_hist_quantiles(hist, qs, out, nq);
+        /* Every ok result is in hist, and only those: ok is its sum. */
+        rolling_hist_quantiles_n(hist, s->ok, qs, out, nq);
         for (unsigned i = 0; i < nq; i++)
             s->q[i] = (float) out[i];
         s->q_ok = s->ok;

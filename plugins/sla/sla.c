@@ -337,8 +337,10 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     double remaining;
     int retagged;
 
-    if (rec->kind != OUTPOST_MEASUREMENT
-        || (success = rolling_field(rec, sla->k_success)) == NULL)
+    if (rec->kind != OUTPOST_MEASUREMENT)
+        return OUTPOST_PASS;
+    rolling_table_prefetch(sla->table, rec);  /* while the fields are read */
+    if ((success = rolling_field(rec, sla->k_success)) == NULL)
         return OUTPOST_PASS;
     status = rolling_string(rolling_field(rec, sla->k_status));
     if (status && strcmp(status, "unknown") == 0)
