@@ -10,9 +10,10 @@
  * Per mode (new: a new connection per check, the default; reuse:
  * reuse_connections = true) it prints a table row and a machine-readable
  * line for bench/probe.sh:
- *   RESULT mode=new checks=N rate=... cpu_us=... rss_b=... p99_ms=...
+ *   RESULT mode=new checks=N rate=... cpu_us=... sys_us=... rss_b=...
  * checks/s and CPU come from the measuring window only (after warmup);
- * CPU is getrusage() of this process, which is the whole agent. RSS per
+ * CPU is getrusage() of this process, which is the whole agent; sys_us is
+ * its kernel part (syscalls, loopback TCP), included in cpu_us. RSS per
  * check is (RSS once running - RSS before the config was loaded) / N, so
  * it counts the config, instances, scheduler, engine and connections.
  * p99 lateness is the scheduler's own histogram (start - due, log2
@@ -105,14 +106,16 @@ heap_bytes(void)
     return (long) (mi.uordblks + mi.hblkhd);
 }
 
+/* CPU seconds of this process so far; *sys gets the kernel's part. */
 static double
-cpu_seconds(void)
+cpu_seconds(double *sys)
 {
     struct rusage ru;
 
     getrusage(RUSAGE_SELF, &ru);
+    *sys = (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
     return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6
-         + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+         + *sys;
 }
 
 /* --- the agent, assembled as agent.c does it ----------------------------- */
@@ -220,7 +223,7 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
     struct rig r = { 0 };
     struct scheduler_stats st;
     long rss0, rss1, heap0, heap1, n0, n1, f0, f1;
-    double cpu0, cpu1, t0, t1, rate, cpu_us;
+    double cpu0, cpu1, sys0, sys1, t0, t1, rate, cpu_us, sys_us;
     const char *mode = reuse ? "reuse" : "new";
 
     rss0 = rss_bytes();
@@ -235,12 +238,12 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
     sleep((unsigned) o->warmup_s);
     n0 = atomic_load(&delivered);
     f0 = atomic_load(&failed);
-    cpu0 = cpu_seconds();
+    cpu0 = cpu_seconds(&sys0);
     t0 = (double) clock_mono_ns() / 1e9;
     sleep((unsigned) o->seconds);
     n1 = atomic_load(&delivered);
     f1 = atomic_load(&failed);
-    cpu1 = cpu_seconds();
+    cpu1 = cpu_seconds(&sys1);
     t1 = (double) clock_mono_ns() / 1e9;
     rss1 = rss_bytes();
     heap1 = heap_bytes();
@@ -249,15 +252,17 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
 
     rate = (double) (n1 - n0) / (t1 - t0);
     cpu_us = n1 > n0 ? (cpu1 - cpu0) * 1e6 / (double) (n1 - n0) : 0;
+    sys_us = n1 > n0 ? (sys1 - sys0) * 1e6 / (double) (n1 - n0) : 0;
     printf("| %-6s | %8ld | %9.0f | %8.0f | %10.3f | %8.0f | %7.0f | "
            "%7.1f | %7" PRIu64 " | %6" PRIu64 " |\n",
            mode, o->checks, (double) o->checks / (double) o->interval_s,
            rate, cpu_us / 1000.0,
            cpu_us, (double) (rss1 - rss0) / (double) o->checks,
            (double) st.late_p99_us / 1000.0, st.skipped, st.timeouts);
-    printf("RESULT mode=%s checks=%ld rate=%.1f cpu_us=%.2f rss_b=%.0f "
-           "heap_b=%.0f p99_ms=%.3f max_ms=%.3f failed=%ld skipped=%" PRIu64
-           " timeouts=%" PRIu64 "\n", mode, o->checks, rate, cpu_us,
+    printf("RESULT mode=%s checks=%ld rate=%.1f cpu_us=%.2f sys_us=%.2f "
+           "rss_b=%.0f heap_b=%.0f p99_ms=%.3f max_ms=%.3f failed=%ld "
+           "skipped=%" PRIu64 " timeouts=%" PRIu64 "\n", mode, o->checks,
+           rate, cpu_us, sys_us,
            (double) (rss1 - rss0) / (double) o->checks,
            (double) (heap1 - heap0) / (double) o->checks,
            (double) st.late_p99_us / 1000.0, (double) st.late_max_us / 1000.0,

@@ -27,11 +27,15 @@ struct transfer {
     outpost_run_t        *run;                 /* NULL for perform() */
 };
 
+#define TRANSFER_POOL_MAX 256
+
 struct client {
     struct loop       *loop;
     CURLM             *multi;
     struct loop_timer  timer;
     struct transfer   *all;
+    struct transfer   *pool;      /* ended transfers for reuse (loop) */
+    size_t             pooled;
 };
 
 static struct client *client;   /* one agent per process */
@@ -63,6 +67,19 @@ run_list_del(struct transfer *t)
     }
 }
 
+/* Loop thread: t is over; keep it for the next transfer. */
+static void
+transfer_put(struct transfer *t)
+{
+    if (client->pooled >= TRANSFER_POOL_MAX) {
+        free(t);
+        return;
+    }
+    t->next = client->pool;
+    client->pool = t;
+    client->pooled++;
+}
+
 /* Removes t from everything and reports result to its owner. */
 static void
 complete(struct transfer *t, CURLcode result)
@@ -71,7 +88,7 @@ complete(struct transfer *t, CURLcode result)
     list_del(t);
     run_list_del(t);
     t->done(t->easy, result, t->arg);
-    free(t);
+    transfer_put(t);
 }
 
 static void
@@ -180,6 +197,12 @@ stop_on_loop(void *arg)
         complete(client->all, CURLE_ABORTED_BY_CALLBACK);
     loop_timer_disarm(client->loop, &client->timer);
     curl_multi_cleanup(client->multi);
+    while (client->pool) {
+        struct transfer *t = client->pool;
+        client->pool = t->next;
+        free(t);
+    }
+    client->pooled = 0;
 }
 
 void
@@ -203,7 +226,7 @@ add_transfer(void *arg)
 
     if (t->run && outpost_run_cancelled(t->run)) {
         t->done(t->easy, CURLE_ABORTED_BY_CALLBACK, t->arg);
-        free(t);
+        transfer_put(t);
         return;
     }
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
@@ -213,7 +236,7 @@ add_transfer(void *arg)
         log_core(OUTPOST_LOG_ERROR, "http", "cannot start transfer: %s",
                  curl_multi_strerror(rc));
         t->done(t->easy, CURLE_FAILED_INIT, t->arg);
-        free(t);
+        transfer_put(t);
         return;
     }
     t->next = client->all;
@@ -234,6 +257,20 @@ outpost_http_start(outpost_run_t *run, CURL *easy, outpost_http_done_fn done,
 
     if (client == NULL || easy == NULL || done == NULL)
         return -1;
+    if (loop_on_thread(client->loop)) {
+        if ((t = client->pool) != NULL) {
+            client->pool = t->next;
+            client->pooled--;
+            memset(t, 0, sizeof(*t));
+        } else if ((t = calloc(1, sizeof(*t))) == NULL)
+            return -1;
+        t->easy = easy;
+        t->done = done;
+        t->arg = arg;
+        t->run = run;
+        add_transfer(t);
+        return 0;
+    }
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -1;
@@ -241,10 +278,6 @@ outpost_http_start(outpost_run_t *run, CURL *easy, outpost_http_done_fn done,
     t->done = done;
     t->arg = arg;
     t->run = run;
-    if (loop_on_thread(client->loop)) {
-        add_transfer(t);
-        return 0;
-    }
     if (loop_call(client->loop, add_transfer, t) != 0) {
         free(t);
         return -1;

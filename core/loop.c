@@ -143,7 +143,23 @@ loop_timer_disarm(struct loop *l, struct loop_timer *t)
 void
 loop_timer_arm(struct loop *l, struct loop_timer *t, int64_t due_ms)
 {
-    loop_timer_disarm(l, t);
+    size_t i = t->heap_idx;
+
+    /* Armed already (curl moves its one timer many times a second): move
+     * it in place, up or down, rather than out of the heap and back. */
+    if (i != NOT_ARMED) {
+        int64_t was = t->due_ms;
+
+        if (due_ms == was)
+            return;
+        t->due_ms = due_ms;
+        l->heap[i].due_ms = due_ms;
+        if (due_ms < was)
+            heap_up(l, i);
+        else
+            heap_down(l, i);
+        return;
+    }
     if (l->nheap == l->capheap) {
         size_t cap = l->capheap ? l->capheap * 2 : 256;
         struct heap_slot *h = realloc(l->heap, cap * sizeof(*h));

@@ -31,6 +31,7 @@ struct outpost_run {
     size_t              nrecs, caprecs;
     struct loop_timer   deadline;
     struct transfer    *transfers;      /* loop thread only (http.c) */
+    outpost_run_t      *pool_next;      /* scheduler's pool of ended runs */
 };
 
 /* http.c: abort the run's transfers (loop thread). */

@@ -62,6 +62,9 @@ struct scheduler {
 
     struct scheduler_stats stats;
     uint64_t           late_hist[LATE_BUCKETS];
+
+    outpost_run_t     *run_pool;      /* ended runs for reuse (loop) */
+    size_t             run_pooled;
 };
 
 /* The running scheduler, for outpost_input_defer() (one agent per
@@ -82,33 +85,49 @@ scheduler_spread_offset(size_t i, int64_t interval_ms)
 
 /* --- run lifecycle (loop thread unless said otherwise) ------------------ */
 
-/* Drops n references; the last one frees the run. */
+/* Ended runs kept for the next ones (loop thread only): thousands of
+ * checks a second would otherwise each allocate a run, its lock and its
+ * records array, and free them again. */
+#define RUN_POOL_MAX 256
+
 static void
-run_release(outpost_run_t *run, int n)
+run_destroy(outpost_run_t *run)
 {
-    run->refs -= n;
-    if (run->refs > 0)
-        return;
-    for (size_t i = 0; i < run->nrecs; i++)
-        outpost_record_unref(run->recs[i]);
     free(run->recs);
     pthread_mutex_destroy(&run->lock);
     free(run);
 }
 
-/* Takes the records emitted so far; the run keeps none. */
-static size_t
-run_take(outpost_run_t *run, outpost_record_t ***out)
+/* Drops n references; the last one frees the run, or pools it. */
+static void
+run_release(outpost_run_t *run, int n)
 {
-    size_t n;
+    struct scheduler *s = run->rt->s;
 
-    pthread_mutex_lock(&run->lock);
-    *out = run->recs;
-    n = run->nrecs;
-    run->recs = NULL;
-    run->nrecs = run->caprecs = 0;
-    pthread_mutex_unlock(&run->lock);
-    return n;
+    run->refs -= n;
+    if (run->refs > 0)
+        return;
+    for (size_t i = 0; i < run->nrecs; i++)
+        outpost_record_unref(run->recs[i]);
+    run->nrecs = 0;
+    if (s->run_pooled >= RUN_POOL_MAX || run->caprecs > 16) {
+        run_destroy(run);
+        return;
+    }
+    run->pool_next = s->run_pool;
+    s->run_pool = run;
+    s->run_pooled++;
+}
+
+static void
+run_pool_drain(struct scheduler *s)
+{
+    while (s->run_pool) {
+        outpost_run_t *next = s->run_pool->pool_next;
+        run_destroy(s->run_pool);
+        s->run_pool = next;
+    }
+    s->run_pooled = 0;
 }
 
 /* Logs a check that starts failing and one that recovers: once per
@@ -141,15 +160,16 @@ log_transitions(struct input_rt *rt, outpost_record_t *const *recs, size_t n)
     }
 }
 
+/* Submits what the run emitted. Only once it is no longer running: then
+ * nothing appends any more, and the array stays with the run for reuse. */
 static void
-submit_taken(struct scheduler *s, struct input_rt *rt,
-             outpost_record_t **recs, size_t n)
+submit_ended(struct scheduler *s, outpost_run_t *run)
 {
-    if (n > 0) {
-        log_transitions(rt, recs, n);
-        pipeline_submit(s->pipeline, recs, n);
+    if (run->nrecs > 0) {
+        log_transitions(run->rt, run->recs, run->nrecs);
+        pipeline_submit(s->pipeline, run->recs, run->nrecs);
+        run->nrecs = 0;
     }
-    free(recs);
 }
 
 static void
@@ -186,9 +206,7 @@ finish_on_loop(void *arg)
 {
     outpost_run_t *run = arg;
     struct scheduler *s = run->rt->s;
-    outpost_record_t **recs;
     enum run_state was;
-    size_t n = 0;
 
     pthread_mutex_lock(&run->lock);
     was = run->state;
@@ -197,8 +215,7 @@ finish_on_loop(void *arg)
     pthread_mutex_unlock(&run->lock);
 
     if (was == RUN_RUNNING) {
-        n = run_take(run, &recs);
-        submit_taken(s, run->rt, recs, n);
+        submit_ended(s, run);
         loop_timer_disarm(s->loop, &run->deadline);
     }
     collect_side_closed(s, run->rt);
@@ -212,9 +229,8 @@ static void
 cancel_run(outpost_run_t *run, int report)
 {
     struct scheduler *s = run->rt->s;
-    outpost_record_t **recs, *rec;
+    outpost_record_t *rec;
     int64_t timeout = outpost_instance_timeout_ms(run->inst);
-    size_t n;
 
     pthread_mutex_lock(&run->lock);
     if (run->state != RUN_RUNNING) {
@@ -224,8 +240,7 @@ cancel_run(outpost_run_t *run, int report)
     run->state = RUN_CANCELLED;
     pthread_mutex_unlock(&run->lock);
 
-    n = run_take(run, &recs);
-    submit_taken(s, run->rt, recs, n);
+    submit_ended(s, run);
 
     rec = report ? outpost_run_measurement(run) : NULL;
     if (rec) {
@@ -382,17 +397,24 @@ enqueue_job(struct scheduler *s, outpost_run_t *run)
 static outpost_run_t *
 run_new(struct input_rt *rt)
 {
-    outpost_run_t *run = calloc(1, sizeof(*run));
+    outpost_run_t *run = rt->s->run_pool;
 
-    if (run == NULL)
-        return NULL;
+    if (run) {
+        rt->s->run_pool = run->pool_next;
+        rt->s->run_pooled--;
+        run->pool_next = NULL;
+        run->transfers = NULL;
+    } else {
+        if ((run = calloc(1, sizeof(*run))) == NULL)
+            return NULL;
+        pthread_mutex_init(&run->lock, NULL);
+    }
     run->inst = rt->inst;
     run->rt = rt;
     run->start_ns = outpost_time_now();
     run->start_ms = clock_mono_ms();
     run->state = RUN_RUNNING;
     run->refs = 2;
-    pthread_mutex_init(&run->lock, NULL);
     loop_timer_init(&run->deadline, deadline_fired, run);
     return run;
 }
@@ -436,12 +458,13 @@ input_tick(void *arg)
 {
     struct input_rt *rt = arg;
     struct scheduler *s = rt->s;
-    int64_t now = clock_mono_ms(), interval;
+    int64_t now = clock_mono_ms(), interval, defer;
 
     if (s->stopping)
         return;
     record_lateness(s, now - rt->due_ms);
-    if (s->once || atomic_load(&rt->defer_until) <= outpost_time_now())
+    defer = atomic_load(&rt->defer_until);
+    if (s->once || defer == 0 || defer <= outpost_time_now())
         start_run(rt);
     else {
         pthread_mutex_lock(&s->lock);
@@ -632,6 +655,7 @@ scheduler_free(struct scheduler *s)
     }
     free(s->inputs);
     free(s->threads);
+    run_pool_drain(s);
     pthread_cond_destroy(&s->job_cond);
     pthread_cond_destroy(&s->idle_cond);
     pthread_mutex_destroy(&s->lock);

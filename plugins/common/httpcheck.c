@@ -67,6 +67,7 @@ httpcheck_free(httpcheck_t *hc)
 {
     if (hc == NULL)
         return;
+    hc_request_forget();
     destroy(hc);
     hc_pool_engine_unref();
 }
@@ -149,7 +150,11 @@ static int
 send_step(httpcheck_call_t *c)
 {
     int64_t timeout = outpost_instance_timeout_ms(c->hc->inst);
-    int64_t left = timeout - (mono_ns() - c->start_ns) / 1000000;
+    const struct httpcheck_hooks *hooks = c->hc->hooks;
+    /* Without a prepare hook the first request starts as the check
+     * does: nothing has run since start_ns, no need to read the clock. */
+    int64_t left = c->step == 0 && !(hooks && hooks->prepare) ? timeout
+                   : timeout - (mono_ns() - c->start_ns) / 1000000;
 
     hc_response_reset(c);
     if (c->next.url == NULL && c->hc->conf->url == NULL) {

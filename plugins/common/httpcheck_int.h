@@ -56,6 +56,10 @@ struct httpcheck_times {
 struct httpcheck_call {
     struct httpcheck_call *next_free;   /* pool */
     CURL                  *easy;
+    const httpcheck_t     *setup_for;    /* the easy handle holds this
+                                            instance's plain request... */
+    unsigned               setup_gen;    /* ...if no instance was freed
+                                            since: hc_request_forget) */
     httpcheck_t           *hc;
     outpost_run_t         *run;
     outpost_record_t      *rec;
@@ -97,6 +101,7 @@ void hc_pool_engine_ref(void);
 void hc_pool_engine_unref(void);
 
 /* httpcheck_request.c */
+void hc_request_forget(void);
 int  hc_request_base(httpcheck_t *hc, char *err, size_t errlen);
 int  hc_request_apply(httpcheck_call_t *c, int64_t timeout_ms);
 void hc_next_clear(struct httpcheck_next *n);

@@ -31,7 +31,7 @@ call_destroy(httpcheck_call_t *c)
     free(c);
 }
 
-/* A clean call: the easy handle is reset by hc_request_apply. */
+/* A clean call: hc_request_apply sets its easy handle up. */
 httpcheck_call_t *
 hc_pool_get(void)
 {
@@ -53,14 +53,19 @@ hc_pool_get(void)
             return NULL;
         }
     }
-    /* Keep the handle and the buffers' memory; zero everything else. */
+    /* Keep the handle, what it is set up for and the buffers' memory;
+     * zero everything else. */
     easy = c->easy;
     {
         char *body = c->body, *hdrs = c->hdrs;
         size_t body_cap = c->body_cap, hdrs_cap = c->hdrs_cap;
+        const httpcheck_t *setup_for = c->setup_for;
+        unsigned setup_gen = c->setup_gen;
 
         memset(c, 0, sizeof(*c));
         c->easy = easy;
+        c->setup_for = setup_for;
+        c->setup_gen = setup_gen;
         c->body = body;
         c->body_cap = body_cap;
         c->hdrs = hdrs;

@@ -2,9 +2,14 @@
  * httpcheck_request.c - turns an instance's conf, plus what hooks asked
  * for this one request (struct httpcheck_next), into curl options on the
  * borrowed easy handle. The handle served another instance before, so
- * every request starts from curl_easy_reset(): nothing leaks from one
- * check to the next.
+ * a request starts from curl_easy_reset(): nothing leaks from one check
+ * to the next. The exception is a plain request (no hooks, no overrides,
+ * nothing the handle would point into that is the instance's own) equal
+ * to the one the handle was last set up for: the handle already holds
+ * exactly those options, so only the timeout is set again. Many checks of
+ * one URL, or one check run again, then cost no reset and no setopt.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +158,11 @@ set_transport(CURL *e, const httpcheck_t *hc)
     /* Only the configured proxy: a daemon's environment is not the
      * operator's shell, and a check should go where its config says. */
     curl_easy_setopt(e, CURLOPT_PROXY, cf->proxy ? cf->proxy : "");
+    /* With no proxy, no_proxy cannot matter: saying so spares curl two
+     * getenv() per transfer. With one, the environment's no_proxy still
+     * applies, as it always has. */
+    if (cf->proxy == NULL)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
     if (cf->ip_version && strcmp(cf->ip_version, "ipv4") == 0)
         ipr = CURL_IPRESOLVE_V4;
     else if (cf->ip_version && strcmp(cf->ip_version, "ipv6") == 0)
@@ -163,6 +173,60 @@ set_transport(CURL *e, const httpcheck_t *hc)
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
+}
+
+/* Bumped whenever an instance goes: a handle set up before then may
+ * point into it, so it is set up again from scratch. */
+static _Atomic unsigned setup_gen = 1;
+
+void
+hc_request_forget(void)
+{
+    atomic_fetch_add(&setup_gen, 1);
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* hc's requests set no option that differs between checks but the
+ * timeout, and none that points into hc (its header list, its CA). */
+static int
+plain(const httpcheck_t *hc)
+{
+    return hc->hooks == NULL && hc->headers == NULL && hc->ca_pem == NULL;
+}
+
+/* Plain a and b whose requests set the same options. */
+static int
+same_request(const httpcheck_t *a, const httpcheck_t *b)
+{
+    const struct httpcheck_conf *x = a->conf, *y = b->conf;
+
+    if (!plain(a) || !plain(b))
+        return 0;
+    if (a == b)
+        return 1;
+    return same_str(x->url, y->url) && same_str(x->method, y->method)
+        && same_str(x->body, y->body)
+        && same_str(x->username, y->username)
+        && same_str(x->password, y->password)
+        && x->follow_redirects == y->follow_redirects
+        && x->max_redirects == y->max_redirects
+        && same_str(x->ca_file, y->ca_file) && x->insecure == y->insecure
+        && same_str(x->proxy, y->proxy)
+        && same_str(x->ip_version, y->ip_version)
+        && same_str(x->user_agent, y->user_agent)
+        && x->reuse_connections == y->reuse_connections;
+}
+
+static int
+no_overrides(const struct httpcheck_next *n)
+{
+    return n->url == NULL && n->method == NULL && !n->has_body
+        && n->user == NULL && n->headers == NULL;
 }
 
 int
@@ -176,8 +240,21 @@ hc_request_apply(httpcheck_call_t *c, int64_t timeout_ms)
     const char *user = n->user ? n->user : cf->username;
     CURL *e = c->easy;
 
+    unsigned gen = atomic_load(&setup_gen);
+
     if (url == NULL)
         return -1;
+    if (!no_overrides(n) || !plain(c->hc))
+        c->setup_for = NULL;
+    else if (c->setup_for && c->setup_gen == gen
+             && same_request(c->setup_for, c->hc)) {
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+        c->errbuf[0] = '\0';
+        return 0;
+    } else {
+        c->setup_for = c->hc;
+        c->setup_gen = gen;
+    }
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     if (n->has_body)
