@@ -17,7 +17,9 @@ xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Resolves the common options: zeroes mean "the global value". */
+/* Resolves what the option table cannot: interval and timeout default to
+ * the globals, and an input's timeout never exceeds its interval. Every
+ * other common option already holds its table default. */
 static void
 resolve_common(outpost_instance_t *inst, const struct config *c)
 {
@@ -29,18 +31,6 @@ resolve_common(outpost_instance_t *inst, const struct config *c)
     if (inst->common.timeout_ms > inst->common.interval_ms
         && inst->plugin->kind == OUTPOST_INPUT)
         inst->common.timeout_ms = inst->common.interval_ms;
-    if (inst->common.batch_size <= 0)
-        inst->common.batch_size = 500;
-    if (inst->common.flush_interval_ms <= 0)
-        inst->common.flush_interval_ms = 1000;
-    if (inst->common.queue_limit <= 0)
-        inst->common.queue_limit = 100000;
-    if (inst->common.retry_initial_ms <= 0)
-        inst->common.retry_initial_ms = 500;
-    if (inst->common.retry_max_ms <= 0)
-        inst->common.retry_max_ms = 60000;
-    if (inst->common.weight <= 0)
-        inst->common.weight = 1.0;
 }
 
 static int

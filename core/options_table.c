@@ -64,7 +64,7 @@ static const outpost_option_t output_common[] = {
       "spill to disk once the backend has been down this long",
       0, 0, DAYS_365_MS, NULL },
     { "disk_limit_mb", OUTPOST_OPT_INT, C(disk_limit_mb), "1024",
-      "disk space for spilled records, in MiB", 0, 0, 1e7, NULL },
+      "disk space for spilled records, in MiB", 0, 1, 1e7, NULL },
     OUTPOST_OPTION_END
 };
 

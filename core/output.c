@@ -38,9 +38,6 @@
 #define DOWN_AFTER              3       /* RETRYs in a row: log "down" */
 #define IDLE_WAIT_MS            60000   /* queue_wait wakes us anyway */
 #define STALL_WAIT_MS           100     /* records queued but none readable */
-#define DEFAULT_QUEUE_LIMIT     100000
-#define DEFAULT_SPILL_AFTER_MS  10000   /* as core/options.c */
-#define DEFAULT_DISK_LIMIT_MB   1024    /* never unbounded */
 
 struct output_worker {
     outpost_instance_t  *inst;
@@ -302,14 +299,14 @@ worker_main(void *arg)
 static void
 settings(struct output_worker *w, const struct common_conf *c)
 {
-    w->batch_size = c->batch_size > 0 ? (size_t) c->batch_size : 500;
-    w->flush_ms = c->flush_interval_ms > 0 ? c->flush_interval_ms : 1000;
-    w->retry_initial_ms = c->retry_initial_ms > 0 ? c->retry_initial_ms : 500;
+    /* The option table's bounds keep these positive (spill_after may be
+     * 0: spill on the first RETRY); only their relation is checked here. */
+    w->batch_size = (size_t) c->batch_size;
+    w->flush_ms = c->flush_interval_ms;
+    w->retry_initial_ms = c->retry_initial_ms;
     w->retry_max_ms = c->retry_max_ms > w->retry_initial_ms
                       ? c->retry_max_ms : w->retry_initial_ms;
-    /* 0 is a real choice: spill on the first RETRY. */
-    w->spill_after_ms = c->spill_after_ms >= 0 ? c->spill_after_ms
-                                               : DEFAULT_SPILL_AFTER_MS;
+    w->spill_after_ms = c->spill_after_ms;
 }
 
 static void
@@ -339,12 +336,9 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         w->rng = 1;
     snprintf(w->name, sizeof(w->name), "%s.%s", inst->plugin->name,
              inst->name);
-    qo.mem_limit = c->queue_limit > 0 ? (size_t) c->queue_limit
-                                      : DEFAULT_QUEUE_LIMIT;
+    qo.mem_limit = (size_t) c->queue_limit;
     qo.spill_dir = spill_dir;
-    qo.disk_limit = (uint64_t) (c->disk_limit_mb > 0 ? c->disk_limit_mb
-                                                     : DEFAULT_DISK_LIMIT_MB)
-                    << 20;
+    qo.disk_limit = (uint64_t) c->disk_limit_mb << 20;
     qo.name = w->name;
     w->batch = calloc(w->batch_size, sizeof(*w->batch));
     if (w->batch == NULL) {
