@@ -18,7 +18,9 @@
 #include <string.h>
 #include <outpost/record.h>
 
-#define TLS_CACHE_SIZE 256
+/* 512 sets of 2: a record's dozen keys, from two or three modules'
+ * string tables, must not evict each other on every record. */
+#define TLS_CACHE_SETS 512
 
 struct entry {
     struct entry *next;
@@ -31,11 +33,13 @@ static struct entry  **buckets;
 static size_t          nbuckets;
 static size_t          nentries;
 
-static __thread struct {
+struct cached {
     const char *from;
     const char *to;
     int         immortal;
-} tls_cache[TLS_CACHE_SIZE];
+};
+
+static __thread struct cached tls_cache[TLS_CACHE_SETS][2];
 
 static uint64_t
 fnv1a(const char *s)
@@ -95,24 +99,35 @@ intern_locked(const char *s)
     return e->str;
 }
 
+static int
+cache_hit(const struct cached *c, const char *s)
+{
+    return c->from == s && (c->immortal || strcmp(c->to, s) == 0);
+}
+
 const char *
 outpost_intern(const char *s)
 {
-    size_t slot = ((uintptr_t) s >> 3) & (TLS_CACHE_SIZE - 1);
+    /* Fibonacci hashing: literals sit 8 or 16 bytes apart. */
+    size_t set = (size_t) (((uintptr_t) s * 0x9E3779B97F4A7C15ULL) >> 55)
+                 & (TLS_CACHE_SETS - 1);
+    struct cached *way = tls_cache[set];
     const char *r;
     Dl_info info;
 
-    if (tls_cache[slot].from == s
-        && (tls_cache[slot].immortal || strcmp(tls_cache[slot].to, s) == 0))
-        return tls_cache[slot].to;
+    if (cache_hit(&way[0], s))
+        return way[0].to;
+    if (cache_hit(&way[1], s))
+        return way[1].to;
 
     pthread_mutex_lock(&lock);
     r = intern_locked(s);
     pthread_mutex_unlock(&lock);
 
-    tls_cache[slot].from = s;
-    tls_cache[slot].to = r;
-    tls_cache[slot].immortal = r == s || dladdr(s, &info) != 0;
+    way[1] = way[0];
+    way[0].from = s;
+    way[0].to = r;
+    way[0].immortal = r == s || dladdr(s, &info) != 0;
     return r;
 }
 
