@@ -7,11 +7,21 @@
  * a transfer that belongs to a run is also on that run's list. Both lists
  * and the multi handle are touched only on the loop thread. The core keeps
  * its transfer in CURLOPT_PRIVATE while the transfer runs.
+ *
+ * Sockets curl opens through us (CURLOPT_OPENSOCKETFUNCTION) and closes
+ * through us (CURLOPT_CLOSESOCKETFUNCTION) stay in the epoll set when curl
+ * stops watching them ("parked"): a keep-alive connection then costs no
+ * epoll_ctl between one transfer and the next, and a closed one none at
+ * all, as close() drops it from the set. An event on a parked socket
+ * (the server closed an idle connection) takes it out for real; curl
+ * finds the connection dead when it next tries to reuse it.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <outpost/http.h>
 #include "clock.h"
 #include "http.h"
@@ -29,6 +39,11 @@ struct transfer {
 
 #define TRANSFER_POOL_MAX 256
 
+enum {
+    SOCK_OURS   = 1,    /* opened here, will be closed here */
+    SOCK_PARKED = 2     /* in the epoll set, curl not watching it */
+};
+
 struct client {
     struct loop       *loop;
     CURLM             *multi;
@@ -36,6 +51,8 @@ struct client {
     struct transfer   *all;
     struct transfer   *pool;      /* ended transfers for reuse (loop) */
     size_t             pooled;
+    unsigned char     *sock;      /* SOCK_* by fd (loop thread) */
+    size_t             nsock;
 };
 
 static struct client *client;   /* one agent per process */
@@ -114,6 +131,11 @@ on_socket_event(int fd, uint32_t events, void *arg)
     int flags = 0, running;
 
     (void) arg;
+    if ((size_t) fd < client->nsock && (client->sock[fd] & SOCK_PARKED)) {
+        client->sock[fd] &= (unsigned char) ~SOCK_PARKED;
+        loop_io_del(client->loop, fd);
+        return;
+    }
     if (events & (EPOLLIN | EPOLLHUP))
         flags |= CURL_CSELECT_IN;
     if (events & EPOLLOUT)
@@ -142,9 +164,14 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
 
     (void) easy; (void) userp; (void) sockp;
     if (what == CURL_POLL_REMOVE) {
-        loop_io_del(client->loop, fd);
+        if ((size_t) fd < client->nsock && (client->sock[fd] & SOCK_OURS))
+            client->sock[fd] |= SOCK_PARKED;
+        else
+            loop_io_del(client->loop, fd);
         return 0;
     }
+    if ((size_t) fd < client->nsock)
+        client->sock[fd] &= (unsigned char) ~SOCK_PARKED;
     if (what & CURL_POLL_IN)
         events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
@@ -152,6 +179,51 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
     if (loop_io_set(client->loop, fd, events, on_socket_event, NULL) != 0)
         log_core(OUTPOST_LOG_ERROR, "http", "cannot watch socket %d", fd);
     return 0;
+}
+
+/* Curl may call these off the loop thread only for a handle that is not in
+ * our multi handle (curl_easy_perform): then the table is not ours to
+ * touch, and the socket was never in the epoll set. */
+static int
+sock_table_ok(curl_socket_t fd)
+{
+    if (client == NULL || fd < 0 || !loop_on_thread(client->loop))
+        return 0;
+    if ((size_t) fd >= client->nsock) {
+        size_t n = (size_t) fd + 256;
+        unsigned char *v = realloc(client->sock, n);
+
+        if (v == NULL)
+            return 0;
+        memset(v + client->nsock, 0, n - client->nsock);
+        client->sock = v;
+        client->nsock = n;
+    }
+    return 1;
+}
+
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose,
+               struct curl_sockaddr *addr)
+{
+    curl_socket_t fd;
+
+    (void) clientp; (void) purpose;
+    fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd >= 0 && sock_table_ok(fd))
+        client->sock[fd] = SOCK_OURS;
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+static int
+close_socket_cb(void *clientp, curl_socket_t fd)
+{
+    (void) clientp;
+    if (sock_table_ok(fd) && client->sock[fd]) {
+        client->sock[fd] = 0;
+        loop_io_closing(client->loop, fd);
+    }
+    return close(fd);
 }
 
 static int
@@ -203,6 +275,9 @@ stop_on_loop(void *arg)
         free(t);
     }
     client->pooled = 0;
+    free(client->sock);
+    client->sock = NULL;
+    client->nsock = 0;
 }
 
 void
@@ -231,6 +306,8 @@ add_transfer(void *arg)
     }
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
     curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
     rc = curl_multi_add_handle(client->multi, t->easy);
     if (rc != CURLM_OK) {
         log_core(OUTPOST_LOG_ERROR, "http", "cannot start transfer: %s",

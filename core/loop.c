@@ -23,6 +23,7 @@
 struct io_slot {
     loop_io_fn  fn;
     void       *arg;
+    uint32_t    events;     /* what epoll watches for this fd */
 };
 
 struct heap_slot {
@@ -220,13 +221,23 @@ loop_io_set(struct loop *l, int fd, uint32_t events, loop_io_fn fn,
         l->io = io;
         l->nio = n;
     }
+    /* Watched already for exactly these events: a new owner, no syscall
+     * (a keep-alive connection going from one transfer to the next). */
+    if (l->io[fd].fn && l->io[fd].events == events) {
+        l->io[fd].fn = fn;
+        l->io[fd].arg = arg;
+        return 0;
+    }
     op = l->io[fd].fn ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(l->epfd, op, fd, &ev) != 0
         && !(op == EPOLL_CTL_ADD && errno == EEXIST
-             && epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0))
+             && epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+        && !(op == EPOLL_CTL_MOD && errno == ENOENT
+             && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
         return -1;
     l->io[fd].fn = fn;
     l->io[fd].arg = arg;
+    l->io[fd].events = events;
     return 0;
 }
 
@@ -239,6 +250,18 @@ loop_io_del(struct loop *l, int fd)
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     l->io[fd].fn = NULL;
     l->io[fd].arg = NULL;
+    l->io[fd].events = 0;
+}
+
+void
+loop_io_closing(struct loop *l, int fd)
+{
+    if (fd < 0 || (size_t) fd >= l->nio)
+        return;
+    /* close() takes the fd out of the epoll set itself. */
+    l->io[fd].fn = NULL;
+    l->io[fd].arg = NULL;
+    l->io[fd].events = 0;
 }
 
 /* --- inbox ------------------------------------------------------------- */

@@ -41,6 +41,9 @@ int   loop_timer_armed(const struct loop_timer *t);
 int   loop_io_set(struct loop *l, int fd, uint32_t events, loop_io_fn fn,
                   void *arg);
 void  loop_io_del(struct loop *l, int fd);
+/* Loop thread only: fd is about to be closed (and so leaves the epoll set
+ * without an epoll_ctl); forget it. */
+void  loop_io_closing(struct loop *l, int fd);
 
 /* Any thread: run fn(arg) on the loop thread soon, in posting order.
  * 0, or -1 when the loop has stopped (fn will not run). */

@@ -30,6 +30,12 @@ def closed_port():
     return port
 
 
+def process_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def openssl(*args):
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
@@ -461,6 +467,62 @@ http "reusetls" { url = "%(t)s/health" ca_file = "%(ca)s"
         for f in later:
             self.assertAlmostEqual(f["cert_expiry_days"], 20, delta=0.1)
 
+
+    def test_reused_connection_closed_by_the_server(self):
+        """A keep-alive connection the server drops while it is idle: the
+        next check connects again and passes, and the dead socket does not
+        keep the agent busy in the meantime."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        stop = threading.Event()
+
+        def serve(conn):
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             b"Content-Type: text/plain\r\n\r\nok")
+                time.sleep(0.05)        # idle, then the server hangs up
+
+        def accept():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    conn, _ = srv.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=serve, args=(conn,),
+                                 daemon=True).start()
+
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        out = self.w.file("records.jsonl")
+        conf = self.w.write_main(interval="300ms", timeout="1s",
+                                 plugin_dir=self.plugins())
+        self.w.write_dropin("10-http.conf", """
+http "dropped" { url = "http://127.0.0.1:%d/" reuse_connections = true }
+""" % srv.getsockname()[1])
+        self.w.write_dropin("90-out.conf", 'jsonl "out" { path = "%s" }\n'
+                            % out)
+        p = start_daemon(conf)
+        try:
+            self.assertTrue(wait_for(lambda: len(read_jsonl(out)) >= 2))
+            cpu0 = process_cpu_seconds(p.pid)
+            time.sleep(2)
+            busy = process_cpu_seconds(p.pid) - cpu0
+        finally:
+            rc, err = stop_daemon(p)
+            stop.set()
+            t.join()
+            srv.close()
+        self.assertEqual(rc, 0, err)
+        fields = [r["fields"] for r in read_jsonl(out)]
+        self.assertGreaterEqual(len(fields), 6)
+        for f in fields:
+            self.assertPass(f)
+            self.assertEqual(f["connections"], 1)
+        # Checking every 300 ms costs milliseconds, not a spinning core.
+        self.assertLess(busy, 0.5)
 
     # --- the engine's hooks (tests/plugins/hctest.c) ---------------------
 
