@@ -11,7 +11,12 @@
 # Environment: CHECKS (50000), INTERVAL (10, seconds), WARMUP (12),
 # SECONDS_MEASURED (20), BB_CONNS (32: wrk connections to blackbox),
 # FAKEAPI (default BUILD_DIR/fakeapi), SKIP (space-separated: collectd
-# blackbox outpost).
+# blackbox outpost floor).
+#
+# "floor" rows are bench/floor at the same rate: a bare epoll client with no
+# HTTP library, i.e. what this machine's kernel alone charges per check
+# (on loopback the client also pays for the server's half of TCP). Read
+# every row against them.
 #
 # Needs: collectd-core, prometheus-blackbox-exporter, wrk, python3.
 set -eu
@@ -80,6 +85,15 @@ if ! skipped outpost; then
         grep '^RESULT' "$tmp/probe.$mode" | sed "s/^RESULT /outpost_$mode /" \
             >> "$results"
         grep '^STARTUP' "$tmp/probe.$mode" >> "$tmp/startup"
+    done
+fi
+
+# --- the kernel's floor -----------------------------------------------------
+if ! skipped floor; then
+    for mode in new reuse; do
+        "$BUILD/bench/floor" -r "$((CHECKS / INTERVAL))" -w "$WARMUP" \
+            -d "$MEASURE" -m "$mode" "$url" | grep '^RESULT' |
+            sed "s/^RESULT /floor_$mode /" >> "$results"
     done
 fi
 
@@ -201,6 +215,8 @@ for line in open(sys.argv[1]):
                   if k != "mode"}
 
 labels = {
+    "floor_new":     "floor: bare epoll client, new connection",
+    "floor_reuse":   "floor: bare epoll client, keep-alive",
     "outpost_new":   "outpost http, new connection per check",
     "outpost_reuse": "outpost http, reuse_connections = true",
     "collectd_curl": "collectd 5.12 curl plugin, 5 ReadThreads",
@@ -213,8 +229,8 @@ print("| %-42s | %9s | %10s | %8s | %10s | %8s |" % (
     "run", "checks/s", "CPU s/1000", "CPU us", "RSS B/check", "p99 late"))
 print("|%s|%s|%s|%s|%s|%s|" % ("-" * 44, "-" * 11, "-" * 12, "-" * 10,
                                "-" * 12, "-" * 10))
-for k in ("outpost_new", "outpost_reuse", "collectd_curl", "collectd_fit",
-          "blackbox"):
+for k in ("floor_new", "floor_reuse", "outpost_new", "outpost_reuse",
+          "collectd_curl", "collectd_fit", "blackbox"):
     if k not in rows:
         continue
     r = rows[k]
@@ -238,6 +254,14 @@ ratio("outpost_new", "blackbox", "0.100",
       "CPU per check, outpost new connection / blackbox_exporter:")
 ratio("outpost_new", "collectd_curl", "-",
       "CPU per check, outpost new connection / collectd curl:")
+ratio("floor_reuse", "collectd_fit", "-",
+      "CPU per check, floor keep-alive / collectd (pages that fit):")
+ratio("floor_new", "blackbox", "-",
+      "CPU per check, floor new connection / blackbox_exporter:")
+for m in ("new", "reuse"):
+    if "outpost_" + m in rows and "floor_" + m in rows:
+        print("%-58s %6.1f" % ("CPU us per check above the floor, %s:" % m,
+              rows["outpost_" + m]["cpu_us"] - rows["floor_" + m]["cpu_us"]))
 for k in ("outpost_new", "outpost_reuse"):
     if k in rows:
         r = rows[k]
