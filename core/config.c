@@ -143,8 +143,7 @@ add_section(struct config *c, const outpost_plugin_t *p, cfg_t *sec,
 }
 
 /* The sections of the file just parsed, seen[from..], in config order.
- * Only called for a file without problems, so libconfuse replaced no
- * section of it and every seen[].sec is alive. */
+ * Their seen[].sec are alive until the file's root is freed. */
 static void
 add_sections(struct load *L, size_t from)
 {
@@ -227,7 +226,7 @@ read_config(struct load *L, const char *path, char *text, int dropin)
      * convert: sections are only set up while there are none. */
     if (L->d->n == L->before)
         add_sections(L, from);
-    cfg_free(root);
+    config_root_free(L, root);
 }
 
 static int
@@ -303,11 +302,13 @@ load_plugins(struct load *L, const char *text, const char *default_dir)
         dir = resolve(L, cfg_opt_getnstr(opt, 0));
     else if (default_dir != NULL)
         dir = strdup(default_dir);
-    if (root != NULL)
-        cfg_free(root);
+    config_root_free(L, root);
     if (dir != NULL)
         registry_load_dir(L->reg, dir, L->d);
     free(dir);
+    /* The quiet parse named the plugins loaded before any was. */
+    free(L->loaded);
+    L->loaded = NULL;
 }
 
 static void

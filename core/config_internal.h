@@ -28,7 +28,7 @@ struct seen {             /* a section that closed */
     char       *title;
     const char *file;     /* main_path or one of load.files */
     int         line;
-    cfg_t      *sec;      /* valid while its file's root is */
+    cfg_t      *sec;      /* valid until config_root_free of its file */
 };
 
 struct problem {
@@ -69,6 +69,8 @@ struct load {
     size_t           nseen, nseen_committed;
     size_t          *slots;       /* hash of seen: index + 1; 0 is free */
     size_t           nslots;      /* a power of two; 0: no hash */
+    cfg_value_t    **closed;      /* titled sections taken out of root */
+    size_t           nclosed;
     char           **files;
     size_t           nfiles;
 };
@@ -85,7 +87,8 @@ void config_problem(struct load *L, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The names of the loaded plugins, for messages. */
 const char *config_loaded(struct load *L);
-/* Parses one file until no new name is learned (see config_parse.c). */
+/* Parses one file until no new name is learned (see config_parse.c); free
+ * the root with config_root_free. */
 cfg_t *config_parse_file(struct load *L, const char *file, const char *text,
                          int dropin);
 void config_forget_learned(struct load *L);
@@ -96,5 +99,7 @@ int config_index_lines(struct load *L, const char *text);
 void config_seen_truncate(struct load *L, size_t n);
 /* on_value's work when a section closes (opt is of type CFGT_SEC). */
 int config_section_closed(struct load *L, cfg_opt_t *opt);
+/* Frees a parse's root and the sections taken out of it (L->closed). */
+void config_root_free(struct load *L, cfg_t *root);
 
 #endif

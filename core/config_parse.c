@@ -438,7 +438,8 @@ parse_once(struct load *L)
 }
 
 /* Parses file until no new name is learned; keeps the last parse's
- * problems and instances (none of either when quiet). */
+ * problems and instances (none of either when quiet). The root it returns
+ * is freed with config_root_free. */
 cfg_t *
 config_parse_file(struct load *L, const char *file, const char *text,
                   int dropin)
@@ -461,7 +462,7 @@ config_parse_file(struct load *L, const char *file, const char *text,
         cfg = parse_once(L);
         if (cfg == NULL || !L->learned_new)
             break;
-        cfg_free(cfg);
+        config_root_free(L, cfg);
     }
     if (cfg == NULL)
         config_problem(L, 0, "out of memory");

@@ -4,7 +4,8 @@
  * plugin and title), duplicate instances and missing required options.
  *
  * libconfuse tells where a section ends, not where it starts; the start
- * is found in the file's text (section_start).
+ * is found in the file's text (section_start). A titled section is taken
+ * out of libconfuse's tree as it closes (take_closed).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,19 +78,52 @@ section_start(struct load *L, int end, const char *name, const char *title)
     return end;
 }
 
-/* libconfuse does not say which section closed, and it replaces a section
- * whose title repeats in place. So a closed section's line is stored
- * negated, and the one with a positive line is the one that just closed. */
+/* For each titled section it opens, libconfuse's cfg_setopt compares the
+ * title with every section of that name so far, to replace a repeated one
+ * in place (with or without CFGF_NO_TITLE_DUPES): n sections cost n^2/2
+ * strcmp, 30-40 s for 50,000. So a titled section is taken out of its
+ * option as soon as it closes and kept in L->closed until the root is
+ * freed. The option never holds more than the section being read, the one
+ * that just closed is its last, and duplicates are found in the hash of
+ * seen. */
 static cfg_t *
-just_closed(cfg_opt_t *opt)
+take_closed(struct load *L, cfg_opt_t *opt)
 {
-    for (unsigned i = cfg_opt_size(opt); i-- > 0;) {
-        cfg_t *sec = cfg_opt_getnsec(opt, i);
+    cfg_value_t *val;
 
-        if (sec != NULL && sec->line > 0)
-            return sec;
+    if (opt->nvalues == 0)
+        return NULL;
+    val = opt->values[opt->nvalues - 1];
+    if (!(opt->flags & CFGF_TITLE))
+        return val->section;                /* api: cfg_getsec reads it */
+    if (config_grow(&L->closed, L->nclosed, sizeof(val)) != 0) {
+        config_problem(L, val->section->line, "out of memory");
+        return NULL;
     }
-    return NULL;
+    L->closed[L->nclosed++] = val;
+    opt->nvalues--;
+    return val->section;
+}
+
+/* After the parse, not as sections close: cfg_free of a section named
+ * "root" (an unknown plugin's) resets libconfuse's lexer as for a root.
+ * (When libconfuse itself replaced a repeated `root "x"`, that reset ended
+ * the file there.) */
+void
+config_root_free(struct load *L, cfg_t *root)
+{
+    for (size_t i = 0; i < L->nclosed; i++) {
+        cfg_value_t *val = L->closed[i];
+
+        val->section->path = NULL;      /* root's, as cfg_free_value does */
+        cfg_free(val->section);
+        free(val);
+    }
+    free(L->closed);
+    L->closed = NULL;
+    L->nclosed = 0;
+    if (root != NULL)
+        cfg_free(root);
 }
 
 /* Instances are looked up by (plugin, title) for every section closed, so
@@ -200,7 +234,7 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
 {
     const outpost_plugin_t *p;
     struct seen *first;
-    cfg_t *sec = just_closed(opt);
+    cfg_t *sec = take_closed(L, opt);
     int line;
 
     L->last_opt = NULL;
@@ -208,7 +242,6 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
         return 0;
     line = section_start(L, sec->line, opt->name,
                          sec->title ? sec->title : "");
-    sec->line = -line;
     if (sec->title == NULL) {
         if (L->dropin)
             config_problem(L, line, "section '%s' is a global setting: set "

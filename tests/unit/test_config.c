@@ -506,6 +506,25 @@ test_unknown_plugin(void **state)
            "range (0..10)");
 }
 
+/* libconfuse frees a section named "root" as it frees a root: it resets
+ * its lexer. Repeating one must not end the file there. */
+static void
+test_unknown_root(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "root \"x\" { a = 1 }\nroot \"x\" { }\n"
+        "probe \"b\" { retries = 99 }\n");
+    EXPECT(f, "@/outpost.conf:1: unknown plugin 'root' (loaded: gate, probe, "
+           "sink)",
+           "@/outpost.conf:2: unknown plugin 'root' (loaded: gate, probe, "
+           "sink)",
+           "@/outpost.conf:3: option 'retries' in probe \"b\": 99 is out of "
+           "range (0..10)",
+           "@/outpost.conf:3: missing required option 'url' in probe \"b\"");
+}
+
 static void
 test_duplicate(void **state)
 {
@@ -684,6 +703,71 @@ test_comments(void **state)
            "range (0..10)");
 }
 
+/* Text of n sections `probe "<prefix>NNNN" { url = "u/NNNN" }`, one a line
+ * (two a section when split), then extra. */
+static char *
+many_sections(const char *prefix, int n, int split, const char *extra)
+{
+    char *text = NULL;
+    size_t size;
+    FILE *m = open_memstream(&text, &size);
+
+    for (int i = 0; i < n; i++)
+        fprintf(m, "probe \"%s%04d\" {%s url = \"u/%d\" }\n", prefix, i,
+                split ? "\n" : "", i);
+    fputs(extra, m);
+    fclose(m);
+    return text;
+}
+
+/* Thousands of sections load in config order with their lines, and a
+ * duplicate among them is still found, in its file and across files. */
+static void
+test_many_sections(void **state)
+{
+    struct fixture *f = *state;
+    const struct section *s;
+    struct config *c;
+    char *text, *want;
+
+    text = many_sections("p", 3000, 0, "");
+    put(f, "outpost.conf", text);
+    free(text);
+    text = many_sections("q", 3000, 1, "");
+    put(f, "conf.d/10.conf", text);
+    free(text);
+    c = load(f);
+    diag_print(&f->d, stderr);
+    assert_non_null(c);
+    assert_int_equal(c->nsections, 6000);
+    s = &c->sections[1234];
+    assert_string_equal(s->instance, "p1234");
+    assert_int_equal(s->line, 1235);
+    assert_string_equal(((struct probe_conf *) s->conf)->url, "u/1234");
+    s = &c->sections[3000 + 2999];
+    assert_string_equal(s->instance, "q2999");
+    assert_int_equal(s->line, 2 * 2999 + 1);
+    want = at(f, "@/conf.d/10.conf");
+    assert_string_equal(s->file, want);
+    free(want);
+    config_free(c);
+
+    text = many_sections("p", 3000, 0, "probe \"p2500\" { url = \"x\" }\n");
+    put(f, "outpost.conf", text);
+    free(text);
+    text = many_sections("q", 3000, 1, "sink \"p0007\" { }\n"
+                         "probe \"q0042\" { url = \"x\" }\n"
+                         "probe \"p0007\" { url = \"x\" }\n");
+    put(f, "conf.d/10.conf", text);
+    free(text);
+    EXPECT(f, "@/outpost.conf:3001: duplicate instance probe \"p2500\" "
+           "(first defined at @/outpost.conf:2501)",
+           "@/conf.d/10.conf:6002: duplicate instance probe \"q0042\" "
+           "(first defined at @/conf.d/10.conf:85)",
+           "@/conf.d/10.conf:6003: duplicate instance probe \"p0007\" "
+           "(first defined at @/outpost.conf:8)");
+}
+
 static void
 test_describe(void **state)
 {
@@ -728,12 +812,14 @@ main(void)
         T(test_unknown_plugin),
         T(test_plugin_validate),
         T(test_duplicate),
+        T(test_unknown_root),
         T(test_secrets),
         T(test_required_range_enum),
         T(test_globals),
         T(test_missing_files),
         T(test_many),
         T(test_comments),
+        T(test_many_sections),
         cmocka_unit_test(test_describe),
     };
 
