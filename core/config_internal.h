@@ -28,7 +28,9 @@ struct seen {             /* a section that closed */
     char       *title;
     const char *file;     /* main_path or one of load.files */
     int         line;
-    cfg_t      *sec;      /* valid until config_root_free of its file */
+    cfg_t      *sec;      /* NULL: freed as it closed (all but a plugin
+                             called "root", alive until config_root_free) */
+    long        section;  /* index in c->sections once set up, else -1 */
 };
 
 struct problem {
@@ -79,6 +81,12 @@ struct load {
 
 /* Makes room in *pv (an array of n elements of size) for one more. */
 int config_grow(void *pv, size_t n, size_t size);
+/* Converts a closed section of plugin p into c->sections (s->section);
+ * a problem at s->line if it cannot. 0 / -1. */
+int config_section_setup(struct load *L, const outpost_plugin_t *p,
+                         cfg_t *sec, struct seen *s);
+/* Frees c->sections[n..]. */
+void config_sections_truncate(struct config *c, size_t n);
 
 /* config_parse.c */
 

@@ -174,9 +174,13 @@ config_seen_truncate(struct load *L, size_t n)
     if (L->nseen == n)
         return;
     while (L->nseen > n) {
-        L->nseen--;
-        free(L->seen[L->nseen].plugin);
-        free(L->seen[L->nseen].title);
+        struct seen *s = &L->seen[--L->nseen];
+
+        /* Set up in a pass that is being redone: in seen's order. */
+        if (s->section >= 0)
+            config_sections_truncate(L->c, (size_t) s->section);
+        free(s->plugin);
+        free(s->title);
     }
     seen_reindex(L);
 }
@@ -197,26 +201,40 @@ find_seen(struct load *L, const char *plugin, const char *title)
     return NULL;
 }
 
-static void
+static struct seen *
 add_seen(struct load *L, const char *plugin, cfg_t *sec, int line)
 {
     struct seen *v;
 
     if (config_grow(&L->seen, L->nseen, sizeof(*v)) != 0)
-        return;
+        return NULL;
     v = L->seen;
     v[L->nseen] = (struct seen) { strdup(plugin), strdup(sec->title), L->file,
-                                  line, sec };
+                                  line, sec, -1 };
     if (v[L->nseen].plugin == NULL || v[L->nseen].title == NULL) {
         free(v[L->nseen].plugin);
         free(v[L->nseen].title);
-        return;
+        return NULL;
     }
     L->nseen++;
     if (4 * L->nseen > L->nslots)
         seen_reindex(L);
     else
         seen_insert(L, L->nseen - 1);
+    return &v[L->nseen - 1];
+}
+
+/* libconfuse's copy of s's section (the last one take_closed kept) goes
+ * now. */
+static void
+drop_closed(struct load *L, struct seen *s)
+{
+    cfg_value_t *val = L->closed[--L->nclosed];
+
+    val->section->path = NULL;          /* root's, as cfg_free_value does */
+    cfg_free(val->section);
+    free(val);
+    s->sec = NULL;
 }
 
 static void
@@ -233,7 +251,7 @@ int
 config_section_closed(struct load *L, cfg_opt_t *opt)
 {
     const outpost_plugin_t *p;
-    struct seen *first;
+    struct seen *first, *s;
     cfg_t *sec = take_closed(L, opt);
     int line;
 
@@ -262,7 +280,17 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
                        first->file, first->line);
         return 0;
     }
-    add_seen(L, opt->name, sec, line);
+    s = add_seen(L, opt->name, sec, line);
     check_required(L, sec, p, line);
+    /* Set up now while the load has no problem (with one it fails anyway,
+     * and a bad value would not convert); either way libconfuse's copy,
+     * 8 KB a section, is not needed any more. Not for a plugin called
+     * "root": freeing such a section resets libconfuse's lexer (see
+     * config_root_free); add_sections sets it up after the parse. */
+    if (s == NULL || strcmp(opt->name, "root") == 0)
+        return 0;
+    if (!L->quiet && L->nprobs == 0 && L->d->n == L->before)
+        config_section_setup(L, p, sec, s);
+    drop_closed(L, s);
     return 0;
 }

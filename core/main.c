@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "options.h"
 #include "registry.h"
 
 #define DEFAULT_CONFIG "/etc/outpost/outpost.conf"
@@ -220,6 +221,7 @@ main(int argc, char **argv)
         diag_free(&d);
         agent_free(a);
         intern_release_all();
+        options_release_defaults();
         return rc;
     }
     diag_free(&d);
@@ -248,5 +250,6 @@ main(int argc, char **argv)
     }
     agent_free(a);
     intern_release_all();
+    options_release_defaults();
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,7 +307,7 @@ ignore_error(cfg_t *cfg, const char *fmt, va_list ap)
 /* o's default as value texts. Lists and quoted strings go through
  * libconfuse, so a default is written exactly as in a config file. */
 static int
-def_texts(const outpost_option_t *o, char ***out, size_t *n)
+parse_default(const outpost_option_t *o, char ***out, size_t *n)
 {
     int list = option_is_list(o), wrap, rc = -1;
     cfg_opt_t opts[2] = { CFG_STR("v", NULL, CFGF_NODEFAULT), CFG_END() };
@@ -355,6 +356,113 @@ out:
     if (cfg)
         cfg_free(cfg);
     return rc;
+}
+
+/* Defaults parsed once, by option row and text: a section is set up as
+ * it closes, while libconfuse is still reading the file, and libconfuse's
+ * lexer is global, so parsing a default then would end that file
+ * (options_warm parses them all before). It also spares a parse per
+ * section. Rows are plugins' static tables; the text is compared too, as
+ * a reloaded module may put another table at the same address. */
+struct parsed_default {
+    const outpost_option_t *o;
+    char                   *def;
+    char                  **texts;
+    size_t                  n;
+};
+
+static pthread_mutex_t         defaults_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct parsed_default  *defaults;
+static size_t                  ndefaults, capdefaults;
+
+static char **
+copy_texts(char *const *texts, size_t n)
+{
+    char **v = calloc(n + 1, sizeof(*v));
+
+    for (size_t i = 0; v && i < n; i++)
+        if ((v[i] = strdup(texts[i])) == NULL) {
+            free_texts(v, i);
+            return NULL;
+        }
+    return v;
+}
+
+static struct parsed_default *
+find_default(const outpost_option_t *o)
+{
+    for (size_t i = 0; i < ndefaults; i++)
+        if (defaults[i].o == o && strcmp(defaults[i].def, o->def) == 0)
+            return &defaults[i];
+    return NULL;
+}
+
+static void
+keep_default(const outpost_option_t *o, char *const *texts, size_t n)
+{
+    struct parsed_default *d;
+    char *def = strdup(o->def);
+    char **copy = copy_texts(texts, n);
+
+    if (def != NULL && copy != NULL && ndefaults == capdefaults) {
+        size_t cap = capdefaults ? 2 * capdefaults : 32;
+
+        if ((d = realloc(defaults, cap * sizeof(*d))) != NULL) {
+            defaults = d;
+            capdefaults = cap;
+        }
+    }
+    if (def == NULL || copy == NULL || ndefaults == capdefaults) {
+        free(def);
+        free_texts(copy, n);
+        return;
+    }
+    defaults[ndefaults++] = (struct parsed_default) { o, def, copy, n };
+}
+
+static int
+def_texts(const outpost_option_t *o, char ***out, size_t *n)
+{
+    struct parsed_default *d;
+    int rc = 0;
+
+    if (o->def == NULL || (!option_is_list(o) && o->def[0] != '"'
+                           && o->def[0] != '\''))
+        return parse_default(o, out, n);     /* no parse: a plain copy */
+    pthread_mutex_lock(&defaults_lock);
+    if ((d = find_default(o)) != NULL) {
+        *n = d->n;
+        if ((*out = copy_texts(d->texts, d->n)) == NULL)
+            rc = -1;
+    } else if ((rc = parse_default(o, out, n)) == 0)
+        keep_default(o, *out, *n);
+    pthread_mutex_unlock(&defaults_lock);
+    return rc;
+}
+
+void
+options_warm(const outpost_option_t *table)
+{
+    char **texts;
+    size_t n;
+
+    for (const outpost_option_t *o = table; o && o->name; o++)
+        if (def_texts(o, &texts, &n) == 0)
+            free_texts(texts, n);
+}
+
+void
+options_release_defaults(void)
+{
+    pthread_mutex_lock(&defaults_lock);
+    for (size_t i = 0; i < ndefaults; i++) {
+        free(defaults[i].def);
+        free_texts(defaults[i].texts, defaults[i].n);
+    }
+    free(defaults);
+    defaults = NULL;
+    ndefaults = capdefaults = 0;
+    pthread_mutex_unlock(&defaults_lock);
 }
 
 static void

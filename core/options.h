@@ -57,6 +57,11 @@ int options_fill(const outpost_option_t *table, cfg_t *sec, void *conf);
 /* Checks that o's default reads as a value of its type. 0 when good; else
  * -1 with the reason in err. */
 int option_check_default(const outpost_option_t *o, char *err, size_t errlen);
+/* Parses table's defaults now, so that setting up a section never parses
+ * one while a config file is being read (see options.c). */
+void options_warm(const outpost_option_t *table);
+/* Frees the parsed defaults; at exit, for leak checkers. */
+void options_release_defaults(void);
 
 /* The whole of a (small) file as a string. NULL with errno set when it
  * cannot be read or is larger than max bytes (EFBIG). */
