@@ -5,7 +5,10 @@
  * while; then the numbers an operator sizes a machine by.
  *
  *   build/probe [-n checks] [-i interval_s] [-w warmup_s] [-d seconds]
- *               [-m new|reuse|both] [-p plugin_dir] URL
+ *               [-m new|reuse|both] [-p plugin_dir] [-x options] URL
+ *
+ * -x adds options to every check, as config text (e.g. -x 'ca_file =
+ * "ca.pem"' for an https URL).
  *
  * Per mode (new: a new connection per check, the default; reuse:
  * reuse_connections = true) it prints a table row and a machine-readable
@@ -50,6 +53,7 @@ struct opts {
     long        seconds;
     const char *modes;
     const char *plugin_dir;
+    const char *extra;
     const char *url;
 };
 
@@ -148,8 +152,8 @@ write_config(const struct opts *o, int reuse)
     fprintf(f, "count \"n\" { batch_size = 1000 flush_interval = \"50ms\" "
             "queue_limit = 1000000 }\n");
     for (long i = 0; i < o->checks; i++)
-        fprintf(f, "http \"c%06ld\" { url = \"%s\"%s }\n", i, o->url,
-                reuse ? " reuse_connections = true" : "");
+        fprintf(f, "http \"c%06ld\" { url = \"%s\"%s %s }\n", i, o->url,
+                reuse ? " reuse_connections = true" : "", o->extra);
     fclose(f);
     return p;
 }
@@ -274,7 +278,8 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: probe [-n checks] [-i interval_s] [-w warmup_s] "
-            "[-d seconds] [-m new|reuse|both] [-p plugin_dir] URL\n");
+            "[-d seconds] [-m new|reuse|both] [-p plugin_dir] [-x options] "
+            "URL\n");
     exit(2);
 }
 
@@ -289,6 +294,7 @@ parse(struct opts *o, int argc, char **argv)
     o->warmup_s = 12;
     o->seconds = 20;
     o->modes = "both";
+    o->extra = "";
     /* The build tree's plugins: next to the program's folder (bench/). */
     if (readlink("/proc/self/exe", dir, sizeof(dir) - 16) > 0) {
         char *slash = strrchr(dir, '/');
@@ -298,7 +304,7 @@ parse(struct opts *o, int argc, char **argv)
             strcpy(slash, "/plugins");
     }
     o->plugin_dir = dir;
-    while ((c = getopt(argc, argv, "n:i:w:d:m:p:")) != -1) {
+    while ((c = getopt(argc, argv, "n:i:w:d:m:p:x:")) != -1) {
         switch (c) {
         case 'n': o->checks = atol(optarg); break;
         case 'i': o->interval_s = atol(optarg); break;
@@ -306,6 +312,7 @@ parse(struct opts *o, int argc, char **argv)
         case 'd': o->seconds = atol(optarg); break;
         case 'm': o->modes = optarg; break;
         case 'p': o->plugin_dir = optarg; break;
+        case 'x': o->extra = optarg; break;
         default: usage();
         }
     }
