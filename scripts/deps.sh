@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libltdl-dev libcurl4-openssl-dev libconfuse-dev libjansson-dev
+  libltdl-dev libcurl4-openssl-dev libssl-dev libconfuse-dev libjansson-dev
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
   python3 postgresql redis-server kcat python3-aiosmtpd curl openssl
 )

@@ -29,7 +29,7 @@ destroy(httpcheck_t *hc)
 {
     curl_slist_free_all(hc->headers);
     hc_conditions_free(hc);
-    free(hc->ca_pem);
+    hc_tls_release_ca(hc);
     free(hc);
 }
 

@@ -30,6 +30,9 @@ struct httpcheck {
     regex_t                      *regex;       /* body_regex, compiled */
     char                         *ca_pem;      /* ca_file's contents */
     size_t                        ca_pem_len;
+    struct hc_ca                 *ca;          /* ca_file parsed once, shared
+                                                  (httpcheck_tls.c); NULL
+                                                  without OpenSSL */
     int64_t                       cert_expiry; /* last notAfter seen, unix s;
                                                   0: never */
     int                           keep_body;   /* conditions or a hook
@@ -124,6 +127,7 @@ int  hc_tls_error(CURLcode rc);
 /* httpcheck_tls.c */
 void hc_tls_collect(httpcheck_call_t *c);
 int  hc_tls_load_ca(httpcheck_t *hc, char *err, size_t errlen);
+void hc_tls_release_ca(httpcheck_t *hc);
 void hc_tls_set_ca(CURL *e, const httpcheck_t *hc);
 
 #endif /* OUTPOST_HTTPCHECK_INT_H */

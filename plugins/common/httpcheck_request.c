@@ -196,7 +196,8 @@ same_str(const char *a, const char *b)
 static int
 plain(const httpcheck_t *hc)
 {
-    return hc->hooks == NULL && hc->headers == NULL && hc->ca_pem == NULL;
+    return hc->hooks == NULL && hc->headers == NULL && hc->ca_pem == NULL
+        && hc->ca == NULL;
 }
 
 /* Plain a and b whose requests set the same options. */

@@ -276,12 +276,15 @@ http "slow" { url = "%(u)s/delay/300" max_response = "100ms" }
 http "badre"   { url = "%(u)s/health" body_regex = "(" }
 http "badpath" { url = "%(u)s/health" json_path = "a..b" }
 http "badca"   { url = "%(u)s/health" ca_file = "/nonexistent/ca.pem" }
+http "notpem"  { url = "%(u)s/health" ca_file = "%(key)s" }
 http "fine"    { url = "%(u)s/health" }
-""" % {"u": self.api.url})
+""" % {"u": self.api.url, "key": self.certs.ca_key})
         self.assertEqual(sorted(r), ["fine"])
         self.assertIn("body_regex:", self.stderr)
         self.assertIn("json_path: cannot read", self.stderr)
         self.assertIn("ca_file: cannot read /nonexistent/ca.pem", self.stderr)
+        self.assertIn("ca_file: %s holds no PEM certificate"
+                      % self.certs.ca_key, self.stderr)
 
     # --- failure reasons -----------------------------------------------
 
@@ -324,8 +327,13 @@ http "certshort" { url = "%(good)s/health" ca_file = "%(ca)s" min_cert_days = 30
 http "expired"   { url = "%(exp)s/health" ca_file = "%(ca)s" min_cert_days = 1 }
 http "expiredk"  { url = "%(exp)s/health" insecure = true min_cert_days = 1 }
 http "plain"     { url = "%(plain)s/health" min_cert_days = 1 }
+http "wrongca"   { url = "%(good)s/health" ca_file = "%(selfpem)s" }
+http "selfca"    { url = "%(self)s/health" ca_file = "%(selfpem)s" }
+http "wrongcak"  { url = "%(good)s/health" ca_file = "%(selfpem)s"
+                   reuse_connections = true }
 """ % {"good": good, "ca": ca, "self": self.https(self.selfsigned),
-       "exp": self.https(self.expired), "plain": self.api.url})
+       "exp": self.https(self.expired), "plain": self.api.url,
+       "selfpem": self.certs.selfsigned[0]})
         # Our test CA is not the system's: without ca_file it fails.
         self.assertError(r["system"], "tls: ")
         self.assertPass(r["ca"])
@@ -345,6 +353,11 @@ http "plain"     { url = "%(plain)s/health" min_cert_days = 1 }
         self.assertError(r["plain"], "condition: min_cert_days 1: no "
                                      "certificate")
         self.assertNotIn("cert_expiry_days", r["plain"])
+        # A ca_file is the only trust a check has, shared store (a new
+        # connection per check) or not (reuse_connections).
+        self.assertError(r["wrongca"], "tls: ")
+        self.assertError(r["wrongcak"], "tls: ")
+        self.assertPass(r["selfca"])
 
     # --- timings, redirects, bytes ---------------------------------------
 
