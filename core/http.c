@@ -210,8 +210,13 @@ open_socket_cb(void *clientp, curlsocktype purpose,
 
     (void) clientp; (void) purpose;
     fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    if (fd >= 0 && sock_table_ok(fd))
+    if (fd >= 0 && sock_table_ok(fd)) {
+        /* A new socket is in no epoll set, whatever the loop remembers of
+         * a descriptor that had this number and was closed behind its
+         * back (curl's resolver pipe, say). */
+        loop_io_closing(client->loop, fd);
         client->sock[fd] = SOCK_OURS;
+    }
     return fd >= 0 ? fd : CURL_SOCKET_BAD;
 }
 
