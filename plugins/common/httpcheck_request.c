@@ -169,9 +169,13 @@ set_transport(CURL *e, const httpcheck_t *hc)
         ipr = CURL_IPRESOLVE_V6;
     curl_easy_setopt(e, CURLOPT_IPRESOLVE, ipr);
     if (!cf->reuse_connections) {
-        /* A health check measures connecting too. */
+        /* A health check measures connecting too, as a new client would:
+         * with a full TLS handshake, not one resumed from the session the
+         * pooled handle kept. So tls_ms compares from run to run, and a
+         * certificate replaced on the server is seen at the next check. */
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
     }
 }
 

@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -536,6 +537,52 @@ http "dropped" { url = "http://127.0.0.1:%d/" reuse_connections = true }
             self.assertEqual(f["connections"], 1)
         # Checking every 300 ms costs milliseconds, not a spinning core.
         self.assertLess(busy, 0.5)
+
+    def test_new_connection_makes_a_full_tls_handshake(self):
+        """A check with a new connection per run never resumes a TLS
+        session, though the server offers tickets: tls_ms stays comparable
+        and a replaced certificate is seen at the next check."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*self.certs.good)
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        srv.settimeout(0.2)
+        reused, stop = [], threading.Event()
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    raw, _ = srv.accept()
+                except socket.timeout:
+                    continue
+                try:
+                    with ctx.wrap_socket(raw, server_side=True) as conn:
+                        conn.recv(4096)
+                        reused.append(conn.session_reused)
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2"
+                                     b"\r\nConnection: close\r\n\r\nok")
+                except (ssl.SSLError, OSError):
+                    pass
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            by = self.collect_for("""
+http "fresh" { url = "https://127.0.0.1:%d/" ca_file = "%s" }
+""" % (srv.getsockname()[1], self.certs.ca), 10)
+        finally:
+            stop.set()
+            t.join()
+            srv.close()
+        self.assertGreaterEqual(len(by["fresh"]), 3)
+        for f in by["fresh"]:
+            self.assertPass(f)
+            self.assertEqual(f["connections"], 1)
+            self.assertGreater(f["tls_ms"], 0)
+            self.assertAlmostEqual(f["cert_expiry_days"], 20, delta=0.1)
+        self.assertGreaterEqual(len(reused), 3)
+        self.assertNotIn(True, reused)
 
     # --- the engine's hooks (tests/plugins/hctest.c) ---------------------
 
