@@ -158,6 +158,33 @@ config_section_setup(struct load *L, const outpost_plugin_t *p, cfg_t *sec,
     return 0;
 }
 
+/* The common option provider, or the instance's name it defaults to, must
+ * be one the plugin knows (a preset picks its vendor by it). */
+static void
+check_provider(struct load *L, const struct seen *s, const struct section *n)
+{
+    const char *const *list = registry_providers(n->plugin);
+    const char *v = n->common.provider ? n->common.provider : n->instance;
+    char names[512] = "";
+    size_t len = 0;
+
+    if (list == NULL)
+        return;
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], v) == 0)
+            return;
+    for (size_t i = 0; list[i] && len < sizeof(names); i++)
+        len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
+                                 i ? ", " : "", list[i]);
+    if (n->common.provider)
+        diag_add(L->d, s->file, s->line, "option 'provider' in %s \"%s\": "
+                 "\"%s\" is not one of %s", s->plugin, s->title, v, names);
+    else
+        diag_add(L->d, s->file, s->line, "%s \"%s\": no provider set, and "
+                 "the instance's name is not one: set provider = one of %s",
+                 s->plugin, s->title, names);
+}
+
 /* The sections of the file just parsed, seen[from..], in config order:
  * set up those that were not as they closed, then validate all. Their
  * seen[].sec, where set, are alive until the file's root is freed. */
@@ -179,6 +206,7 @@ add_sections(struct load *L, size_t from)
         }
         if (s->section < 0)
             s->section = (long) L->c->nsections - 1;
+        check_provider(L, s, &L->c->sections[s->section]);
         if (p->validate
             && p->validate(L->c->sections[s->section].conf, err,
                            sizeof(err)) != 0)

@@ -18,8 +18,9 @@
 #include "registry.h"
 
 /* The size of outpost_plugin_t in ABI version 1. A later version may only
- * append fields, so a plugin's struct is never smaller than this. */
-#define PLUGIN_V1_SIZE sizeof(outpost_plugin_t)
+ * append fields (providers came after validate), so a plugin's struct is
+ * never smaller than this; read an appended field with plugin_has(). */
+#define PLUGIN_V1_SIZE offsetof(outpost_plugin_t, providers)
 
 /* Names that the top level of outpost.conf uses itself. */
 static const char *const reserved[] = {
@@ -234,6 +235,13 @@ registry_check_abi(const outpost_plugin_t *p, const char *origin, char *err,
         return -1;
     }
     return check_fields(p, origin, err, errlen);
+}
+
+const char *const *
+registry_providers(const outpost_plugin_t *p)
+{
+    return p->struct_size >= offsetof(outpost_plugin_t, providers)
+                             + sizeof(p->providers) ? p->providers : NULL;
 }
 
 /* --- adding ------------------------------------------------------------ */

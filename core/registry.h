@@ -36,5 +36,7 @@ const outpost_plugin_t *registry_find(const struct registry *r,
                                       const char *name);
 size_t registry_count(const struct registry *r);
 const outpost_plugin_t *registry_at(const struct registry *r, size_t i);
+/* p->providers where p's struct has that field (ABI 1.1), else NULL. */
+const char *const *registry_providers(const outpost_plugin_t *p);
 
 #endif

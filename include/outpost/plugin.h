@@ -183,6 +183,12 @@ typedef struct outpost_plugin {
      * reload catch the mistake. 0, or -1 with a message in err; the core
      * adds "FILE:LINE: plugin \"instance\": " in front. */
     int  (*validate)(const void *conf, char *err, size_t errlen);
+
+    /* Inputs, optional (appended in ABI 1.1; older plugins leave it out):
+     * the values the common option `provider` may take, NULL-terminated.
+     * `provider` defaults to the instance's name; the core refuses any
+     * other value when the config is loaded. NULL: any value. */
+    const char *const *providers;
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \

@@ -160,6 +160,11 @@ ai_init(outpost_instance_t *inst)
     return preset_init(inst, ai_providers);
 }
 
+/* The common option `provider` picks one (outpostd -t checks it). */
+static const char *const provider_names[] = {
+    "openai", "anthropic", "gemini", "mistral", "cohere", NULL
+};
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "ai",
@@ -172,4 +177,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = ai_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,
+    .providers = provider_names,
 };

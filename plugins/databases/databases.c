@@ -268,6 +268,11 @@ db_shutdown(outpost_instance_t *inst)
     free(db);
 }
 
+/* The common option `provider` picks one (outpostd -t checks it). */
+static const char *const provider_names[] = {
+    "postgres", "redis", "kafka", NULL
+};
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "databases",
@@ -279,4 +284,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = db_init,
     .collect = db_collect,
     .shutdown = db_shutdown,
+    .providers = provider_names,
 };

@@ -233,6 +233,11 @@ messaging_init(outpost_instance_t *inst)
     return preset_init(inst, messaging_providers);
 }
 
+/* The common option `provider` picks one (outpostd -t checks it). */
+static const char *const provider_names[] = {
+    "twilio", "slack", "resend", "sendgrid", "whatsapp", "discord", NULL
+};
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "messaging",
@@ -245,4 +250,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = messaging_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,
+    .providers = provider_names,
 };

@@ -196,6 +196,11 @@ payments_init(outpost_instance_t *inst)
     return preset_init(inst, payments_providers);
 }
 
+/* The common option `provider` picks one (outpostd -t checks it). */
+static const char *const provider_names[] = {
+    "stripe", "paypal", "razorpay", "payu", "ccavenue", "adyen", "square", NULL
+};
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "payments",
@@ -208,4 +213,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = payments_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,
+    .providers = provider_names,
 };

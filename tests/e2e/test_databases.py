@@ -440,10 +440,16 @@ class SilentServerTest(Probe):
 
 class ConfigTest(Probe):
     def test_unknown_provider_is_refused(self):
-        recs = self.once('databases "mysql-main" { provider = "mysql" }\n')
-        self.assertEqual(recs, {})
-        self.assertIn('provider \\"mysql\\" is not one of postgres, redis, '
-                      'kafka', self.stderr)
+        # Refused when the config is read (so `outpostd -t` says it too),
+        # with the file and line, and nothing runs.
+        conf = self.configure('databases "mysql-main" { provider = "mysql" }'
+                              '\n')
+        rc, err = run_once(conf)
+        self.assertNotEqual(rc, 0)
+        self.assertIn('40-databases.conf:1: option \'provider\' in databases '
+                      '"mysql-main": "mysql" is not one of postgres, redis, '
+                      'kafka', err)
+        self.assertEqual(read_jsonl(self.out), [])
 
 
 if __name__ == "__main__":

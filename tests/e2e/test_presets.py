@@ -8,7 +8,7 @@ import os
 import time
 import unittest
 
-from harness import (FakeAPI, Workdir, log_lines, read_jsonl, run_once,
+from harness import (FakeAPI, Workdir, read_jsonl, run_once,
                      start_daemon, stop_daemon, wait_for)
 
 SID = "AC00000000000000000000000000000000"
@@ -445,14 +445,23 @@ class PresetTest(unittest.TestCase):
             self.assertTrue(f["success"], f)
 
     def test_unknown_provider_is_refused_at_start(self):
+        # Refused when the config is read, with the file and line: a typo
+        # in a provider is an `outpostd -t` error, not a runtime one.
         conf = self.write(section("payments", "x", "bogus", self.base("x"),
                                   {"secret": "s"}))
         rc, err = run_once(conf)
-        msgs = [l.get("message", "") for l in log_lines(err)]
-        self.assertIn('provider: unknown provider "bogus" (one of: stripe, '
-                      'paypal, razorpay, payu, ccavenue, adyen, square)',
-                      msgs)
+        self.assertNotEqual(rc, 0)
+        self.assertRegex(err, r'\.conf:\d+: option \'provider\' in payments '
+                         r'"x": "bogus" is not one of stripe, paypal, '
+                         r'razorpay, payu, ccavenue, adyen, square')
         self.assertEqual(read_jsonl(self.out), [])
+        # Without a provider the instance's name is the provider.
+        conf = self.write('payments "stripe-eu" { base_url = "%s" '
+                          'secret = "s" }\n' % self.base("stripe-eu"))
+        rc, err = run_once(conf)
+        self.assertNotEqual(rc, 0)
+        self.assertIn('payments "stripe-eu": no provider set, and the '
+                      "instance's name is not one", err)
 
 
 if __name__ == "__main__":

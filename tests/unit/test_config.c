@@ -104,6 +104,9 @@ sink_write(outpost_instance_t *inst, const outpost_batch_t *batch)
     return OUTPOST_OK;
 }
 
+/* A preset: its instances pick a vendor with the common option provider. */
+static const char *const vendor_names[] = { "acme", "globex", NULL };
+
 static const outpost_plugin_t plugins[] = {
     { OUTPOST_PLUGIN_HEADER, .name = "probe", .kind = OUTPOST_INPUT,
       .description = "looks at things", .options = probe_options,
@@ -114,6 +117,8 @@ static const outpost_plugin_t plugins[] = {
     { OUTPOST_PLUGIN_HEADER, .name = "sink", .kind = OUTPOST_OUTPUT,
       .options = sink_options, .conf_size = sizeof(struct sink_conf),
       .write = sink_write },
+    { OUTPOST_PLUGIN_HEADER, .name = "vendor", .kind = OUTPOST_INPUT,
+      .collect = probe_collect, .providers = vendor_names },
 };
 
 /* --- fixture ----------------------------------------------------------- */
@@ -493,6 +498,22 @@ test_plugin_validate(void **state)
 }
 
 static void
+test_providers(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "vendor \"acme\" { }\n"
+        "vendor \"eu\" { provider = \"globex\" }\n"
+        "vendor \"x\" { provider = \"initech\" }\n"
+        "vendor \"acme-2\" {\n  tier = \"basic\"\n}\n");
+    EXPECT(f, "@/outpost.conf:3: option 'provider' in vendor \"x\": "
+           "\"initech\" is not one of acme, globex",
+           "@/outpost.conf:4: vendor \"acme-2\": no provider set, and the "
+           "instance's name is not one: set provider = one of acme, globex");
+}
+
+static void
 test_unknown_plugin(void **state)
 {
     struct fixture *f = *state;
@@ -501,7 +522,7 @@ test_unknown_plugin(void **state)
         "interval = \"10s\"\n\nprob \"a\" {\n  url = \"x\"\n  codes = {1}\n}\n"
         "probe \"b\" { url = \"x\" retries = 99 }\n");
     EXPECT(f, "@/outpost.conf:3: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink)",
+           "sink, vendor)",
            "@/outpost.conf:7: option 'retries' in probe \"b\": 99 is out of "
            "range (0..10)");
 }
@@ -517,9 +538,9 @@ test_unknown_root(void **state)
         "root \"x\" { a = 1 }\nroot \"x\" { }\n"
         "probe \"b\" { retries = 99 }\n");
     EXPECT(f, "@/outpost.conf:1: unknown plugin 'root' (loaded: gate, probe, "
-           "sink)",
+           "sink, vendor)",
            "@/outpost.conf:2: unknown plugin 'root' (loaded: gate, probe, "
-           "sink)",
+           "sink, vendor)",
            "@/outpost.conf:3: option 'retries' in probe \"b\": 99 is out of "
            "range (0..10)",
            "@/outpost.conf:3: missing required option 'url' in probe \"b\"");
@@ -653,7 +674,7 @@ test_many(void **state)
            "@/outpost.conf:4: option 'retries' in probe \"a\": expected an "
            "integer, got \"x\"",
            "@/outpost.conf:6: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink)",
+           "sink, vendor)",
            "@/outpost.conf:7: option 'batch_size' in sink \"s\": 0 is out of "
            "range (1..1000000)",
            "@/outpost.conf:7: unknown option 'pth' in sink \"s\"",
@@ -811,6 +832,7 @@ main(void)
         T(test_bad_duration),
         T(test_unknown_plugin),
         T(test_plugin_validate),
+        T(test_providers),
         T(test_duplicate),
         T(test_unknown_root),
         T(test_secrets),
