@@ -268,6 +268,16 @@ db_shutdown(outpost_instance_t *inst)
     free(db);
 }
 
+/* What the option table cannot say, checked when the config is read. Only
+ * redis reads url (init warns when another provider is given one). */
+static int
+db_validate(const void *conf, char *err, size_t errlen)
+{
+    const struct db_conf *c = conf;
+
+    return c->url ? redis_url_check(c->url, err, errlen) : 0;
+}
+
 /* The common option `provider` picks one (outpostd -t checks it). */
 static const char *const provider_names[] = {
     "postgres", "redis", "kafka", NULL
@@ -284,5 +294,6 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = db_init,
     .collect = db_collect,
     .shutdown = db_shutdown,
+    .validate = db_validate,
     .providers = provider_names,
 };

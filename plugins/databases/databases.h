@@ -87,6 +87,9 @@ struct db_provider {
 
 extern const struct db_provider db_postgres;
 extern const struct db_provider db_redis;
+/* redis.c: 0 if url is a redis:// url this build can use, else -1 and
+ * why in err (without the url, which may hold a password). */
+int redis_url_check(const char *url, char *err, size_t errlen);
 extern const struct db_provider db_kafka;
 
 #endif /* OUTPOST_DATABASES_H */

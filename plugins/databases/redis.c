@@ -162,6 +162,37 @@ parse_url(const char *url, struct redis_target *t)
 
 /* --- init ---------------------------------------------------------------- */
 
+static void target_free(struct redis_target *t);
+
+/* For validate (outpostd -t) and init. Never quotes the url: it may carry
+ * the password. An empty url (an empty url_env) is not an error: the
+ * probe reports "credentials missing". */
+int
+redis_url_check(const char *url, char *err, size_t errlen)
+{
+    struct redis_target *t;
+    int rc;
+
+    if (url[0] == '\0')
+        return 0;
+    if (strncasecmp(url, "rediss://", 9) == 0) {
+        snprintf(err, errlen, "url: rediss:// (TLS) needs hiredis 1.0 or "
+                 "later; this build has hiredis %d.%d", HIREDIS_MAJOR,
+                 HIREDIS_MINOR);
+        return -1;
+    }
+    if ((t = calloc(1, sizeof(*t))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = parse_url(url, t);
+    target_free(t);
+    if (rc != 0)
+        snprintf(err, errlen, "url is not "
+                 "redis://[[username]:password@]host[:port][/db]");
+    return rc;
+}
+
 static void
 target_free(struct redis_target *t)
 {
@@ -191,24 +222,20 @@ redis_init(outpost_instance_t *inst, const struct db_conf *conf,
            void **state)
 {
     struct redis_target *t = calloc(1, sizeof(*t));
+    char err[200];
 
     if (t == NULL)
         return -1;
-    if (conf->url && strncasecmp(conf->url, "rediss://", 9) == 0) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "rediss:// (TLS) needs "
-                    "hiredis 1.0 or later; this build has hiredis %d.%d",
-                    HIREDIS_MAJOR, HIREDIS_MINOR);
+    if (conf->url && redis_url_check(conf->url, err, sizeof(err)) != 0) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
         goto fail;
     }
     if (conf->url && conf->url[0] == '\0')
         t->url_empty = 1;
     else if (conf->url) {
         /* Never log the url: it may carry the password. */
-        if (parse_url(conf->url, t) != 0) {
-            outpost_log(inst, OUTPOST_LOG_ERROR, "init", "url is not "
-                        "redis://[[username]:password@]host[:port][/db]");
-            goto fail;
-        }
+        if (parse_url(conf->url, t) != 0)
+            goto fail;              /* redis_url_check let it through */
         if (conf->host)
             outpost_log(inst, OUTPOST_LOG_WARN, "init",
                         "url is set: host, port and db are ignored");

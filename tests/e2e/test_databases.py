@@ -13,7 +13,8 @@ import tempfile
 import time
 import unittest
 
-from harness import Workdir, read_jsonl, run_once, start_daemon, stop_daemon
+from harness import (OUTPOSTD, Workdir, read_jsonl, run_once, start_daemon,
+                     stop_daemon)
 
 # PostgreSQL refuses to run as root.
 AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -450,6 +451,22 @@ class ConfigTest(Probe):
                       '"mysql-main": "mysql" is not one of postgres, redis, '
                       'kafka', err)
         self.assertEqual(read_jsonl(self.out), [])
+
+    def test_unusable_redis_url_is_refused(self):
+        conf = self.configure(
+            'databases "tls" { provider = "redis" '
+            'url = "rediss://127.0.0.1:6380" }\n'
+            'databases "typo" { provider = "redis"\n'
+            '  url = "http://:hunter2@127.0.0.1:6379" }\n')
+        p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('40-databases.conf:1: databases "tls": url: rediss:// '
+                      '(TLS) needs hiredis 1.0 or later', p.stderr)
+        self.assertIn('40-databases.conf:2: databases "typo": url is not '
+                      'redis://[[username]:password@]host[:port][/db]',
+                      p.stderr)
+        self.assertNotIn("hunter2", p.stderr)    # never the password
 
 
 if __name__ == "__main__":
