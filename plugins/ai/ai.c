@@ -177,5 +177,6 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = ai_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,
+    .validate = preset_validate,
     .providers = provider_names,
 };

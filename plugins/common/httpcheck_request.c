@@ -155,6 +155,10 @@ set_transport(CURL *e, const httpcheck_t *hc)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    /* An http check speaks HTTP: no file://, no other protocol curl
+     * knows, whatever a URL from config, a hook or a redirect says. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     /* Only the configured proxy: a daemon's environment is not the
      * operator's shell, and a check should go where its config says. */
     curl_easy_setopt(e, CURLOPT_PROXY, cf->proxy ? cf->proxy : "");

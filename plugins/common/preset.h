@@ -183,6 +183,9 @@ int  preset_init(outpost_instance_t *inst,
                  const struct preset_provider *providers);
 int  preset_collect(outpost_instance_t *inst, outpost_run_t *run);
 void preset_shutdown(outpost_instance_t *inst);
+/* The plugins' validate hook: base_url, status_page and the engine's
+ * options, when the config is read. */
+int  preset_validate(const void *conf, char *err, size_t errlen);
 
 /* --- for hooks ------------------------------------------------------------- */
 

@@ -45,6 +45,13 @@ http_shutdown(outpost_instance_t *inst)
     httpcheck_free(outpost_instance_data(inst));
 }
 
+static int
+http_validate(const void *conf, char *err, size_t errlen)
+{
+    return httpcheck_validate(&((const struct http_conf *) conf)->check,
+                              err, errlen);
+}
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "http",
@@ -57,4 +64,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = http_init,
     .collect = http_collect,
     .shutdown = http_shutdown,
+    .validate = http_validate,
 };

@@ -213,5 +213,6 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = payments_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,
+    .validate = preset_validate,
     .providers = provider_names,
 };

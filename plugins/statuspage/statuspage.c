@@ -182,6 +182,13 @@ sp_shutdown(outpost_instance_t *inst)
     free(st);
 }
 
+static int
+sp_validate(const void *conf, char *err, size_t errlen)
+{
+    return httpcheck_validate(&((const struct sp_conf *) conf)->check, err,
+                              errlen);
+}
+
 OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     OUTPOST_PLUGIN_HEADER,
     .name = "statuspage",
@@ -194,4 +201,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .init = sp_init,
     .collect = sp_collect,
     .shutdown = sp_shutdown,
+    .validate = sp_validate,
 };

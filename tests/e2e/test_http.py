@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import (PLUGIN_DIR, TEST_PLUGIN_DIR, FakeAPI, Workdir,
+from harness import (OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, FakeAPI, Workdir,
                      read_jsonl, run_once, start_daemon, stop_daemon,
                      wait_for)
 
@@ -273,19 +273,42 @@ http "slow" { url = "%(u)s/delay/300" max_response = "100ms" }
         self.assertGreaterEqual(r["slow"]["response_ms"], 300)
 
     def test_invalid_conditions_are_refused(self):
-        r = self.run_checks("""
+        """Found when the config is read (so by `outpostd -t`), each with
+        its file and line; with any of them nothing runs."""
+        u = self.api.url
+        out = self.w.file("records.jsonl")
+        conf = self.w.write_main(plugin_dir=self.plugins())
+        self.w.write_dropin("10-http.conf", """
 http "badre"   { url = "%(u)s/health" body_regex = "(" }
 http "badpath" { url = "%(u)s/health" json_path = "a..b" }
 http "badca"   { url = "%(u)s/health" ca_file = "/nonexistent/ca.pem" }
 http "notpem"  { url = "%(u)s/health" ca_file = "%(key)s" }
+http "ftp"     { url = "ftp://127.0.0.1/" }
+http "nourl"   { url = "not a url" }
+http "header"  { url = "%(u)s/health" headers = {"NoColon"} }
 http "fine"    { url = "%(u)s/health" }
-""" % {"u": self.api.url, "key": self.certs.ca_key})
-        self.assertEqual(sorted(r), ["fine"])
-        self.assertIn("body_regex:", self.stderr)
-        self.assertIn("json_path: cannot read", self.stderr)
-        self.assertIn("ca_file: cannot read /nonexistent/ca.pem", self.stderr)
-        self.assertIn("ca_file: %s holds no PEM certificate"
-                      % self.certs.ca_key, self.stderr)
+""" % {"u": u, "key": self.certs.ca_key})
+        self.w.write_dropin("90-out.conf", 'jsonl "out" { path = "%s" }\n'
+                            % out)
+        p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        for line, msg in (
+                (2, 'http "badre": body_regex:'),
+                (3, 'http "badpath": json_path: cannot read "a..b"'),
+                (4, 'http "badca": ca_file: cannot read /nonexistent/ca.pem'),
+                (5, 'http "notpem": ca_file: %s holds no PEM certificate'
+                    % self.certs.ca_key),
+                (6, 'http "ftp": url: the scheme must be http:// or '
+                    'https://'),
+                (7, 'http "nourl": url: not a URL'),
+                (8, 'http "header": headers: "NoColon" is not "Name: '
+                    'value"')):
+            self.assertIn("10-http.conf:%d: %s" % (line, msg), p.stderr)
+        self.assertNotIn('"fine"', p.stderr)
+        rc, err = run_once(conf)
+        self.assertEqual(rc, 1)
+        self.assertEqual(read_jsonl(out), [])
 
     # --- failure reasons -----------------------------------------------
 

@@ -444,6 +444,19 @@ class PresetTest(unittest.TestCase):
         for f in self.measurements():
             self.assertTrue(f["success"], f)
 
+    def test_bad_urls_are_refused_at_load(self):
+        conf = self.write(
+            'payments "stripe" { base_url = "ftp://127.0.0.1/" secret = "s" }\n'
+            'ai "openai" { base_url = "%s" secret = "s"\n'
+            '  status_page = "file:///etc/passwd" }\n' % self.base("openai"))
+        rc, err = run_once(conf)
+        self.assertNotEqual(rc, 0)
+        self.assertRegex(err, r'\.conf:1: payments "stripe": base_url: the '
+                         r'scheme must be http:// or https://')
+        self.assertRegex(err, r'\.conf:2: ai "openai": status_page: the '
+                         r'scheme must be http:// or https://')
+        self.assertEqual(read_jsonl(self.out), [])
+
     def test_unknown_provider_is_refused_at_start(self):
         # Refused when the config is read, with the file and line: a typo
         # in a provider is an `outpostd -t` error, not a runtime one.
