@@ -268,14 +268,19 @@ db_shutdown(outpost_instance_t *inst)
     free(db);
 }
 
-/* What the option table cannot say, checked when the config is read. Only
- * redis reads url (init warns when another provider is given one). */
+/* What the option table cannot say, checked when the config is read.
+ * Each provider's options are only its own (init warns when another
+ * provider is given them), so all are checked whatever the provider. */
 static int
 db_validate(const void *conf, char *err, size_t errlen)
 {
     const struct db_conf *c = conf;
 
-    return c->url ? redis_url_check(c->url, err, errlen) : 0;
+    if (c->url && redis_url_check(c->url, err, errlen) != 0)
+        return -1;
+    if (pg_conf_check(c, err, errlen) != 0)
+        return -1;
+    return kafka_conf_check(c, err, errlen);
 }
 
 /* The common option `provider` picks one (outpostd -t checks it). */

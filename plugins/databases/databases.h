@@ -90,6 +90,10 @@ extern const struct db_provider db_redis;
 /* redis.c: 0 if url is a redis:// url this build can use, else -1 and
  * why in err (without the url, which may hold a password). */
 int redis_url_check(const char *url, char *err, size_t errlen);
+/* postgres.c, kafka.c: the provider's options that only the config can
+ * fix (syntax, options that go together); 0, or -1 and why in err. */
+int pg_conf_check(const struct db_conf *conf, char *err, size_t errlen);
+int kafka_conf_check(const struct db_conf *conf, char *err, size_t errlen);
 extern const struct db_provider db_kafka;
 
 #endif /* OUTPOST_DATABASES_H */

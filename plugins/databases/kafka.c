@@ -107,6 +107,48 @@ set_properties(outpost_instance_t *inst, rd_kafka_conf_t *conf,
     return 0;
 }
 
+/* For validate (outpostd -t): what only the config can fix. Each
+ * property goes through librdkafka on a scratch configuration (no client,
+ * no network). The value is never quoted: it may be a secret. */
+int
+kafka_conf_check(const struct db_conf *conf, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *kc;
+    char why[256];
+    int rc = 0;
+
+    if ((conf->topic == NULL) != (conf->group == NULL)) {
+        snprintf(err, errlen, "consumer lag needs both topic and group");
+        return -1;
+    }
+    if (conf->properties.n == 0)
+        return 0;
+    if ((kc = rd_kafka_conf_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; rc == 0 && i < conf->properties.n; i++) {
+        const char *kv = conf->properties.v[i], *eq = strchr(kv, '=');
+        char key[128];
+
+        if (eq == NULL || eq == kv || (size_t) (eq - kv) >= sizeof(key)) {
+            snprintf(err, errlen, "properties: \"key=value\" expected");
+            rc = -1;
+            break;
+        }
+        memcpy(key, kv, (size_t) (eq - kv));
+        key[eq - kv] = '\0';
+        if (rd_kafka_conf_set(kc, key, eq + 1, why, sizeof(why))
+            != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "properties: librdkafka rejects property "
+                     "%s", key);
+            rc = -1;
+        }
+    }
+    rd_kafka_conf_destroy(kc);
+    return rc;
+}
+
 static rd_kafka_conf_t *
 client_conf(outpost_instance_t *inst, const struct db_conf *conf,
             struct kafka_state *st)

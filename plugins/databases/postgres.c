@@ -32,11 +32,36 @@ static const char pg_status_sql[] =
 
 #define SQLSTATE_QUERY_CANCELED "57014"   /* statement_timeout fired */
 
+/* For validate (outpostd -t) and init: what only the config can fix.
+ * libpq's message may quote the string, which may hold a password, so it
+ * is not passed on. */
+int
+pg_conf_check(const struct db_conf *conf, char *err, size_t errlen)
+{
+    PQconninfoOption *opts;
+    char *msg = NULL;
+
+    if (conf->expect != NULL && conf->query == NULL) {
+        snprintf(err, errlen, "expect needs a query whose value it checks");
+        return -1;
+    }
+    /* Empty is checked at run time (credentials missing). */
+    if (conf->conninfo && conf->conninfo[0] != '\0') {
+        if ((opts = PQconninfoParse(conf->conninfo, &msg)) == NULL) {
+            PQfreemem(msg);
+            snprintf(err, errlen, "conninfo is not a valid libpq connection "
+                     "string or URI");
+            return -1;
+        }
+        PQconninfoFree(opts);
+    }
+    return 0;
+}
+
 static int
 pg_init(outpost_instance_t *inst, const struct db_conf *conf, void **state)
 {
-    PQconninfoOption *opts;
-    char *err = NULL;
+    char err[200];
 
     *state = NULL;
     if (conf->conninfo == NULL) {
@@ -44,22 +69,9 @@ pg_init(outpost_instance_t *inst, const struct db_conf *conf, void **state)
                     "needs conninfo (or conninfo_env, conninfo_file)");
         return -1;
     }
-    if (conf->expect != NULL && conf->query == NULL) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                    "expect needs a query whose value it checks");
+    if (pg_conf_check(conf, err, sizeof(err)) != 0) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
         return -1;
-    }
-    /* Empty is checked at run time (credentials missing); a malformed one
-     * can only be fixed in the config. libpq's message may quote the
-     * string, which may hold a password, so it is not logged. */
-    if (conf->conninfo[0] != '\0') {
-        if ((opts = PQconninfoParse(conf->conninfo, &err)) == NULL) {
-            PQfreemem(err);
-            outpost_log(inst, OUTPOST_LOG_ERROR, "init", "conninfo is not "
-                        "a valid libpq connection string or URI");
-            return -1;
-        }
-        PQconninfoFree(opts);
     }
     return 0;
 }

@@ -468,6 +468,37 @@ class ConfigTest(Probe):
                       p.stderr)
         self.assertNotIn("hunter2", p.stderr)    # never the password
 
+    def test_options_only_the_config_can_fix_are_refused_at_load(self):
+        conf = self.configure(
+            'databases "pg1" { provider = "postgres"\n'
+            '  conninfo = "host=x password hunter2 y" }\n'
+            'databases "pg2" { provider = "postgres" conninfo = "host=x"\n'
+            '  expect = "1" }\n'
+            'databases "k1" { provider = "kafka" brokers = "x:9092"\n'
+            '  topic = "t" }\n'
+            'databases "k2" { provider = "kafka" brokers = "x:9092"\n'
+            '  properties = {"nokey"} }\n'
+            'databases "k3" { provider = "kafka" brokers = "x:9092"\n'
+            '  properties = {"no.such.prop=hunter2"} }\n'
+            'databases "ok" { provider = "kafka" brokers = "x:9092"\n'
+            '  properties = {"security.protocol=SASL_SSL"} }\n')
+        p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        for line, msg in (
+                (1, 'databases "pg1": conninfo is not a valid libpq '
+                    'connection string or URI'),
+                (3, 'databases "pg2": expect needs a query whose value it '
+                    'checks'),
+                (5, 'databases "k1": consumer lag needs both topic and '
+                    'group'),
+                (7, 'databases "k2": properties: "key=value" expected'),
+                (9, 'databases "k3": properties: librdkafka rejects '
+                    'property no.such.prop')):
+            self.assertIn("40-databases.conf:%d: %s" % (line, msg), p.stderr)
+        self.assertNotIn('"ok"', p.stderr)
+        self.assertNotIn("hunter2", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
