@@ -159,21 +159,28 @@ config_section_setup(struct load *L, const outpost_plugin_t *p, cfg_t *sec,
 }
 
 /* The common option provider, or the instance's name it defaults to, must
- * be one the plugin knows (a preset picks its vendor by it). */
+ * be one the plugin knows (a preset picks its vendor by it); then the
+ * plugin may check the options that provider needs. */
 static void
 check_provider(struct load *L, const struct seen *s, const struct section *n)
 {
     const char *const *list = registry_providers(n->plugin);
+    registry_provider_check_fn check = registry_validate_provider(n->plugin);
     const char *v = n->common.provider ? n->common.provider : n->instance;
-    char names[512] = "";
-    size_t len = 0;
+    char names[512] = "", err[512] = "";
+    size_t len = 0, i;
 
     if (list == NULL)
         return;
-    for (size_t i = 0; list[i]; i++)
-        if (strcmp(list[i], v) == 0)
-            return;
-    for (size_t i = 0; list[i] && len < sizeof(names); i++)
+    for (i = 0; list[i] && strcmp(list[i], v) != 0; i++)
+        ;
+    if (list[i] != NULL) {
+        if (check && check(n->conf, v, err, sizeof(err)) != 0)
+            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
+                     s->title, err[0] ? err : "invalid configuration");
+        return;
+    }
+    for (i = 0; list[i] && len < sizeof(names); i++)
         len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
                                  i ? ", " : "", list[i]);
     if (n->common.provider)

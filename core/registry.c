@@ -237,11 +237,20 @@ registry_check_abi(const outpost_plugin_t *p, const char *origin, char *err,
     return check_fields(p, origin, err, errlen);
 }
 
+#define PLUGIN_HAS(p, field) \
+    ((p)->struct_size >= offsetof(outpost_plugin_t, field) \
+                         + sizeof((p)->field))
+
 const char *const *
 registry_providers(const outpost_plugin_t *p)
 {
-    return p->struct_size >= offsetof(outpost_plugin_t, providers)
-                             + sizeof(p->providers) ? p->providers : NULL;
+    return PLUGIN_HAS(p, providers) ? p->providers : NULL;
+}
+
+registry_provider_check_fn
+registry_validate_provider(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, validate_provider) ? p->validate_provider : NULL;
 }
 
 /* --- adding ------------------------------------------------------------ */

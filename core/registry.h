@@ -36,7 +36,12 @@ const outpost_plugin_t *registry_find(const struct registry *r,
                                       const char *name);
 size_t registry_count(const struct registry *r);
 const outpost_plugin_t *registry_at(const struct registry *r, size_t i);
-/* p->providers where p's struct has that field (ABI 1.1), else NULL. */
+/* The fields appended in ABI 1.1, where p's struct has them, else NULL. */
+typedef int (*registry_provider_check_fn)(const void *conf,
+                                          const char *provider, char *err,
+                                          size_t errlen);
 const char *const *registry_providers(const outpost_plugin_t *p);
+registry_provider_check_fn
+registry_validate_provider(const outpost_plugin_t *p);
 
 #endif

@@ -189,6 +189,12 @@ typedef struct outpost_plugin {
      * `provider` defaults to the instance's name; the core refuses any
      * other value when the config is loaded. NULL: any value. */
     const char *const *providers;
+    /* Inputs with providers, optional (ABI 1.1): checks conf for the
+     * provider the instance picked (the options that provider needs). It
+     * runs after validate, when the config is read, and answers the same
+     * way. */
+    int  (*validate_provider)(const void *conf, const char *provider,
+                              char *err, size_t errlen);
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \

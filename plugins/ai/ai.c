@@ -160,6 +160,14 @@ ai_init(outpost_instance_t *inst)
     return preset_init(inst, ai_providers);
 }
 
+static int
+ai_validate_provider(const void *conf, const char *provider, char *err,
+                     size_t errlen)
+{
+    return preset_validate_provider(conf, provider, ai_providers, err,
+                                    errlen);
+}
+
 /* The common option `provider` picks one (outpostd -t checks it). */
 static const char *const provider_names[] = {
     "openai", "anthropic", "gemini", "mistral", "cohere", NULL
@@ -179,4 +187,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = preset_shutdown,
     .validate = preset_validate,
     .providers = provider_names,
+    .validate_provider = ai_validate_provider,
 };

@@ -419,6 +419,30 @@ preset_validate(const void *conf, char *err, size_t errlen)
     return httpcheck_validate(&c->check, err, errlen);
 }
 
+/* What provider pv needs of the conf that no credential check covers. */
+static int
+provider_needs(const struct preset_provider *pv, const struct preset_conf *cf,
+               char *err, size_t errlen)
+{
+    if (strstr(pv->path, "{phone_number_id}")
+        && (cf->phone_number_id == NULL || *cf->phone_number_id == '\0')) {
+        snprintf(err, errlen, "phone_number_id: required for provider %s",
+                 pv->name);
+        return -1;
+    }
+    return 0;
+}
+
+int
+preset_validate_provider(const void *conf, const char *provider,
+                         const struct preset_provider *providers, char *err,
+                         size_t errlen)
+{
+    const struct preset_provider *pv = find_provider(providers, provider);
+
+    return pv ? provider_needs(pv, conf, err, errlen) : 0;
+}
+
 int
 preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
 {
@@ -436,10 +460,8 @@ preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
                     name ? name : "", err);
         return -1;
     }
-    if (strstr(pv->path, "{phone_number_id}")
-        && (cf->phone_number_id == NULL || *cf->phone_number_id == '\0')) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                    "phone_number_id: required for provider %s", pv->name);
+    if (provider_needs(pv, cf, err, sizeof(err)) != 0) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
         return -1;
     }
     if ((p = calloc(1, sizeof(*p))) == NULL)

@@ -186,6 +186,11 @@ void preset_shutdown(outpost_instance_t *inst);
 /* The plugins' validate hook: base_url, status_page and the engine's
  * options, when the config is read. */
 int  preset_validate(const void *conf, char *err, size_t errlen);
+/* For a plugin's validate_provider hook: what the named provider (one of
+ * providers) needs of conf. */
+int  preset_validate_provider(const void *conf, const char *provider,
+                              const struct preset_provider *providers,
+                              char *err, size_t errlen);
 
 /* --- for hooks ------------------------------------------------------------- */
 

@@ -283,6 +283,26 @@ db_validate(const void *conf, char *err, size_t errlen)
     return kafka_conf_check(c, err, errlen);
 }
 
+/* What the provider needs that its section may lack. */
+static int
+db_validate_provider(const void *conf, const char *provider, char *err,
+                     size_t errlen)
+{
+    const struct db_conf *c = conf;
+
+    if (strcmp(provider, "postgres") == 0 && c->conninfo == NULL) {
+        snprintf(err, errlen, "provider postgres needs conninfo (or "
+                 "conninfo_env, conninfo_file)");
+        return -1;
+    }
+    if (strcmp(provider, "kafka") == 0
+        && (c->brokers == NULL || c->brokers[0] == '\0')) {
+        snprintf(err, errlen, "provider kafka needs brokers");
+        return -1;
+    }
+    return 0;
+}
+
 /* The common option `provider` picks one (outpostd -t checks it). */
 static const char *const provider_names[] = {
     "postgres", "redis", "kafka", NULL
@@ -301,4 +321,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = db_shutdown,
     .validate = db_validate,
     .providers = provider_names,
+    .validate_provider = db_validate_provider,
 };

@@ -233,6 +233,14 @@ messaging_init(outpost_instance_t *inst)
     return preset_init(inst, messaging_providers);
 }
 
+static int
+messaging_validate_provider(const void *conf, const char *provider,
+                            char *err, size_t errlen)
+{
+    return preset_validate_provider(conf, provider, messaging_providers, err,
+                                    errlen);
+}
+
 /* The common option `provider` picks one (outpostd -t checks it). */
 static const char *const provider_names[] = {
     "twilio", "slack", "resend", "sendgrid", "whatsapp", "discord", NULL
@@ -252,4 +260,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = preset_shutdown,
     .validate = preset_validate,
     .providers = provider_names,
+    .validate_provider = messaging_validate_provider,
 };

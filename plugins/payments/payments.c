@@ -196,6 +196,14 @@ payments_init(outpost_instance_t *inst)
     return preset_init(inst, payments_providers);
 }
 
+static int
+payments_validate_provider(const void *conf, const char *provider, char *err,
+                           size_t errlen)
+{
+    return preset_validate_provider(conf, provider, payments_providers, err,
+                                    errlen);
+}
+
 /* The common option `provider` picks one (outpostd -t checks it). */
 static const char *const provider_names[] = {
     "stripe", "paypal", "razorpay", "payu", "ccavenue", "adyen", "square", NULL
@@ -215,4 +223,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = preset_shutdown,
     .validate = preset_validate,
     .providers = provider_names,
+    .validate_provider = payments_validate_provider,
 };

@@ -481,7 +481,9 @@ class ConfigTest(Probe):
             'databases "k3" { provider = "kafka" brokers = "x:9092"\n'
             '  properties = {"no.such.prop=hunter2"} }\n'
             'databases "ok" { provider = "kafka" brokers = "x:9092"\n'
-            '  properties = {"security.protocol=SASL_SSL"} }\n')
+            '  properties = {"security.protocol=SASL_SSL"} }\n'
+            'databases "pg3" { provider = "postgres" }\n'
+            'databases "k4" { provider = "kafka" }\n')
         p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 1)
@@ -494,7 +496,9 @@ class ConfigTest(Probe):
                     'group'),
                 (7, 'databases "k2": properties: "key=value" expected'),
                 (9, 'databases "k3": properties: librdkafka rejects '
-                    'property no.such.prop')):
+                    'property no.such.prop'),
+                (13, 'databases "pg3": provider postgres needs conninfo'),
+                (14, 'databases "k4": provider kafka needs brokers')):
             self.assertIn("40-databases.conf:%d: %s" % (line, msg), p.stderr)
         self.assertNotIn('"ok"', p.stderr)
         self.assertNotIn("hunter2", p.stderr)

@@ -448,13 +448,16 @@ class PresetTest(unittest.TestCase):
         conf = self.write(
             'payments "stripe" { base_url = "ftp://127.0.0.1/" secret = "s" }\n'
             'ai "openai" { base_url = "%s" secret = "s"\n'
-            '  status_page = "file:///etc/passwd" }\n' % self.base("openai"))
+            '  status_page = "file:///etc/passwd" }\n'
+            'messaging "whatsapp" { secret = "s" }\n' % self.base("openai"))
         rc, err = run_once(conf)
         self.assertNotEqual(rc, 0)
         self.assertRegex(err, r'\.conf:1: payments "stripe": base_url: the '
                          r'scheme must be http:// or https://')
         self.assertRegex(err, r'\.conf:2: ai "openai": status_page: the '
                          r'scheme must be http:// or https://')
+        self.assertRegex(err, r'\.conf:4: messaging "whatsapp": '
+                         r'phone_number_id: required for provider whatsapp')
         self.assertEqual(read_jsonl(self.out), [])
 
     def test_unknown_provider_is_refused_at_start(self):

@@ -104,8 +104,21 @@ sink_write(outpost_instance_t *inst, const outpost_batch_t *batch)
     return OUTPOST_OK;
 }
 
-/* A preset: its instances pick a vendor with the common option provider. */
-static const char *const vendor_names[] = { "acme", "globex", NULL };
+/* A preset: its instances pick a vendor with the common option provider,
+ * and one vendor needs what this config never gives it. */
+static const char *const vendor_names[] = { "acme", "globex", "hooli",
+                                            NULL };
+
+static int
+vendor_check(const void *conf, const char *provider, char *err,
+             size_t errlen)
+{
+    (void) conf;
+    if (strcmp(provider, "hooli") != 0)
+        return 0;
+    snprintf(err, errlen, "provider hooli needs an account");
+    return -1;
+}
 
 static const outpost_plugin_t plugins[] = {
     { OUTPOST_PLUGIN_HEADER, .name = "probe", .kind = OUTPOST_INPUT,
@@ -118,7 +131,8 @@ static const outpost_plugin_t plugins[] = {
       .options = sink_options, .conf_size = sizeof(struct sink_conf),
       .write = sink_write },
     { OUTPOST_PLUGIN_HEADER, .name = "vendor", .kind = OUTPOST_INPUT,
-      .collect = probe_collect, .providers = vendor_names },
+      .collect = probe_collect, .providers = vendor_names,
+      .validate_provider = vendor_check },
 };
 
 /* --- fixture ----------------------------------------------------------- */
@@ -506,11 +520,14 @@ test_providers(void **state)
         "vendor \"acme\" { }\n"
         "vendor \"eu\" { provider = \"globex\" }\n"
         "vendor \"x\" { provider = \"initech\" }\n"
-        "vendor \"acme-2\" {\n  tier = \"basic\"\n}\n");
+        "vendor \"acme-2\" {\n  tier = \"basic\"\n}\n"
+        "vendor \"h\" { provider = \"hooli\" }\n");
     EXPECT(f, "@/outpost.conf:3: option 'provider' in vendor \"x\": "
-           "\"initech\" is not one of acme, globex",
+           "\"initech\" is not one of acme, globex, hooli",
            "@/outpost.conf:4: vendor \"acme-2\": no provider set, and the "
-           "instance's name is not one: set provider = one of acme, globex");
+           "instance's name is not one: set provider = one of acme, globex, "
+           "hooli",
+           "@/outpost.conf:7: vendor \"h\": provider hooli needs an account");
 }
 
 static void

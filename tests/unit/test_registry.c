@@ -242,6 +242,7 @@ test_check_abi(void **state)
     v10.struct_size = offsetof(outpost_plugin_t, providers);
     assert_int_equal(registry_check_abi(&v10, "t", err, sizeof(err)), 0);
     assert_null(registry_providers(&v10));
+    assert_null(registry_validate_provider(&v10));
     assert_ptr_equal(registry_providers(&v11), two);
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         snprintf(want, sizeof(want), refused[i].msg,
