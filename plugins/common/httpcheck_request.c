@@ -180,7 +180,12 @@ set_transport(CURL *e, const httpcheck_t *hc)
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
         curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    }
+    } else
+        /* Checks that start together (the first round, --once) wait for
+         * the connection being opened to the same server if it may
+         * multiplex (HTTP/2, which most APIs speak) instead of each
+         * opening its own. */
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 }
 
 /* Bumped whenever an instance goes: a handle set up before then may

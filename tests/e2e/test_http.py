@@ -31,6 +31,11 @@ def closed_port():
     return port
 
 
+def port_open(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def process_cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -606,6 +611,34 @@ http "fresh" { url = "https://127.0.0.1:%d/" ca_file = "%s" }
             self.assertAlmostEqual(f["cert_expiry_days"], 20, delta=0.1)
         self.assertGreaterEqual(len(reused), 3)
         self.assertNotIn(True, reused)
+
+    def test_reused_checks_share_one_http2_connection(self):
+        """Reused checks that start together wait for the connection being
+        opened to an HTTP/2 server and multiplex on it, instead of each
+        opening its own (nghttpd, Debian's nghttp2-server)."""
+        www = os.path.join(self.w.path, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "health"), "w") as f:
+            f.write("ok\n")
+        port = closed_port()
+        server = subprocess.Popen(
+            ["nghttpd", "-a", "127.0.0.1", "-d", www, str(port),
+             self.certs.good[1], self.certs.good[0]],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.assertTrue(wait_for(lambda: port_open(port), timeout=10))
+            sections = "".join(
+                'http "h%d" { url = "https://127.0.0.1:%d/health" '
+                'ca_file = "%s" reuse_connections = true }\n'
+                % (i, port, self.certs.ca) for i in range(12))
+            r = self.run_checks(sections)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        self.assertEqual(len(r), 12)
+        for f in r.values():
+            self.assertPass(f)
+        self.assertEqual(sum(f["connections"] for f in r.values()), 1)
 
     # --- the engine's hooks (tests/plugins/hctest.c) ---------------------
 
