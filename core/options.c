@@ -414,7 +414,8 @@ keep_default(const outpost_option_t *o, char *const *texts, size_t n)
     }
     if (def == NULL || copy == NULL || ndefaults == capdefaults) {
         free(def);
-        free_texts(copy, n);
+        if (copy != NULL)
+            free_texts(copy, n);
         return;
     }
     defaults[ndefaults++] = (struct parsed_default) { o, def, copy, n };
