@@ -42,6 +42,7 @@
 #include "instance.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "tmpdir.h"
 
 #define BATCH    64
 #define S        1000000000LL
@@ -95,8 +96,8 @@ load(struct bench *b, const char *plugin_dir)
     struct diag d = { 0 };
     FILE *f;
 
-    snprintf(b->state, sizeof(b->state), "/tmp/outpost-decide-XXXXXX");
-    if (mkdtemp(b->state) == NULL)
+    if (tmp_template(b->state, sizeof(b->state), "decide") != 0
+        || mkdtemp(b->state) == NULL)
         exit(1);
     /* Saving is timed on its own at shutdown, not every fake minute. */
     off = (size_t) snprintf(text, sizeof(text), "state_dir = \"%s\"\n"

@@ -8,6 +8,7 @@
  * Prints a table; never pass/fail.
  */
 #include <malloc.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "output.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "tmpdir.h"
 
 #define BATCH 64   /* records an input run hands over at once */
 
@@ -65,8 +67,9 @@ static const outpost_plugin_t stuck_plugin = {
 static struct config *
 load(struct registry *reg, const char *text)
 {
-    char path[] = "/tmp/outpost-bench-XXXXXX";
-    int fd = mkstemp(path);
+    char path[PATH_MAX];
+    int fd = tmp_template(path, sizeof(path), "bench") == 0 ? mkstemp(path)
+                                                            : -1;
     struct diag d = { 0 };
     struct config *c;
 

@@ -45,6 +45,7 @@
 #include "pipeline.h"
 #include "registry.h"
 #include "scheduler.h"
+#include "tmpdir.h"
 
 struct opts {
     long        checks;
@@ -138,9 +139,8 @@ struct rig {
 static char *
 write_config(const struct opts *o, int reuse)
 {
-    static char path[] = "/tmp/outpost-probe-XXXXXX";
-    char *p = strdup(path);
-    int fd = p ? mkstemp(p) : -1;
+    char *p = malloc(PATH_MAX);
+    int fd = p && tmp_template(p, PATH_MAX, "probe") == 0 ? mkstemp(p) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
     if (f == NULL) {

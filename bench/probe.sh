@@ -35,7 +35,7 @@ PROBE=$BUILD/bench/probe
 # 50,000 descriptors in collectd and as many connections in fakeapi.
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-tmp=$(mktemp -d /tmp/outpost-probe-bench.XXXXXX)
+tmp=$(mktemp -d -t outpost-probe-bench.XXXXXX)
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.request
 
 BUILD = os.environ.get("OUTPOST_BUILD_DIR", os.path.join(
@@ -132,3 +133,52 @@ def log_lines(stderr_text):
         except ValueError:
             pass
     return out
+
+
+class FakeAPITest(unittest.TestCase):
+    """One fakeapi per test class, its faults, counters and Statuspage reset
+    before each test; a work folder per test whose configs feed a jsonl
+    output at self.out, behind the health filter."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = FakeAPI()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.stop()
+
+    def setUp(self):
+        self.api.clear()
+        self.api.admin("DELETE", "stats")
+        self.api.admin("DELETE", "statuspage")
+        self.w = Workdir()
+        self.out = self.w.file("records.jsonl")
+
+    def tearDown(self):
+        self.w.cleanup()
+
+    def stats(self):
+        return json.loads(self.api.admin("GET", "stats"))
+
+    def write(self, text, interval="30s", timeout="5s"):
+        """outpost.conf and drop-ins: text, the health filter, the output."""
+        conf = self.w.write_main(interval=interval, timeout=timeout)
+        self.w.write_dropin("10-in.conf", text)
+        self.w.write_dropin("50-health.conf", 'health "default" { }\n')
+        self.w.write_dropin("90-out.conf",
+                            'jsonl "out" { path = "%s" }\n' % self.out)
+        return conf
+
+    def run_measurements(self, text, env=None, timeout="5s"):
+        """outpostd --once on text; this run's measurement records."""
+        conf = self.write(text, timeout=timeout)
+        if os.path.exists(self.out):
+            os.remove(self.out)     # only this run's records
+        e = dict(os.environ)
+        e.update(env or {})
+        rc, err = run_once(conf, env=e)
+        self.assertEqual(rc, 0, err)
+        return [r for r in read_jsonl(self.out)
+                if r["type"] == "measurement"]
+

@@ -3,12 +3,10 @@ vendor routes: good key, bad key, missing secret, rate limits with
 Retry-After, vendor failures, headroom headers and each vendor's own way
 of saying "no" - through outpostd and the health filter, read back from
 the jsonl output."""
-import json
-import os
 import time
 import unittest
 
-from harness import (FakeAPI, Workdir, read_jsonl, run_once,
+from harness import (FakeAPITest, read_jsonl, run_once,
                      start_daemon, stop_daemon, wait_for)
 
 SID = "AC00000000000000000000000000000000"
@@ -85,54 +83,13 @@ def env_name(provider, opt):
     return "T_%s_%s" % (provider.upper(), opt.upper())
 
 
-class PresetTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.api = FakeAPI()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.api.stop()
-
-    def setUp(self):
-        self.api.clear()
-        self.api.admin("DELETE", "stats")
-        self.api.admin("DELETE", "statuspage")
-        self.w = Workdir()
-        self.out = self.w.file("records.jsonl")
-
-    def tearDown(self):
-        self.w.cleanup()
-
-    # --- helpers -----------------------------------------------------------
-
-    def stats(self):
-        return json.loads(self.api.admin("GET", "stats"))
-
+class PresetTest(FakeAPITest):
     def base(self, provider):
         return "%s/%s" % (self.api.url, provider)
 
-    def write(self, text, interval="30s", timeout="5s"):
-        conf = self.w.write_main(interval=interval, timeout=timeout)
-        self.w.write_dropin("10-presets.conf", text)
-        self.w.write_dropin("50-health.conf", 'health "default" { }\n')
-        self.w.write_dropin("90-out.conf",
-                            'jsonl "out" { path = "%s" }\n' % self.out)
-        return conf
-
     def once(self, text, env=None, timeout="5s"):
-        conf = self.write(text, timeout=timeout)
-        if os.path.exists(self.out):
-            os.remove(self.out)     # only this run's records
-        e = dict(os.environ)
-        e.update(env or {})
-        rc, err = run_once(conf, env=e)
-        self.assertEqual(rc, 0, err)
-        recs = {}
-        for r in read_jsonl(self.out):
-            if r["type"] == "measurement":
-                recs[r["tags"]["integration"]] = r
-        return recs
+        return {r["tags"]["integration"]: r
+                for r in self.run_measurements(text, env, timeout)}
 
     def measurements(self):
         return [r["fields"] for r in read_jsonl(self.out)

@@ -1,57 +1,28 @@
 """The statuspage input against tests/fakeapi's Statuspage (summary.json
 set through /_admin/statuspage), and the status_page option of the
 provider presets, through outpostd and the health filter."""
-import json
-import os
 import unittest
 import urllib.parse
 
-from harness import FakeAPI, Workdir, read_jsonl, run_once
+from harness import FakeAPITest, read_jsonl, run_once
 
 
-class StatuspageTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.api = FakeAPI()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.api.stop()
-
+class StatuspageTest(FakeAPITest):
     def setUp(self):
-        self.api.clear()
-        self.api.admin("DELETE", "stats")
-        self.api.admin("DELETE", "statuspage")
-        self.w = Workdir()
-        self.out = self.w.file("records.jsonl")
+        super().setUp()
         self.summary = self.api.url + "/api/v2/summary.json"
-
-    def tearDown(self):
-        self.w.cleanup()
-
-    # --- helpers -----------------------------------------------------------
 
     def page(self, **kw):
         """POST /_admin/statuspage with kw as the query."""
         self.api.admin("POST", "statuspage?" + urllib.parse.urlencode(kw))
 
     def hits(self, path):
-        return json.loads(self.api.admin("GET", "stats"))["paths"].get(path, 0)
+        return self.stats()["paths"].get(path, 0)
 
     def once(self, text):
-        conf = self.w.write_main()
-        self.w.write_dropin("10-in.conf", text)
-        if os.path.exists(self.out):
-            os.remove(self.out)     # only this run's records
-        self.w.write_dropin("50-health.conf", 'health "default" { }\n')
-        self.w.write_dropin("90-out.conf",
-                            'jsonl "out" { path = "%s" }\n' % self.out)
-        rc, err = run_once(conf, env=dict(os.environ))
-        self.assertEqual(rc, 0, err)
+        """One run: the pages' fields and each page's components'."""
         pages, comps = {}, {}
-        for r in read_jsonl(self.out):
-            if r["type"] != "measurement":
-                continue
+        for r in self.run_measurements(text):
             name = r["tags"]["integration"]
             if "component" in r["tags"]:
                 comps.setdefault(name, {})[r["tags"]["component"]] = \

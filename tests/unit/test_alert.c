@@ -21,6 +21,7 @@
 #include <outpost/plugin.h>
 #include "clock.h"
 #include "harness.h"
+#include "tmpdir.h"
 
 #define S   1000000000LL
 #define MIN (60 * S)
@@ -48,7 +49,7 @@ static int
 setup(void **state)
 {
     (void) state;
-    snprintf(recdir, sizeof(recdir), "/tmp/outpost-alert-XXXXXX");
+    assert_int_equal(tmp_template(recdir, sizeof(recdir), "alert"), 0);
     assert_non_null(mkdtemp(recdir));
     clock_fake_set(T0);
     return 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "config.h"
+#include "tmpdir.h"
 
 /* --- static test plugins ----------------------------------------------- */
 
@@ -151,8 +152,8 @@ setup(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/outpost-config-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (tmp_template(f->dir, sizeof(f->dir), "config") != 0
+        || mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/outpost.conf", f->dir);
     f->reg = registry_new();

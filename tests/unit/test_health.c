@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,38 +19,16 @@
 #define S  1000000000LL
 #define T0 (1710028800LL * S)           /* 2024-03-10 00:00:00 UTC */
 
+/* A number field of the latest measurement of integration. */
+#define num(h, integration, field) harness_number(h, integration, field)
+
 /* --- helpers ------------------------------------------------------------- */
-
-/* The latest measurement of integration that reached the outputs. */
-static outpost_record_t *
-last_of(struct harness *h, const char *integration)
-{
-    for (size_t i = harness_count(h, NULL); i-- > 0;) {
-        outpost_record_t *r = harness_at(h, NULL, i);
-        const char *name = outpost_record_tag(r, "integration");
-        if (r->kind == OUTPOST_MEASUREMENT && name
-            && strcmp(name, integration) == 0)
-            return r;
-    }
-    fail_msg("no measurement of %s", integration);
-    return NULL;
-}
-
-static double
-num(struct harness *h, const char *integration, const char *field)
-{
-    outpost_record_t *r = last_of(h, integration);
-    const outpost_field_t *f = outpost_record_field(r, field);
-
-    if (f == NULL)
-        fail_msg("%s has no field %s", integration, field);
-    return outpost_record_number(r, field, NAN);
-}
 
 static const char *
 status_of(struct harness *h, const char *integration)
 {
-    const char *s = outpost_record_string(last_of(h, integration), "status");
+    const char *s = outpost_record_string(harness_last(h, integration),
+                                          "status");
 
     assert_non_null(s);
     return s;
@@ -466,7 +443,7 @@ test_events_and_non_checks_pass(void **state)
     r = harness_measurement("cpu", NULL);        /* no success, no hint */
     outpost_record_add_float(r, "load", 1.5);
     harness_submit(h, r);
-    assert_null(outpost_record_field(last_of(h, "cpu"), "status"));
+    assert_null(outpost_record_field(harness_last(h, "cpu"), "status"));
     assert_int_equal(changes(h, NULL, 0), 0);
     harness_free(h, 0);
 }

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <dirent.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -23,6 +22,8 @@
 #include "instance.h"
 #include "log.h"
 #include "output.h"
+#include "harness.h"
+#include "tmpdir.h"
 
 #define MAX_LOG 16384
 
@@ -142,8 +143,7 @@ setup(void **state)
     be.nbatches = 0;
     be.flushes = 0;
     pthread_mutex_unlock(&be.mu);
-    snprintf(dir, sizeof(dir), "/tmp/outpost-output-XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (tmp_template(dir, sizeof(dir), "output") != 0 || mkdtemp(dir) == NULL)
         return -1;
     tags = outpost_tagset_new(t, 1);
     return tags ? 0 : -1;
@@ -215,21 +215,6 @@ assert_delivered_range(int64_t from, int64_t to)
     for (size_t i = 0; i < be.ndelivered; i++)
         assert_int_equal(be.delivered[i], from + (int64_t) i);
     pthread_mutex_unlock(&be.mu);
-}
-
-static size_t
-count_segments(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        if (strstr(de->d_name, ".seg") != NULL)
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* --- tests ------------------------------------------------------------- */
@@ -343,7 +328,7 @@ output_spills_while_down_then_replays(void **state)
         output_get_stats(w, &st);
     } while (st.spilled < 100 && clock_mono_ms() < end);
     assert_int_equal(st.spilled, 100);
-    assert_true(count_segments() > 0);
+    assert_true(harness_count_files(dir, ".seg") > 0);
     /* New records follow the backlog to disk, even with memory free. */
     push_range(w, 100, 150);
     output_get_stats(w, &st);
@@ -357,7 +342,7 @@ output_spills_while_down_then_replays(void **state)
     assert_delivered_range(0, 150);
     output_get_stats(w, &st);
     assert_int_equal(st.dropped, 0);
-    assert_int_equal(count_segments(), 0);
+    assert_int_equal(harness_count_files(dir, ".seg"), 0);
     output_stop(w);
     free(inst);
 }
@@ -377,13 +362,15 @@ output_stop_while_down_then_new_worker_delivers(void **state)
     while (backend_read(&be.calls) < 3 && clock_mono_ms() < end)
         usleep(1000);
     assert_true(backend_read(&be.calls) >= 3);      /* retrying */
-    assert_int_equal(count_segments(), 0);          /* not spilled yet */
+    /* not spilled yet */
+    assert_int_equal(harness_count_files(dir, ".seg"), 0);
 
     t0 = clock_mono_ms();
     output_stop(w);                                 /* interrupts backoff */
     assert_true(clock_mono_ms() - t0 < 1000);
     assert_int_equal(be.flushes, 1);
-    assert_true(count_segments() > 0);              /* spilled on stop */
+    /* spilled on stop */
+    assert_true(harness_count_files(dir, ".seg") > 0);
     assert_int_equal(backend_read(&be.ndelivered), 0);
 
     set_down(0);
@@ -391,7 +378,7 @@ output_stop_while_down_then_new_worker_delivers(void **state)
     assert_int_equal(output_drain(w, clock_mono_ms() + 5000), 0);
     assert_delivered_range(0, 40);
     output_stop(w);
-    assert_int_equal(count_segments(), 0);
+    assert_int_equal(harness_count_files(dir, ".seg"), 0);
     free(inst);
 }
 

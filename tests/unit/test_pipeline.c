@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "instance.h"
 #include "output.h"
 #include "pipeline.h"
+#include "tmpdir.h"
 
 struct sink {
     pthread_mutex_t   lock;
@@ -107,7 +109,7 @@ test_chain_order_drop_emit_and_match(void **state)
         "tagger \"B\" { match = {\"integration=b*\"} }\n"
         "sink \"all\" { flush_interval = \"5ms\" }\n"
         "sink \"events\" { flush_interval = \"5ms\" match = {\"kind=event\"} }\n";
-    char path[] = "/tmp/outpost-pipe-XXXXXX";
+    char path[PATH_MAX];
     struct registry *reg = registry_new();
     struct diag d = { 0 };
     struct config *c;
@@ -121,6 +123,7 @@ test_chain_order_drop_emit_and_match(void **state)
     registry_add(reg, &tagger, "test", &d);
     registry_add(reg, &judge, "test", &d);
     registry_add(reg, &sinkp, "test", &d);
+    assert_int_equal(tmp_template(path, sizeof(path), "pipe"), 0);
     fd = mkstemp(path);
     assert_true(write(fd, text, strlen(text)) > 0);
     close(fd);

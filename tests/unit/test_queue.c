@@ -26,6 +26,8 @@
 #include "log.h"
 #include "queue.h"
 #include "spill.h"
+#include "harness.h"
+#include "tmpdir.h"
 
 static char dir[64];
 static outpost_tagset_t *tags;
@@ -46,8 +48,7 @@ setup(void **state)
                           { "category", "payments" } };
 
     (void) state;
-    snprintf(dir, sizeof(dir), "/tmp/outpost-queue-XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (tmp_template(dir, sizeof(dir), "queue") != 0 || mkdtemp(dir) == NULL)
         return -1;
     tags = outpost_tagset_new(t, 2);
     return tags ? 0 : -1;
@@ -168,21 +169,6 @@ newest_segment(char *path, size_t len, int oldest)
     assert_true((size_t) snprintf(path, len, "%s/%s", dir, best) < len);
 }
 
-static size_t
-count_segments(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    size_t n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL)
-        if (strstr(de->d_name, ".seg") != NULL)
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* --- memory only --------------------------------------------------------- */
 
 static void
@@ -261,7 +247,8 @@ queue_overflow_spills_in_order(void **state)
     /* disk drained -> memory again */
     stats(q, &st);
     assert_int_equal(st.queued_disk, 0);
-    assert_int_equal(count_segments(), 0);     /* consumed files deleted */
+    /* consumed files deleted */
+    assert_int_equal(harness_count_files(dir, ".seg"), 0);
     push_range(q, 30, 35, 5, 0);
     stats(q, &st);
     assert_int_equal(st.queued_mem, 5);
@@ -330,7 +317,7 @@ queue_replay_after_reopen(void **state)
     stats(q, &st);
     assert_int_equal(st.dropped, 0);
     queue_close(q);
-    assert_int_equal(count_segments(), 0);
+    assert_int_equal(harness_count_files(dir, ".seg"), 0);
 }
 
 /* The child works on the queue and is killed with SIGKILL mid-flight:

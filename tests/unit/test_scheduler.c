@@ -15,6 +15,7 @@
 #include <outpost/plugin.h>
 #include "agent.h"
 #include "scheduler.h"
+#include "tmpdir.h"
 
 static int
 cmp64(const void *a, const void *b)
@@ -110,9 +111,10 @@ agent_for(const char *text)
     struct agent *a;
     FILE *f;
 
-    strcpy(path, "/tmp/outpost-sched-XXXXXX");
+    assert_int_equal(tmp_template(path, sizeof(path), "sched"), 0);
     close(mkstemp(path));
-    strcpy(state_dir, "/tmp/outpost-sched-state-XXXXXX");
+    assert_int_equal(tmp_template(state_dir, sizeof(state_dir),
+                                  "sched-state"), 0);
     assert_non_null(mkdtemp(state_dir));
     f = fopen(path, "w");
     fprintf(f, "state_dir = \"%s\"\n", state_dir);

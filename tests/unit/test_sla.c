@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,29 +20,8 @@
 #define S  1000000000LL
 #define T0 (1710028800LL * S)           /* 2024-03-10 00:00:00 UTC */
 
-static outpost_record_t *
-last_of(struct harness *h, const char *integration)
-{
-    for (size_t i = harness_count(h, NULL); i-- > 0;) {
-        outpost_record_t *r = harness_at(h, NULL, i);
-        const char *name = outpost_record_tag(r, "integration");
-        if (r->kind == OUTPOST_MEASUREMENT && name
-            && strcmp(name, integration) == 0)
-            return r;
-    }
-    fail_msg("no measurement of %s", integration);
-    return NULL;
-}
-
-static double
-num(struct harness *h, const char *integration, const char *field)
-{
-    outpost_record_t *r = last_of(h, integration);
-
-    if (outpost_record_field(r, field) == NULL)
-        fail_msg("%s has no field %s", integration, field);
-    return outpost_record_number(r, field, NAN);
-}
+/* A number field of the latest measurement of integration. */
+#define num(h, integration, field) harness_number(h, integration, field)
 
 /* Events of kind with dedup key "outpost/<integration>/sla/<rule>". */
 static size_t
@@ -176,7 +154,7 @@ test_budget_remaining_and_forecast(void **state)
         check(h, "crm", NULL, !(i >= 900 && i % 20 == 0), 100, 6 * S);
     assert_float_equal(num(h, "crm", "error_budget_remaining"), 0.5, 1e-9);
     assert_float_equal(num(h, "crm", "sla_availability_30d"), 0.995, 1e-9);
-    assert_true(outpost_record_field(last_of(h, "crm"),
+    assert_true(outpost_record_field(harness_last(h, "crm"),
                                      "sla_compliant")->v.b);
     /* The last hour holds 600 checks (minutes 40..99): 5/600 bad is
      * 0.83x the rate that spends the budget in 30 days, so the half left
@@ -198,7 +176,7 @@ test_budget_remaining_and_forecast(void **state)
         check(h, "crm", NULL, 0, 100, 6 * S);
     assert_true(num(h, "crm", "error_budget_remaining") < 0);
     assert_int_equal(num(h, "crm", "error_budget_exhausted_in_s"), 0);
-    assert_false(outpost_record_field(last_of(h, "crm"),
+    assert_false(outpost_record_field(harness_last(h, "crm"),
                                       "sla_compliant")->v.b);
     harness_free(h, 0);
 }
@@ -219,11 +197,11 @@ test_compliance_per_target(void **state)
         harness_check(h, "flaky", NULL, i % 100 != 0, 100);
         clock_fake_advance(30 * S);
     }
-    assert_true(outpost_record_field(last_of(h, "fast"),
+    assert_true(outpost_record_field(harness_last(h, "fast"),
                                      "sla_compliant")->v.b);
-    assert_false(outpost_record_field(last_of(h, "slow"),
+    assert_false(outpost_record_field(harness_last(h, "slow"),
                                       "sla_compliant")->v.b);
-    assert_false(outpost_record_field(last_of(h, "flaky"),
+    assert_false(outpost_record_field(harness_last(h, "flaky"),
                                       "sla_compliant")->v.b);
 
     j = report(h, "slow");
@@ -255,10 +233,10 @@ test_compliance_per_target(void **state)
         harness_check(h, "flaky", "tier=enterprise", i % 100 != 0, 100);
         clock_fake_advance(30 * S);
     }
-    assert_true(outpost_record_field(last_of(h, "slow"),
+    assert_true(outpost_record_field(harness_last(h, "slow"),
                                      "sla_compliant")->v.b);
     /* ...but enterprise's 0.5% error target still holds: 1% fails it. */
-    assert_false(outpost_record_field(last_of(h, "flaky"),
+    assert_false(outpost_record_field(harness_last(h, "flaky"),
                                       "sla_compliant")->v.b);
     harness_free(h, 0);
 
@@ -271,9 +249,9 @@ test_compliance_per_target(void **state)
         harness_check(h, "bas", "tier=basic", i % 100 != 0, 100);
         clock_fake_advance(30 * S);
     }
-    assert_true(outpost_record_field(last_of(h, "pro"),
+    assert_true(outpost_record_field(harness_last(h, "pro"),
                                      "sla_compliant")->v.b);
-    assert_false(outpost_record_field(last_of(h, "bas"),
+    assert_false(outpost_record_field(harness_last(h, "bas"),
                                       "sla_compliant")->v.b);
     harness_free(h, 0);
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "pipeline.h"
 #include "registry.h"
 #include "harness.h"
+#include "tmpdir.h"
 
 #define MAX_CAPTURE 8192
 
@@ -124,7 +127,8 @@ harness_new(const char *config, const char *state_dir)
     if (state_dir)
         snprintf(h->state, sizeof(h->state), "%s", state_dir);
     else {
-        strcpy(h->state, "/tmp/outpost-harness-XXXXXX");
+        assert_int_equal(tmp_template(h->state, sizeof(h->state), "harness"),
+                         0);
         assert_non_null(mkdtemp(h->state));
     }
     load_config(h, config);
@@ -250,9 +254,11 @@ harness_control(struct harness *h, const char *instance, const char *cmd,
 static struct capture *
 capture_named(struct harness *h, const char *name)
 {
+    if (name == NULL)
+        name = "all";
     for (size_t i = 0; i < h->noutputs; i++)
         if (h->outputs[i]->plugin == &capture_plugin
-            && strcmp(h->outputs[i]->name, name ? name : "all") == 0)
+            && strcmp(h->outputs[i]->name, name) == 0)
             return outpost_instance_data(h->outputs[i]);
     fail_msg("harness: no capture output named %s", name);
     return NULL;
@@ -296,4 +302,44 @@ harness_clear(struct harness *h)
     for (size_t i = 0; i < h->noutputs; i++)
         if (h->outputs[i]->plugin == &capture_plugin)
             capture_clear(outpost_instance_data(h->outputs[i]));
+}
+
+outpost_record_t *
+harness_last(struct harness *h, const char *integration)
+{
+    for (size_t i = harness_count(h, NULL); i-- > 0;) {
+        outpost_record_t *r = harness_at(h, NULL, i);
+        const char *name = outpost_record_tag(r, "integration");
+
+        if (r->kind == OUTPOST_MEASUREMENT && name
+            && strcmp(name, integration) == 0)
+            return r;
+    }
+    fail_msg("no measurement of %s", integration);
+    return NULL;
+}
+
+double
+harness_number(struct harness *h, const char *integration, const char *field)
+{
+    outpost_record_t *r = harness_last(h, integration);
+
+    if (outpost_record_field(r, field) == NULL)
+        fail_msg("%s has no field %s", integration, field);
+    return outpost_record_number(r, field, NAN);
+}
+
+size_t
+harness_count_files(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (strstr(de->d_name, part) != NULL)
+            n++;
+    closedir(d);
+    return n;
 }

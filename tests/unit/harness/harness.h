@@ -44,5 +44,13 @@ outpost_record_t *harness_at(struct harness *h, const char *name, size_t i);
 size_t harness_events(struct harness *h, outpost_event_kind_t kind,
                       outpost_record_t **out, size_t max);
 void harness_clear(struct harness *h);
+/* The latest measurement of integration that reached "all", and a number
+ * field of it; either fails the test when it is not there. */
+outpost_record_t *harness_last(struct harness *h, const char *integration);
+double harness_number(struct harness *h, const char *integration,
+                      const char *field);
+
+/* Files in dir whose name contains part (a queue's ".seg" segments). */
+size_t harness_count_files(const char *dir, const char *part);
 
 #endif
