@@ -109,16 +109,19 @@ take_closed(struct load *L, cfg_opt_t *opt)
  * "root" (an unknown plugin's) resets libconfuse's lexer as for a root.
  * (When libconfuse itself replaced a repeated `root "x"`, that reset ended
  * the file there.) */
+static void
+free_closed(cfg_value_t *val)
+{
+    val->section->path = NULL;          /* root's, as cfg_free_value does */
+    cfg_free(val->section);
+    free(val);
+}
+
 void
 config_root_free(struct load *L, cfg_t *root)
 {
-    for (size_t i = 0; i < L->nclosed; i++) {
-        cfg_value_t *val = L->closed[i];
-
-        val->section->path = NULL;      /* root's, as cfg_free_value does */
-        cfg_free(val->section);
-        free(val);
-    }
+    for (size_t i = 0; i < L->nclosed; i++)
+        free_closed(L->closed[i]);
     free(L->closed);
     L->closed = NULL;
     L->nclosed = 0;
@@ -229,11 +232,7 @@ add_seen(struct load *L, const char *plugin, cfg_t *sec, int line)
 static void
 drop_closed(struct load *L, struct seen *s)
 {
-    cfg_value_t *val = L->closed[--L->nclosed];
-
-    val->section->path = NULL;          /* root's, as cfg_free_value does */
-    cfg_free(val->section);
-    free(val);
+    free_closed(L->closed[--L->nclosed]);
     s->sec = NULL;
 }
 

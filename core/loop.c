@@ -248,9 +248,7 @@ loop_io_del(struct loop *l, int fd)
         return;
     /* The fd may already be closed, in which case the kernel dropped it. */
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-    l->io[fd].fn = NULL;
-    l->io[fd].arg = NULL;
-    l->io[fd].events = 0;
+    loop_io_closing(l, fd);
 }
 
 void

@@ -304,8 +304,16 @@ ignore_error(cfg_t *cfg, const char *fmt, va_list ap)
     (void) ap;
 }
 
-/* o's default as value texts. Lists and quoted strings go through
- * libconfuse, so a default is written exactly as in a config file. */
+/* Lists and quoted strings go through libconfuse, so a default is written
+ * exactly as in a config file; any other default is its own text. */
+static int
+needs_parse(const outpost_option_t *o)
+{
+    return o->def != NULL && (option_is_list(o) || o->def[0] == '"'
+                              || o->def[0] == '\'');
+}
+
+/* o's default as value texts, parsed or copied (see needs_parse). */
 static int
 parse_default(const outpost_option_t *o, char ***out, size_t *n)
 {
@@ -319,7 +327,7 @@ parse_default(const outpost_option_t *o, char ***out, size_t *n)
     *n = 0;
     if (o->def == NULL)
         return 0;
-    if (!list && o->def[0] != '"' && o->def[0] != '\'') {
+    if (!needs_parse(o)) {
         *out = calloc(1, sizeof(char *));
         if (*out == NULL || ((*out)[0] = strdup(o->def)) == NULL)
             goto out;
@@ -427,8 +435,7 @@ def_texts(const outpost_option_t *o, char ***out, size_t *n)
     struct parsed_default *d;
     int rc = 0;
 
-    if (o->def == NULL || (!option_is_list(o) && o->def[0] != '"'
-                           && o->def[0] != '\''))
+    if (!needs_parse(o))
         return parse_default(o, out, n);     /* no parse: a plain copy */
     pthread_mutex_lock(&defaults_lock);
     if ((d = find_default(o)) != NULL) {

@@ -34,6 +34,15 @@ destroy(httpcheck_t *hc)
     free(hc);
 }
 
+/* What an engine builds from its conf once, refusing what is invalid. */
+static int
+prepare(httpcheck_t *hc, char *err, size_t errlen)
+{
+    return hc_request_base(hc, err, errlen) != 0
+           || hc_conditions_compile(hc, err, errlen) != 0
+           || hc_tls_load_ca(hc, err, errlen) != 0 ? -1 : 0;
+}
+
 httpcheck_t *
 httpcheck_new(outpost_instance_t *inst, const struct httpcheck_conf *conf,
               const struct httpcheck_hooks *hooks, void *arg,
@@ -52,9 +61,7 @@ httpcheck_new(outpost_instance_t *inst, const struct httpcheck_conf *conf,
     hc->keep_body = (hooks && (hooks->flags & HTTPCHECK_KEEP_BODY))
                     || conf->body_contains || conf->body_regex
                     || conf->json_path;
-    if (hc_request_base(hc, err, errlen) != 0
-        || hc_conditions_compile(hc, err, errlen) != 0
-        || hc_tls_load_ca(hc, err, errlen) != 0) {
+    if (prepare(hc, err, errlen) != 0) {
         destroy(hc);
         return NULL;
     }
@@ -108,9 +115,7 @@ httpcheck_validate(const struct httpcheck_conf *conf, char *err,
         return -1;
     }
     hc->conf = conf;
-    rc = hc_request_base(hc, err, errlen) != 0
-         || hc_conditions_compile(hc, err, errlen) != 0
-         || hc_tls_load_ca(hc, err, errlen) != 0 ? -1 : 0;
+    rc = prepare(hc, err, errlen);
     destroy(hc);
     return rc;
 }

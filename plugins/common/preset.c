@@ -376,21 +376,6 @@ find_provider(const struct preset_provider *list, const char *name)
 }
 
 static void
-list_providers(const struct preset_provider *list, char *buf, size_t len)
-{
-    size_t n = 0;
-
-    buf[0] = '\0';
-    for (; list->name && n < len; list++) {
-        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
-                         list->name);
-        if (w < 0)
-            break;
-        n += (size_t) w;
-    }
-}
-
-static void
 preset_free(preset_t *p)
 {
     if (p == NULL)
@@ -453,17 +438,10 @@ preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
     char err[256];
     preset_t *p;
 
-    if (pv == NULL) {
-        list_providers(providers, err, sizeof(err));
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                    "provider: unknown provider \"%s\" (one of: %s)",
-                    name ? name : "", err);
+    /* The provider, and what it needs, were checked when the config was
+     * read (.providers, preset_validate_provider). */
+    if (pv == NULL)
         return -1;
-    }
-    if (provider_needs(pv, cf, err, sizeof(err)) != 0) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
-        return -1;
-    }
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return -1;
     p->inst = inst;

@@ -203,12 +203,8 @@ db_init(outpost_instance_t *inst)
     const struct db_provider *provider = find_provider(name);
     struct databases *db;
 
-    if (provider == NULL) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                    "provider \"%s\" is not one of postgres, redis, kafka",
-                    name ? name : "");
+    if (provider == NULL)   /* the core checked it against .providers */
         return -1;
-    }
     if ((db = calloc(1, sizeof(*db))) == NULL)
         return -1;
     db->provider = provider;

@@ -193,16 +193,8 @@ kafka_init(outpost_instance_t *inst, const struct db_conf *conf,
     rd_kafka_conf_t *kc;
     char err[512];
 
-    if (conf->brokers == NULL || conf->brokers[0] == '\0') {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                    "provider kafka needs brokers");
-        return -1;
-    }
-    if ((conf->topic == NULL) != (conf->group == NULL)) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "consumer lag needs "
-                    "both topic and group");
-        return -1;
-    }
+    /* brokers, topic with group and the properties were checked when the
+     * config was read (db_validate, db_validate_provider). */
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return -1;
     st->inst = inst;

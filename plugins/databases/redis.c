@@ -222,20 +222,15 @@ redis_init(outpost_instance_t *inst, const struct db_conf *conf,
            void **state)
 {
     struct redis_target *t = calloc(1, sizeof(*t));
-    char err[200];
 
     if (t == NULL)
         return -1;
-    if (conf->url && redis_url_check(conf->url, err, sizeof(err)) != 0) {
-        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
-        goto fail;
-    }
     if (conf->url && conf->url[0] == '\0')
         t->url_empty = 1;
     else if (conf->url) {
         /* Never log the url: it may carry the password. */
         if (parse_url(conf->url, t) != 0)
-            goto fail;              /* redis_url_check let it through */
+            goto fail;      /* db_validate (redis_url_check) refused it */
         if (conf->host)
             outpost_log(inst, OUTPOST_LOG_WARN, "init",
                         "url is set: host, port and db are ignored");
