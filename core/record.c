@@ -420,24 +420,13 @@ double
 outpost_record_number(const outpost_record_t *rec, const char *key,
                       double def)
 {
-    const outpost_field_t *f = outpost_record_field(rec, key);
-
-    if (f == NULL)
-        return def;
-    switch (f->type) {
-    case OUTPOST_FIELD_INT:   return (double) f->v.i;
-    case OUTPOST_FIELD_FLOAT: return f->v.f;
-    case OUTPOST_FIELD_BOOL:  return f->v.b;
-    default:                  return def;
-    }
+    return outpost_field_number(outpost_record_field(rec, key), def);
 }
 
 const char *
 outpost_record_string(const outpost_record_t *rec, const char *key)
 {
-    const outpost_field_t *f = outpost_record_field(rec, key);
-
-    return f && f->type == OUTPOST_FIELD_STRING ? f->v.s : NULL;
+    return outpost_field_string(outpost_record_field(rec, key));
 }
 
 const char *

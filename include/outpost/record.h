@@ -63,6 +63,28 @@ typedef struct outpost_field {
     } v;
 } outpost_field_t;
 
+/* A field's value as a number (INT, FLOAT or BOOL) or a string; def or
+ * NULL when f is NULL or of another type. Inline: the decision filters
+ * call them on every measurement. */
+static inline double
+outpost_field_number(const outpost_field_t *f, double def)
+{
+    if (f == NULL)
+        return def;
+    switch (f->type) {
+    case OUTPOST_FIELD_INT:   return (double) f->v.i;
+    case OUTPOST_FIELD_FLOAT: return f->v.f;
+    case OUTPOST_FIELD_BOOL:  return f->v.b;
+    default:                  return def;
+    }
+}
+
+static inline const char *
+outpost_field_string(const outpost_field_t *f)
+{
+    return f && f->type == OUTPOST_FIELD_STRING ? f->v.s : NULL;
+}
+
 typedef struct outpost_tag {
     const char *key;            /* interned */
     const char *value;          /* owned by the tag set */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <outpost/plugin.h>
+#include "../common/lookup.h"
 #include "../common/rolling.h"
 
 #define STATE_FILE    "circuit_breaker.state"
@@ -248,10 +249,10 @@ static int
 is_failure(const struct cb_conf *c, const struct cb *cb,
            const outpost_record_t *rec, const outpost_field_t *success)
 {
-    if (rolling_number(success, 0) == 0)
+    if (outpost_field_number(success, 0) == 0)
         return 1;
     return c->slow_call_ms > 0
-           && rolling_number(rolling_field(rec, cb->k_response_ms), 0)
+           && lookup_num(rec, cb->k_response_ms, 0)
               >= (double) c->slow_call_ms;
 }
 
@@ -271,7 +272,7 @@ cb_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
     rolling_table_prefetch(cb->table, rec);  /* while the fields are read */
-    if ((success = rolling_field(rec, cb->k_success)) == NULL
+    if ((success = lookup_field(rec, cb->k_success)) == NULL
         || (e = rolling_table_get_rec(cb->table, rec, NULL)) == NULL)
         return OUTPOST_PASS;    /* not a check, no integration (or ENOMEM) */
     s = rolling_slot(e);

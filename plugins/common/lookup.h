@@ -5,7 +5,8 @@
  * up several fields of every measurement, after the filters before them
  * have added a dozen more.
  *
- * Shared by the failover and alert plugins (alert includes it from here).
+ * Shared by the decision filters (health, circuit_breaker, sla, failover,
+ * alert).
  */
 #ifndef OUTPOST_LOOKUP_H
 #define OUTPOST_LOOKUP_H
@@ -25,24 +26,13 @@ lookup_field(const outpost_record_t *rec, const char *key)
 static inline const char *
 lookup_str(const outpost_record_t *rec, const char *key)
 {
-    const outpost_field_t *f = lookup_field(rec, key);
-
-    return f && f->type == OUTPOST_FIELD_STRING ? f->v.s : NULL;
+    return outpost_field_string(lookup_field(rec, key));
 }
 
 static inline double
 lookup_num(const outpost_record_t *rec, const char *key, double def)
 {
-    const outpost_field_t *f = lookup_field(rec, key);
-
-    if (f == NULL)
-        return def;
-    switch (f->type) {
-    case OUTPOST_FIELD_INT:   return (double) f->v.i;
-    case OUTPOST_FIELD_FLOAT: return f->v.f;
-    case OUTPOST_FIELD_BOOL:  return f->v.b;
-    default:                  return def;
-    }
+    return outpost_field_number(lookup_field(rec, key), def);
 }
 
 static inline const char *

@@ -27,41 +27,6 @@
 
 #define ROLLING_LEN(a)  (sizeof(a) / sizeof((a)[0]))
 
-/* --- 0. reading records fast ------------------------------------------ */
-
-/* The field of rec whose key is `key`, which must be an interned string
- * (outpost_intern(), done once at init): field keys are interned by the
- * core, so pointers are compared instead of strings. NULL when absent. */
-static inline const outpost_field_t *
-rolling_field(const outpost_record_t *rec, const char *key)
-{
-    for (uint16_t i = 0; i < rec->nfields; i++)
-        if (rec->fields[i].key == key)
-            return &rec->fields[i];
-    return NULL;
-}
-
-/* A numeric field's value (BOOL, INT or FLOAT), else def. */
-static inline double
-rolling_number(const outpost_field_t *f, double def)
-{
-    if (f == NULL)
-        return def;
-    switch (f->type) {
-    case OUTPOST_FIELD_BOOL:  return f->v.b != 0;
-    case OUTPOST_FIELD_INT:   return (double) f->v.i;
-    case OUTPOST_FIELD_FLOAT: return f->v.f;
-    default:                  return def;
-    }
-}
-
-/* A string field's value, else NULL. */
-static inline const char *
-rolling_string(const outpost_field_t *f)
-{
-    return f && f->type == OUTPOST_FIELD_STRING ? f->v.s : NULL;
-}
-
 /* --- 1. rings of time buckets ----------------------------------------- */
 
 /*

@@ -164,10 +164,10 @@ classify(const struct thresholds *t, const struct keys *k,
          const outpost_record_t *rec, const outpost_field_t *success,
          const char *hint, struct result *r)
 {
-    const char *reason = rolling_string(rolling_field(rec, k->reason));
+    const char *reason = lookup_str(rec, k->reason);
 
-    r->ms = rolling_number(rolling_field(rec, k->response_ms), 0);
-    r->ok = success ? rolling_number(success, 0) != 0 : 1;
+    r->ms = lookup_num(rec, k->response_ms, 0);
+    r->ok = success ? outpost_field_number(success, 0) != 0 : 1;
     r->why = WHY_NONE;
     r->text = NULL;
     r->limit_ms = 0;
@@ -181,7 +181,7 @@ classify(const struct thresholds *t, const struct keys *k,
     } else if (!r->ok) {
         r->status = ST_DOWN;
         r->why = WHY_FAILED;
-        r->text = rolling_string(rolling_field(rec, k->error));
+        r->text = lookup_str(rec, k->error);
     } else if (hint && strcmp(hint, "down") == 0) {
         r->status = ST_DOWN;
         r->why = WHY_HINT;
@@ -338,8 +338,8 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
     rolling_table_prefetch(h->table, rec);  /* while the fields are read */
-    success = rolling_field(rec, h->k.success);
-    hint = rolling_string(rolling_field(rec, h->k.status_hint));
+    success = lookup_field(rec, h->k.success);
+    hint = lookup_str(rec, h->k.status_hint);
     if (success == NULL && hint == NULL)
         return OUTPOST_PASS;            /* not the result of a check */
     if ((e = rolling_table_get_rec(h->table, rec, &retagged)) == NULL)
@@ -349,7 +349,7 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
      * lines this result will touch, and read the record meanwhile. */
     __builtin_prefetch(s, 1);
     window_prefetch(&s->w, rec->ts_ns,
-                    rolling_number(rolling_field(rec, h->k.response_ms), 0));
+                    lookup_num(rec, h->k.response_ms, 0));
     if (retagged)
         s->tier = tier_of(outpost_record_tag(rec, "tier"));
     t = thresholds_for(c, s->tier);

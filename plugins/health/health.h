@@ -7,6 +7,7 @@
 #define OUTPOST_HEALTH_H
 
 #include <stdint.h>
+#include "../common/lookup.h"
 #include "../common/rolling.h"
 
 /* Only ever append: the values are saved in state files. */

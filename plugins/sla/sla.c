@@ -340,9 +340,9 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
     rolling_table_prefetch(sla->table, rec);  /* while the fields are read */
-    if ((success = rolling_field(rec, sla->k_success)) == NULL)
+    if ((success = lookup_field(rec, sla->k_success)) == NULL)
         return OUTPOST_PASS;
-    status = rolling_string(rolling_field(rec, sla->k_status));
+    status = lookup_str(rec, sla->k_status);
     if (status && strcmp(status, "unknown") == 0)
         return OUTPOST_PASS;    /* e.g. credentials missing: not counted */
     if ((e = rolling_table_get_rec(sla->table, rec, &retagged)) == NULL)
@@ -354,8 +354,8 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
                                     sla->default_tier);
     if (rec->ts_ns > s->last_ns)
         s->last_ns = rec->ts_ns;
-    make_sample(s, rec, rolling_number(success, 0) != 0, status,
-                rolling_number(rolling_field(rec, sla->k_response_ms), 0),
+    make_sample(s, rec, outpost_field_number(success, 0) != 0, status,
+                lookup_num(rec, sla->k_response_ms, 0),
                 &x);
     sla_add(s, &x, month_of(sla, rec->ts_ns));
 

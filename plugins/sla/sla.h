@@ -7,6 +7,7 @@
 #define OUTPOST_SLA_H
 
 #include <stdint.h>
+#include "../common/lookup.h"
 #include "../common/rolling.h"
 
 /* One bucket of a ring: a minute, an hour or six hours of checks. */
