@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "instance.h"
 #include "log.h"
+#include "options.h"
 
 static char *
 xstrdup(const char *s)
@@ -171,16 +172,6 @@ instance_shutdown(outpost_instance_t *inst)
     inst->live = 0;
 }
 
-static void
-free_strlist(outpost_strlist_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 void
 instance_free(outpost_instance_t *inst)
 {
@@ -190,12 +181,8 @@ instance_free(outpost_instance_t *inst)
         options_release(inst->plugin->options, inst->conf);
         free(inst->conf);
     }
-    free_strlist(&inst->common.tags);
-    free_strlist(&inst->common.match);
-    free(inst->common.category);
-    free(inst->common.provider);
-    free(inst->common.tier);
-    free(inst->common.failover_group);
+    /* The common block came from the section, filled by the same table. */
+    options_release(config_common_options(inst->plugin->kind), &inst->common);
     for (size_t i = 0; i < inst->nmatch; i++)
         free(inst->match[i].pattern);
     free(inst->match);
