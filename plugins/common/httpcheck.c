@@ -34,13 +34,13 @@ destroy(httpcheck_t *hc)
     free(hc);
 }
 
-/* What an engine builds from its conf once, refusing what is invalid. */
+/* What an engine builds from its conf once, refusing what is invalid
+ * (the CA apart: validating only looks at it, see hc_tls_check_ca). */
 static int
 prepare(httpcheck_t *hc, char *err, size_t errlen)
 {
     return hc_request_base(hc, err, errlen) != 0
-           || hc_conditions_compile(hc, err, errlen) != 0
-           || hc_tls_load_ca(hc, err, errlen) != 0 ? -1 : 0;
+           || hc_conditions_compile(hc, err, errlen) != 0 ? -1 : 0;
 }
 
 httpcheck_t *
@@ -61,7 +61,8 @@ httpcheck_new(outpost_instance_t *inst, const struct httpcheck_conf *conf,
     hc->keep_body = (hooks && (hooks->flags & HTTPCHECK_KEEP_BODY))
                     || conf->body_contains || conf->body_regex
                     || conf->json_path;
-    if (prepare(hc, err, errlen) != 0) {
+    if (prepare(hc, err, errlen) != 0
+        || hc_tls_load_ca(hc, err, errlen) != 0) {
         destroy(hc);
         return NULL;
     }
@@ -115,7 +116,8 @@ httpcheck_validate(const struct httpcheck_conf *conf, char *err,
         return -1;
     }
     hc->conf = conf;
-    rc = prepare(hc, err, errlen);
+    rc = prepare(hc, err, errlen) != 0
+         || hc_tls_check_ca(conf->ca_file, err, errlen) != 0 ? -1 : 0;
     destroy(hc);
     return rc;
 }

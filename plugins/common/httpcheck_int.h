@@ -127,6 +127,7 @@ int  hc_tls_error(CURLcode rc);
 /* httpcheck_tls.c */
 void hc_tls_collect(httpcheck_call_t *c);
 int  hc_tls_load_ca(httpcheck_t *hc, char *err, size_t errlen);
+int  hc_tls_check_ca(const char *path, char *err, size_t errlen);
 void hc_tls_release_ca(httpcheck_t *hc);
 void hc_tls_set_ca(CURL *e, const httpcheck_t *hc);
 
