@@ -416,8 +416,7 @@ alert_shutdown(outpost_instance_t *inst)
 
     if (st == NULL)
         return;
-    if (st->rules != NULL && (st->dirty || st->urgent))
-        al_store_save(st);
+    al_store_close(st, st->rules != NULL && (st->dirty || st->urgent));
     strmap_each(&st->alerts, alert_free, NULL);
     strmap_free(&st->alerts);
     strmap_each(&st->integs, integ_free, NULL);

@@ -3,48 +3,382 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "statefile.h"
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
+enum entry_kind { E_SLOT, E_JSON, E_TEXT };
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        buf += n;
-        len -= (size_t) n;
-    }
+struct snap_entry {
+    size_t            name;         /* offset in names */
+    outpost_tagset_t *tags;         /* referenced, or NULL */
+    enum entry_kind   kind;
+    size_t            off, len;     /* E_SLOT, E_TEXT: bytes in data */
+    json_t           *json;         /* E_JSON */
+};
+
+struct statefile_snap {
+    char              *plugin;
+    uint32_t           layout;
+    int64_t            saved_at;
+    struct snap_entry *v;
+    size_t             n, cap;
+    char              *names;
+    size_t             names_len, names_cap;
+    char              *data;
+    size_t             data_len, data_cap;
+    json_t            *global;
+    int                failed;      /* memory ran out while building */
+};
+
+struct statefile {
+    const outpost_instance_t *inst;     /* for logging; may be NULL */
+    char                     *path;
+    char                     *plugin;
+    uint32_t                  layout;
+
+    pthread_mutex_t           lock;     /* everything below */
+    pthread_cond_t            wake;     /* the writer: work or stop */
+    pthread_cond_t            idle;     /* statefile_wait */
+    pthread_t                 thread;
+    int                       started, stopping, busy;
+    struct statefile_snap    *pending;
+    uint64_t                  written, superseded;
+};
+
+/* --- building snapshots (caller's thread, keep it cheap) ---------------- */
+
+static int
+grow(void *pp, size_t *cap, size_t need, size_t size)
+{
+    void *p;
+    size_t c = *cap ? *cap : 16;
+
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    p = realloc(*(void **) pp, c * size);
+    if (p == NULL)
+        return -1;
+    *(void **) pp = p;
+    *cap = c;
     return 0;
 }
 
-int
-statefile_save_text(const char *dir, const char *name, const char *text,
-                    size_t len)
+struct statefile_snap *
+statefile_snap_new(const struct statefile *sf)
 {
-    char path[4096], tmp[4112];
-    int fd, rc = -1, saved;
+    struct statefile_snap *s;
 
-    if (dir == NULL) {
-        errno = ENOENT;
+    if (sf == NULL || (s = calloc(1, sizeof(*s))) == NULL)
+        return NULL;
+    s->plugin = strdup(sf->plugin);
+    if (s->plugin == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->layout = sf->layout;
+    s->saved_at = outpost_time_now();
+    return s;
+}
+
+void
+statefile_snap_reserve(struct statefile_snap *s, size_t n, size_t bytes)
+{
+    if (s == NULL)
+        return;
+    if (grow(&s->v, &s->cap, s->n + n, sizeof(*s->v)) != 0
+        || grow(&s->data, &s->data_cap, s->data_len + bytes, 1) != 0
+        || grow(&s->names, &s->names_cap, s->names_len + n * 16, 1) != 0)
+        s->failed = 1;
+}
+
+/* A new entry named name, or NULL (s->failed set). */
+static struct snap_entry *
+add_entry(struct statefile_snap *s, const char *name, enum entry_kind kind)
+{
+    size_t len = strlen(name) + 1;
+    struct snap_entry *e;
+
+    if (s->failed || grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v)) != 0
+        || grow(&s->names, &s->names_cap, s->names_len + len, 1) != 0) {
+        s->failed = 1;
+        return NULL;
+    }
+    e = &s->v[s->n++];
+    memset(e, 0, sizeof(*e));
+    e->name = s->names_len;
+    memcpy(s->names + s->names_len, name, len);
+    s->names_len += len;
+    e->kind = kind;
+    return e;
+}
+
+static int
+add_bytes(struct statefile_snap *s, struct snap_entry *e, const void *p,
+          size_t len)
+{
+    if (grow(&s->data, &s->data_cap, s->data_len + len, 1) != 0) {
+        s->failed = 1;
+        s->n--;
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    memcpy(s->data + s->data_len, p, len);
+    e->off = s->data_len;
+    e->len = len;
+    s->data_len += len;
+    return 0;
+}
+
+void
+statefile_snap_slot(struct statefile_snap *s, const char *name,
+                    outpost_tagset_t *tags, const void *slot, size_t len)
+{
+    struct snap_entry *e = s ? add_entry(s, name, E_SLOT) : NULL;
+
+    if (e && add_bytes(s, e, slot, len) == 0)
+        e->tags = tags ? outpost_tagset_ref(tags) : NULL;
+}
+
+void
+statefile_snap_json(struct statefile_snap *s, const char *name,
+                    outpost_tagset_t *tags, json_t *state)
+{
+    struct snap_entry *e = s && state ? add_entry(s, name, E_JSON) : NULL;
+
+    if (e == NULL) {
+        if (s)
+            s->failed = 1;
+        json_decref(state);
+        return;
+    }
+    e->json = state;
+    e->tags = tags ? outpost_tagset_ref(tags) : NULL;
+}
+
+void
+statefile_snap_text(struct statefile_snap *s, const char *name,
+                    const char *text, size_t len)
+{
+    struct snap_entry *e = s ? add_entry(s, name, E_TEXT) : NULL;
+
+    if (e)
+        add_bytes(s, e, text, len);
+}
+
+void
+statefile_snap_global(struct statefile_snap *s, json_t *global)
+{
+    if (s == NULL || global == NULL) {
+        if (s)
+            s->failed = 1;
+        json_decref(global);
+        return;
+    }
+    json_decref(s->global);
+    s->global = global;
+}
+
+size_t
+statefile_snap_count(const struct statefile_snap *s)
+{
+    return s ? s->n : 0;
+}
+
+void
+statefile_snap_free(struct statefile_snap *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        outpost_tagset_unref(s->v[i].tags);
+        json_decref(s->v[i].json);
+    }
+    json_decref(s->global);
+    free(s->v);
+    free(s->names);
+    free(s->data);
+    free(s->plugin);
+    free(s);
+}
+
+/* --- encoding (the writer's thread) ------------------------------------- */
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void
+put_base64(FILE *f, const unsigned char *p, size_t len)
+{
+    char out[4];
+    size_t i;
+
+    for (i = 0; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8
+                     | p[i + 2];
+        out[0] = b64[v >> 18];
+        out[1] = b64[(v >> 12) & 63];
+        out[2] = b64[(v >> 6) & 63];
+        out[3] = b64[v & 63];
+        fwrite(out, 1, 4, f);
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t) p[i] << 16
+                     | (i + 1 < len ? (uint32_t) p[i + 1] << 8 : 0);
+        out[0] = b64[v >> 18];
+        out[1] = b64[(v >> 12) & 63];
+        out[2] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        out[3] = '=';
+        fwrite(out, 1, 4, f);
+    }
+}
+
+static int
+b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Decodes text (len chars) into out (room for len / 4 * 3 bytes). The
+ * number of bytes, or -1 when text is not base64. */
+static long
+get_base64(const char *text, size_t len, unsigned char *out)
+{
+    size_t n = 0;
+
+    if (len % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+
+        for (int k = 0; k < 4; k++) {
+            int d = b64_value(text[i + k]);
+
+            if (text[i + k] == '=' && i + 4 == len && k >= 2) {
+                pad++;
+                v <<= 6;
+                continue;
+            }
+            if (d < 0 || pad)
+                return -1;
+            v = v << 6 | (uint32_t) d;
+        }
+        out[n++] = (unsigned char) (v >> 16);
+        if (pad < 2)
+            out[n++] = (unsigned char) (v >> 8);
+        if (pad < 1)
+            out[n++] = (unsigned char) v;
+    }
+    return (long) n;
+}
+
+/* A JSON string: the escapes JSON requires, UTF-8 as it is. */
+static void
+put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void
+put_entry(FILE *f, const struct statefile_snap *s, const struct snap_entry *e)
+{
+    fputs("{\"name\":", f);
+    put_str(f, s->names + e->name);
+    if (e->tags) {
+        fputs(",\"tags\":{", f);
+        for (size_t i = 0; i < outpost_tagset_count(e->tags); i++) {
+            const outpost_tag_t *t = outpost_tagset_at(e->tags, i);
+            if (i > 0)
+                fputc(',', f);
+            put_str(f, t->key);
+            fputc(':', f);
+            put_str(f, t->value);
+        }
+        fputc('}', f);
+    }
+    switch (e->kind) {
+    case E_SLOT:
+        fputs(",\"slot\":\"", f);
+        put_base64(f, (const unsigned char *) s->data + e->off, e->len);
+        fputc('"', f);
+        break;
+    case E_JSON:
+        fputs(",\"state\":", f);
+        json_dumpf(e->json, f, JSON_COMPACT | JSON_ENCODE_ANY);
+        break;
+    case E_TEXT:
+        fputs(",\"state\":", f);
+        fwrite(s->data + e->off, 1, e->len, f);
+        break;
+    }
+    fputs("}\n", f);
+}
+
+int
+statefile_write(const struct statefile_snap *s, const char *path)
+{
+    char tmp[4200];
+    FILE *f;
+    int fd, rc = -1, saved;
+
+    if (s->failed) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* Private like the core's own state: tags are the operator's data. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (write_all(fd, text, len) == 0 && fsync(fd) == 0)
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        saved = errno;
+        close(fd);
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    fprintf(f, "{\"outpost_state\":%d,\"plugin\":", STATEFILE_FORMAT);
+    put_str(f, s->plugin);
+    fprintf(f, ",\"layout\":%u,\"saved_at\":%lld,\"entries\":%zu",
+            s->layout, (long long) s->saved_at, s->n);
+    if (s->global) {
+        fputs(",\"global\":", f);
+        json_dumpf(s->global, f, JSON_COMPACT);
+    }
+    fputs("}\n", f);
+    for (size_t i = 0; i < s->n; i++)
+        put_entry(f, s, &s->v[i]);
+    if (!ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0)
         rc = 0;
     saved = errno;
-    if (close(fd) != 0 && rc == 0) {
+    if (fclose(f) != 0 && rc == 0) {
         rc = -1;
         saved = errno;
     }
@@ -58,37 +392,520 @@ statefile_save_text(const char *dir, const char *name, const char *text,
     return rc;
 }
 
-int
-statefile_save(const char *dir, const char *name, const json_t *doc)
-{
-    /* One buffer, one write: json_dumpfd would write token by token. */
-    char *text = json_dumps(doc, JSON_COMPACT);
-    int rc;
+/* --- the writer thread --------------------------------------------------- */
 
-    if (text == NULL) {
-        errno = ENOMEM;
-        return -1;
+static void
+write_logged(struct statefile *sf, struct statefile_snap *s)
+{
+    if (statefile_write(s, sf->path) != 0)
+        outpost_log(sf->inst, OUTPOST_LOG_ERROR, "save", "cannot save %s: %s",
+                    sf->path, strerror(errno));
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct statefile *sf = arg;
+    struct statefile_snap *s;
+
+    pthread_mutex_lock(&sf->lock);
+    for (;;) {
+        while (sf->pending == NULL && !sf->stopping)
+            pthread_cond_wait(&sf->wake, &sf->lock);
+        if (sf->pending == NULL)
+            break;
+        s = sf->pending;
+        sf->pending = NULL;
+        sf->busy = 1;
+        pthread_mutex_unlock(&sf->lock);
+        write_logged(sf, s);
+        statefile_snap_free(s);
+        pthread_mutex_lock(&sf->lock);
+        sf->busy = 0;
+        sf->written++;
+        pthread_cond_broadcast(&sf->idle);
     }
-    rc = statefile_save_text(dir, name, text, strlen(text));
-    free(text);
+    pthread_mutex_unlock(&sf->lock);
+    return NULL;
+}
+
+struct statefile *
+statefile_new(const char *dir, const char *file, const char *plugin,
+              uint32_t layout, const outpost_instance_t *inst)
+{
+    struct statefile *sf = calloc(1, sizeof(*sf));
+
+    if (sf == NULL)
+        return NULL;
+    sf->inst = inst;
+    sf->layout = layout;
+    if (asprintf(&sf->path, "%s/%s", dir, file) < 0)
+        sf->path = NULL;
+    sf->plugin = strdup(plugin);
+    if (sf->path == NULL || sf->plugin == NULL) {
+        free(sf->path);
+        free(sf->plugin);
+        free(sf);
+        return NULL;
+    }
+    pthread_mutex_init(&sf->lock, NULL);
+    pthread_cond_init(&sf->wake, NULL);
+    pthread_cond_init(&sf->idle, NULL);
+    return sf;
+}
+
+struct statefile *
+statefile_for(outpost_instance_t *inst, const char *file, uint32_t layout)
+{
+    const char *dir = outpost_instance_state_dir(inst);
+
+    if (dir == NULL) {
+        outpost_log(inst, OUTPOST_LOG_WARN, "state",
+                    "no state directory: %s is neither saved nor restored",
+                    file);
+        return NULL;
+    }
+    return statefile_new(dir, file, outpost_instance_plugin(inst), layout,
+                         inst);
+}
+
+const char *
+statefile_path(const struct statefile *sf)
+{
+    return sf ? sf->path : NULL;
+}
+
+void
+statefile_submit(struct statefile *sf, struct statefile_snap *s)
+{
+    struct statefile_snap *old;
+
+    if (sf == NULL || s == NULL) {
+        statefile_snap_free(s);
+        return;
+    }
+    if (s->failed) {
+        outpost_log(sf->inst, OUTPOST_LOG_WARN, "save",
+                    "out of memory: %s is not saved this time", sf->path);
+        statefile_snap_free(s);
+        return;
+    }
+    pthread_mutex_lock(&sf->lock);
+    if (!sf->started) {
+        if (pthread_create(&sf->thread, NULL, writer_main, sf) != 0) {
+            pthread_mutex_unlock(&sf->lock);
+            /* No thread: late but not lost. */
+            outpost_log(sf->inst, OUTPOST_LOG_WARN, "save", "cannot start "
+                        "the state writer: saving %s in place", sf->path);
+            write_logged(sf, s);
+            statefile_snap_free(s);
+            return;
+        }
+        sf->started = 1;
+    }
+    old = sf->pending;
+    sf->pending = s;
+    if (old)
+        sf->superseded++;
+    pthread_cond_signal(&sf->wake);
+    pthread_mutex_unlock(&sf->lock);
+    statefile_snap_free(old);
+}
+
+void
+statefile_wait(struct statefile *sf)
+{
+    if (sf == NULL)
+        return;
+    pthread_mutex_lock(&sf->lock);
+    while (sf->pending || sf->busy)
+        pthread_cond_wait(&sf->idle, &sf->lock);
+    pthread_mutex_unlock(&sf->lock);
+}
+
+void
+statefile_counts(struct statefile *sf, uint64_t *written,
+                 uint64_t *superseded)
+{
+    pthread_mutex_lock(&sf->lock);
+    *written = sf->written;
+    *superseded = sf->superseded;
+    pthread_mutex_unlock(&sf->lock);
+}
+
+int
+statefile_close(struct statefile *sf, struct statefile_snap *last)
+{
+    struct statefile_snap *left;
+    int rc = 0;
+
+    if (sf == NULL) {
+        statefile_snap_free(last);
+        return 0;
+    }
+    pthread_mutex_lock(&sf->lock);
+    left = sf->pending;
+    sf->pending = NULL;
+    sf->stopping = 1;
+    pthread_cond_signal(&sf->wake);
+    pthread_mutex_unlock(&sf->lock);
+    /* A write under way finishes first: the last one must be last. */
+    if (sf->started)
+        pthread_join(sf->thread, NULL);
+    if (last) {
+        statefile_snap_free(left);
+        left = last;
+    }
+    if (left && left->failed) {
+        outpost_log(sf->inst, OUTPOST_LOG_ERROR, "save",
+                    "out of memory: %s is not saved", sf->path);
+        rc = -1;
+    } else if (left && statefile_write(left, sf->path) != 0) {
+        outpost_log(sf->inst, OUTPOST_LOG_ERROR, "save", "cannot save %s: %s",
+                    sf->path, strerror(errno));
+        rc = -1;
+    }
+    statefile_snap_free(left);
+    pthread_cond_destroy(&sf->wake);
+    pthread_cond_destroy(&sf->idle);
+    pthread_mutex_destroy(&sf->lock);
+    free(sf->path);
+    free(sf->plugin);
+    free(sf);
     return rc;
 }
 
-json_t *
-statefile_load(const char *dir, const char *name, char *err, size_t errlen)
-{
-    char path[4096];
-    json_error_t jerr;
-    json_t *doc;
+/* --- loading ------------------------------------------------------------- */
 
+/* Format 1 of the rolling tables, read for the last time. */
+#define LEGACY_MAGIC "OPROLL01"
+
+struct legacy_header {
+    char     magic[8];
+    uint32_t version;
+    uint32_t slot_size;
+    uint64_t count;
+};
+
+static int
+legacy_str(FILE *f, char *buf, size_t size)
+{
+    uint16_t n;
+
+    if (fread(&n, sizeof(n), 1, f) != 1 || (size_t) n >= size
+        || fread(buf, 1, n, f) != n)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* One entry of a format-1 file into r. 1 read, 0 clean end, -1 bad. */
+static int
+legacy_entry(FILE *f, const struct legacy_header *h, void *slot,
+             const struct statefile_reader *r, int deliver)
+{
+    char name[1024], keys[16][128], vals[16][512];
+    outpost_tag_t tags[16];
+    uint16_t ntags;
+    size_t n = 0;
+    struct statefile_entry e = { 0 };
+    int rc;
+
+    if (legacy_str(f, name, sizeof(name)) != 0)
+        return feof(f) ? 0 : -1;
+    if (fread(&ntags, sizeof(ntags), 1, f) != 1)
+        return -1;
+    for (uint16_t i = 0; i < ntags; i++) {
+        char k[128], v[512];
+        if (legacy_str(f, k, sizeof(k)) != 0
+            || legacy_str(f, v, sizeof(v)) != 0)
+            return -1;
+        if (n < 16) {
+            memcpy(keys[n], k, sizeof(k));
+            memcpy(vals[n], v, sizeof(v));
+            tags[n] = (outpost_tag_t) { keys[n], vals[n] };
+            n++;
+        }
+    }
+    if (fread(slot, 1, h->slot_size, f) != h->slot_size)
+        return -1;
+    if (!deliver)
+        return 1;
+    e.name = name;
+    e.slot = slot;
+    e.slot_len = h->slot_size;
+    e.tags = n > 0 ? outpost_tagset_new(tags, n) : NULL;
+    rc = r->entry(&e, r->arg);
+    outpost_tagset_unref(e.tags);
+    return rc == 0 ? 1 : -1;
+}
+
+static long
+load_legacy_binary(FILE *f, const char *path, const struct statefile *sf,
+                   const struct statefile_reader *r, int deliver, char *err,
+                   size_t errlen)
+{
+    struct legacy_header h;
+    void *slot;
+    long n = 0;
+    int rc;
+
+    if (fread(&h, sizeof(h), 1, f) != 1) {
+        snprintf(err, errlen, "%s is truncated", path);
+        return -1;
+    }
+    if (h.version != sf->layout) {
+        snprintf(err, errlen, "%s has layout %u, expected %u", path,
+                 h.version, sf->layout);
+        return -1;
+    }
+    if (h.slot_size == 0 || h.slot_size > (1u << 24)
+        || (slot = malloc(h.slot_size)) == NULL) {
+        snprintf(err, errlen, "%s has a bad slot size %u", path,
+                 h.slot_size);
+        return -1;
+    }
+    while ((rc = legacy_entry(f, &h, slot, r, deliver)) == 1)
+        n++;
+    free(slot);
+    if (rc < 0 || (uint64_t) n != h.count) {
+        snprintf(err, errlen, "%s is truncated or corrupt, or does not fit "
+                 "this version (entry %ld)", path, n + 1);
+        return -1;
+    }
+    return n;
+}
+
+/* Tags from a JSON object of strings; NULL when there are none. */
+static outpost_tagset_t *
+tags_of(const json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    outpost_tag_t tags[n ? n : 1];
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *) o, key, v)
+        if (json_is_string(v))
+            tags[i++] = (outpost_tag_t) { key, json_string_value(v) };
+    return i ? outpost_tagset_new(tags, i) : NULL;
+}
+
+/* One entry line. deliver 0: only check it. 0, or -1 with err. */
+static int
+load_line(const char *line, size_t len, const struct statefile_reader *r,
+          int deliver, unsigned char **buf, size_t *bufcap,
+          const char *where, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, 0, &jerr);
+    const char *name = json_string_value(json_object_get(o, "name"));
+    const json_t *slot = json_object_get(o, "slot");
+    struct statefile_entry e = { 0 };
+    int rc = -1;
+
+    if (o == NULL) {
+        snprintf(err, errlen, "%s: %s", where, jerr.text);
+        return -1;
+    }
+    if (name == NULL || (slot == NULL) == (json_object_get(o, "state") == NULL)
+        || (slot && !json_is_string(slot))) {
+        snprintf(err, errlen, "%s: not a state entry", where);
+        goto out;
+    }
+    e.name = name;
+    if (slot) {
+        size_t sl = json_string_length(slot);
+        long got;
+
+        if (grow(buf, bufcap, sl / 4 * 3 + 3, 1) != 0) {
+            snprintf(err, errlen, "%s: out of memory", where);
+            goto out;
+        }
+        got = get_base64(json_string_value(slot), sl, *buf);
+        if (got < 0) {
+            snprintf(err, errlen, "%s: the slot is not base64", where);
+            goto out;
+        }
+        e.slot = *buf;
+        e.slot_len = (size_t) got;
+    } else
+        e.state = json_object_get(o, "state");
+    if (!deliver) {
+        rc = 0;
+        goto out;
+    }
+    e.tags = tags_of(json_object_get(o, "tags"));
+    rc = r->entry(&e, r->arg);
+    outpost_tagset_unref(e.tags);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: entry %s does not fit this version",
+                 where, name);
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* The envelope, checked; NULL with err. A version 1 document (no
+ * "outpost_state") is returned with *legacy set. */
+static json_t *
+load_envelope(const char *line, size_t len, const struct statefile *sf,
+              int *legacy, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *env = json_loadb(line, len, 0, &jerr);
+    const json_t *fmt = json_object_get(env, "outpost_state");
+    const char *plugin = json_string_value(json_object_get(env, "plugin"));
+
+    *legacy = 0;
+    if (env == NULL || !json_is_object(env)) {
+        snprintf(err, errlen, "%s:1: %s", sf->path,
+                 env ? "not a JSON object" : jerr.text);
+        json_decref(env);
+        return NULL;
+    }
+    if (fmt == NULL) {
+        *legacy = 1;
+        return env;
+    }
+    if (json_integer_value(fmt) != STATEFILE_FORMAT) {
+        snprintf(err, errlen, "%s has format %" JSON_INTEGER_FORMAT
+                 ", this agent reads %d", sf->path, json_integer_value(fmt),
+                 STATEFILE_FORMAT);
+    } else if (plugin == NULL || strcmp(plugin, sf->plugin) != 0) {
+        snprintf(err, errlen, "%s was written by plugin %s, not %s",
+                 sf->path, plugin ? plugin : "(none)", sf->plugin);
+    } else if (json_integer_value(json_object_get(env, "layout"))
+               != (json_int_t) sf->layout) {
+        snprintf(err, errlen, "%s has layout %" JSON_INTEGER_FORMAT
+                 ", expected %u", sf->path,
+                 json_integer_value(json_object_get(env, "layout")),
+                 sf->layout);
+    } else if (!json_is_integer(json_object_get(env, "entries"))) {
+        snprintf(err, errlen, "%s:1: no entry count", sf->path);
+    } else
+        return env;
+    json_decref(env);
+    return NULL;
+}
+
+static long
+load_lines(FILE *f, const struct statefile *sf,
+           const struct statefile_reader *r, int deliver, char *err,
+           size_t errlen)
+{
+    char *line = NULL, where[4200];
+    size_t cap = 0, bufcap = 0;
+    unsigned char *buf = NULL;
+    ssize_t len;
+    json_t *env = NULL;
+    json_int_t want;
+    long n = -1, lineno = 1;
+    int legacy;
+
+    if ((len = getline(&line, &cap, f)) <= 0) {
+        snprintf(err, errlen, "%s is empty", sf->path);
+        goto out;
+    }
+    env = load_envelope(line, (size_t) len, sf, &legacy, err, errlen);
+    if (env == NULL)
+        goto out;
+    if (legacy) {
+        /* A whole version 1 document: nothing may follow it. */
+        while ((len = getline(&line, &cap, f)) > 0)
+            if (strspn(line, " \t\r\n") != (size_t) len) {
+                snprintf(err, errlen, "%s: not a state file", sf->path);
+                goto out;
+            }
+        if (r->legacy == NULL) {
+            snprintf(err, errlen, "%s has a format this agent no longer "
+                     "reads", sf->path);
+            goto out;
+        }
+        if (deliver && r->legacy(env, r->arg) != 0) {
+            snprintf(err, errlen, "%s: the old document does not fit",
+                     sf->path);
+            goto out;
+        }
+        n = 1;
+        goto out;
+    }
+    want = json_integer_value(json_object_get(env, "entries"));
+    for (n = 0; (len = getline(&line, &cap, f)) > 0; n++) {
+        snprintf(where, sizeof(where), "%s:%ld", sf->path, ++lineno);
+        if (load_line(line, (size_t) len, r, deliver, &buf, &bufcap, where,
+                      err, errlen) != 0) {
+            n = -1;
+            goto out;
+        }
+    }
+    if (n != want) {
+        snprintf(err, errlen, "%s is truncated: %ld of %" JSON_INTEGER_FORMAT
+                 " entries", sf->path, n, want);
+        n = -1;
+        goto out;
+    }
+    if (deliver && r->global && json_object_get(env, "global"))
+        r->global(json_object_get(env, "global"), r->arg);
+out:
+    json_decref(env);
+    free(line);
+    free(buf);
+    return n;
+}
+
+static long
+load_pass(const struct statefile *sf, const struct statefile_reader *r,
+          int deliver, char *err, size_t errlen)
+{
+    char magic[8];
+    FILE *f = fopen(sf->path, "r");
+    long n;
+
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot open %s: %s", sf->path,
+                 strerror(errno));
+        return -1;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    if (fread(magic, 1, sizeof(magic), f) == sizeof(magic)
+        && memcmp(magic, LEGACY_MAGIC, sizeof(magic)) == 0) {
+        rewind(f);
+        n = load_legacy_binary(f, sf->path, sf, r, deliver, err, errlen);
+    } else {
+        rewind(f);
+        n = load_lines(f, sf, r, deliver, err, errlen);
+    }
+    fclose(f);
+    return n;
+}
+
+long
+statefile_load(const struct statefile *sf, const struct statefile_reader *r,
+               char *err, size_t errlen)
+{
     err[0] = '\0';
-    if (dir == NULL)
-        return NULL;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (access(path, F_OK) != 0)
-        return NULL;
-    doc = json_load_file(path, 0, &jerr);
-    if (doc == NULL)
-        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
-    return doc;
+    if (sf == NULL)
+        return 0;
+    if (r->check_first && load_pass(sf, r, 0, err, errlen) < 0)
+        return -1;
+    return load_pass(sf, r, 1, err, errlen);
+}
+
+long
+statefile_restore(const struct statefile *sf,
+                  const struct statefile_reader *r)
+{
+    char err[4400];
+    long n = statefile_load(sf, r, err, sizeof(err));
+
+    if (n < 0)
+        outpost_log(sf->inst, OUTPOST_LOG_WARN, "load",
+                    "%s: starting afresh", err);
+    else if (n > 0)
+        outpost_log(sf->inst, OUTPOST_LOG_INFO, "load",
+                    "restored %ld entries from %s", n, sf->path);
+    return n;
 }
