@@ -402,8 +402,17 @@ outpost_http_perform(CURL *easy)
     struct waiter w = { .finished = 0, .result = CURLE_FAILED_INIT };
 
     /* Without a running agent (tools, some tests) behave like curl. */
-    if (client == NULL || loop_on_thread(client->loop))
+    if (client == NULL)
         return curl_easy_perform(easy);
+    /* On the loop thread the transfer could never run: the loop would be
+     * waiting here for itself. Say so rather than hang or block checks. */
+    if (loop_on_thread(client->loop)) {
+        log_core(OUTPOST_LOG_ERROR, "http", "outpost_http_perform called "
+                 "on the event-loop thread (from collect, process, tick or "
+                 "a transfer's callback?): refused; use outpost_http_start "
+                 "there");
+        return CURLE_RECURSIVE_API_CALL;
+    }
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, NULL);
     if (outpost_http_start(NULL, easy, perform_done, &w) == 0) {
