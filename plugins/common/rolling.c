@@ -589,7 +589,7 @@ rolling_state_close(struct rolling_state *rs, const struct rolling_table *t)
         return;
     /* A fresh, whole copy: the one under way may be old. */
     statefile_snap_free(rs->snap);
-    rs->snap = statefile_snap_new(rs->sf);
+    rs->snap = t ? statefile_snap_new(rs->sf) : NULL;
     rs->next = 0;
     if (rs->snap)
         copy_slice(rs, t, -1);

@@ -248,7 +248,7 @@ long rolling_state_load(struct rolling_state *rs, struct rolling_table *t,
 int  rolling_state_tick(struct rolling_state *rs,
                         const struct rolling_table *t, int due);
 /* Saves t whole (on this thread, waiting for the disk) and frees rs: for
- * shutdown. */
+ * shutdown. t NULL: saves only a snapshot still waiting for the writer. */
 void rolling_state_close(struct rolling_state *rs,
                          const struct rolling_table *t);
 /* The state file behind rs (statefile_wait, statefile_counts). */

@@ -7,17 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "statefile.h"
 
 enum entry_kind { E_SLOT, E_JSON, E_TEXT };
 
 struct snap_entry {
-    size_t            name;         /* offset in names */
+    const char       *name;         /* in the snapshot's chunks */
     outpost_tagset_t *tags;         /* referenced, or NULL */
     enum entry_kind   kind;
-    size_t            off, len;     /* E_SLOT, E_TEXT: bytes in data */
+    const char       *bytes;        /* E_SLOT, E_TEXT: in the chunks */
+    size_t            len;
     json_t           *json;         /* E_JSON */
+};
+
+/* Names and bytes go into chunks that never move: a snapshot of tens of
+ * megabytes grows without copying itself, and without one allocation of
+ * that size in a tick. */
+#define CHUNK_BYTES (1u << 20)
+
+struct chunk {
+    struct chunk *next;
+    size_t        len, cap;
+    char          bytes[];
 };
 
 struct statefile_snap {
@@ -26,12 +39,10 @@ struct statefile_snap {
     int64_t            saved_at;
     struct snap_entry *v;
     size_t             n, cap;
-    char              *names;
-    size_t             names_len, names_cap;
-    char              *data;
-    size_t             data_len, data_cap;
+    struct chunk      *chunks, *tail;  /* tail: the one being filled */
     json_t            *global;
     int                failed;      /* memory ran out while building */
+    struct statefile_snap *next;    /* in statefile.discard */
 };
 
 struct statefile {
@@ -46,6 +57,8 @@ struct statefile {
     pthread_t                 thread;
     int                       started, stopping, busy;
     struct statefile_snap    *pending;
+    struct statefile_snap    *discard;  /* replaced: the writer frees them */
+    struct statefile_snap    *spare;    /* written, emptied: reused */
     uint64_t                  written, superseded;
 };
 
@@ -70,11 +83,23 @@ grow(void *pp, size_t *cap, size_t need, size_t size)
 }
 
 struct statefile_snap *
-statefile_snap_new(const struct statefile *sf)
+statefile_snap_new(struct statefile *sf)
 {
     struct statefile_snap *s;
 
-    if (sf == NULL || (s = calloc(1, sizeof(*s))) == NULL)
+    if (sf == NULL)
+        return NULL;
+    /* The last snapshot's memory, still mapped: a large save then costs
+     * no allocation and no page faults under the pipeline lock. */
+    pthread_mutex_lock(&sf->lock);
+    s = sf->spare;
+    sf->spare = NULL;
+    pthread_mutex_unlock(&sf->lock);
+    if (s) {
+        s->saved_at = outpost_time_now();
+        return s;
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
     s->plugin = strdup(sf->plugin);
     if (s->plugin == NULL) {
@@ -91,29 +116,60 @@ statefile_snap_reserve(struct statefile_snap *s, size_t n, size_t bytes)
 {
     if (s == NULL)
         return;
-    if (grow(&s->v, &s->cap, s->n + n, sizeof(*s->v)) != 0
-        || grow(&s->data, &s->data_cap, s->data_len + bytes, 1) != 0
-        || grow(&s->names, &s->names_cap, s->names_len + n * 16, 1) != 0)
+    (void) bytes;               /* chunks come as they are needed */
+    if (grow(&s->v, &s->cap, s->n + n, sizeof(*s->v)) != 0)
         s->failed = 1;
+}
+
+/* A copy of p (len bytes) in s's chunks, or NULL (s->failed set). */
+static const char *
+keep_bytes(struct statefile_snap *s, const void *p, size_t len)
+{
+    struct chunk *c = s->tail;
+    char *at;
+
+    while (c && c->len + len > c->cap)      /* reused chunks first */
+        c = c->next;
+    if (c == NULL) {
+        size_t cap = len > CHUNK_BYTES ? len : CHUNK_BYTES;
+
+        if ((c = malloc(sizeof(*c) + cap)) == NULL) {
+            s->failed = 1;
+            return NULL;
+        }
+        c->len = 0;
+        c->cap = cap;
+        c->next = NULL;
+        if (s->tail) {                  /* after the tail, before reused */
+            c->next = s->tail->next;
+            s->tail->next = c;
+        } else {
+            c->next = s->chunks;
+            s->chunks = c;
+        }
+    }
+    s->tail = c;
+    at = c->bytes + c->len;
+    memcpy(at, p, len);
+    c->len += len;
+    return at;
 }
 
 /* A new entry named name, or NULL (s->failed set). */
 static struct snap_entry *
 add_entry(struct statefile_snap *s, const char *name, enum entry_kind kind)
 {
-    size_t len = strlen(name) + 1;
+    const char *copy;
     struct snap_entry *e;
 
     if (s->failed || grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v)) != 0
-        || grow(&s->names, &s->names_cap, s->names_len + len, 1) != 0) {
+        || (copy = keep_bytes(s, name, strlen(name) + 1)) == NULL) {
         s->failed = 1;
         return NULL;
     }
     e = &s->v[s->n++];
     memset(e, 0, sizeof(*e));
-    e->name = s->names_len;
-    memcpy(s->names + s->names_len, name, len);
-    s->names_len += len;
+    e->name = copy;
     e->kind = kind;
     return e;
 }
@@ -122,15 +178,11 @@ static int
 add_bytes(struct statefile_snap *s, struct snap_entry *e, const void *p,
           size_t len)
 {
-    if (grow(&s->data, &s->data_cap, s->data_len + len, 1) != 0) {
-        s->failed = 1;
+    if ((e->bytes = keep_bytes(s, p, len)) == NULL) {
         s->n--;
         return -1;
     }
-    memcpy(s->data + s->data_len, p, len);
-    e->off = s->data_len;
     e->len = len;
-    s->data_len += len;
     return 0;
 }
 
@@ -189,19 +241,36 @@ statefile_snap_count(const struct statefile_snap *s)
     return s ? s->n : 0;
 }
 
-void
-statefile_snap_free(struct statefile_snap *s)
+/* Empties s, keeping its memory. */
+static void
+snap_reset(struct statefile_snap *s)
 {
-    if (s == NULL)
-        return;
     for (size_t i = 0; i < s->n; i++) {
         outpost_tagset_unref(s->v[i].tags);
         json_decref(s->v[i].json);
     }
     json_decref(s->global);
+    s->global = NULL;
+    s->n = 0;
+    for (struct chunk *c = s->chunks; c; c = c->next)
+        c->len = 0;
+    s->tail = s->chunks;
+    s->failed = 0;
+    s->next = NULL;
+}
+
+void
+statefile_snap_free(struct statefile_snap *s)
+{
+    if (s == NULL)
+        return;
+    snap_reset(s);
     free(s->v);
-    free(s->names);
-    free(s->data);
+    while (s->chunks) {
+        struct chunk *next = s->chunks->next;
+        free(s->chunks);
+        s->chunks = next;
+    }
     free(s->plugin);
     free(s);
 }
@@ -302,10 +371,10 @@ put_str(FILE *f, const char *s)
 }
 
 static void
-put_entry(FILE *f, const struct statefile_snap *s, const struct snap_entry *e)
+put_entry(FILE *f, const struct snap_entry *e)
 {
     fputs("{\"name\":", f);
-    put_str(f, s->names + e->name);
+    put_str(f, e->name);
     if (e->tags) {
         fputs(",\"tags\":{", f);
         for (size_t i = 0; i < outpost_tagset_count(e->tags); i++) {
@@ -321,7 +390,7 @@ put_entry(FILE *f, const struct statefile_snap *s, const struct snap_entry *e)
     switch (e->kind) {
     case E_SLOT:
         fputs(",\"slot\":\"", f);
-        put_base64(f, (const unsigned char *) s->data + e->off, e->len);
+        put_base64(f, (const unsigned char *) e->bytes, e->len);
         fputc('"', f);
         break;
     case E_JSON:
@@ -330,7 +399,7 @@ put_entry(FILE *f, const struct statefile_snap *s, const struct snap_entry *e)
         break;
     case E_TEXT:
         fputs(",\"state\":", f);
-        fwrite(s->data + e->off, 1, e->len, f);
+        fwrite(e->bytes, 1, e->len, f);
         break;
     }
     fputs("}\n", f);
@@ -374,7 +443,7 @@ statefile_write(const struct statefile_snap *s, const char *path)
     }
     fputs("}\n", f);
     for (size_t i = 0; i < s->n; i++)
-        put_entry(f, s, &s->v[i]);
+        put_entry(f, &s->v[i]);
     if (!ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0)
         rc = 0;
     saved = errno;
@@ -394,6 +463,20 @@ statefile_write(const struct statefile_snap *s, const char *path)
 
 /* --- the writer thread --------------------------------------------------- */
 
+/* Keeps s (written or replaced) as the spare, or frees it. Writer. */
+static void
+recycle(struct statefile *sf, struct statefile_snap *s)
+{
+    snap_reset(s);
+    pthread_mutex_lock(&sf->lock);
+    if (sf->spare == NULL && !sf->stopping) {
+        sf->spare = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&sf->lock);
+    statefile_snap_free(s);
+}
+
 static void
 write_logged(struct statefile *sf, struct statefile_snap *s)
 {
@@ -408,21 +491,35 @@ writer_main(void *arg)
     struct statefile *sf = arg;
     struct statefile_snap *s;
 
+    /* Encoding a large table is work that can wait: the checks first. */
+    setpriority(PRIO_PROCESS, (id_t) gettid(), 10);
     pthread_mutex_lock(&sf->lock);
     for (;;) {
-        while (sf->pending == NULL && !sf->stopping)
+        struct statefile_snap *discard;
+
+        while (sf->pending == NULL && sf->discard == NULL && !sf->stopping)
             pthread_cond_wait(&sf->wake, &sf->lock);
-        if (sf->pending == NULL)
+        discard = sf->discard;
+        sf->discard = NULL;
+        if (sf->pending == NULL && discard == NULL)
             break;
         s = sf->pending;
         sf->pending = NULL;
         sf->busy = 1;
         pthread_mutex_unlock(&sf->lock);
-        write_logged(sf, s);
-        statefile_snap_free(s);
+        /* Freeing tens of megabytes (unmapping them) is not for tick. */
+        while (discard) {
+            struct statefile_snap *next = discard->next;
+            recycle(sf, discard);
+            discard = next;
+        }
+        if (s) {
+            write_logged(sf, s);
+            recycle(sf, s);
+        }
         pthread_mutex_lock(&sf->lock);
         sf->busy = 0;
-        sf->written++;
+        sf->written += s != NULL;
         pthread_cond_broadcast(&sf->idle);
     }
     pthread_mutex_unlock(&sf->lock);
@@ -505,11 +602,13 @@ statefile_submit(struct statefile *sf, struct statefile_snap *s)
     }
     old = sf->pending;
     sf->pending = s;
-    if (old)
+    if (old) {
         sf->superseded++;
+        old->next = sf->discard;
+        sf->discard = old;
+    }
     pthread_cond_signal(&sf->wake);
     pthread_mutex_unlock(&sf->lock);
-    statefile_snap_free(old);
 }
 
 void
@@ -518,7 +617,7 @@ statefile_wait(struct statefile *sf)
     if (sf == NULL)
         return;
     pthread_mutex_lock(&sf->lock);
-    while (sf->pending || sf->busy)
+    while (sf->pending || sf->discard || sf->busy)
         pthread_cond_wait(&sf->idle, &sf->lock);
     pthread_mutex_unlock(&sf->lock);
 }
@@ -566,6 +665,7 @@ statefile_close(struct statefile *sf, struct statefile_snap *last)
         rc = -1;
     }
     statefile_snap_free(left);
+    statefile_snap_free(sf->spare);
     pthread_cond_destroy(&sf->wake);
     pthread_cond_destroy(&sf->idle);
     pthread_mutex_destroy(&sf->lock);

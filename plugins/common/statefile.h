@@ -86,8 +86,10 @@ const char *statefile_path(const struct statefile *sf);
 /* --- saving ------------------------------------------------------------ */
 
 /* An empty snapshot stamped outpost_time_now(). NULL when sf is NULL or
- * memory ran out. */
-struct statefile_snap *statefile_snap_new(const struct statefile *sf);
+ * memory ran out. It reuses the memory of the last snapshot written
+ * (the statefile keeps it: a save allocates nothing once the table
+ * stopped growing, at the price of that memory held between saves). */
+struct statefile_snap *statefile_snap_new(struct statefile *sf);
 /* Room for n more entries and bytes of slots, so that adding them
  * reallocates nothing: a builder that knows its size calls it first. */
 void statefile_snap_reserve(struct statefile_snap *s, size_t n,
