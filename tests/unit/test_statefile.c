@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "diag.h"
+#include "harness.h"
 #include "instance.h"
 #include "log.h"
 #include "pipeline.h"
@@ -603,6 +604,94 @@ test_rolling_table_round_trip(void **state)
     rolling_table_free(t);
 }
 
+/* --- the real alert and failover filters read their old files ---------- */
+
+static json_t *
+control_json(struct harness *h, const char *inst, const char *cmd)
+{
+    char *reply = NULL;
+    json_t *j;
+
+    assert_int_equal(harness_control(h, inst, cmd, "{}", &reply), 0);
+    j = json_loads(reply, 0, NULL);
+    assert_non_null(j);
+    free(reply);
+    return j;
+}
+
+static void
+test_old_alert_and_failover_files_restore(void **state)
+{
+    const char *conf = "alert \"al\" { }\nfailover \"fo\" { }\n";
+    struct harness *h;
+    char sdir[160], path[256];
+    json_t *st, *groups, *doc, *g;
+    FILE *f;
+
+    (void) state;
+    h = harness_new(conf, NULL);
+    snprintf(sdir, sizeof(sdir), "%s", harness_state_dir(h));
+    harness_check(h, "stripe", "failover_group=checkout,priority=1", 1, 90);
+    harness_check(h, "paypal", "failover_group=checkout,priority=2", 1, 90);
+    st = control_json(h, "fo", "status");
+    groups = json_incref(json_object_get(st, "groups"));
+    json_decref(st);
+    assert_int_equal(json_array_size(groups), 1);
+    harness_free(h, 1);
+
+    /* What the previous version wrote: failover's {"version":1,
+     * "groups":[...]} (the status reply's groups), alert's document. */
+    g = json_array_get(groups, 0);
+    json_object_set_new(g, "reason", json_string("restored from v1"));
+    doc = json_pack("{s:i,s:o}", "version", 1, "groups", groups);
+    snprintf(path, sizeof(path), "%s/failover/fo/decisions.json", sdir);
+    assert_int_equal(json_dump_file(doc, path, JSON_COMPACT), 0);
+    json_decref(doc);
+    snprintf(path, sizeof(path), "%s/alert/al/alerts.json", sdir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"version\":1,\"next_silence\":7,\"integrations\":["
+            "{\"name\":\"stripe\",\"status\":\"down\",\"fail_streak\":2,"
+            "\"good_streak\":0,\"flapping\":false,\"changes\":[]}],"
+            "\"alerts\":[],\"silences\":[{\"id\":\"s6\",\"match\":"
+            "\"integration=stripe\",\"until_ns\":%lld,\"created_ns\":%lld,"
+            "\"comment\":\"v1 window\",\"created_by\":\"ops\"}]}",
+            (long long) (T0 + 3600 * S), (long long) T0);
+    fclose(f);
+
+    h = harness_new(conf, sdir);
+    st = control_json(h, "fo", "status");
+    g = json_array_get(json_object_get(st, "groups"), 0);
+    assert_string_equal(json_string_value(json_object_get(g, "reason")),
+                        "restored from v1");
+    assert_string_equal(json_string_value(json_object_get(g, "active")),
+                        "stripe");
+    json_decref(st);
+    st = control_json(h, "al", "status");
+    g = json_array_get(json_object_get(st, "silences"), 0);
+    assert_non_null(g);
+    assert_string_equal(json_string_value(json_object_get(g, "comment")),
+                        "v1 window");
+    json_decref(st);
+    /* A change, and shutdown writes the new format over the old. */
+    harness_check(h, "stripe", "failover_group=checkout,priority=1", 0, 90);
+    harness_free(h, 1);
+    {
+        size_t len;
+        char *text = get_file(path, &len);
+
+        assert_non_null(strstr(text, "{\"outpost_state\":2,"
+                                     "\"plugin\":\"alert\""));
+        assert_non_null(strstr(text, "v1 window"));
+        free(text);
+    }
+    h = harness_new(conf, sdir);
+    st = control_json(h, "al", "status");
+    assert_int_equal(json_array_size(json_object_get(st, "silences")), 1);
+    json_decref(st);
+    harness_free(h, 0);
+}
+
 /* --- a save of 10,000 integrations holds the pipeline briefly ------------ */
 
 struct chain {
@@ -789,6 +878,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolling_table_round_trip, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_old_alert_and_failover_files_restore, setup, teardown),
         cmocka_unit_test(
             test_saving_10000_integrations_holds_the_pipeline_briefly),
     };
