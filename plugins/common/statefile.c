@@ -776,17 +776,18 @@ load_legacy_binary(FILE *f, const char *path, const struct statefile *sf,
     return n;
 }
 
-/* Tags from a JSON object of strings; NULL when there are none. */
+/* Tags from a JSON object of strings (the first 64: a damaged file must
+ * not size a stack array); NULL when there are none. */
 static outpost_tagset_t *
 tags_of(const json_t *o)
 {
-    size_t n = json_object_size(o), i = 0;
-    outpost_tag_t tags[n ? n : 1];
+    outpost_tag_t tags[64];
+    size_t i = 0;
     const char *key;
     json_t *v;
 
     json_object_foreach((json_t *) o, key, v)
-        if (json_is_string(v))
+        if (json_is_string(v) && i < 64)
             tags[i++] = (outpost_tag_t) { key, json_string_value(v) };
     return i ? outpost_tagset_new(tags, i) : NULL;
 }
