@@ -551,7 +551,7 @@ copy_slice(struct rolling_state *rs, const struct rolling_table *t,
 
         statefile_snap_slot(rs->snap, e->name, e->tags, rolling_slot(e),
                             t->slot_size);
-        if (budget_ns >= 0 && rs->next % 64 == 0) {
+        if (budget_ns >= 0 && rs->next % 16 == 0) {
             clock_gettime(CLOCK_MONOTONIC, &ts);
             if ((int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec - start
                 >= budget_ns)

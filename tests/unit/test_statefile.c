@@ -802,7 +802,7 @@ thread_cpu_ns(void)
 static int64_t
 tick_p99_us(const char *save_interval, outpost_tagset_t **tags)
 {
-    enum { TICKS = 120 };
+    enum { TICKS = 80 };
     int64_t held[TICKS], wall[TICKS], p99;
     struct chain c;
 
