@@ -544,8 +544,7 @@ copy_slice(struct rolling_state *rs, const struct rolling_table *t,
         start = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
     }
     /* Entries made since the save began are in it too. */
-    statefile_snap_reserve(rs->snap, t->count - rs->next,
-                           (t->count - rs->next) * t->slot_size);
+    statefile_snap_reserve(rs->snap, t->count - rs->next);
     while (rs->next < t->count) {
         struct rolling_entry *e = rolling_table_at(t, rs->next++);
 

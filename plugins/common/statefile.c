@@ -112,11 +112,10 @@ statefile_snap_new(struct statefile *sf)
 }
 
 void
-statefile_snap_reserve(struct statefile_snap *s, size_t n, size_t bytes)
+statefile_snap_reserve(struct statefile_snap *s, size_t n)
 {
     if (s == NULL)
         return;
-    (void) bytes;               /* chunks come as they are needed */
     if (grow(&s->v, &s->cap, s->n + n, sizeof(*s->v)) != 0)
         s->failed = 1;
 }

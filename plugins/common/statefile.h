@@ -90,10 +90,10 @@ const char *statefile_path(const struct statefile *sf);
  * (the statefile keeps it: a save allocates nothing once the table
  * stopped growing, at the price of that memory held between saves). */
 struct statefile_snap *statefile_snap_new(struct statefile *sf);
-/* Room for n more entries and bytes of slots, so that adding them
- * reallocates nothing: a builder that knows its size calls it first. */
-void statefile_snap_reserve(struct statefile_snap *s, size_t n,
-                            size_t bytes);
+/* Room for n more entries, so that adding them moves nothing: a builder
+ * that knows its count calls it first. (Names and slots go into 1 MB
+ * chunks, which never move.) */
+void statefile_snap_reserve(struct statefile_snap *s, size_t n);
 /* One entry with a slot of len bytes (copied) and tags (referenced; may
  * be NULL). */
 void statefile_snap_slot(struct statefile_snap *s, const char *name,
