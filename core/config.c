@@ -39,11 +39,12 @@ const outpost_option_t config_globals_table[] = {
     { "timeout", OUTPOST_OPT_DURATION, G(timeout_ms), "10s",
       "default time limit of a run", 0, 1, DAYS_365_MS, NULL },
     { "plugin_dir", OUTPOST_OPT_STRING, G(plugin_dir), NULL,
-      "where plugins are loaded from", 0, 0, 0, NULL },
+      "where plugins are loaded from", OUTPOST_OPT_PATH, 0, 0, NULL },
     { "conf_dir", OUTPOST_OPT_STRING, G(conf_dir), "conf.d",
-      "every *.conf here is read, in name order", 0, 0, 0, NULL },
+      "every *.conf here is read, in name order", OUTPOST_OPT_PATH, 0, 0,
+      NULL },
     { "state_dir", OUTPOST_OPT_STRING, G(state_dir), "/var/lib/outpost",
-      "state and spilled records", 0, 0, 0, NULL },
+      "state and spilled records", OUTPOST_OPT_PATH, 0, 0, NULL },
     { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info", NULL,
       0, 0, 0, "debug|info|warn|error" },
     { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json", NULL,
@@ -55,7 +56,8 @@ const outpost_option_t config_api_table[] = {
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
       "address of the HTTP API", 0, 0, 0, NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
-      "bearer token for requests that change state", 0, 0, 0, NULL },
+      "bearer token for requests that change state", OUTPOST_OPT_PATH, 0, 0,
+      NULL },
     OUTPOST_OPTION_END
 };
 
@@ -203,8 +205,8 @@ add_sections(struct load *L, size_t from)
         const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
         char err[512] = "";
 
-        if (s->section < 0 && s->sec == NULL)
-            continue;               /* not set up: the load has problems */
+        if (s->bad || (s->section < 0 && s->sec == NULL))
+            continue;               /* not set up: it has problems */
         if (s->section < 0 && add_section(L->c, p, s->sec, s) != 0) {
             diag_add(L->d, s->file, s->line, "cannot set up %s \"%s\": out "
                      "of memory, or a secret changed while loading",
@@ -255,17 +257,45 @@ blank_comments(char *s)
     }
 }
 
+/* Line (from 1) of text + off. */
+static int
+line_at(const char *text, size_t off)
+{
+    int line = 1;
+
+    for (const char *p = text; (p = memchr(p, '\n', (size_t) (text + off
+                                                      - p))) != NULL; p++)
+        line++;
+    return line;
+}
+
+/* A config file is UTF-8 text: a NUL byte would silently end it for the
+ * parser (and everything after it, sections included, would be ignored),
+ * and a name that is not UTF-8 cannot be put in a JSON record. */
 static char *
 read_text(struct load *L, const char *path)
 {
-    char *text = option_read_file(path, CONFIG_FILE_MAX);
+    char why[128], *text;
+    size_t len, bad;
 
-    if (text == NULL)
-        diag_add(L->d, path, 0, "cannot read config file: %s",
-                 strerror(errno));
-    else
+    text = option_read_file(path, CONFIG_FILE_MAX, &len, why, sizeof(why));
+    if (text == NULL) {
+        diag_add(L->d, path, 0, "cannot read config file: %s", why);
+        return NULL;
+    }
+    if ((bad = strlen(text)) < len) {
+        diag_add(L->d, path, line_at(text, bad), "NUL byte: a config file "
+                 "is text");
+    } else if ((bad = option_utf8_invalid(text, len)) < len) {
+        diag_add(L->d, path, line_at(text, bad), "invalid UTF-8 (byte "
+                 "0x%02x): a config file is UTF-8 text",
+                 (unsigned char) text[bad]);
+    } else {
         blank_comments(text);
-    return text;
+        return text;
+    }
+    free(text);
+    return NULL;
 }
 
 static void
@@ -278,10 +308,10 @@ read_config(struct load *L, const char *path, char *text, int dropin)
         return;
     if (!dropin)
         read_globals(L, root);
-    /* With problems the load fails anyway, and a bad value would not
-     * convert: sections are only set up while there are none. */
-    if (L->d->n == L->before)
-        add_sections(L, from);
+    /* A section with a problem of its own is not set up (a bad value
+     * would not convert); every other one is, and checked by its plugin,
+     * so one run reports every plugin's problems. */
+    add_sections(L, from);
     config_root_free(L, root);
 }
 

@@ -31,12 +31,19 @@ struct seen {             /* a section that closed */
     cfg_t      *sec;      /* NULL: freed as it closed (all but a plugin
                              called "root", alive until config_root_free) */
     long        section;  /* index in c->sections once set up, else -1 */
+    int         bad;      /* has a problem of its own: never set up */
 };
 
 struct problem {
     int    line;
     size_t seq;
     char  *msg;
+    int    syntax;    /* libconfuse's own message */
+};
+
+struct set_opt {          /* a scalar option set in this pass */
+    cfg_opt_t *opt;
+    int        line;
 };
 
 struct load {
@@ -61,6 +68,10 @@ struct load {
     /* the current pass over it */
     struct problem  *probs;
     size_t           nprobs;
+    int              marking;     /* problems now are syntax errors */
+    int              syntax_line, syntax_all;  /* see scan_shape */
+    struct set_opt  *set_root, *set_sec;  /* see check_twice */
+    size_t           nset_root, nset_sec;
     int              may_learn, learned_new;
     cfg_opt_t       *last_opt;    /* a list's last check, see on_value */
     unsigned         last_n;
@@ -100,6 +111,9 @@ const char *config_loaded(struct load *L);
 cfg_t *config_parse_file(struct load *L, const char *file, const char *text,
                          int dropin);
 void config_forget_learned(struct load *L);
+/* Forgets the scalar options set in the section being read (and with
+ * root, at the top level too). */
+void config_forget_set(struct load *L, int root);
 
 /* config_sections.c */
 

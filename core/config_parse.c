@@ -45,7 +45,7 @@ config_problem(struct load *L, int line, const char *fmt, ...)
         return;
     }
     p = L->probs;
-    p[L->nprobs] = (struct problem) { line, L->nprobs, msg };
+    p[L->nprobs] = (struct problem) { line, L->nprobs, msg, L->marking };
     L->nprobs++;
 }
 
@@ -225,7 +225,9 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
         L->learned_new = 1;
         return;
     }
+    L->marking = 1;             /* a syntax error, see scan_shape */
     config_problem(L, cfg->line, "%s", msg);
+    L->marking = 0;
 }
 
 /* --- checking values as they are read ---------------------------------- */
@@ -274,6 +276,43 @@ check_value(struct load *L, cfg_t *cfg, cfg_opt_t *opt,
         check_secret_forms(L, cfg, o, opt->name);
 }
 
+/* A scalar option set twice in one scope: libconfuse keeps the last value
+ * silently. Options of the section being read are forgotten as it closes
+ * (its cfg, and so the addresses of its options, go then). */
+static void
+check_twice(struct load *L, cfg_t *cfg, cfg_opt_t *opt)
+{
+    int root = cfg == L->root;
+    struct set_opt **v = root ? &L->set_root : &L->set_sec;
+    size_t *n = root ? &L->nset_root : &L->nset_sec;
+
+    for (size_t i = 0; i < *n; i++) {
+        if ((*v)[i].opt == opt) {
+            char why[64];
+
+            snprintf(why, sizeof(why), "set twice (first at line %d)",
+                     (*v)[i].line);
+            value_problem(L, cfg, opt->name, why);
+            return;
+        }
+    }
+    if (config_grow(v, *n, sizeof(**v)) == 0)
+        (*v)[(*n)++] = (struct set_opt) { opt, cfg->line };
+}
+
+void
+config_forget_set(struct load *L, int root)
+{
+    if (root) {
+        free(L->set_root);
+        L->set_root = NULL;
+        L->nset_root = 0;
+    }
+    free(L->set_sec);
+    L->set_sec = NULL;
+    L->nset_sec = 0;
+}
+
 /* The option tables that apply in cfg; 0 in an unknown plugin's section. */
 static int
 tables_of(struct load *L, cfg_t *cfg, const outpost_option_t **t1,
@@ -308,8 +347,10 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
 
     if (L == NULL)
         return 0;
-    if (opt->type == CFGT_SEC)
+    if (opt->type == CFGT_SEC) {
+        config_forget_set(L, 0);
         return config_section_closed(L, opt);
+    }
     if (opt->flags & CFGF_LIST) {
         if (opt == L->last_opt && n == L->last_n)
             return 0;                       /* the closing brace */
@@ -334,8 +375,136 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
     }
     if (cfg == L->root && strcmp(opt->name, "conf_dir") == 0)
         L->conf_dir_line = cfg->line;
+    if (!(opt->flags & CFGF_LIST))
+        check_twice(L, cfg, opt);
     check_value(L, cfg, opt, o, v);
     return 0;
+}
+
+/* --- the shape of the text ------------------------------------------- */
+
+/* What libconfuse reports late or not at all, found in one scan of the
+ * text (comments already blanked) before it is parsed:
+ *  - a quote not closed on its line, or a '{' never closed, at the line
+ *    where it opened (libconfuse reads on to the next quote, or to the
+ *    end of the file, and reports whatever it finds there);
+ *  - a quoted string where a name is expected: libconfuse takes `}""`
+ *    for an option without value and swallows the section after it;
+ *  - ${VAR} naming an unset variable (libconfuse expands it to "").
+ * Anything after the first unclosed quote or brace is a consequence of
+ * it: libconfuse's own syntax messages from that line on are dropped
+ * (L->syntax_line). The scan knows the grammar only roughly: where it
+ * cannot tell what a token is, it stops judging names until the next
+ * brace. */
+enum shape { NAME, AFTER_NAME, TITLE, VALUE, LIST, LOST };
+
+/* The line (from 1) p is on, by L->starts. */
+static int
+scan_line(struct load *L, const char *p)
+{
+    size_t lo = 0, hi = L->nlines;
+
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+
+        if (L->starts[mid] <= p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (int) lo + 1;
+}
+
+static void
+scan_env(struct load *L, const char *p, const char *end)
+{
+    for (; (p = memmem(p, (size_t) (end - p), "${", 2)) != NULL; p += 2) {
+        const char *q = p + 2;
+        char name[128];
+        size_t n = strcspn(q, "}:");
+
+        if (q + n >= end || n == 0 || n >= sizeof(name))
+            continue;
+        memcpy(name, q, n);
+        name[n] = '\0';
+        if (q[n] == '}' && getenv(name) == NULL)
+            config_problem(L, scan_line(L, p), "environment variable %s is "
+                           "not set (${%s})", name, name);
+    }
+}
+
+static void
+scan_shape(struct load *L)
+{
+    const char *p = L->text, *q;
+    const char *opens[64];
+    size_t depth = 0;
+    enum shape st = NAME;
+
+    L->syntax_line = 0;
+    L->syntax_all = 0;
+    while (*p) {
+        char c = *p;
+
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            p++;
+            continue;
+        }
+        if (c == '"' || c == '\'') {
+            for (q = p + 1; *q && *q != c && *q != '\n'; q++)
+                if (*q == '\\' && q[1] && q[1] != '\n')
+                    q++;
+            if (*q != c) {
+                config_problem(L, scan_line(L, p), "unclosed quote: this %s "
+                               "is not closed on its line (write \\n for a "
+                               "newline)", c == '"' ? "\"" : "'");
+                L->syntax_line = scan_line(L, p);
+                L->syntax_all = 1;
+                return;
+            }
+            if (c == '"')
+                scan_env(L, p + 1, q);
+            if (st == NAME) {
+                config_problem(L, scan_line(L, p), "expected an option or "
+                               "section name, got a quoted string");
+                st = LOST;
+            }
+            st = st == AFTER_NAME ? TITLE : st == VALUE ? NAME : st;
+            p = q + 1;
+            continue;
+        }
+        if (c == '{') {
+            if (depth < sizeof(opens) / sizeof(opens[0]))
+                opens[depth] = p;
+            depth++;
+            st = st == VALUE ? LIST : NAME;
+        } else if (c == '}') {
+            if (depth > 0)
+                depth--;
+            st = NAME;
+        } else if (c == '=' || (c == '+' && p[1] == '=')) {
+            p += c == '+';
+            st = st == AFTER_NAME ? VALUE : LOST;
+        } else if (c == ',' || c == '(' || c == ')') {
+            if (st != LIST)
+                st = LOST;
+        } else {
+            q = p + strcspn(p, " \t\r\n\"'{}=,()");
+            scan_env(L, p, q);
+            st = st == NAME ? AFTER_NAME : st == AFTER_NAME ? TITLE
+                 : st == VALUE ? NAME : st;
+            p = q;
+            continue;
+        }
+        p++;
+    }
+    if (depth > 0) {
+        const char *o = opens[depth <= 64 ? depth - 1 : 63];
+
+        config_problem(L, scan_line(L, o), "missing '}': this '{' is never "
+                       "closed");
+        L->syntax_line = scan_line(L, o);
+    }
 }
 
 /* --- one parse of one file --------------------------------------------- */
@@ -430,9 +599,11 @@ parse_once(struct load *L)
         return NULL;
     }
     L->root = cfg;
+    config_forget_set(L, 1);
     cur = L;
     cfg_parse_fp(cfg, fp);
     cur = NULL;
+    config_forget_set(L, 1);
     fclose(fp);
     return cfg;
 }
@@ -440,10 +611,42 @@ parse_once(struct load *L)
 /* Parses file until no new name is learned; keeps the last parse's
  * problems and instances (none of either when quiet). The root it returns
  * is freed with config_root_free. */
+/* The problems of the last pass past the text's first unclosed quote or
+ * brace are its consequences: dropped (all of them after a quote, which
+ * turns the rest of the file inside out; libconfuse's syntax messages
+ * after a brace). Then shape's own problems join them. */
+static void
+keep_shape(struct load *L, struct problem *shape, size_t nshape)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < L->nprobs; i++) {
+        struct problem *p = &L->probs[i];
+
+        if (L->syntax_line > 0 && p->line >= L->syntax_line
+            && (L->syntax_all || p->syntax))
+            free(p->msg);
+        else
+            L->probs[n++] = *p;
+    }
+    L->nprobs = n;
+    for (size_t i = 0; i < nshape; i++) {
+        if (config_grow(&L->probs, L->nprobs, sizeof(*L->probs)) != 0) {
+            free(shape[i].msg);
+            continue;
+        }
+        shape[i].seq = L->nprobs;
+        L->probs[L->nprobs++] = shape[i];
+    }
+    free(shape);
+}
+
 cfg_t *
 config_parse_file(struct load *L, const char *file, const char *text,
                   int dropin)
 {
+    struct problem *shape;
+    size_t nshape;
     cfg_t *cfg = NULL;
 
     L->file = file;
@@ -453,6 +656,12 @@ config_parse_file(struct load *L, const char *file, const char *text,
         diag_add(L->d, file, 0, "out of memory");
         return NULL;
     }
+    drop_problems(L);
+    scan_shape(L);
+    shape = L->probs;
+    nshape = L->nprobs;
+    L->probs = NULL;
+    L->nprobs = 0;
     for (int pass = 0;; pass++) {
         drop_problems(L);
         config_seen_truncate(L, L->nseen_committed);
@@ -466,6 +675,7 @@ config_parse_file(struct load *L, const char *file, const char *text,
     }
     if (cfg == NULL)
         config_problem(L, 0, "out of memory");
+    keep_shape(L, shape, nshape);
     if (!L->quiet) {
         if (L->nprobs > 0)
             qsort(L->probs, L->nprobs, sizeof(*L->probs), by_line);

@@ -86,6 +86,13 @@ typedef enum {
 } outpost_opt_type_t;
 
 #define OUTPOST_OPT_REQUIRED 0x1u   /* the section must set it */
+/* What a STRING (or STRLIST) value holds, checked as the config is read,
+ * so `outpostd -t` reports it at its line. Every text value must be UTF-8
+ * without control characters (tab and newline apart) in any case. */
+#define OUTPOST_OPT_PATH     0x2u   /* a file or directory: not empty */
+#define OUTPOST_OPT_REGEX    0x4u   /* a POSIX extended regex, within the
+                                       bounds of outpost/pattern.h */
+#define OUTPOST_OPT_HEADER   0x8u   /* goes into an HTTP header: no CR, LF */
 
 typedef struct outpost_strlist {
     size_t  n;
@@ -106,7 +113,7 @@ typedef struct outpost_option {
     const char         *def;      /* default, written as in the config;
                                      NULL: unset (zero, NULL, empty) */
     const char         *help;
-    unsigned            flags;    /* OUTPOST_OPT_REQUIRED */
+    unsigned            flags;    /* OUTPOST_OPT_REQUIRED, _PATH... */
     double              min, max; /* INT, FLOAT, DURATION (ms): inclusive
                                      bounds, checked when max > min */
     const char         *choices;  /* ENUM: "a|b|c" */

@@ -299,7 +299,7 @@ http "fine"    { url = "%(u)s/health" }
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         for line, msg in (
-                (2, 'http "badre": body_regex:'),
+                (2, 'option \'body_regex\' in http "badre": regex:'),
                 (3, 'http "badpath": json_path: cannot read "a..b"'),
                 (4, 'http "badca": ca_file: cannot read /nonexistent/ca.pem'),
                 (5, 'http "notpem": ca_file: %s holds no PEM certificate'

@@ -696,6 +696,8 @@ test_many(void **state)
            "@/outpost.conf:7: option 'batch_size' in sink \"s\": 0 is out of "
            "range (1..1000000)",
            "@/outpost.conf:7: unknown option 'pth' in sink \"s\"",
+           /* Every plugin checks its sections, problems elsewhere or not. */
+           "@/outpost.conf:8: gate \"g\": threshold must be even, got 1",
            "@/conf.d/10-syntax.conf:3: unexpected token '}'",
            "@/conf.d/20-more.conf:1: duplicate instance probe \"a\" (first "
            "defined at @/outpost.conf:1)",
