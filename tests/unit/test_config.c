@@ -31,6 +31,9 @@ struct probe_conf {
     outpost_strlist_t  headers;
     outpost_intlist_t  codes;
     char              *mode;
+    char              *pattern;
+    char              *dir;
+    outpost_strlist_t  send;
 };
 
 #define P(f) offsetof(struct probe_conf, f)
@@ -50,6 +53,12 @@ static const outpost_option_t probe_options[] = {
     { "codes", OUTPOST_OPT_INTLIST, P(codes), "{200, 204}", NULL, 0, 0, 0,
       NULL },
     { "mode", OUTPOST_OPT_ENUM, P(mode), "fast", NULL, 0, 0, 0, "fast|slow" },
+    { "pattern", OUTPOST_OPT_STRING, P(pattern), NULL, NULL,
+      OUTPOST_OPT_REGEX, 0, 0, NULL },
+    { "dir", OUTPOST_OPT_STRING, P(dir), NULL, NULL, OUTPOST_OPT_PATH, 0, 0,
+      NULL },
+    { "send", OUTPOST_OPT_STRLIST, P(send), NULL, NULL, OUTPOST_OPT_HEADER,
+      0, 0, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -809,6 +818,190 @@ test_many_sections(void **state)
            "(first defined at @/outpost.conf:8)");
 }
 
+/* --- what must never crash or hang the agent --------------------------- */
+
+static char *
+repeat(const char *a, int n, const char *mid, const char *b)
+{
+    char *text = NULL;
+    size_t size;
+    FILE *m = open_memstream(&text, &size);
+
+    for (int i = 0; i < n; i++)
+        fputs(a, m);
+    fputs(mid, m);
+    for (int i = 0; i < n; i++)
+        fputs(b, m);
+    fclose(m);
+    return text;
+}
+
+/* Every pattern is bounded before regcomp or fnmatch sees it: 30,000
+ * nested groups overflowed the stack in regcomp. */
+static void
+test_patterns(void **state)
+{
+    struct fixture *f = *state;
+    char *deep = repeat("(", 30000, "a", ")");
+    char *nested = repeat("(", 40, "a", ")");
+    char *text;
+
+    assert_true(asprintf(&text,
+        "probe \"a\" { url = \"u\" pattern = \"%s\" }\n"
+        "probe \"b\" { url = \"u\" pattern = \"%s\" }\n"
+        "probe \"c\" { url = \"u\" pattern = \"((a{200}){200})\" }\n"
+        "probe \"d\" { url = \"u\" pattern = '(a)\\1' }\n"
+        "probe \"e\" { url = \"u\" pattern = \"a(\" }\n"
+        "probe \"f\" { url = \"u\" pattern = \"a{999}\" }\n"
+        "probe \"ok\" { url = \"u\" pattern = \"^[a-z]{2,5}(x|[[:digit:]])+$\" }\n"
+        "gate \"g\" { match = {\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\"} }\n"
+        "gate \"h\" { match = {\"integration=*pay*\"} }\n",
+        deep, nested) > 0);
+    put(f, "outpost.conf", text);
+    free(text);
+    free(deep);
+    free(nested);
+    EXPECT(f, "@/outpost.conf:1: option 'pattern' in probe \"a\": regex: "
+           "longer than 1024 bytes",
+           "@/outpost.conf:2: option 'pattern' in probe \"b\": regex: groups "
+           "nested deeper than 32",
+           "@/outpost.conf:3: option 'pattern' in probe \"c\": regex: expands "
+           "to more than 20000 atoms (repeat counts multiply)",
+           "@/outpost.conf:4: option 'pattern' in probe \"d\": regex: "
+           "back-reference \\1: not supported (matching one can take "
+           "exponential time)",
+           "@/outpost.conf:5: option 'pattern' in probe \"e\": regex: "
+           "Unmatched ( or \\(",
+           "@/outpost.conf:6: option 'pattern' in probe \"f\": regex: repeat "
+           "count 999 is over 255",
+           "@/outpost.conf:8: option 'match' in gate \"g\": glob "
+           "\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\": more than 16 "
+           "'*'");
+}
+
+/* A FIFO, a directory or a device where a file is expected is refused
+ * without reading it: reading a FIFO waits for a writer forever. */
+static void
+test_not_regular(void **state)
+{
+    struct fixture *f = *state;
+    char path[256];
+
+    put(f, "outpost.conf",
+        "probe \"p\" { url = \"u\"\n  token_file = \"@/secret.fifo\" }\n"
+        "probe \"q\" { url = \"u\" token_file = \"/dev/zero\" }\n");
+    put(f, "conf.d/30-ok.conf", "probe \"r\" { url = \"u\" }\n");
+    snprintf(path, sizeof(path), "%s/secret.fifo", f->dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/conf.d/10-fifo.conf", f->dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/conf.d/20-dir.conf", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    EXPECT(f, "@/outpost.conf:2: option 'token_file' in probe \"p\": cannot "
+           "read @/secret.fifo: not a regular file",
+           "@/outpost.conf:3: option 'token_file' in probe \"q\": cannot "
+           "read /dev/zero: not a regular file",
+           "@/conf.d/10-fifo.conf: cannot read config file: not a regular "
+           "file",
+           "@/conf.d/20-dir.conf: cannot read config file: not a regular "
+           "file");
+
+    /* The main file too. */
+    diag_free(&f->d);
+    snprintf(f->path, sizeof(f->path), "%s/main.fifo", f->dir);
+    assert_int_equal(mkfifo(f->path, 0600), 0);
+    EXPECT(f, "@/main.fifo: cannot read config file: not a regular file");
+}
+
+/* Writes @/name with len bytes of text (which may hold NUL bytes). */
+static void
+put_bytes(const struct fixture *f, const char *name, const char *text,
+          size_t len)
+{
+    char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    fclose(fp);
+}
+
+/* What was accepted silently is an error at its line. */
+static void
+test_garbage(void **state)
+{
+    struct fixture *f = *state;
+    static const char nul[] = "probe \"c\" { url = \"u\" }\n\0"
+                              "probe \"d\" { retries = 99 }\n";
+
+    unsetenv("OUTPOST_TEST_UNSET_VAR");
+    put(f, "outpost.conf",
+        "state_dir = \"\"\n"
+        "probe \"a\" { url = \"u\" dir = \"\" }\n"
+        "probe \"b\\x01\" { url = \"u\" }\n"
+        "probe \"\" { url = \"u\" }\n"
+        "probe \"e\" {\n  url = \"http://${OUTPOST_TEST_UNSET_VAR}/\"\n"
+        "  send = {\"X-A: 1\\r\\nX-B: 2\"}\n}\n");
+    put(f, "conf.d/05-x.conf", "probe \"x\" { url = \"u\" }\n");
+    put_bytes(f, "conf.d/10-nul.conf", nul, sizeof(nul) - 1);
+    put(f, "conf.d/20-utf.conf", "\nprobe \"caf\xe9\" { url = \"u\" }\n");
+    put(f, "conf.d/30-quoted.conf",
+        "probe \"f\" { url = \"u\" }\"\"\nprobe \"g\" { url = \"u\" }\n");
+    put(f, "conf.d/40-quote.conf",
+        "probe \"h\" { url = \"u\" }\nprobe \"i\" {\n  url = \"u\n"
+        "  retries = \"3\"\n}\nprobe \"j\" { url = \"u\" }\n");
+    put(f, "conf.d/50-brace.conf",
+        "probe \"k\" { url = \"u\" }\nprobe \"l\" {\n  url = \"u\"\n\n"
+        "probe \"m\" { url = \"u\" }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'state_dir': an empty path",
+           "@/outpost.conf:2: option 'dir' in probe \"a\": an empty path",
+           "@/outpost.conf:3: probe instance name: control character 0x01 "
+           "at offset 1",
+           "@/outpost.conf:4: probe \"\": an instance needs a name",
+           "@/outpost.conf:6: environment variable OUTPOST_TEST_UNSET_VAR is "
+           "not set (${OUTPOST_TEST_UNSET_VAR})",
+           "@/outpost.conf:7: option 'send' in probe \"e\": control "
+           "character 0x0d at offset 6 (a value cannot span lines here)",
+           "@/conf.d/10-nul.conf:2: NUL byte: a config file is text",
+           "@/conf.d/20-utf.conf:2: invalid UTF-8 (byte 0xe9): a config file "
+           "is UTF-8 text",
+           "@/conf.d/30-quoted.conf:1: expected an option or section name, "
+           "got a quoted string",
+           "@/conf.d/40-quote.conf:3: unclosed quote: this \" is not closed "
+           "on its line (write \\n for a newline)",
+           "@/conf.d/50-brace.conf:2: missing '}': this '{' is never closed");
+}
+
+/* Values the option table can judge, judged everywhere; an option set
+ * twice is an error, not a silent override. */
+static void
+test_values(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "probe \"a\" {\n"
+        "  url = \"u\"\n"
+        "  tier = \"gold\"\n"
+        "  priority = 2147483648\n"
+        "  verbose = yes\n"
+        "  url = \"v\"\n"
+        "}\n"
+        "interval = \"5s\"\ninterval = \"6s\"\n");
+    EXPECT(f, "@/outpost.conf:3: option 'tier' in probe \"a\": expected one "
+           "of basic|professional|enterprise, got \"gold\"",
+           "@/outpost.conf:4: option 'priority' in probe \"a\": 2147483648 is "
+           "out of range (-2147483647..2147483647)",
+           "@/outpost.conf:5: option 'verbose' in probe \"a\": expected true "
+           "or false, got \"yes\"",
+           "@/outpost.conf:6: option 'url' in probe \"a\": set twice (first "
+           "at line 2)",
+           "@/outpost.conf:9: option 'interval': set twice (first at line "
+           "8)");
+}
+
 static void
 test_describe(void **state)
 {
@@ -862,6 +1055,10 @@ main(void)
         T(test_many),
         T(test_comments),
         T(test_many_sections),
+        T(test_patterns),
+        T(test_not_regular),
+        T(test_garbage),
+        T(test_values),
         cmocka_unit_test(test_describe),
     };
 
