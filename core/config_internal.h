@@ -104,6 +104,8 @@ void config_sections_truncate(struct config *c, size_t n);
 /* Records a problem of the current pass at line. */
 void config_problem(struct load *L, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "unknown plugin 'x' (loaded: ...)", with a guess at what was meant. */
+void config_unknown_plugin(struct load *L, int line, const char *name);
 /* The names of the loaded plugins, for messages. */
 const char *config_loaded(struct load *L);
 /* Parses one file until no new name is learned (see config_parse.c); free

@@ -125,17 +125,109 @@ config_loaded(struct load *L)
     return L->loaded ? L->loaded : "?";
 }
 
+static int tables_of(struct load *L, cfg_t *cfg, const outpost_option_t **t1,
+                     const outpost_option_t **t2);
+
+/* --- did you mean ------------------------------------------------------ */
+
+/* Edit distance of a and b (both short names), or more than max. */
+static size_t
+distance(const char *a, const char *b, size_t max)
+{
+    size_t la = strlen(a), lb = strlen(b), row[OPTION_NAME_MAX + 9];
+
+    if (la > OPTION_NAME_MAX + 8 || lb > OPTION_NAME_MAX + 8
+        || (la > lb ? la - lb : lb - la) > max)
+        return max + 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+struct guess {
+    const char *name, *best;
+    size_t      dist, max;
+};
+
+static void
+consider(struct guess *g, const char *candidate)
+{
+    size_t d = distance(g->name, candidate, g->max);
+
+    if (d <= g->max && d < g->dist) {
+        g->dist = d;
+        g->best = candidate;
+    }
+}
+
+static void
+consider_table(struct guess *g, const outpost_option_t *t)
+{
+    for (const outpost_option_t *o = t; o && o->name; o++)
+        consider(g, o->name);
+}
+
+/* "; did you mean 'x'?" for the closest known name within a third of
+ * name's length (at least 1, at most 3 edits), else "". */
+static const char *
+suggest(struct load *L, cfg_t *cfg, const char *name, int plugin, char *buf,
+        size_t len)
+{
+    const outpost_option_t *t1, *t2;
+    size_t n = strlen(name) / 3;
+    struct guess g = { name, NULL, (size_t) -1, n < 1 ? 1 : n > 3 ? 3 : n };
+
+    if (plugin) {
+        for (size_t i = 0; i < registry_count(L->reg); i++)
+            consider(&g, registry_at(L->reg, i)->name);
+    } else if (tables_of(L, cfg, &t1, &t2)) {
+        consider_table(&g, t1);
+        consider_table(&g, t2);
+    }
+    if (g.best == NULL)
+        return "";
+    snprintf(buf, len, "; did you mean '%s'?", g.best);
+    return buf;
+}
+
 static void
 unknown_name(struct load *L, cfg_t *cfg, const char *name)
 {
-    char buf[512];
+    char buf[512], hint[OPTION_NAME_MAX + 32];
     const char *w = where(L, cfg, buf, sizeof(buf));
 
     if (cfg == L->root)
-        config_problem(L, cfg->line, "unknown option '%s'", name);
+        config_problem(L, cfg->line, "unknown option '%s'%s", name,
+                       suggest(L, cfg, name, 0, hint, sizeof(hint)));
     else if (cfg->title == NULL || registry_find(L->reg, cfg->name))
-        config_problem(L, cfg->line, "unknown option '%s' in %s", name, w);
+        config_problem(L, cfg->line, "unknown option '%s' in %s%s", name, w,
+                       suggest(L, cfg, name, 0, hint, sizeof(hint)));
     /* else: inside an unknown plugin's section, which says so itself */
+}
+
+void
+config_unknown_plugin(struct load *L, int line, const char *name)
+{
+    char hint[OPTION_NAME_MAX + 32];
+
+    config_problem(L, line, "unknown plugin '%s' (loaded: %s)%s", name,
+                   config_loaded(L),
+                   suggest(L, L->root, name, 1, hint, sizeof(hint)));
 }
 
 /* --- learning unknown names -------------------------------------------- */
@@ -212,8 +304,7 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
         if (learn(L, cfg == L->root ? "" : cfg->name, name))
             L->learned_new = 1;
         else if (cfg == L->root)
-            config_problem(L, cfg->line, "unknown plugin '%s' (loaded: %s)",
-                           name, config_loaded(L));
+            config_unknown_plugin(L, cfg->line, name);
         else
             unknown_name(L, cfg, name);
         return;

@@ -304,8 +304,7 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
     }
     p = registry_find(L->reg, opt->name);
     if (p == NULL) {
-        config_problem(L, line, "unknown plugin '%s' (loaded: %s)",
-                       opt->name, config_loaded(L));
+        config_unknown_plugin(L, line, opt->name);
         return 0;
     }
     if (!title_ok(L, line, opt->name, sec->title))

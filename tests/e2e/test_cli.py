@@ -65,8 +65,10 @@ class CliTest(unittest.TestCase):
         p = run("-t", "-C", conf, env={"NOPE": ""})
         self.assertEqual(p.returncode, 1)
         err = p.stderr
-        self.assertIn("%s:3: unknown option 'urll'" % a, err)
+        self.assertIn("%s:3: unknown option 'urll' in http \"x\"; did you "
+                      "mean 'url'?" % a, err)
         self.assertIn("%s:5: unknown plugin 'htp'" % a, err)
+        self.assertIn("did you mean 'http'?", err)
         self.assertIn("%s:1: duplicate instance http \"x\"" % b, err)
         self.assertIn("%s:3: " % b, err)
         self.assertIn("invalid duration \"5 parsecs\"", err)
@@ -88,6 +90,22 @@ class CliTest(unittest.TestCase):
         p = run("-t", "-C", self.w.file("missing.conf"))
         self.assertEqual(p.returncode, 1)
         self.assertIn("missing.conf", p.stderr)
+
+    def test_t_survives_a_hostile_config(self):
+        """A regex that overflowed regcomp's stack and a FIFO that hung the
+        read are both refused at their place, in one run."""
+        conf = self.w.write_main()
+        deep = "(" * 30000 + "a" + ")" * 30000
+        self.w.write_dropin("10-re.conf",
+                            'http "x" { url = "http://h/"\n'
+                            '  body_regex = "%s" }\n' % deep)
+        os.mkfifo(os.path.join(self.w.confd, "20-fifo.conf"))
+        p = run("-t", "-C", conf)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('10-re.conf:2: option \'body_regex\' in http "x": '
+                      'regex: longer than 1024 bytes', p.stderr)
+        self.assertIn("20-fifo.conf: cannot read config file: not a regular "
+                      "file", p.stderr)
 
     def test_wrong_abi_plugin_is_refused(self):
         plugdir = self.w.file("plugins")

@@ -470,7 +470,8 @@ test_unknown_option(void **state)
 
     put(f, "outpost.conf",
         "probe \"crm\" {\n  url = \"x\"\n  urll = \"y\"\n}\n");
-    EXPECT(f, "@/outpost.conf:3: unknown option 'urll' in probe \"crm\"");
+    EXPECT(f, "@/outpost.conf:3: unknown option 'urll' in probe \"crm\"; "
+           "did you mean 'url'?");
 }
 
 static void
@@ -549,7 +550,7 @@ test_unknown_plugin(void **state)
         "interval = \"10s\"\n\nprob \"a\" {\n  url = \"x\"\n  codes = {1}\n}\n"
         "probe \"b\" { url = \"x\" retries = 99 }\n");
     EXPECT(f, "@/outpost.conf:3: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink, vendor)",
+           "sink, vendor); did you mean 'probe'?",
            "@/outpost.conf:7: option 'retries' in probe \"b\": 99 is out of "
            "range (0..10)");
 }
@@ -645,12 +646,14 @@ test_globals(void **state)
         "api {\n  listn = \"x\"\n}\n");
     put(f, "conf.d/10.conf", "probe \"p\" { url = \"u\" }\ninterval = \"5s\"\n"
         "api { listen = \"x\" }\n");
-    EXPECT(f, "@/outpost.conf:1: unknown option 'intervall'",
+    EXPECT(f, "@/outpost.conf:1: unknown option 'intervall'; did you mean "
+           "'interval'?",
            "@/outpost.conf:2: option 'log_level': expected one of "
            "debug|info|warn|error, got \"loud\"",
            "@/outpost.conf:3: option 'timeout': 0s is out of range "
            "(1ms..365d)",
-           "@/outpost.conf:5: unknown option 'listn' in api",
+           "@/outpost.conf:5: unknown option 'listn' in api; did you mean "
+           "'listen'?",
            "@/conf.d/10.conf:2: option 'interval' is a global setting: set it "
            "in @/outpost.conf, not in a conf_dir file",
            "@/conf.d/10.conf:3: section 'api' is a global setting: set it in "
@@ -697,14 +700,16 @@ test_many(void **state)
         "probe \"d\" { retries = 100 }\n");
     put(f, "conf.d/20-more.conf", "probe \"a\" { url = \"u\" }\n"
         "gate \"h\" { threshold = \"many\" matchh = \"x\" }\n");
-    EXPECT(f, "@/outpost.conf:3: unknown option 'codez' in probe \"a\"",
+    EXPECT(f, "@/outpost.conf:3: unknown option 'codez' in probe \"a\"; did you "
+           "mean 'codes'?",
            "@/outpost.conf:4: option 'retries' in probe \"a\": expected an "
            "integer, got \"x\"",
            "@/outpost.conf:6: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink, vendor)",
+           "sink, vendor); did you mean 'probe'?",
            "@/outpost.conf:7: option 'batch_size' in sink \"s\": 0 is out of "
            "range (1..1000000)",
-           "@/outpost.conf:7: unknown option 'pth' in sink \"s\"",
+           "@/outpost.conf:7: unknown option 'pth' in sink \"s\"; did you mean "
+           "'path'?",
            /* Every plugin checks its sections, problems elsewhere or not. */
            "@/outpost.conf:8: gate \"g\": threshold must be even, got 1",
            "@/conf.d/10-syntax.conf:3: unexpected token '}'",
@@ -712,7 +717,8 @@ test_many(void **state)
            "defined at @/outpost.conf:1)",
            "@/conf.d/20-more.conf:2: option 'threshold' in gate \"h\": "
            "expected an integer, got \"many\"",
-           "@/conf.d/20-more.conf:2: unknown option 'matchh' in gate \"h\"");
+           "@/conf.d/20-more.conf:2: unknown option 'matchh' in gate \"h\"; did "
+           "you mean 'match'?");
 }
 
 /* libconfuse 3.3 miscounts lines after comments and refuses them inside
