@@ -164,8 +164,9 @@ config_section_setup(struct load *L, const outpost_plugin_t *p, cfg_t *sec,
  * be one the plugin knows (a preset picks its vendor by it); then the
  * plugin may check the options that provider needs. */
 static void
-check_provider(struct load *L, const struct seen *s, const struct section *n)
+check_provider(struct load *L, size_t si, const struct section *n)
 {
+    const struct seen *s = &L->seen[si];
     const char *const *list = registry_providers(n->plugin);
     registry_provider_check_fn check = registry_validate_provider(n->plugin);
     const char *v = n->common.provider ? n->common.provider : n->instance;
@@ -178,15 +179,17 @@ check_provider(struct load *L, const struct seen *s, const struct section *n)
         ;
     if (list[i] != NULL) {
         if (check && check(n->conf, v, err, sizeof(err)) != 0)
-            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
-                     s->title, err[0] ? err : "invalid configuration");
+            diag_add(L->d, s->file, config_option_line(L, si, err),
+                     "%s \"%s\": %s", s->plugin, s->title,
+                     err[0] ? err : "invalid configuration");
         return;
     }
     for (i = 0; list[i] && len < sizeof(names); i++)
         len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
                                  i ? ", " : "", list[i]);
     if (n->common.provider)
-        diag_add(L->d, s->file, s->line, "option 'provider' in %s \"%s\": "
+        diag_add(L->d, s->file, config_option_line(L, si, "provider"),
+                 "option 'provider' in %s \"%s\": "
                  "\"%s\" is not one of %s", s->plugin, s->title, v, names);
     else
         diag_add(L->d, s->file, s->line, "%s \"%s\": no provider set, and "
@@ -215,12 +218,13 @@ add_sections(struct load *L, size_t from)
         }
         if (s->section < 0)
             s->section = (long) L->c->nsections - 1;
-        check_provider(L, s, &L->c->sections[s->section]);
+        check_provider(L, i, &L->c->sections[s->section]);
         if (p->validate
             && p->validate(L->c->sections[s->section].conf, err,
                            sizeof(err)) != 0)
-            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
-                     s->title, err[0] ? err : "invalid configuration");
+            diag_add(L->d, s->file, config_option_line(L, i, err),
+                     "%s \"%s\": %s", s->plugin, s->title,
+                     err[0] ? err : "invalid configuration");
     }
 }
 

@@ -120,6 +120,10 @@ void config_forget_set(struct load *L, int root);
 /* config_sections.c */
 
 int config_index_lines(struct load *L, const char *text);
+/* The line of seen[i] (a section of the file being read) that sets the
+ * option msg starts with ("json_path: ..."), so a plugin's complaint
+ * about an option points at it; else the section's line. */
+int config_option_line(struct load *L, size_t i, const char *msg);
 void config_seen_truncate(struct load *L, size_t n);
 /* on_value's work when a section closes (opt is of type CFGT_SEC). */
 int config_section_closed(struct load *L, cfg_opt_t *opt);

@@ -46,6 +46,56 @@ line_opens(const char *p, const char *eol, const char *name,
     return 0;
 }
 
+/* Does [p, eol) set name (`name =` or `name +=`)? */
+static int
+line_sets(const char *p, const char *eol, const char *name)
+{
+    size_t nlen = strlen(name);
+
+    for (const char *s = p; (s = memmem(s, (size_t) (eol - s), name, nlen));
+         s++) {
+        const char *t = s + nlen;
+
+        if ((s > p && ident_char(s[-1])) || (t < eol && ident_char(*t)))
+            continue;
+        while (t < eol && (*t == ' ' || *t == '\t'))
+            t++;
+        if (t < eol && (*t == '=' || (*t == '+' && t + 1 < eol
+                                      && t[1] == '=')))
+            return 1;
+    }
+    return 0;
+}
+
+int
+config_option_line(struct load *L, size_t i, const char *msg)
+{
+    const struct seen *s = &L->seen[i];
+    const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
+    int end = (int) L->nlines;
+    enum secret_variant v;
+    char name[OPTION_NAME_MAX + 8];
+    size_t n = 0;
+
+    if (s->file != L->file || p == NULL)
+        return s->line;
+    while (n + 1 < sizeof(name) && ident_char(msg[n]) && msg[n] != '-') {
+        name[n] = msg[n];
+        n++;
+    }
+    name[n] = '\0';
+    if (n == 0 || (option_find(p->options, name, &v) == NULL
+                   && option_find(config_common_options(p->kind), name,
+                                  &v) == NULL))
+        return s->line;
+    if (i + 1 < L->nseen && L->seen[i + 1].file == s->file)
+        end = L->seen[i + 1].line;
+    for (int line = s->line; line <= end && line <= (int) L->nlines; line++)
+        if (line_sets(L->starts[line - 1], L->starts[line] - 1, name))
+            return line;
+    return s->line;
+}
+
 /* Where each line of text starts; starts[nlines] is one past the end. */
 int
 config_index_lines(struct load *L, const char *text)

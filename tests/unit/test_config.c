@@ -518,7 +518,8 @@ test_plugin_validate(void **state)
 
     put(f, "outpost.conf", "gate \"g1\" { }\n\ngate \"g2\" {\n"
         "  threshold = 7\n}\n");
-    EXPECT(f, "@/outpost.conf:3: gate \"g2\": threshold must be even, "
+    /* At the line of the option the plugin names, not the section's. */
+    EXPECT(f, "@/outpost.conf:4: gate \"g2\": threshold must be even, "
            "got 7");
 }
 
