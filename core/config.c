@@ -421,6 +421,7 @@ static void
 load_free(struct load *L)
 {
     config_forget_learned(L);
+    config_refs_truncate(L, 0);
     for (size_t i = 0; i < L->nseen; i++) {
         free(L->seen[i].plugin);
         free(L->seen[i].title);
@@ -459,6 +460,7 @@ config_load(const char *path, struct registry *reg,
     load_plugins(&L, text, default_plugin_dir);
     read_config(&L, path, text, 0);
     read_conf_dir(&L);
+    config_refs_check(&L);
 out:
     free(text);
     load_free(&L);

@@ -41,6 +41,13 @@ struct problem {
     int    syntax;    /* libconfuse's own message */
 };
 
+struct ref {              /* a value that names output instances */
+    const char *file;     /* main_path or one of load.files */
+    int         line;
+    char       *what;     /* "option 'critical' in alert \"a\"" */
+    char       *names;    /* "name" or "plugin:name", comma-separated */
+};
+
 struct set_opt {          /* a scalar option set in this pass */
     cfg_opt_t *opt;
     int        line;
@@ -70,6 +77,8 @@ struct load {
     size_t           nprobs;
     int              marking;     /* problems now are syntax errors */
     int              syntax_line, syntax_all;  /* see scan_shape */
+    struct ref      *refs;        /* checked once every file is read */
+    size_t           nrefs, nrefs_committed;
     struct set_opt  *set_root, *set_sec;  /* see check_twice */
     size_t           nset_root, nset_sec;
     int              may_learn, learned_new;
@@ -116,6 +125,11 @@ void config_forget_learned(struct load *L);
 /* Forgets the scalar options set in the section being read (and with
  * root, at the top level too). */
 void config_forget_set(struct load *L, int root);
+
+/* Forgets refs[n..] (those of a pass that is parsed again). */
+void config_refs_truncate(struct load *L, size_t n);
+/* Reports every ref naming an output instance the config lacks. */
+void config_refs_check(struct load *L);
 
 /* config_sections.c */
 

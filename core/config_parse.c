@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config_internal.h"
+#include "options_internal.h"
 
 #define MAX_PASSES      256                /* per file: unknown names */
 
@@ -404,6 +405,91 @@ config_forget_set(struct load *L, int root)
     L->nset_sec = 0;
 }
 
+/* --- names of other instances ------------------------------------------ */
+
+/* A value naming outputs (OUTPOST_OPT_OUTPUTS, or a "notify=" tag) is
+ * kept with its line: the outputs it names may come in a later file. */
+static void
+add_ref(struct load *L, cfg_t *cfg, const char *opt, const char *names)
+{
+    char buf[512];
+    const char *w = where(L, cfg, buf, sizeof(buf));
+    struct ref *r;
+    char *what;
+
+    if (asprintf(&what, w ? "option '%s' in %s" : "option '%s'", opt, w) < 0)
+        return;
+    if (config_grow(&L->refs, L->nrefs, sizeof(*r)) != 0) {
+        free(what);
+        return;
+    }
+    r = &L->refs[L->nrefs];
+    *r = (struct ref) { L->file, cfg->line, what, strdup(names) };
+    if (r->names == NULL) {
+        free(what);
+        return;
+    }
+    L->nrefs++;
+}
+
+void
+config_refs_truncate(struct load *L, size_t n)
+{
+    while (L->nrefs > n) {
+        struct ref *r = &L->refs[--L->nrefs];
+
+        free(r->what);
+        free(r->names);
+    }
+    if (n == 0) {
+        free(L->refs);
+        L->refs = NULL;
+    }
+}
+
+/* Is there an output instance called name ("plugin:name" or "name")? */
+static int
+output_exists(struct load *L, const char *name, size_t len)
+{
+    for (size_t i = 0; i < L->nseen; i++) {
+        const struct seen *s = &L->seen[i];
+        const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
+        size_t plen = strlen(s->plugin), tlen = strlen(s->title);
+
+        if (p == NULL || p->kind != OUTPOST_OUTPUT)
+            continue;
+        if (len == tlen && memcmp(name, s->title, len) == 0)
+            return 1;
+        if (len == plen + 1 + tlen && memcmp(name, s->plugin, plen) == 0
+            && name[plen] == ':' && memcmp(name + plen + 1, s->title,
+                                           tlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void
+config_refs_check(struct load *L)
+{
+    for (size_t i = 0; i < L->nrefs; i++) {
+        const struct ref *r = &L->refs[i];
+
+        for (const char *p = r->names; *p; ) {
+            size_t n;
+
+            while (*p == ' ' || *p == ',')
+                p++;
+            n = strcspn(p, ",");
+            while (n > 0 && p[n - 1] == ' ')
+                n--;
+            if (n > 0 && !output_exists(L, p, n))
+                diag_add(L->d, r->file, r->line, "%s: no output instance "
+                         "\"%.*s\" in the config", r->what, (int) n, p);
+            p += strcspn(p, ",");
+        }
+    }
+}
+
 /* The option tables that apply in cfg; 0 in an unknown plugin's section. */
 static int
 tables_of(struct load *L, cfg_t *cfg, const outpost_option_t **t1,
@@ -435,6 +521,7 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
     const outpost_option_t *t1, *t2, *o;
     enum secret_variant v;
     unsigned n = cfg_opt_size(opt);
+    const char *text;
 
     if (L == NULL)
         return 0;
@@ -469,6 +556,13 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
     if (!(opt->flags & CFGF_LIST))
         check_twice(L, cfg, opt);
     check_value(L, cfg, opt, o, v);
+    text = cfg_opt_getnstr(opt, n - 1);
+    if (text != NULL && v == SECRET_VALUE
+        && ((o->flags & OUTPOST_OPT_OUTPUTS)
+            || (option_pair_form(o) && strcmp(opt->name, "tags") == 0
+                && strncmp(text, "notify=", 7) == 0)))
+        add_ref(L, cfg, opt->name, o->flags & OUTPOST_OPT_OUTPUTS ? text
+                                                                  : text + 7);
     return 0;
 }
 
@@ -756,6 +850,7 @@ config_parse_file(struct load *L, const char *file, const char *text,
     for (int pass = 0;; pass++) {
         drop_problems(L);
         config_seen_truncate(L, L->nseen_committed);
+        config_refs_truncate(L, L->nrefs_committed);
         L->may_learn = pass < MAX_PASSES;
         L->learned_new = 0;
         L->last_opt = NULL;
@@ -773,6 +868,7 @@ config_parse_file(struct load *L, const char *file, const char *text,
         for (size_t i = 0; i < L->nprobs; i++)
             diag_add(L->d, file, L->probs[i].line, "%s", L->probs[i].msg);
         L->nseen_committed = L->nseen;
+        L->nrefs_committed = L->nrefs;
     }
     drop_problems(L);
     return cfg;

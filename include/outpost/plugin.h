@@ -93,6 +93,9 @@ typedef enum {
 #define OUTPOST_OPT_REGEX    0x4u   /* a POSIX extended regex, within the
                                        bounds of outpost/pattern.h */
 #define OUTPOST_OPT_HEADER   0x8u   /* goes into an HTTP header: no CR, LF */
+#define OUTPOST_OPT_OUTPUTS  0x10u  /* names output instances, "name" or
+                                       "plugin:name" (comma-separated):
+                                       each must exist in the config */
 
 typedef struct outpost_strlist {
     size_t  n;

@@ -18,10 +18,11 @@
 #define OFF(f) offsetof(struct alert_conf, f)
 #define ROUTE(sev, opt, text)                                               \
     { .name = opt, .type = OUTPOST_OPT_STRLIST, .offset = OFF(route[sev]),   \
-      .help = text }
+      .flags = OUTPOST_OPT_OUTPUTS, .help = text }
 #define ESCALATE(sev, opt, text)                                            \
     { .name = opt, .type = OUTPOST_OPT_STRLIST,                             \
-      .offset = OFF(escalate[sev]), .help = text }
+      .offset = OFF(escalate[sev]), .flags = OUTPOST_OPT_OUTPUTS,           \
+      .help = text }
 #define AFTER(sev, opt, value)                                              \
     { .name = opt, .type = OUTPOST_OPT_DURATION,                            \
       .offset = OFF(escalate_after_ms[sev]), .def = value, .min = 0,        \
@@ -66,7 +67,7 @@ static const outpost_option_t alert_options[] = {
               "duration=1h[,weekdays=sat|sun][,timezone=Europe/Berlin]"
               "[,match=key=glob]...\"" },
     { .name = "events_notify", .type = OUTPOST_OPT_STRLIST,
-      .offset = OFF(events_notify),
+      .offset = OFF(events_notify), .flags = OUTPOST_OPT_OUTPUTS,
       .help = "outputs that get state_change, circuit and failover events "
               "once any policy is set (default: none, recorded only)" },
     ROUTE(AL_CRITICAL, "critical", "outputs notified of critical alerts"),

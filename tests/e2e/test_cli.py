@@ -81,6 +81,22 @@ class CliTest(unittest.TestCase):
         self.assertIn('%s:9: alert "a": severity rule "status=down:urgent"'
                       % conf, p.stderr)
 
+    def test_t_checks_names_of_outputs(self):
+        """An escalation policy naming an output that does not exist is an
+        error at its line."""
+        conf = self.w.write_main()
+        d = self.w.write_dropin("10-a.conf",
+                                'jsonl "out" { path = "-" }\n'
+                                'alert "a" {\n  critical = {"out"}\n'
+                                '  high_escalate = {"jsonl:out", "pagerduty"}\n'
+                                '}\n')
+        p = run("-t", "-C", conf)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(
+            '10-a.conf:4: option \'high_escalate\' in alert "a": no output '
+            'instance "pagerduty" in the config', p.stderr)
+        self.assertEqual(p.stderr.count("no output instance"), 1, p.stderr)
+
     def test_t_missing_secret_env(self):
         conf = self.w.write_main(
             'jsonl "o" { path = "-" }\n'

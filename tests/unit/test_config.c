@@ -62,11 +62,16 @@ static const outpost_option_t probe_options[] = {
     OUTPOST_OPTION_END
 };
 
-struct gate_conf { int64_t threshold; };
+struct gate_conf {
+    int64_t           threshold;
+    outpost_strlist_t notify;
+};
 struct sink_conf { char *path; };
 
 static const outpost_option_t gate_options[] = {
     { "threshold", OUTPOST_OPT_INT, 0, "6", NULL, 0, 0, 0, NULL },
+    { "notify", OUTPOST_OPT_STRLIST, offsetof(struct gate_conf, notify), NULL,
+      NULL, OUTPOST_OPT_OUTPUTS, 0, 0, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -1009,6 +1014,27 @@ test_values(void **state)
            "8)");
 }
 
+/* A name that refers to another instance must name one, in any file. */
+static void
+test_references(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "gate \"g\" { notify = {\"out\", \"sink:out\", \"nope, sink:gone\",\n"
+        "                     \"p\"} }\n"
+        "probe \"p\" { url = \"u\"\n  tags = {\"notify=out,pager\"} }\n");
+    put(f, "conf.d/10.conf", "sink \"out\" { }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'notify' in gate \"g\": no output "
+           "instance \"nope\" in the config",
+           "@/outpost.conf:1: option 'notify' in gate \"g\": no output "
+           "instance \"sink:gone\" in the config",
+           "@/outpost.conf:2: option 'notify' in gate \"g\": no output "
+           "instance \"p\" in the config",
+           "@/outpost.conf:4: option 'tags' in probe \"p\": no output "
+           "instance \"pager\" in the config");
+}
+
 static void
 test_describe(void **state)
 {
@@ -1066,6 +1092,7 @@ main(void)
         T(test_not_regular),
         T(test_garbage),
         T(test_values),
+        T(test_references),
         cmocka_unit_test(test_describe),
     };
 
