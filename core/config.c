@@ -54,7 +54,8 @@ const outpost_option_t config_globals_table[] = {
 
 const outpost_option_t config_api_table[] = {
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
-      "address of the HTTP API", 0, 0, 0, NULL },
+      "address of the HTTP API, \"host:port\"", OUTPOST_OPT_ADDRESS, 0, 0,
+      NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
       "bearer token for requests that change state", OUTPOST_OPT_PATH, 0, 0,
       NULL },

@@ -137,6 +137,45 @@ check_text(const outpost_option_t *o, const char *text, char *err,
     return 0;
 }
 
+/* "host:port" or "[v6addr]:port": a host of letters, digits, '.', '-'
+ * and '_' (or an IPv6 address in brackets) and a port 1..65535. */
+static int
+check_address(const char *text, char *err, size_t errlen)
+{
+    const char *colon, *host = text, *p;
+    char *end;
+    long port;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (close == NULL || close[1] != ':' || close == text + 1)
+            goto bad;
+        for (p = text + 1; p < close; p++)
+            if (!strchr("0123456789abcdefABCDEF:.", *p))
+                goto bad;
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || colon == text)
+            goto bad;
+        for (p = host; p < colon; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9') || strchr(".-_", *p)))
+                goto bad;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0
+        || port < 1 || port > 65535)
+        goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "expected \"host:port\" (port 1..65535), got "
+             "\"%s\"", text);
+    return -1;
+}
+
 /* What the flags of a STRING, SECRET or STRLIST row say of its text. */
 static int
 check_string(const outpost_option_t *o, const char *text, char *err,
@@ -144,6 +183,9 @@ check_string(const outpost_option_t *o, const char *text, char *err,
 {
     char why[256];
 
+    if ((o->flags & OUTPOST_OPT_ADDRESS)
+        && check_address(text, err, errlen) != 0)
+        return -1;
     if ((o->flags & OUTPOST_OPT_PATH) && text[0] == '\0') {
         snprintf(err, errlen, "an empty path");
         return -1;

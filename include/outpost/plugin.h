@@ -96,6 +96,8 @@ typedef enum {
 #define OUTPOST_OPT_OUTPUTS  0x10u  /* names output instances, "name" or
                                        "plugin:name" (comma-separated):
                                        each must exist in the config */
+#define OUTPOST_OPT_ADDRESS  0x20u  /* "host:port" or "[v6addr]:port",
+                                       port 1..65535 */
 
 typedef struct outpost_strlist {
     size_t  n;

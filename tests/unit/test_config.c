@@ -298,7 +298,7 @@ test_good(void **state)
         "interval = \"15s\"\n"
         "state_dir = \"state\"\n"
         "log_level = \"debug\"  log_format = \"text\"\n"
-        "api { listen = \"127.0.0.1:9999\" token_file = \"api.token\" }\n"
+        "api { listen = \"[::1]:9999\" token_file = \"api.token\" }\n"
         "probe \"a\" {\n"
         "  url = \"https://${OUTPOST_TEST_HOST}/health\"\n"
         "  retries = 7\n"
@@ -340,7 +340,7 @@ test_good(void **state)
     want = at(f, "@/api.token");
     assert_string_equal(c->api_token_file, want);
     free(want);
-    assert_string_equal(c->api_listen, "127.0.0.1:9999");
+    assert_string_equal(c->api_listen, "[::1]:9999");
 
     /* outpost.conf first, then conf.d in name order. */
     assert_int_equal(c->nsections, 4);
@@ -651,7 +651,7 @@ test_globals(void **state)
         "timeout = \"0s\"\n"
         "api {\n  listn = \"x\"\n}\n");
     put(f, "conf.d/10.conf", "probe \"p\" { url = \"u\" }\ninterval = \"5s\"\n"
-        "api { listen = \"x\" }\n");
+        "api { listen = \"127.0.0.1:1\" }\n");
     EXPECT(f, "@/outpost.conf:1: unknown option 'intervall'; did you mean "
            "'interval'?",
            "@/outpost.conf:2: option 'log_level': expected one of "
@@ -1001,7 +1001,8 @@ test_values(void **state)
         "  verbose = yes\n"
         "  url = \"v\"\n"
         "}\n"
-        "interval = \"5s\"\ninterval = \"6s\"\n");
+        "interval = \"5s\"\ninterval = \"6s\"\n"
+        "api { listen = \"localhost\" }\n");
     EXPECT(f, "@/outpost.conf:3: option 'tier' in probe \"a\": expected one "
            "of basic|professional|enterprise, got \"gold\"",
            "@/outpost.conf:4: option 'priority' in probe \"a\": 2147483648 is "
@@ -1011,7 +1012,9 @@ test_values(void **state)
            "@/outpost.conf:6: option 'url' in probe \"a\": set twice (first "
            "at line 2)",
            "@/outpost.conf:9: option 'interval': set twice (first at line "
-           "8)");
+           "8)",
+           "@/outpost.conf:10: option 'listen' in api: expected "
+           "\"host:port\" (port 1..65535), got \"localhost\"");
 }
 
 /* A name that refers to another instance must name one, in any file. */
