@@ -341,6 +341,8 @@ agent_reload(struct agent *a)
         diag_free(&d);
         return -1;
     }
+    for (size_t i = 0; i < d.nwarns; i++)
+        log_core(OUTPOST_LOG_WARN, "reload", "%s", d.warns[i]);
     diag_free(&d);
     /* Output queues spill to disk on stop; the new workers, whose spill
      * directories have the same names, replay them in order. */

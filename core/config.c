@@ -161,6 +161,17 @@ config_section_setup(struct load *L, const outpost_plugin_t *p, cfg_t *sec,
     return 0;
 }
 
+/* Warnings of validate_provider, one a line, each at its option's line. */
+static void
+provider_warnings(struct load *L, size_t si, char *text)
+{
+    const struct seen *s = &L->seen[si];
+
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        diag_warn(L->d, s->file, config_option_line(L, si, line),
+                  "%s \"%s\": %s", s->plugin, s->title, line);
+}
+
 /* The common option provider, or the instance's name it defaults to, must
  * be one the plugin knows (a preset picks its vendor by it); then the
  * plugin may check the options that provider needs. */
@@ -171,18 +182,22 @@ check_provider(struct load *L, size_t si, const struct section *n)
     const char *const *list = registry_providers(n->plugin);
     registry_provider_check_fn check = registry_validate_provider(n->plugin);
     const char *v = n->common.provider ? n->common.provider : n->instance;
-    char names[512] = "", err[512] = "";
+    char names[512] = "", err[1024] = "";
     size_t len = 0, i;
+    int rc;
 
     if (list == NULL)
         return;
     for (i = 0; list[i] && strcmp(list[i], v) != 0; i++)
         ;
     if (list[i] != NULL) {
-        if (check && check(n->conf, v, err, sizeof(err)) != 0)
+        rc = check ? check(n->conf, v, err, sizeof(err)) : 0;
+        if (rc < 0)
             diag_add(L->d, s->file, config_option_line(L, si, err),
                      "%s \"%s\": %s", s->plugin, s->title,
                      err[0] ? err : "invalid configuration");
+        else if (rc > 0)
+            provider_warnings(L, si, err);
         return;
     }
     for (i = 0; list[i] && len < sizeof(names); i++)

@@ -204,7 +204,10 @@ typedef struct outpost_plugin {
     /* Inputs with providers, optional (ABI 1.1): checks conf for the
      * provider the instance picked (the options that provider needs). It
      * runs after validate, when the config is read, and answers the same
-     * way. */
+     * way; or 1 with warnings in err, one a line, each starting with the
+     * option's name ("brokers: ignored by provider redis"): options the
+     * provider does not use. The core reports them at their lines and the
+     * config stays valid. */
     int  (*validate_provider)(const void *conf, const char *provider,
                               char *err, size_t errlen);
 } outpost_plugin_t;

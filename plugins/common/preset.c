@@ -418,6 +418,40 @@ provider_needs(const struct preset_provider *pv, const struct preset_conf *cf,
     return 0;
 }
 
+/* Credentials and ids set for a provider that does not read them: the
+ * core's warnings, one a line (see validate_provider in plugin.h). The
+ * secret is read by every provider (twilio's auth_token falls back on
+ * it). */
+static int
+foreign_options(const struct preset_provider *pv,
+                const struct preset_conf *cf, char *err, size_t errlen)
+{
+    const char *const set[PC__COUNT] = {
+        [PC_CLIENT_ID] = cf->client_id, [PC_KEY_ID] = cf->key_id,
+        [PC_MERCHANT_KEY] = cf->merchant_key,
+        [PC_ACCESS_CODE] = cf->access_code,
+        [PC_ACCOUNT_SID] = cf->account_sid,
+        [PC_AUTH_TOKEN] = cf->auth_token,
+    };
+    unsigned used = pv->needs | PC(PC_SECRET);
+    size_t len = 0;
+
+    if (pv->auth == PA_BASIC)
+        used |= PC(pv->basic_user) | PC(pv->basic_pass);
+    err[0] = '\0';
+    for (int i = 0; i < PC__COUNT; i++)
+        if (set[i] != NULL && !(used & PC(i)) && len < errlen)
+            len += (size_t) snprintf(err + len, errlen - len, "%s%s: ignored "
+                                     "by provider %s", len ? "\n" : "",
+                                     cred_names[i], pv->name);
+    if (cf->phone_number_id && !strstr(pv->path, "{phone_number_id}")
+        && len < errlen)
+        len += (size_t) snprintf(err + len, errlen - len, "%sphone_number_id: "
+                                 "ignored by provider %s", len ? "\n" : "",
+                                 pv->name);
+    return len > 0 ? 1 : 0;
+}
+
 int
 preset_validate_provider(const void *conf, const char *provider,
                          const struct preset_provider *providers, char *err,
@@ -425,7 +459,11 @@ preset_validate_provider(const void *conf, const char *provider,
 {
     const struct preset_provider *pv = find_provider(providers, provider);
 
-    return pv ? provider_needs(pv, conf, err, errlen) : 0;
+    if (pv == NULL)
+        return 0;
+    if (provider_needs(pv, conf, err, errlen) != 0)
+        return -1;
+    return foreign_options(pv, conf, err, errlen);
 }
 
 int

@@ -187,7 +187,8 @@ void preset_shutdown(outpost_instance_t *inst);
  * options, when the config is read. */
 int  preset_validate(const void *conf, char *err, size_t errlen);
 /* For a plugin's validate_provider hook: what the named provider (one of
- * providers) needs of conf. */
+ * providers) needs of conf (-1), else the credentials it would ignore, as
+ * warnings (1). */
 int  preset_validate_provider(const void *conf, const char *provider,
                               const struct preset_provider *providers,
                               char *err, size_t errlen);

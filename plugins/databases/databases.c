@@ -285,6 +285,7 @@ db_validate_provider(const void *conf, const char *provider, char *err,
                      size_t errlen)
 {
     const struct db_conf *c = conf;
+    size_t len = 0;
 
     if (strcmp(provider, "postgres") == 0 && c->conninfo == NULL) {
         snprintf(err, errlen, "provider postgres needs conninfo (or "
@@ -296,7 +297,24 @@ db_validate_provider(const void *conf, const char *provider, char *err,
         snprintf(err, errlen, "provider kafka needs brokers");
         return -1;
     }
-    return 0;
+    /* The options another provider reads: warnings, one a line. */
+    err[0] = '\0';
+    for (size_t i = 0; i < sizeof(db_scoped) / sizeof(db_scoped[0]); i++) {
+        const char *set = *(char *const *) ((const char *) conf
+                                             + db_scoped[i].offset);
+
+        if (set != NULL && strstr(db_scoped[i].providers, provider) == NULL
+            && len < errlen)
+            len += (size_t) snprintf(err + len, errlen - len, "%s%s: ignored "
+                                     "by provider %s (it is for %s)",
+                                     len ? "\n" : "", db_scoped[i].name,
+                                     provider, db_scoped[i].providers);
+    }
+    if (c->properties.n > 0 && strcmp(provider, "kafka") != 0 && len < errlen)
+        len += (size_t) snprintf(err + len, errlen - len, "%sproperties: "
+                                 "ignored by provider %s (it is for kafka)",
+                                 len ? "\n" : "", provider);
+    return len > 0 ? 1 : 0;
 }
 
 /* The common option `provider` picks one (outpostd -t checks it). */

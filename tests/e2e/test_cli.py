@@ -97,6 +97,21 @@ class CliTest(unittest.TestCase):
             'instance "pagerduty" in the config', p.stderr)
         self.assertEqual(p.stderr.count("no output instance"), 1, p.stderr)
 
+    def test_t_warns_of_options_the_provider_ignores(self):
+        conf = self.w.write_main()
+        self.w.write_dropin("10-db.conf",
+                            'databases "cache" {\n  provider = "redis"\n'
+                            '  host = "127.0.0.1"\n  brokers = "k:9092"\n}\n'
+                            'payments "stripe" {\n  secret = "sk"\n'
+                            '  client_id = "x"\n}\n')
+        p = run("-t", "-C", conf)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('10-db.conf:4: warning: databases "cache": brokers: '
+                      'ignored by provider redis (it is for kafka)', p.stderr)
+        self.assertIn('10-db.conf:8: warning: payments "stripe": client_id: '
+                      'ignored by provider stripe', p.stderr)
+        self.assertIn("configuration is valid", p.stderr)
+
     def test_t_missing_secret_env(self):
         conf = self.w.write_main(
             'jsonl "o" { path = "-" }\n'

@@ -124,11 +124,26 @@ sink_write(outpost_instance_t *inst, const outpost_batch_t *batch)
 static const char *const vendor_names[] = { "acme", "globex", "hooli",
                                             NULL };
 
+struct vendor_conf { char *region; };
+
+static const outpost_option_t vendor_options[] = {
+    { "region", OUTPOST_OPT_STRING, offsetof(struct vendor_conf, region),
+      NULL, "acme only", 0, 0, 0, NULL },
+    OUTPOST_OPTION_END
+};
+
 static int
 vendor_check(const void *conf, const char *provider, char *err,
              size_t errlen)
 {
-    (void) conf;
+    const struct vendor_conf *v = conf;
+
+    if (strcmp(provider, "hooli") != 0 && v->region != NULL
+        && strcmp(provider, "acme") != 0) {
+        snprintf(err, errlen, "region: ignored by provider %s\nregion: "
+                 "really", provider);
+        return 1;
+    }
     if (strcmp(provider, "hooli") != 0)
         return 0;
     snprintf(err, errlen, "provider hooli needs an account");
@@ -146,6 +161,7 @@ static const outpost_plugin_t plugins[] = {
       .options = sink_options, .conf_size = sizeof(struct sink_conf),
       .write = sink_write },
     { OUTPOST_PLUGIN_HEADER, .name = "vendor", .kind = OUTPOST_INPUT,
+      .options = vendor_options, .conf_size = sizeof(struct vendor_conf),
       .collect = probe_collect, .providers = vendor_names,
       .validate_provider = vendor_check },
 };
@@ -1038,6 +1054,34 @@ test_references(void **state)
            "instance \"pager\" in the config");
 }
 
+/* An option the chosen provider does not use is a warning at its line;
+ * the config stays valid. */
+static void
+test_provider_warnings(void **state)
+{
+    struct fixture *f = *state;
+    struct config *c;
+    char *want;
+
+    put(f, "outpost.conf",
+        "vendor \"acme\" { region = \"eu\" }\n"
+        "vendor \"globex\" {\n  tier = \"basic\"\n  region = \"eu\"\n}\n");
+    c = load(f);
+    diag_print(&f->d, stderr);
+    assert_non_null(c);
+    assert_int_equal(f->d.n, 0);
+    assert_int_equal(f->d.nwarns, 2);
+    want = at(f, "@/outpost.conf:4: warning: vendor \"globex\": region: "
+              "ignored by provider globex");
+    assert_string_equal(f->d.warns[0], want);
+    free(want);
+    want = at(f, "@/outpost.conf:4: warning: vendor \"globex\": region: "
+              "really");
+    assert_string_equal(f->d.warns[1], want);
+    free(want);
+    config_free(c);
+}
+
 static void
 test_describe(void **state)
 {
@@ -1096,6 +1140,7 @@ main(void)
         T(test_garbage),
         T(test_values),
         T(test_references),
+        T(test_provider_warnings),
         cmocka_unit_test(test_describe),
     };
 
