@@ -81,6 +81,12 @@ fail:
     return NULL;
 }
 
+const struct config *
+agent_config(const struct agent *a)
+{
+    return a->cfg;
+}
+
 int64_t
 agent_timeout_ms(const struct agent *a)
 {

@@ -11,11 +11,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "config_internal.h"
+#include "duration.h"
 #include "options.h"
 
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
@@ -515,4 +517,112 @@ config_free(struct config *c)
     free(c->api_listen);
     free(c->api_token_file);
     free(c);
+}
+
+/* --- the summary of `outpostd -t` ---------------------------------------- */
+
+/* The value of tag key that every record of input s carries (as
+ * instance.c tags them), or NULL when it depends on the record. */
+static const char *
+static_tag(const struct section *s, const char *key, size_t klen)
+{
+    const struct common_conf *cc = &s->common;
+    const char *v = NULL;
+
+    for (size_t i = 0; i < cc->tags.n; i++)      /* the user's tags win */
+        if (strncmp(cc->tags.v[i], key, klen) == 0
+            && cc->tags.v[i][klen] == '=')
+            v = cc->tags.v[i] + klen + 1;
+    if (v != NULL)
+        return v;
+#define IS(k) (klen == strlen(k) && strncmp(key, k, klen) == 0)
+    if (IS("integration"))
+        return s->instance;
+    if (IS("category"))
+        return cc->category ? cc->category : s->plugin->name;
+    if (IS("provider"))
+        return cc->provider ? cc->provider : s->instance;
+    if (IS("tier"))
+        return cc->tier ? cc->tier : "";
+    if (IS("failover_group"))
+        return cc->failover_group ? cc->failover_group : "";
+#undef IS
+    return NULL;
+}
+
+/* Does output o take records of input s: 1 always, 0 never, -1 only
+ * some (its match names what only the record says); *cond is then the
+ * first such term. */
+static int
+takes(const struct section *o, const struct section *s, const char **cond)
+{
+    int rc = 1;
+
+    for (size_t i = 0; i < o->common.match.n; i++) {
+        const char *m = o->common.match.v[i], *eq = strchr(m, '=');
+        const char *v = eq ? static_tag(s, m, (size_t) (eq - m))
+                           : s->instance;
+
+        if (v == NULL) {
+            if (rc == 1)
+                *cond = m;
+            rc = -1;
+        } else if (fnmatch(eq ? eq + 1 : m, v, 0) != 0) {
+            return 0;
+        }
+    }
+    return rc;
+}
+
+static void
+print_outputs(const struct config *c, const struct section *s, FILE *out)
+{
+    const char *sep = " -> ", *cond = NULL;
+
+    for (size_t i = 0; i < c->nsections; i++) {
+        const struct section *o = &c->sections[i];
+        int t;
+
+        if (o->plugin->kind != OUTPOST_OUTPUT || (t = takes(o, s, &cond)) == 0)
+            continue;
+        fprintf(out, "%s%s \"%s\"", sep, o->plugin->name, o->instance);
+        if (t < 0)
+            fprintf(out, " (when %s)", cond);
+        sep = ", ";
+    }
+    if (strcmp(sep, " -> ") == 0)
+        fputs(" -> no output takes its records", out);
+}
+
+void
+config_summary(const struct config *c, FILE *out)
+{
+    for (size_t i = 0; i < c->nsections; i++) {
+        const struct section *s = &c->sections[i];
+        char every[32];
+
+        fprintf(out, "%s:%d: %s \"%s\"", s->file, s->line, s->plugin->name,
+                s->instance);
+        switch (s->plugin->kind) {
+        case OUTPOST_INPUT:
+            duration_format(s->common.interval_ms > 0 ? s->common.interval_ms
+                            : c->interval_ms, every, sizeof(every));
+            fprintf(out, ": input every %s", every);
+            print_outputs(c, s, out);
+            break;
+        case OUTPOST_FILTER:
+            fputs(": filter", out);
+            for (size_t k = 0; k < s->common.match.n; k++)
+                fprintf(out, "%s%s", k ? ", " : " of records matching ",
+                        s->common.match.v[k]);
+            break;
+        case OUTPOST_OUTPUT:
+            fputs(": output", out);
+            for (size_t k = 0; k < s->common.match.n; k++)
+                fprintf(out, "%s%s", k ? ", " : " of records matching ",
+                        s->common.match.v[k]);
+            break;
+        }
+        fputc('\n', out);
+    }
 }

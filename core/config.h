@@ -73,6 +73,11 @@ struct config *config_load(const char *path, struct registry *reg,
                            const char *default_plugin_dir, struct diag *d);
 void config_free(struct config *c);
 
+/* One line per instance, for `outpostd -t`: FILE:LINE, plugin, name,
+ * kind; for an input its interval and the outputs that take its records
+ * (as far as their match can tell from the input's own tags). */
+void config_summary(const struct config *c, FILE *out);
+
 /* Core option tables, for --describe and the docs. */
 const outpost_option_t *config_common_options(outpost_kind_t kind);
 

@@ -215,8 +215,10 @@ main(int argc, char **argv)
     a = agent_new(&o, &d);
     if (a == NULL || c.test) {
         diag_print(&d, stderr);
-        if (c.test && a)
+        if (c.test && a) {
+            config_summary(agent_config(a), stderr);
             fprintf(stderr, "%s: configuration is valid\n", c.config);
+        }
         rc = a == NULL ? 1 : 0;
         diag_free(&d);
         agent_free(a);

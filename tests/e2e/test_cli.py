@@ -45,10 +45,24 @@ class CliTest(unittest.TestCase):
         self.assertIn("nosuch", p.stderr)
 
     def test_t_accepts_a_good_config(self):
+        """And lists each instance: its interval and where its records go."""
         conf = self.w.write_main()
-        self.w.write_dropin("a.conf", 'http "x" { url = "http://h/" }\n')
+        a = os.path.join(self.w.confd, "a.conf")
+        self.w.write_dropin("a.conf",
+                            'http "x" { url = "http://h/" interval = "1m"\n'
+                            '  tags = {"team=pay"} }\n'
+                            'jsonl "pay" { path = "-" match = {"team=pa*"} }\n'
+                            'jsonl "ops" { path = "-" match = {"team=ops"} }\n'
+                            'jsonl "ev" { path = "-" match = {"kind=event"} '
+                            '}\n')
         p = run("-t", "-C", conf)
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('%s:1: http "x": input every 1m -> jsonl "pay", jsonl '
+                      '"ev" (when kind=event)\n' % a, p.stderr)
+        self.assertIn('%s:5: jsonl "ev": output of records matching '
+                      'kind=event\n' % a, p.stderr)
+        self.assertTrue(p.stderr.endswith("configuration is valid\n"),
+                        p.stderr)
 
     def test_t_reports_every_problem_with_file_and_line(self):
         conf = self.w.write_main()
