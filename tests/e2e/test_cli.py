@@ -2,10 +2,13 @@
 the refusal of a plugin built for another ABI version."""
 import os
 import shutil
+import signal
 import subprocess
+import time
 import unittest
 
-from harness import OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, Workdir
+from harness import (OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, Workdir,
+                     log_lines, start_daemon, stop_daemon, wait_for)
 
 
 def run(*args, env=None):
@@ -151,6 +154,41 @@ class CliTest(unittest.TestCase):
                       'regex: longer than 1024 bytes', p.stderr)
         self.assertIn("20-fifo.conf: cannot read config file: not a regular "
                       "file", p.stderr)
+
+    def test_hostile_reload_is_refused_and_sigterm_served(self):
+        """A reload that met the crashing regex and the FIFO was fatal or
+        hung (and SIGTERM was ignored after it): now it is refused, the
+        running config stays, and SIGTERM stops the agent."""
+        out = self.w.file("out.jsonl")
+        conf = self.w.write_main(interval="200ms")
+        self.w.write_dropin("10-a.conf",
+                            'http "x" { url = "http://127.0.0.1:9/" }\n'
+                            'jsonl "out" { path = "%s" }\n' % out)
+        d = start_daemon(conf)
+        try:
+            self.assertTrue(wait_for(lambda: os.path.exists(out), 10))
+            self.w.write_dropin("20-re.conf",
+                                'http "y" { url = "http://h/"\n'
+                                '  body_regex = "%s" }\n'
+                                % ("(" * 30000 + "a" + ")" * 30000))
+            os.mkfifo(os.path.join(self.w.confd, "30-fifo.conf"))
+            d.send_signal(signal.SIGHUP)
+            time.sleep(1.0)
+            self.assertIsNone(d.poll(), "the agent died on a bad reload")
+            size = os.path.getsize(out)
+            self.assertTrue(wait_for(lambda: os.path.getsize(out) > size, 10),
+                            "the running config stopped working")
+            rc, err = stop_daemon(d, timeout=20)
+        finally:
+            if d.poll() is None:
+                d.kill()
+                d.wait()
+        self.assertEqual(rc, 0, err)
+        msgs = " ".join(l.get("message", "") for l in log_lines(err))
+        self.assertIn("keeping the running config", msgs)
+        self.assertIn("20-re.conf:2", msgs)
+        self.assertIn("30-fifo.conf: cannot read config file: not a regular "
+                      "file", msgs)
 
     def test_wrong_abi_plugin_is_refused(self):
         plugdir = self.w.file("plugins")
