@@ -358,6 +358,14 @@ check_value(struct load *L, cfg_t *cfg, cfg_opt_t *opt,
         if (option_secret_read(v, text, &secret, why, sizeof(why)) != 0) {
             value_problem(L, cfg, opt->name, why);
         } else {
+            /* What the value itself would have been checked for; the
+             * message never shows the secret. */
+            if (option_check_value(o, secret, why, sizeof(why)) != 0) {
+                snprintf(why, sizeof(why), "the secret read from %s: %s",
+                         text, strstr(why, "control") ? "holds a control "
+                         "character" : "is not valid UTF-8 text");
+                value_problem(L, cfg, opt->name, why);
+            }
             explicit_bzero(secret, strlen(secret));
             free(secret);
         }

@@ -119,6 +119,10 @@ check_text(const outpost_option_t *o, const char *text, char *err,
     int line_ok = option_pair_form(o) == NULL
                   && !(o->flags & OUTPOST_OPT_HEADER);
 
+    if (bad < len && o->type == OUTPOST_OPT_SECRET) {
+        snprintf(err, errlen, "invalid UTF-8 at offset %zu", bad);
+        return -1;                      /* no byte of a secret is shown */
+    }
     if (bad < len) {
         snprintf(err, errlen, "invalid UTF-8 (byte 0x%02x at offset %zu)",
                  (unsigned char) text[bad], bad);

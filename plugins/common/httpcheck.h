@@ -148,7 +148,7 @@ struct httpcheck_conf {
       .offset = HTTPCHECK_OFF(T, m, password),                              \
       .help = "basic auth password" },                                      \
     { .name = "bearer", .type = OUTPOST_OPT_SECRET,                         \
-      .offset = HTTPCHECK_OFF(T, m, bearer),                                \
+      .offset = HTTPCHECK_OFF(T, m, bearer), .flags = OUTPOST_OPT_HEADER,   \
       .help = "token sent as \"Authorization: Bearer <token>\"" },
 
 #define HTTPCHECK_OPTIONS_TRANSPORT(T, m)                                   \

@@ -85,7 +85,8 @@ struct preset_conf {
               "to every check as vendor_status, vendor_incidents "           \
               "(fetched at most once a minute, shared by instances)" },     \
     { .name = "secret", .type = OUTPOST_OPT_SECRET,                          \
-      .offset = PRESET_OFF(secret), .help = secret_help },                  \
+      .offset = PRESET_OFF(secret), .flags = OUTPOST_OPT_HEADER,             \
+      .help = secret_help },                                                 \
     { .name = "api_version", .type = OUTPOST_OPT_STRING,                     \
       .offset = PRESET_OFF(api_version),                                     \
       .help = "the vendor API version the probe asks for (default: the "     \
@@ -97,7 +98,8 @@ struct preset_conf {
 
 #define PRESET_OPTION_SECRET(field, help_text)                               \
     { .name = #field, .type = OUTPOST_OPT_SECRET,                            \
-      .offset = PRESET_OFF(field), .help = help_text },
+      .offset = PRESET_OFF(field), .flags = OUTPOST_OPT_HEADER,              \
+      .help = help_text },
 
 /* --- the provider table -------------------------------------------------- */
 

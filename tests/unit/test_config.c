@@ -46,8 +46,8 @@ static const outpost_option_t probe_options[] = {
     { "verbose", OUTPOST_OPT_BOOL, P(verbose), "false", NULL, 0, 0, 0, NULL },
     { "wait", OUTPOST_OPT_DURATION, P(wait_ms), "2s", NULL, 0, 100, 60000,
       NULL },
-    { "token", OUTPOST_OPT_SECRET, P(token), NULL, "API token", 0, 0, 0,
-      NULL },
+    { "token", OUTPOST_OPT_SECRET, P(token), NULL, "API token",
+      OUTPOST_OPT_HEADER, 0, 0, NULL },
     { "headers", OUTPOST_OPT_STRLIST, P(headers), "{\"A: b\"}", NULL, 0, 0,
       0, NULL },
     { "codes", OUTPOST_OPT_INTLIST, P(codes), "{200, 204}", NULL, 0, 0, 0,
@@ -1082,6 +1082,28 @@ test_provider_warnings(void **state)
     config_free(c);
 }
 
+/* A secret that goes into a header is checked wherever it comes from,
+ * and never shown. */
+static void
+test_secret_text(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "s.txt", "tok\r\ninjected: 1\n");
+    setenv("OUTPOST_TEST_CRLF", "tok\r\nx: 1", 1);
+    put(f, "outpost.conf",
+        "probe \"a\" { url = \"u\" token_file = \"@/s.txt\" }\n"
+        "probe \"b\" { url = \"u\" token_env = \"OUTPOST_TEST_CRLF\" }\n"
+        "probe \"c\" { url = \"u\" token = \"tok\\r\\nx: 1\" }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'token_file' in probe \"a\": the "
+           "secret read from @/s.txt: holds a control character",
+           "@/outpost.conf:2: option 'token_env' in probe \"b\": the secret "
+           "read from OUTPOST_TEST_CRLF: holds a control character",
+           "@/outpost.conf:3: option 'token' in probe \"c\": control "
+           "character 0x0d at offset 3 (a value cannot span lines here)");
+    unsetenv("OUTPOST_TEST_CRLF");
+}
+
 static void
 test_describe(void **state)
 {
@@ -1141,6 +1163,7 @@ main(void)
         T(test_values),
         T(test_references),
         T(test_provider_warnings),
+        T(test_secret_text),
         cmocka_unit_test(test_describe),
     };
 
