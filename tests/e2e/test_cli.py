@@ -148,8 +148,15 @@ class CliTest(unittest.TestCase):
                             'http "x" { url = "http://h/"\n'
                             '  body_regex = "%s" }\n' % deep)
         os.mkfifo(os.path.join(self.w.confd, "20-fifo.conf"))
+        ca = self.w.file("ca.fifo")
+        os.mkfifo(ca)
+        self.w.write_dropin("30-ca.conf",
+                            'http "y" { url = "https://h/"\n'
+                            '  ca_file = "%s" }\n' % ca)
         p = run("-t", "-C", conf)
         self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('30-ca.conf:2: http "y": ca_file: cannot read %s: not '
+                      'a regular file' % ca, p.stderr)
         self.assertIn('10-re.conf:2: option \'body_regex\' in http "x": '
                       'regex: longer than 1024 bytes', p.stderr)
         self.assertIn("20-fifo.conf: cannot read config file: not a regular "
