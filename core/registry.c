@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <ltdl.h>
 #include "config.h"
 #include "options.h"
@@ -318,7 +319,13 @@ load_one(struct registry *r, const char *path, struct diag *d)
     const lt_dlinfo *info;
     const char *origin;
     lt_dlhandle h;
+    struct stat st;
 
+    /* dlopen would wait forever on a FIFO named *.so. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        diag_add(d, path, 0, "cannot load plugin: not a regular file");
+        return -1;
+    }
     h = lt_dlopenext(path);
     if (h == NULL) {
         diag_add(d, path, 0, "cannot load plugin: %s", lt_dlerror());

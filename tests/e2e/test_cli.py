@@ -203,9 +203,12 @@ class CliTest(unittest.TestCase):
         for f in ("http.so", "jsonl.so"):
             shutil.copy(os.path.join(PLUGIN_DIR, f), plugdir)
         shutil.copy(os.path.join(TEST_PLUGIN_DIR, "badabi.so"), plugdir)
+        os.mkfifo(os.path.join(plugdir, "fifo.so"))    # never opened
         conf = self.w.write_main(plugin_dir=plugdir)
         p = run("-t", "-C", conf)
         self.assertEqual(p.returncode, 1)
+        self.assertIn("fifo.so: cannot load plugin: not a regular file",
+                      p.stderr)
         self.assertIn("badabi", p.stderr)
         self.assertIn("ABI version 99", p.stderr)
         self.assertIn("ABI version 1", p.stderr)
