@@ -92,11 +92,17 @@ class CliTest(unittest.TestCase):
 
     def test_t_runs_plugin_validation(self):
         conf = self.w.write_main(
-            '\nalert "a" {\n  severity_rules = {"status=down:urgent"}\n}\n')
+            '\nalert "a" {\n  severity_rules = {"status=down:urgent"}\n}\n'
+            'alert "b" { severity_rules = {"integration=%s:low"} }\n'
+            % ("*x" * 17))
         p = run("-t", "-C", conf)
         self.assertEqual(p.returncode, 1)
         self.assertIn('%s:9: alert "a": severity rule "status=down:urgent"'
                       % conf, p.stderr)
+        # Globs are bounded before fnmatch ever sees them.
+        self.assertIn("%s:12: alert \"b\": \"integration=*x*x" % conf,
+                      p.stderr)
+        self.assertIn("glob more than 16 '*'", p.stderr)
 
     def test_t_checks_names_of_outputs(self):
         """An escalation policy naming an output that does not exist is an
