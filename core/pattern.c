@@ -32,7 +32,7 @@ bracket_end(const char *p)
     return *p ? p + 1 : p;
 }
 
-/* p is at '{'. Reads "{n}", "{n,}" or "{n,m}": returns the character after
+/* p is at '{'. Reads "{n}", "{n,}", "{n,m}" or "{,m}": returns the character after
  * '}' and the largest count in *k, or NULL if it is no bound. */
 static const char *
 read_bound(const char *p, unsigned long *k)
@@ -40,9 +40,14 @@ read_bound(const char *p, unsigned long *k)
     char *end;
     unsigned long n, m;
 
-    if (p[1] < '0' || p[1] > '9')
+    if (p[1] == ',' && p[2] >= '0' && p[2] <= '9') {   /* glibc: {,m} */
+        n = 0;
+        end = (char *) p + 1;
+    } else if (p[1] < '0' || p[1] > '9') {
         return NULL;
-    n = strtoul(p + 1, &end, 10);
+    } else {
+        n = strtoul(p + 1, &end, 10);
+    }
     m = n;
     if (*end == ',') {
         if (end[1] >= '0' && end[1] <= '9')

@@ -882,6 +882,7 @@ test_patterns(void **state)
         "probe \"e\" { url = \"u\" pattern = \"a(\" }\n"
         "probe \"f\" { url = \"u\" pattern = \"a{999}\" }\n"
         "probe \"ok\" { url = \"u\" pattern = \"^[a-z]{2,5}(x|[[:digit:]])+$\" }\n"
+        "probe \"g\" { url = \"u\" pattern = \"(a{200}){,200}\" }\n"
         "gate \"g\" { match = {\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\"} }\n"
         "gate \"h\" { match = {\"integration=*pay*\"} }\n",
         deep, nested) > 0);
@@ -902,7 +903,9 @@ test_patterns(void **state)
            "Unmatched ( or \\(",
            "@/outpost.conf:6: option 'pattern' in probe \"f\": regex: repeat "
            "count 999 is over 255",
-           "@/outpost.conf:8: option 'match' in gate \"g\": glob "
+           "@/outpost.conf:8: option 'pattern' in probe \"g\": regex: expands "
+           "to more than 20000 atoms (repeat counts multiply)",
+           "@/outpost.conf:9: option 'match' in gate \"g\": glob "
            "\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\": more than 16 "
            "'*'");
 }
