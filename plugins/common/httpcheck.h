@@ -207,7 +207,7 @@ struct httpcheck_conf {
       .help = "response headers: \"Name\" must be present, "                \
               "\"Name: value\" must equal" },                               \
     { .name = "max_response", .type = OUTPOST_OPT_DURATION,                 \
-      .offset = HTTPCHECK_OFF(T, m, max_response),                          \
+      .offset = HTTPCHECK_OFF(T, m, max_response), .max = 86400000,        \
       .help = "fail when the check takes longer (e.g. \"800ms\")" },        \
     { .name = "min_cert_days", .type = OUTPOST_OPT_INT,                     \
       .offset = HTTPCHECK_OFF(T, m, min_cert_days), .min = 0, .max = 36500, \
