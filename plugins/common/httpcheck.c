@@ -14,6 +14,10 @@
 #include <outpost/http.h>
 #include "httpcheck_int.h"
 
+/* The reason of a check the agent was too busy to run (status unknown);
+ * the health filter knows it too. */
+#define HTTPCHECK_OVERLOADED "agent overloaded"
+
 static int64_t
 mono_ns(void)
 {
@@ -145,8 +149,11 @@ static void
 add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
 {
     const struct httpcheck_times *t = &c->times;
+    const char *reason = outpost_record_string(rec, "reason");
 
-    outpost_record_add_bool(rec, "success", !c->failed);
+    /* An overloaded agent measured nothing: no success either way. */
+    if (!reason || strcmp(reason, HTTPCHECK_OVERLOADED) != 0)
+        outpost_record_add_bool(rec, "success", !c->failed);
     if (c->status > 0)
         outpost_record_add_int(rec, "status_code", c->status);
     outpost_record_add_float(rec, "response_ms", us_to_ms(t->total));
@@ -204,6 +211,21 @@ finish_skipped(httpcheck_call_t *c)
 
 /* --- steps -------------------------------------------------------------- */
 
+/* A timeout the agent caused rather than the vendor: curl noticed it
+ * long after it expired, the loop having been too busy to drive the
+ * transfer (or to start it at all: then curl had not even resolved the
+ * name). The margin is the scheduler's: half the timeout, at least
+ * 500 ms, so a loop that merely hiccups still blames the vendor. */
+static int
+timed_out_on_us(const httpcheck_call_t *c)
+{
+    int64_t timeout = outpost_instance_timeout_ms(c->hc->inst);
+    int64_t took = (mono_ns() - c->start_ns) / 1000000;
+    int64_t margin = timeout / 2 > 500 ? timeout / 2 : 500;
+
+    return c->result == CURLE_OPERATION_TIMEDOUT && took > timeout + margin;
+}
+
 static void on_done(CURL *easy, CURLcode rc, void *arg);
 
 /* Sends the next request. 0, or -1 with the check failed. */
@@ -253,6 +275,12 @@ on_done(CURL *easy, CURLcode rc, void *arg)
     hc_judge(c);
     if (hooks && hooks->classify)
         next = hooks->classify(c, c->hc->arg);
+    if (timed_out_on_us(c)) {
+        /* Status unknown, not down: this pages nobody (after the hook,
+         * which may have called it the vendor's timeout). */
+        httpcheck_set_hint(c, "unknown", HTTPCHECK_OVERLOADED);
+        next = HTTPCHECK_DONE;
+    }
     if (next == HTTPCHECK_CHAIN) {
         if (c->step + 1 >= HTTPCHECK_MAX_STEPS)
             httpcheck_fail(c, "internal", "more than %d chained requests",

@@ -176,8 +176,10 @@ classify(const struct thresholds *t, const struct keys *k,
         r->why = WHY_REASON;
         r->text = reason;
     } else if (hint && strcmp(hint, "unknown") == 0) {
+        /* "agent overloaded" and the like: not the vendor's doing. */
         r->status = ST_UNKNOWN;
-        r->why = WHY_HINT;
+        r->why = reason ? WHY_REASON : WHY_HINT;
+        r->text = reason;
     } else if (!r->ok) {
         r->status = ST_DOWN;
         r->why = WHY_FAILED;
