@@ -16,14 +16,15 @@
  * (stats.overloaded), which costs next to nothing, so the loop catches up
  * instead of piling up transfers and memory. The first skip of an
  * episode logs one warning naming the shortfall (how late, how many
- * checks were due and started in the last second); the end of the
- * episode logs what it cost. A run whose deadline passes while the agent
- * is that late reports status unknown, reason "agent overloaded" (no
+ * checks are due, how many started); the end of the episode and the
+ * stop log what it cost. A run that times out while the loop ran late
+ * by a quarter of its timeout (run_starved: the vendor had no fair
+ * chance) reports status unknown, reason "agent overloaded" (no
  * "success" field), never a failed check: the vendor was not measured.
- * During an episode, a tick is also skipped while more runs are in
- * flight than the loop started in the last second (overload_full), so
- * memory stays bounded by what the loop can actually drive. Slots that
- * passed while the loop was late are counted as skipped too.
+ * Slots that passed while the loop was late are counted as skipped too.
+ * So runs start no faster than the loop can take them, and what is in
+ * flight (transfers, their buffers) stays bounded by that rate times the
+ * timeout instead of growing with the backlog.
  */
 #include <malloc.h>
 #include <math.h>
@@ -42,7 +43,6 @@
 #define LATE_BUCKETS      64    /* log2 histogram of lateness in us */
 #define OVERLOAD_MIN_MS   500   /* lateness never called overload below it */
 #define OVERLOAD_CALM_MS  1000  /* no skip for this long: episode over */
-#define OVERLOAD_MIN_INFLIGHT 64 /* never fewer runs in flight allowed */
 #define LAG_BUCKET_MS     250   /* history of the loop's lateness ... */
 #define LAG_BUCKETS       64    /* ... over the last 16 s */
 
@@ -167,14 +167,18 @@ lag_during(const struct overload *ov, int64_t from, int64_t to)
     return worst;
 }
 
-/* Did the agent's own lateness, while this run lasted, cost it more than
- * the margin? Then its timeout says nothing about the vendor. */
+/* Did the agent's own lateness, while this run lasted, cost it a quarter
+ * of its timeout (500 ms at least)? Then its timeout says nothing about
+ * the vendor. Lower than the margin for skipping: a run starved that
+ * much had no fair chance, though the loop was not late enough to skip. */
 static int
 run_starved(struct scheduler *s, const outpost_run_t *run, int64_t now)
 {
     int64_t timeout = outpost_instance_timeout_ms(run->inst);
+    int64_t limit = timeout / 4 > OVERLOAD_MIN_MS ? timeout / 4
+                                                  : OVERLOAD_MIN_MS;
 
-    return lag_during(&s->ov, run->start_ms, now) > overload_margin(timeout);
+    return lag_during(&s->ov, run->start_ms, now) > limit;
 }
 
 /* A copy of a failed check's measurement, recast as status unknown,
@@ -292,28 +296,6 @@ overload_skip(struct scheduler *s, struct input_rt *rt, int64_t late,
     ov->last_skip_ms = now;
     if (late > ov->max_late_ms)
         ov->max_late_ms = late;
-}
-
-/* While overloaded, runs in flight beyond what the loop started in the
- * last second are more than it can drive: starting more would only pile
- * up transfers (and memory) that end in timeouts. */
-static int
-overload_full(struct scheduler *s, int64_t now)
-{
-    const struct overload *ov = &s->ov;
-    uint64_t cap = ov->win_started
-                   + (ov->last_ms && now - ov->last_ms < 2000
-                      ? ov->last_started : 0);
-    size_t inflight;
-
-    if (!ov->on)
-        return 0;
-    if (cap < OVERLOAD_MIN_INFLIGHT)
-        cap = OVERLOAD_MIN_INFLIGHT;
-    pthread_mutex_lock(&s->lock);
-    inflight = s->inflight;
-    pthread_mutex_unlock(&s->lock);
-    return inflight >= cap;
 }
 
 /* A tick on time: ends an episode that has been calm long enough. */
@@ -763,8 +745,7 @@ input_tick(void *arg)
     record_lateness(s, late);
     lag_note(&s->ov, now, late);
     defer = atomic_load(&rt->defer_until);
-    if (!s->once && (late > overload_margin(timeout)
-                     || overload_full(s, now)))
+    if (!s->once && late > overload_margin(timeout))
         overload_skip(s, rt, late, timeout, now);
     else if (s->once || defer == 0 || defer <= outpost_time_now()) {
         overload_calm(s, now);

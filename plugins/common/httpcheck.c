@@ -214,14 +214,14 @@ finish_skipped(httpcheck_call_t *c)
 /* A timeout the agent caused rather than the vendor: curl noticed it
  * long after it expired, the loop having been too busy to drive the
  * transfer (or to start it at all: then curl had not even resolved the
- * name). The margin is the scheduler's: half the timeout, at least
- * 500 ms, so a loop that merely hiccups still blames the vendor. */
+ * name). The margin is the scheduler's: a quarter of the timeout, at
+ * least 500 ms, so a loop that merely hiccups still blames the vendor. */
 static int
 timed_out_on_us(const httpcheck_call_t *c)
 {
     int64_t timeout = outpost_instance_timeout_ms(c->hc->inst);
     int64_t took = (mono_ns() - c->start_ns) / 1000000;
-    int64_t margin = timeout / 2 > 500 ? timeout / 2 : 500;
+    int64_t margin = timeout / 4 > 500 ? timeout / 4 : 500;
 
     return c->result == CURLE_OPERATION_TIMEDOUT && took > timeout + margin;
 }
