@@ -8,7 +8,7 @@
  *   position               the read position (and an flock(2) lock, so two
  *                          agents never share a directory)
  *
- A segment is a run of entries, each one frame (all integers little-endian):
+ * A segment is a run of entries, each one frame (all integers little-endian):
  *
  *   [u32 magic "OPR2" = 0x3252504f][u32 len][u32 crc32(payload)]
  *   [u32 crc32 of the 12 bytes before][payload: len bytes]

@@ -154,13 +154,15 @@ scan_segment(struct spill *s, struct seg *sg, struct codec_buf *buf,
 
     seg_path(s, sg->seq, "", path, sizeof(path));
     rc = read_file(path, buf);
-    if (rc != 0) {
+    if (rc > 0)
         spill_log(s, OUTPOST_LOG_ERROR, "replay",
-                  rc > 0 ? "%s is not a regular file: skipped, and left "
-                           "alone (the records it held, if any, are lost)%s"
-                         : "cannot read %s: %s: skipped, and left alone "
-                           "(the records it holds are not delivered)",
-                  path, rc > 0 ? "" : strerror(errno));
+                  "%s is not a regular file: skipped and left alone (the "
+                  "records it held, if any, are lost)", path);
+    else if (rc < 0)
+        spill_log(s, OUTPOST_LOG_ERROR, "replay",
+                  "cannot read %s: %s: skipped and left alone (its records "
+                  "are not delivered by this run)", path, strerror(errno));
+    if (rc != 0) {
         s->corrupt++;
         return 1;
     }
