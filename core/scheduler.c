@@ -21,10 +21,12 @@
  * by a quarter of its timeout (run_starved: the vendor had no fair
  * chance) reports status unknown, reason "agent overloaded" (no
  * "success" field), never a failed check: the vendor was not measured.
- * Slots that passed while the loop was late are counted as skipped too.
- * So runs start no faster than the loop can take them, and what is in
- * flight (transfers, their buffers) stays bounded by that rate times the
- * timeout instead of growing with the backlog.
+ * Slots that passed while the loop was late are counted as skipped too,
+ * and during an episode no run starts while more are in flight than end
+ * in two seconds at the recent pace (overload_full). So runs start no
+ * faster than the agent can finish them, and what is in flight
+ * (transfers, their buffers: the memory) stays bounded by that pace
+ * instead of growing with the backlog until everything times out.
  */
 #include <malloc.h>
 #include <math.h>
@@ -42,6 +44,9 @@
 #define DEADLINE_GRACE_MS 20    /* let a plugin report its own timeout */
 #define LATE_BUCKETS      64    /* log2 histogram of lateness in us */
 #define OVERLOAD_MIN_MS   500   /* lateness never called overload below it */
+#define OVERLOAD_SKIP_MS  1000  /* a tick this late is skipped anyway */
+#define OVERLOAD_FLIGHT_MS 2000 /* overloaded: in flight <= this much ... */
+#define OVERLOAD_MIN_FLIGHT 64  /* ... of the pace runs end at, or this */
 #define OVERLOAD_CALM_MS  1000  /* no skip for this long: episode over */
 #define LAG_BUCKET_MS     250   /* history of the loop's lateness ... */
 #define LAG_BUCKETS       64    /* ... over the last 16 s */
@@ -68,9 +73,9 @@ struct overload {
     uint64_t skipped;           /* in this episode */
     uint64_t started;           /* in this episode */
     int64_t  win_ms;            /* the current one-second window */
-    uint64_t win_started;
+    uint64_t win_started, win_done;
     int64_t  last_ms;           /* the previous one, or 0 */
-    uint64_t last_started;
+    uint64_t last_started, last_done;
     int64_t  lag_at[LAG_BUCKETS];       /* start of the bucket's 250 ms */
     int64_t  lag_max[LAG_BUCKETS];      /* the worst lateness seen in it */
 };
@@ -124,14 +129,18 @@ scheduler_spread_offset(size_t i, int64_t interval_ms)
 
 /* --- overload (loop thread) -------------------------------------------- */
 
-/* How late a check may start, or its deadline fire, before the agent
- * (not the vendor) is to blame: half the timeout, and never less than
- * OVERLOAD_MIN_MS, so a loop that hiccups is not called overloaded. */
+/* How late a tick may fire and still start its check: half the timeout,
+ * but never more than OVERLOAD_SKIP_MS (a loop a second behind has a
+ * second of starts queued in front of the transfers it should drive) nor
+ * less than OVERLOAD_MIN_MS, so a loop that hiccups is not called
+ * overloaded. */
 static int64_t
 overload_margin(int64_t timeout_ms)
 {
-    return timeout_ms / 2 > OVERLOAD_MIN_MS ? timeout_ms / 2
-                                            : OVERLOAD_MIN_MS;
+    int64_t m = timeout_ms / 2;
+
+    return m > OVERLOAD_SKIP_MS ? OVERLOAD_SKIP_MS
+         : m < OVERLOAD_MIN_MS ? OVERLOAD_MIN_MS : m;
 }
 
 /* Notes how late the loop ran a timer (a tick, a deadline) at now. */
@@ -243,7 +252,8 @@ unblame_timeouts(struct scheduler *s, outpost_run_t *run)
     }
 }
 
-/* Counts a tick in the per-second window the warning quotes. */
+/* Counts in the one-second windows: started > 0 a run started, 0 a
+ * tick skipped, < 0 a run ended. */
 static void
 overload_window(struct overload *ov, int64_t now, int started)
 {
@@ -252,12 +262,14 @@ overload_window(struct overload *ov, int64_t now, int started)
 
         ov->last_ms = recent ? ov->win_ms : 0;
         ov->last_started = recent ? ov->win_started : 0;
+        ov->last_done = recent ? ov->win_done : 0;
         ov->win_ms = now;
-        ov->win_started = 0;
+        ov->win_started = ov->win_done = 0;
     }
-    ov->win_started += started != 0;
+    ov->win_started += started > 0;
+    ov->win_done += started < 0;
     if (ov->on)
-        ov->started += started != 0;
+        ov->started += started > 0;
 }
 
 /* A tick that cannot start in time: skip it, count it, warn once. */
@@ -296,6 +308,32 @@ overload_skip(struct scheduler *s, struct input_rt *rt, int64_t late,
     ov->last_skip_ms = now;
     if (late > ov->max_late_ms)
         ov->max_late_ms = late;
+}
+
+/* While overloaded, no more runs in flight than the loop ends in
+ * OVERLOAD_FLIGHT_MS (at its recent pace): more would only share the
+ * same CPU, each taking longer, until all of them time out, and hold
+ * their transfers' memory meanwhile. The cap follows the pace, so it
+ * opens again as runs get faster. */
+static int
+overload_full(struct scheduler *s, int64_t now)
+{
+    const struct overload *ov = &s->ov;
+    int64_t from = ov->last_ms ? ov->last_ms : ov->win_ms;
+    double secs = (double) (now - from) / 1000.0;
+    double pace = (double) (ov->last_done + ov->win_done)
+                  / (secs > 0.5 ? secs : 0.5);
+    double cap = pace * OVERLOAD_FLIGHT_MS / 1000.0;
+    size_t inflight;
+
+    if (!ov->on)
+        return 0;
+    if (cap < OVERLOAD_MIN_FLIGHT)
+        cap = OVERLOAD_MIN_FLIGHT;
+    pthread_mutex_lock(&s->lock);
+    inflight = s->inflight;
+    pthread_mutex_unlock(&s->lock);
+    return (double) inflight >= cap;
 }
 
 /* A tick on time: ends an episode that has been calm long enough. */
@@ -428,6 +466,7 @@ static void
 collect_side_closed(struct scheduler *s, struct input_rt *rt)
 {
     rt->busy = NULL;
+    overload_window(&s->ov, clock_mono_ms(), -1);
     pthread_mutex_lock(&s->lock);
     s->inflight--;
     if (!rt->ran) {
@@ -745,7 +784,8 @@ input_tick(void *arg)
     record_lateness(s, late);
     lag_note(&s->ov, now, late);
     defer = atomic_load(&rt->defer_until);
-    if (!s->once && late > overload_margin(timeout))
+    if (!s->once && (late > overload_margin(timeout)
+                     || overload_full(s, now)))
         overload_skip(s, rt, late, timeout, now);
     else if (s->once || defer == 0 || defer <= outpost_time_now()) {
         overload_calm(s, now);
