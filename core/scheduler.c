@@ -750,6 +750,7 @@ start_run(struct input_rt *rt)
         return;
     }
     rt->busy_warned = 0;
+    overload_window(&s->ov, clock_mono_ms(), 1);
     run = run_new(rt);
     if (run == NULL) {
         outpost_log(rt->inst, OUTPOST_LOG_ERROR, "collect", "out of memory");
@@ -789,7 +790,6 @@ input_tick(void *arg)
         overload_skip(s, rt, late, timeout, now);
     else if (s->once || defer == 0 || defer <= outpost_time_now()) {
         overload_calm(s, now);
-        overload_window(&s->ov, now, 1);
         start_run(rt);
     } else {
         pthread_mutex_lock(&s->lock);
