@@ -69,8 +69,8 @@ parse_cli(int argc, char **argv, struct cli *c)
         case 'o': c->once = 1; c->foreground = 1; break;
         case 'd': c->describe = optarg; break;
         case 'l': c->list = 1; break;
-        case 'V': printf("outpostd %s (plugin ABI %d)\n", OUTPOST_VERSION,
-                         OUTPOST_ABI_VERSION);
+        case 'V': printf("outpostd %s (plugin ABI %d.%d)\n", OUTPOST_VERSION,
+                         OUTPOST_ABI_VERSION, OUTPOST_ABI_MINOR);
                   exit(0);
         case 'h': usage(stdout); exit(0);
         default:  usage(stderr); return -1;

@@ -39,9 +39,18 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a type in the SDK changes layout or meaning. The core
- * refuses a plugin built for another version. */
+/* The plugin ABI, VERSION.MINOR; `outpostd --version` prints it.
+ * OUTPOST_ABI_VERSION is bumped whenever a type in the SDK changes layout
+ * or meaning, or an SDK function goes away or changes: the core refuses a
+ * plugin built for another version. OUTPOST_ABI_MINOR is bumped when the
+ * SDK only grows: a function added (core/outpostd.sym lists them), a field
+ * appended to outpost_plugin_t. A plugin built for an older minor loads
+ * (its struct_size says which fields it has); one that sets a field this
+ * core does not know is refused.
+ *   1.0  the first ABI
+ *   1.1  outpost_plugin_t gains providers and validate_provider */
 #define OUTPOST_ABI_VERSION 1
+#define OUTPOST_ABI_MINOR   1
 
 typedef enum {
     OUTPOST_INPUT  = 1,
