@@ -137,7 +137,7 @@ add_section(struct config *c, const outpost_plugin_t *p, cfg_t *sec,
     if (!n->instance || !n->file || (p->conf_size && !n->conf))
         return -1;
     if (options_fill(p->options, sec, n->conf) != 0
-        || options_fill(config_common_options(p->kind), sec, &n->common))
+        || config_common_fill(p, sec, &n->common) != 0)
         return -1;
     return 0;
 }

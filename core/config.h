@@ -19,7 +19,8 @@
 struct common_conf {
     /* inputs */
     int64_t           interval_ms;    /* 0: the global interval */
-    int64_t           timeout_ms;     /* 0: the global timeout */
+    int64_t           timeout_ms;     /* 0: the global timeout (inputs'
+                                         runs and outputs' writes) */
     outpost_strlist_t tags;           /* "key=value" */
     char             *category;       /* default: the plugin's name */
     char             *provider;       /* default: the instance's name */
@@ -37,6 +38,8 @@ struct common_conf {
     int64_t           retry_max_ms;
     int64_t           spill_after_ms; /* backend down this long: spill */
     int64_t           disk_limit_mb;
+    int64_t           tick_interval_ms;     /* output_tick period */
+    int64_t           dead_letter_limit_mb; /* dead-letter file size cap */
 };
 
 struct section {
@@ -75,6 +78,11 @@ void config_free(struct config *c);
 
 /* Core option tables, for --describe and the docs. */
 const outpost_option_t *config_common_options(outpost_kind_t kind);
+
+/* Checks p's output_defaults: each names a common output option other
+ * than match, with a value of its type. 0, or -1 with the reason in err. */
+int config_check_output_defaults(const outpost_plugin_t *p, char *err,
+                                 size_t errlen);
 
 /* Prints every option of p (common ones included) with type, default and
  * help: the text of `outpostd --describe NAME`. */

@@ -3,6 +3,7 @@
  *
  *   outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]
  *            [--list-plugins] [--version]
+ *   outpostd [-C FILE] --dead-letters OUTPUT | --requeue OUTPUT
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "config.h"
+#include "deadletter.h"
 #include "log.h"
 #include "options.h"
 #include "registry.h"
@@ -26,6 +28,8 @@ extern void intern_release_all(void);
 struct cli {
     const char *config;
     const char *describe;
+    const char *dead_letters;   /* OUTPUT: print its dead letters */
+    const char *requeue;        /* OUTPUT: queue them again */
     int         foreground;
     int         test;
     int         once;
@@ -38,12 +42,18 @@ usage(FILE *out)
     fprintf(out,
         "usage: outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]\n"
         "                [--list-plugins] [--version]\n"
+        "       outpostd [-C FILE] --dead-letters OUTPUT | --requeue OUTPUT\n"
         "  -C FILE          config file (default " DEFAULT_CONFIG ")\n"
         "  -f               stay in the foreground\n"
         "  -t               validate config and plugins, print problems\n"
         "  --once           run every input once, drain outputs, exit\n"
         "  --describe NAME  print a plugin's options\n"
         "  --list-plugins   list the plugins found in plugin_dir\n"
+        "  --dead-letters OUTPUT\n"
+        "                   print the records OUTPUT's backend rejected, as\n"
+        "                   JSON lines (OUTPUT: instance or plugin:instance)\n"
+        "  --requeue OUTPUT queue them again; they are delivered when the\n"
+        "                   agent next starts that output\n"
         "  --version        print the version\n");
 }
 
@@ -54,6 +64,8 @@ parse_cli(int argc, char **argv, struct cli *c)
         { "once",         no_argument,       NULL, 'o' },
         { "describe",     required_argument, NULL, 'd' },
         { "list-plugins", no_argument,       NULL, 'l' },
+        { "dead-letters", required_argument, NULL, 'D' },
+        { "requeue",      required_argument, NULL, 'R' },
         { "version",      no_argument,       NULL, 'V' },
         { "help",         no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -69,6 +81,8 @@ parse_cli(int argc, char **argv, struct cli *c)
         case 'o': c->once = 1; c->foreground = 1; break;
         case 'd': c->describe = optarg; break;
         case 'l': c->list = 1; break;
+        case 'D': c->dead_letters = optarg; break;
+        case 'R': c->requeue = optarg; break;
         case 'V': printf("outpostd %s (plugin ABI %d)\n", OUTPOST_VERSION,
                          OUTPOST_ABI_VERSION);
                   exit(0);
@@ -143,6 +157,91 @@ list_or_describe(const struct cli *c)
     return rc;
 }
 
+/* The output section called name ("instance" or "plugin:instance"). */
+static const struct section *
+find_output(const struct config *cf, const char *name, int *many)
+{
+    const struct section *found = NULL;
+    const char *colon = strchr(name, ':');
+
+    *many = 0;
+    for (size_t i = 0; i < cf->nsections; i++) {
+        const struct section *s = &cf->sections[i];
+        size_t plen = colon ? (size_t) (colon - name) : 0;
+
+        if (s->plugin->kind != OUTPOST_OUTPUT)
+            continue;
+        if (colon ? strlen(s->plugin->name) != plen
+                    || strncmp(s->plugin->name, name, plen) != 0
+                    || strcmp(s->instance, colon + 1) != 0
+                  : strcmp(s->instance, name) != 0)
+            continue;
+        if (found)
+            *many = 1;
+        found = s;
+    }
+    return found;
+}
+
+/* --dead-letters and --requeue: read the config for state_dir, then the
+ * output's dead-letter file (deadletter.c). */
+static int
+dead_letter_command(const struct cli *c)
+{
+    const char *name = c->dead_letters ? c->dead_letters : c->requeue;
+    struct registry *reg = registry_new();
+    struct diag d = { 0 };
+    struct config *cf = reg ? config_load(c->config, reg,
+                                          default_plugin_dir(), &d) : NULL;
+    const struct section *s;
+    char *path = NULL;
+    int rc = 1, many;
+    long n;
+
+    if (cf == NULL) {
+        diag_print(&d, stderr);
+        goto out;
+    }
+    s = find_output(cf, name, &many);
+    if (s == NULL || many) {
+        fprintf(stderr, "outpostd: %s: %s output \"%s\"\n", c->config,
+                s ? "more than one" : "no", name);
+        if (many)
+            fprintf(stderr, "outpostd: name it as plugin:instance\n");
+        goto out;
+    }
+    path = deadletter_path(cf->state_dir, s->plugin->name, s->instance);
+    if (path == NULL) {
+        fprintf(stderr, "outpostd: %s sets no state_dir: no dead letters\n",
+                c->config);
+        goto out;
+    }
+    if (c->dead_letters) {
+        n = deadletter_print(path, stdout);
+        if (n < 0 && errno != ENOENT)
+            fprintf(stderr, "outpostd: %s: %s\n", path, strerror(errno));
+        else
+            rc = 0;
+    } else {
+        n = deadletter_requeue(path);
+        if (n < 0 && errno != ENOENT) {
+            fprintf(stderr, "outpostd: cannot requeue %s: %s\n", path,
+                    strerror(errno));
+        } else {
+            fprintf(stderr, "outpostd: %ld dead letters of %s:%s queued "
+                    "again; they are delivered when the agent next starts "
+                    "it\n", n < 0 ? 0 : n, s->plugin->name, s->instance);
+            rc = 0;
+        }
+    }
+out:
+    free(path);
+    config_free(cf);
+    diag_free(&d);
+    registry_free(reg);
+    return rc;
+}
+
 static int
 daemonize(void)
 {
@@ -209,6 +308,12 @@ main(int argc, char **argv)
         return 2;
     if (c.list || c.describe)
         return list_or_describe(&c);
+    if (c.dead_letters || c.requeue) {
+        rc = dead_letter_command(&c);
+        intern_release_all();
+        options_release_defaults();
+        return rc;
+    }
 
     o.config_path = c.config;
     o.default_plugin_dir = default_plugin_dir();

@@ -171,6 +171,9 @@ listed(const char *list, const outpost_instance_t *out)
     return 0;
 }
 
+/* Outputs that record get every record their match rules let through;
+ * notifiers only events, and of those only the ones routed to them (a
+ * "notify" tag naming them, or none). */
 static int
 wants(const outpost_instance_t *out, const outpost_record_t *rec)
 {
@@ -178,9 +181,10 @@ wants(const outpost_instance_t *out, const outpost_record_t *rec)
 
     if (out->nmatch > 0 && !instance_matches(out, rec))
         return 0;
-    if (!(out->plugin->flags & OUTPOST_PLUGIN_NOTIFIER)
-        || rec->kind != OUTPOST_EVENT)
+    if (!(out->plugin->flags & OUTPOST_PLUGIN_NOTIFIER))
         return 1;
+    if (rec->kind != OUTPOST_EVENT)
+        return 0;
     notify = outpost_record_tag(rec, "notify");
     return notify == NULL || listed(notify, out);
 }

@@ -203,6 +203,10 @@ check_fields(const outpost_plugin_t *p, const char *origin, char *err,
             return -1;
         }
     }
+    if (config_check_output_defaults(p, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: plugin '%s': %s", origin, p->name, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -251,6 +255,18 @@ registry_provider_check_fn
 registry_validate_provider(const outpost_plugin_t *p)
 {
     return PLUGIN_HAS(p, validate_provider) ? p->validate_provider : NULL;
+}
+
+const outpost_default_t *
+registry_output_defaults(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, output_defaults) ? p->output_defaults : NULL;
+}
+
+registry_tick_fn
+registry_output_tick(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, output_tick) ? p->output_tick : NULL;
 }
 
 /* --- adding ------------------------------------------------------------ */
