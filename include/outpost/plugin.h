@@ -294,8 +294,9 @@ void outpost_input_defer(const char *integration, int64_t until_ns);
  *     needed).
  *  3. OUTPOST_RETRY: records 0..n-1 (n from outpost_batch_delivered, 0 if
  *     not called) are settled, and so are rejected records directly after
- *     them; the rest (rejections among them forgotten) is written again,
- *     never the settled part. The next write comes after the core's
+ *     them; settled records are delivered, or dead letters if rejected.
+ *     The rest (rejections among them forgotten) is written again as the
+ *     next batch's front, never the settled part. The next write comes after the core's
  *     backoff (random, growing up to retry_max), or after the retry_after
  *     pause if that is longer.
  *  4. OUTPOST_FAIL: records 0..n-1 count as delivered, all others go to
