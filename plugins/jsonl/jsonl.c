@@ -34,6 +34,7 @@ struct jsonl_state {
     size_t  cap;
     size_t *ends;           /* ends[i]: offset after record i's line */
     size_t  nends;
+    int     torn;           /* the file ends in a partial line */
 };
 
 static int
@@ -109,6 +110,9 @@ jsonl_write(outpost_instance_t *inst, const outpost_batch_t *batch)
 
     if (open_out(inst, st) != 0)
         return OUTPOST_RETRY;
+    /* End a torn line first, so the line after it reads whole. */
+    if (st->torn && append_line(st, &len, "", 0) != 0)
+        return OUTPOST_RETRY;
     if (batch->n > st->nends) {
         size_t *e = realloc(st->ends, batch->n * sizeof(*e));
 
@@ -142,13 +146,16 @@ jsonl_write(outpost_instance_t *inst, const outpost_batch_t *batch)
             goto io_error;
         done += (size_t) w;
     }
+    st->torn = 0;
     return OUTPOST_OK;
 io_error:
     /* The records whose whole line is in the file are delivered; only the
-     * rest is written again. A reader may see a torn line before the
-     * repeated one when the disk filled up in the middle of it. */
+     * rest is written again. When the disk filled up in the middle of a
+     * line, a reader sees that torn line, then the whole one. */
     while (delivered < batch->n && st->ends[delivered] <= done)
         delivered++;
+    if (done > 0)
+        st->torn = st->buf[done - 1] != '\n';
     outpost_batch_delivered(batch, delivered);
     outpost_log(inst, OUTPOST_LOG_ERROR, "write",
                 "write failed after %zu of %zu records: %s", delivered,

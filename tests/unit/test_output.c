@@ -23,7 +23,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <outpost/http.h>
 #include <outpost/plugin.h>
 #include "clock.h"
@@ -966,6 +969,103 @@ output_notifier_sees_no_measurements(void **state)
     free(inst);
 }
 
+/* The real jsonl module, its file capped with RLIMIT_FSIZE so that a
+ * write stops in the middle of a batch (and of a line): the lines that
+ * made it are not written again, the torn one stands alone, and every
+ * record is in the file exactly once as a whole line. */
+static void
+jsonl_partial_write_resends_nothing_written(void **state)
+{
+    struct registry *reg = registry_new();
+    struct diag d = { 0 };
+    struct config *c;
+    outpost_instance_t *inst;
+    struct output_worker *w;
+    struct output_stats st;
+    struct rlimit old, cap;
+    char conf[PATH_MAX], out[PATH_MAX], text[PATH_MAX + 256], line[4096];
+    char pad[301];
+    int count[20] = { 0 }, torn = 0, fd;
+    int64_t end;
+    FILE *fp;
+
+    (void) state;
+    assert_int_equal(registry_load_file(reg, BUILD_PLUGIN_DIR "/jsonl", &d),
+                     0);
+    snprintf(out, sizeof(out), "%s/out.jsonl", dir);
+    snprintf(text, sizeof(text), "jsonl \"j\" { path = \"%s\" "
+             "batch_size = 20 flush_interval = \"5ms\" "
+             "retry_initial = \"1ms\" retry_max = \"5ms\" }\n", out);
+    assert_int_equal(tmp_template(conf, sizeof(conf), "jsonl"), 0);
+    fd = mkstemp(conf);
+    assert_true(write(fd, text, strlen(text)) > 0);
+    close(fd);
+    c = config_load(conf, reg, NULL, &d);
+    unlink(conf);
+    diag_print(&d, stderr);
+    assert_non_null(c);
+    inst = instance_new(&c->sections[0], c);
+    assert_int_equal(instance_init(inst), 0);
+
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cap = old;
+    cap.rlim_cur = 2500;                    /* about 5 of 20 lines */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &cap), 0);
+    w = output_start(inst, NULL);
+    {
+        outpost_record_t *recs[20];
+
+        for (int i = 0; i < 20; i++) {
+            recs[i] = outpost_measurement_new("probe", tags, 0);
+            outpost_record_add_int(recs[i], "seq", i);
+            outpost_record_add_str(recs[i], "pad", pad);
+        }
+        output_push(w, recs, 20);
+        for (int i = 0; i < 20; i++)
+            outpost_record_unref(recs[i]);
+    }
+    end = clock_mono_ms() + 5000;
+    do {
+        usleep(1000);
+        output_get_stats(w, &st);
+    } while (st.retries < 2 && clock_mono_ms() < end);
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_true(st.retries >= 2);
+    assert_int_equal(output_drain(w, clock_mono_ms() + 5000), 0);
+    output_get_stats(w, &st);
+    assert_int_equal(st.delivered, 20);
+    output_stop(w);
+    instance_shutdown(inst);
+    instance_free(inst);
+    config_free(c);
+    registry_free(reg);
+    diag_free(&d);
+
+    fp = fopen(out, "r");
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp)) {
+        json_t *j = json_loads(line, 0, NULL);
+        json_int_t seq;
+
+        if (j == NULL) {
+            torn++;
+            continue;
+        }
+        seq = json_integer_value(json_object_get(json_object_get(j,
+                                                 "fields"), "seq"));
+        assert_true(seq >= 0 && seq < 20);
+        count[seq]++;
+        json_decref(j);
+    }
+    fclose(fp);
+    assert_int_equal(torn, 1);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(count[i], 1);
+}
+
 /* Producers on several threads while the backend flaps and the queue
  * keeps crossing between memory and disk: every record arrives exactly
  * once, each producer's records in the order it pushed them. */
@@ -1060,6 +1160,8 @@ main(void)
             output_plugin_defaults_and_override, setup, teardown),
         cmocka_unit_test_setup_teardown(
             output_notifier_sees_no_measurements, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            jsonl_partial_write_resends_nothing_written, setup, teardown),
         cmocka_unit_test_setup_teardown(output_spills_while_down_then_replays,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
