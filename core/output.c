@@ -249,7 +249,7 @@ pause_before_retry(struct output_worker *w, unsigned attempt,
     return rc;
 }
 
-/* --- the batch and the SDK calls on it ------------------------------------ */
+/* --- the batch and the SDK calls on it --------------------------------- */
 
 static struct out_batch *
 batch_of(const outpost_batch_t *b, const char *fn)

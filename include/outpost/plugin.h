@@ -146,7 +146,8 @@ typedef struct outpost_default {
  * names, or "plugin:instance" where two outputs share a name, set by the
  * alert filter's escalation policies) reaches only the
  * notifiers it names; outputs that record (jsonl, postgres, kafka...)
- * still receive it. Without the tag every notifier gets it. */
+ * still receive it. Without the tag every notifier gets it. Notifiers
+ * never receive measurements (output rule 7). */
 #define OUTPOST_PLUGIN_NOTIFIER 0x2u
 
 typedef struct outpost_plugin {
@@ -296,11 +297,11 @@ void outpost_input_defer(const char *integration, int64_t until_ns);
  *     not called) are settled, and so are rejected records directly after
  *     them; settled records are delivered, or dead letters if rejected.
  *     The rest (rejections among them forgotten) is written again as the
- *     next batch's front, never the settled part. The next write comes after the core's
- *     backoff (random, growing up to retry_max), or after the retry_after
- *     pause if that is longer.
- *  4. OUTPOST_FAIL: records 0..n-1 count as delivered, all others go to
- *     dead letters (reason: the one given with outpost_batch_reject, else
+ *     next batch's front, never the settled part. The next write comes
+ *     after the core's backoff (random, growing up to retry_max), or after
+ *     the retry_after pause if that is longer.
+ *  4. OUTPOST_FAIL: records 0..n-1 count as delivered (unless rejected),
+ *     all others go to dead letters (reason: the one given with outpost_batch_reject, else
  *     "backend rejected the batch"). Any other result is taken as FAIL.
  *  5. A write that outlives the output's `timeout` is logged and taken as
  *     RETRY, whatever it returned (its delivered count still holds). While
