@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "config.h"
 #include "deadletter.h"
+#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "output.h"
@@ -716,19 +717,26 @@ output_slow_write_is_a_retry(void **state)
 
 /* write blocks in outpost_http_perform against a server that accepts and
  * never answers: the request ends within the output's timeout, the write
- * is retried, and the thread is never stuck. */
+ * is retried, and the thread is never stuck. With the agent's shared
+ * client on its event loop (with_loop), and without one (plain curl). */
 static void
-output_hung_backend_hits_timeout(void **state)
+hung_backend_case(int with_loop)
 {
     outpost_instance_t *inst = make_inst(10, 5, 1000, 60000);
     struct sockaddr_in a = { .sin_family = AF_INET };
     socklen_t alen = sizeof(a);
     struct output_worker *w;
     struct output_stats st;
+    struct loop *l = NULL;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int64_t end;
 
-    (void) state;
+    if (with_loop) {
+        l = loop_new();
+        assert_non_null(l);
+        assert_int_equal(loop_start(l), 0);
+        assert_int_equal(http_client_start(l), 0);
+    }
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_true(fd >= 0);
     assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
@@ -753,8 +761,27 @@ output_hung_backend_hits_timeout(void **state)
     assert_true(st.retries >= 1);
     assert_int_equal(st.delivered, 3);
     output_stop(w);
+    if (with_loop) {
+        http_client_stop();
+        loop_stop(l);
+        loop_free(l);
+    }
     close(fd);
     free(inst);
+}
+
+static void
+output_hung_backend_hits_timeout(void **state)
+{
+    (void) state;
+    hung_backend_case(0);
+}
+
+static void
+output_hung_backend_hits_timeout_on_the_loop(void **state)
+{
+    (void) state;
+    hung_backend_case(1);
 }
 
 /* output_tick runs every tick_interval, on the output's own thread, while
@@ -1154,6 +1181,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(output_hung_backend_hits_timeout,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            output_hung_backend_hits_timeout_on_the_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(output_tick_runs_on_output_thread,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
