@@ -5,17 +5,24 @@
  * message and fields, so a log shipper can index them without parsing
  * prose. Each line is built in a buffer and written with one write(2):
  * lines from different threads never interleave, and no lock is held
- * while writing. jansson escapes the strings.
+ * while writing. jansson escapes the strings of JSON lines; text lines
+ * escape control characters themselves (\n, \r, \t, \xHH), so a server's
+ * answer or a name cannot start a forged line.
+ *
+ * Every message and field value is scrubbed of the secrets the agent knows
+ * (secrets.h) before it is formatted, whoever wrote it.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "log.h"
 #include "instance.h"
+#include "secrets.h"
 
 static _Atomic int cur_level = OUTPOST_LOG_INFO;
 static _Atomic int cur_format = LOG_FORMAT_JSON;
@@ -124,28 +131,65 @@ emit_json(const char *ts, outpost_log_level_t level, const char *component,
     free(line);
 }
 
+/* Appends s to buf (cap bytes, *n used), control characters escaped;
+ * stops short of the last byte, kept for the newline. */
+static void
+text_put(char *buf, size_t cap, size_t *n, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (; s && *s && *n + 5 < cap; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if (c >= 0x20 && c != 0x7f) {
+            buf[(*n)++] = (char) c;
+            continue;
+        }
+        buf[(*n)++] = '\\';
+        switch (c) {
+        case '\n': buf[(*n)++] = 'n'; break;
+        case '\r': buf[(*n)++] = 'r'; break;
+        case '\t': buf[(*n)++] = 't'; break;
+        default:
+            buf[(*n)++] = 'x';
+            buf[(*n)++] = hex[c >> 4];
+            buf[(*n)++] = hex[c & 15];
+        }
+    }
+}
+
 static void
 emit_text(const char *ts, outpost_log_level_t level, const char *component,
           const char *op, const char *integration,
           const struct log_field *fields, size_t nfields, const char *msg)
 {
     char buf[4096];
-    size_t n;
+    size_t n = 0;
 
-    n = (size_t) snprintf(buf, sizeof(buf), "%s %-5s %s%s%s%s%s%s: %s",
-                          ts, level_names[level], component,
-                          integration ? "[" : "",
-                          integration ? integration : "",
-                          integration ? "]" : "", op ? " " : "",
-                          op ? op : "", msg);
-    if (n > sizeof(buf) - 2)
-        n = sizeof(buf) - 2;
-    for (size_t i = 0; i < nfields && n < sizeof(buf) - 1; i++)
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, " %s=%s",
-                               fields[i].key,
-                               fields[i].value ? fields[i].value : "");
-    if (n > sizeof(buf) - 2)
-        n = sizeof(buf) - 2;
+    text_put(buf, sizeof(buf), &n, ts);
+    text_put(buf, sizeof(buf), &n, " ");
+    text_put(buf, sizeof(buf), &n, level_names[level]);
+    text_put(buf, sizeof(buf), &n, level == OUTPOST_LOG_INFO
+                                   || level == OUTPOST_LOG_WARN ? "  " : " ");
+    text_put(buf, sizeof(buf), &n, component);
+    if (integration) {
+        text_put(buf, sizeof(buf), &n, "[");
+        text_put(buf, sizeof(buf), &n, integration);
+        text_put(buf, sizeof(buf), &n, "]");
+    }
+    if (op) {
+        text_put(buf, sizeof(buf), &n, " ");
+        text_put(buf, sizeof(buf), &n, op);
+    }
+    text_put(buf, sizeof(buf), &n, ": ");
+    text_put(buf, sizeof(buf), &n, msg);
+    for (size_t i = 0; i < nfields; i++) {
+        text_put(buf, sizeof(buf), &n, " ");
+        text_put(buf, sizeof(buf), &n, fields[i].key);
+        text_put(buf, sizeof(buf), &n, "=");
+        text_put(buf, sizeof(buf), &n, fields[i].value ? fields[i].value
+                                                       : "");
+    }
     buf[n++] = '\n';
     write_all(buf, n);
 }
@@ -155,18 +199,36 @@ log_vwrite(outpost_log_level_t level, const char *component, const char *op,
            const char *integration, const struct log_field *fields,
            size_t nfields, const char *fmt, va_list ap)
 {
-    char msg[2048], ts[80];
+    char msg[2048], ts[80], *clean = NULL;
+    struct log_field scrubbed[nfields ? nfields : 1];
+    char *values[nfields ? nfields : 1];
+    const char *text = msg;
 
     if ((int) level < atomic_load(&cur_level) || level > OUTPOST_LOG_ERROR)
         return;
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (secrets_scrub(msg, &clean) < 0)
+        text = SECRETS_REDACTED;
+    else if (clean)
+        text = clean;
+    for (size_t i = 0; i < nfields; i++) {
+        scrubbed[i] = fields[i];
+        values[i] = NULL;
+        if (secrets_scrub(fields[i].value, &values[i]) < 0)
+            scrubbed[i].value = SECRETS_REDACTED;
+        else if (values[i])
+            scrubbed[i].value = values[i];
+    }
     timestamp(ts, sizeof(ts));
     if (atomic_load(&cur_format) == LOG_FORMAT_JSON)
-        emit_json(ts, level, component, op, integration, fields, nfields,
-                  msg);
+        emit_json(ts, level, component, op, integration, scrubbed, nfields,
+                  text);
     else
-        emit_text(ts, level, component, op, integration, fields, nfields,
-                  msg);
+        emit_text(ts, level, component, op, integration, scrubbed, nfields,
+                  text);
+    free(clean);
+    for (size_t i = 0; i < nfields; i++)
+        free(values[i]);
 }
 
 void

@@ -1,0 +1,158 @@
+/*
+ * test_secrets.c - the secret registry and its scrubber: what a conf
+ * block registers, the forms a request carries a secret in, and the exits
+ * (record strings, tags, event messages).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <outpost/record.h>
+#include "secrets.h"
+
+struct conf {
+    char              *secret;
+    char              *key_id;
+    char              *username;
+    char              *status_page;
+    char              *dsn;
+    outpost_strlist_t  headers;
+};
+
+static const outpost_option_t table[] = {
+    { .name = "secret", .type = OUTPOST_OPT_SECRET,
+      .offset = offsetof(struct conf, secret) },
+    { .name = "key_id", .type = OUTPOST_OPT_SECRET,
+      .offset = offsetof(struct conf, key_id) },
+    { .name = "username", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct conf, username) },
+    { .name = "status_page", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct conf, status_page) },
+    { .name = "dsn", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct conf, dsn) },
+    { .name = "headers", .type = OUTPOST_OPT_STRLIST,
+      .offset = offsetof(struct conf, headers) },
+    { .name = NULL }
+};
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    secrets_reset();
+    return 0;
+}
+
+/* Scrubs s and checks the result against want. */
+static void
+expect_scrub(const char *s, const char *want)
+{
+    char *out = secrets_strdup(s);
+
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void
+test_nothing_registered(void **state)
+{
+    char *out = (char *) 1;
+
+    (void) state;
+    assert_int_equal(secrets_scrub("Bearer sk_live_abc", &out), 0);
+    assert_null(out);
+    expect_scrub("plain", "plain");
+    expect_scrub(NULL, "");
+}
+
+static void
+test_value_and_forms(void **state)
+{
+    (void) state;
+    secrets_add("sk_live_123456");
+    secrets_add("p@ss w/rd");
+    secrets_add("abc");                 /* too short: not registered */
+    expect_scrub("Invalid API Key provided: Authorization: Bearer "
+                 "sk_live_123456.",
+                 "Invalid API Key provided: Authorization: Bearer "
+                 "[redacted].");
+    expect_scrub("sk_live_123456sk_live_123456", "[redacted][redacted]");
+    expect_scrub("GET /x?key=p%40ss%20w%2Frd&y=1", "GET /x?key=[redacted]&y=1");
+    expect_scrub("abc abc", "abc abc");
+    assert_true(secrets_found("..p@ss w/rd.."));
+    assert_false(secrets_found("nothing here"));
+}
+
+static void
+test_conf_block(void **state)
+{
+    char *hdrs[] = { "Authorization: Bearer tok_from_header",
+                     "Accept: application/json" };
+    struct conf c = {
+        .secret = "rzp_secret_value", .key_id = "rzp_test_keyid",
+        .username = "alice",
+        .status_page = "https://bob:hunter2%21@status.example.com/api",
+        .dsn = "host=db user=x password='pg pass word' dbname=y",
+        .headers = { 2, hdrs },
+    };
+
+    (void) state;
+    secrets_note_conf(table, &c);
+    expect_scrub("rzp_secret_value", "[redacted]");
+    /* base64("rzp_test_keyid:rzp_secret_value"): Basic auth echoed */
+    expect_scrub("Basic cnpwX3Rlc3Rfa2V5aWQ6cnpwX3NlY3JldF92YWx1ZQ==",
+                 "Basic [redacted]");
+    /* the URL's password, as written and decoded */
+    expect_scrub("GET https://bob:hunter2%21@status.example.com/api failed",
+                 "GET https://bob:[redacted]@status.example.com/api failed");
+    expect_scrub("hunter2! is wrong", "[redacted] is wrong");
+    expect_scrub("auth failed for pg pass word", "auth failed for [redacted]");
+    expect_scrub("got tok_from_header back", "got [redacted] back");
+    expect_scrub("application/json", "application/json");
+}
+
+static void
+test_records(void **state)
+{
+    outpost_tag_t tags[] = { { "name", "x-sk_live_999999" } };
+    outpost_tagset_t *ts;
+    outpost_record_t *m, *ev;
+
+    (void) state;
+    secrets_add("sk_live_999999");
+    ts = outpost_tagset_new(tags, 1);
+    assert_non_null(ts);
+    assert_string_equal(outpost_tagset_get(ts, "name"), "x-[redacted]");
+    m = outpost_measurement_new("t", ts, 0);
+    assert_int_equal(outpost_record_add_str(m, "error",
+                                            "HTTP 401: sk_live_999999"), 0);
+    assert_string_equal(outpost_record_string(m, "error"),
+                        "HTTP 401: [redacted]");
+    assert_int_equal(outpost_record_set_tag(m, "extra", "sk_live_999999"), 0);
+    assert_string_equal(outpost_record_tag(m, "extra"), "[redacted]");
+    ev = outpost_event_new(OUTPOST_EV_ALERT, OUTPOST_SEV_ERROR, m,
+                           "down: sk_live_999999", "k-sk_live_999999");
+    assert_non_null(ev);
+    assert_string_equal(ev->event->message, "down: [redacted]");
+    assert_string_equal(ev->event->dedup_key, "k-[redacted]");
+    outpost_record_unref(ev);
+    outpost_record_unref(m);
+    outpost_tagset_unref(ts);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_nothing_registered, teardown),
+        cmocka_unit_test_teardown(test_value_and_forms, teardown),
+        cmocka_unit_test_teardown(test_conf_block, teardown),
+        cmocka_unit_test_teardown(test_records, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
