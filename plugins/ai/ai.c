@@ -145,27 +145,45 @@ cohere_refine(preset_t *p, httpcheck_call_t *c)
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each API's answer to the probe always has. */
+static const struct preset_shape list_shape[] = {       /* openai, mistral */
+    { "object", PJ_STRING }, { "data", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape anthropic_shape[] = {
+    { "data", PJ_ARRAY }, { "has_more", PJ_BOOL }, { NULL, 0 }
+};
+static const struct preset_shape gemini_shape[] = {
+    { "models", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape cohere_shape[] = {
+    { "valid", PJ_BOOL }, { NULL, 0 }
+};
+
 static const struct preset_provider ai_providers[] = {
     { .name = "openai", .base_url = "https://api.openai.com",
       .path = "/v1/models", .auth = PA_BEARER, .needs = PC(AI_SECRET),
-      .json = 1, .error_path = "error.message", .step = openai_step },
+      .json = 1, .shape = list_shape, .error_path = "error.message",
+      .step = openai_step },
     { .name = "anthropic", .base_url = "https://api.anthropic.com",
       .path = "/v1/models?limit=1", .auth = PA_HEADER,
       .auth_header = "x-api-key", .needs = PC(AI_SECRET),
       .api_version = "2023-06-01", .version_header = "anthropic-version",
-      .headers = json_accept, .json = 1, .error_path = "error.message" },
+      .headers = json_accept, .json = 1, .shape = anthropic_shape,
+      .error_path = "error.message" },
     { .name = "gemini", .base_url = "https://generativelanguage.googleapis.com",
       .path = "/{api_version}/models?pageSize=1", .api_version = "v1beta",
       .auth = PA_HOOK, .needs = PC(AI_SECRET), .json = 1,
-      .error_path = "error.message",
+      .shape = gemini_shape, .error_path = "error.message",
       .prepare = gemini_prepare, .refine = gemini_refine },
     { .name = "mistral", .base_url = "https://api.mistral.ai",
       .path = "/v1/models", .auth = PA_BEARER, .needs = PC(AI_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "message" },
+      .headers = json_accept, .json = 1, .shape = list_shape,
+      .error_path = "message" },
     { .name = "cohere", .base_url = "https://api.cohere.com",
       .path = "/v1/check-api-key", .method = "POST", .auth = PA_BEARER,
       .needs = PC(AI_SECRET), .headers = json_accept, .json = 1,
-      .error_path = "message", .refine = cohere_refine },
+      .shape = cohere_shape, .error_path = "message",
+      .refine = cohere_refine },
     { .name = NULL }
 };
 

@@ -330,7 +330,11 @@ int         httpcheck_header_at(const httpcheck_call_t *c, size_t i,
 /* The body kept (up to max_body bytes, NUL-terminated; "" when none or
  * when neither a condition nor HTTPCHECK_KEEP_BODY asked for it). */
 const char *httpcheck_body(const httpcheck_call_t *c, size_t *len);
-/* The body parsed as JSON, once, owned by the call (NULL: not JSON). */
+/* max_body when the body went past it (what was kept is cut short), else
+ * 0. */
+size_t      httpcheck_body_over(const httpcheck_call_t *c);
+/* The body parsed as JSON, once, owned by the call (NULL: not JSON, or
+ * over max_body). */
 json_t     *httpcheck_json(httpcheck_call_t *c);
 /* Looks up a small path ("data[0].id", "status.indicator", "[2]") in
  * root. NULL when absent or the path is malformed. Borrowed from root. */

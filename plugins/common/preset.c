@@ -155,11 +155,29 @@ preset_rate_limited(preset_t *p, httpcheck_call_t *c, double seconds)
     p->rate_limit_hits++;
     if (rec)
         outpost_record_add_int(rec, "rate_limit_hits", p->rate_limit_hits);
-    if (seconds >= 0) {
+    if (seconds >= 0)
+        preset_defer(p, c, seconds);
+}
+
+void
+preset_defer(preset_t *p, httpcheck_call_t *c, double seconds)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+    double max = (double) p->conf->max_retry_after / 1000;
+
+    if (!(seconds >= 0))
+        return;
+    if (max <= 0)
+        max = (double) outpost_instance_interval_ms(p->inst) / 1000
+              * PRESET_RETRY_INTERVALS;
+    if (rec)
+        outpost_record_add_float(rec, "retry_after_s", seconds);
+    if (seconds > max) {
+        seconds = max;
         if (rec)
-            outpost_record_add_float(rec, "retry_after_s", seconds);
-        httpcheck_defer(c, seconds);
+            outpost_record_add_float(rec, "retry_after_capped_s", seconds);
     }
+    httpcheck_defer(c, seconds);
 }
 
 void
@@ -201,9 +219,83 @@ vendor_message(const preset_t *p, httpcheck_call_t *c)
     return json_string_value(v);
 }
 
+static const struct {
+    unsigned    type;
+    const char *name;
+} json_type_names[] = {
+    { PJ_OBJECT, "an object" }, { PJ_ARRAY, "an array" },
+    { PJ_STRING, "a string" }, { PJ_NUMBER, "a number" },
+    { PJ_BOOL, "a boolean" }, { PJ_NULL, "null" },
+};
+
+static unsigned
+json_type_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:  return PJ_OBJECT;
+    case JSON_ARRAY:   return PJ_ARRAY;
+    case JSON_STRING:  return PJ_STRING;
+    case JSON_INTEGER:
+    case JSON_REAL:    return PJ_NUMBER;
+    case JSON_TRUE:
+    case JSON_FALSE:   return PJ_BOOL;
+    default:           return PJ_NULL;
+    }
+}
+
+/* "a string or a number" into buf. */
+static const char *
+json_types_text(unsigned types, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(json_type_names) / sizeof(*json_type_names);
+         i++)
+        if ((types & json_type_names[i].type) && n < len)
+            n += (size_t) snprintf(buf + n, len - n, "%s%s", n ? " or " : "",
+                                   json_type_names[i].name);
+    return buf;
+}
+
+/* A 2xx JSON answer must have the fields the vendor's answer always has
+ * (the provider's shape): else it is not the vendor talking (a captive
+ * portal, a proxy's page, a misrouted base_url) and the check is down. */
+static int
+check_shape(const preset_t *p, httpcheck_call_t *c, long st)
+{
+    json_t *root = httpcheck_json(c), *v;
+    char want[96], got[32];
+
+    if (!json_is_object(root)) {
+        preset_verdict(c, "down", "vendor", "HTTP %ld: the answer is %s, "
+                       "not a %s object", st,
+                       json_types_text(json_type_of(root), got, sizeof(got)),
+                       p->prov->name);
+        return -1;
+    }
+    for (const struct preset_shape *s = p->prov->shape; s->path; s++) {
+        v = *s->path ? httpcheck_json_get(root, s->path) : root;
+        if (v == NULL) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: not a %s answer: "
+                           "\"%s\" is missing", st, p->prov->name, s->path);
+            return -1;
+        }
+        if (!(json_type_of(v) & s->types)) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: not a %s answer: "
+                           "\"%s\" is %s, not %s", st, p->prov->name, s->path,
+                           json_types_text(json_type_of(v), got, sizeof(got)),
+                           json_types_text(s->types, want, sizeof(want)));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The common reading of one answer: what httpcheck_classify_api says,
- * other 4xx as "request", a 2xx that should be JSON and is not as the
- * vendor failing, and the vendor's message in `error`. */
+ * other 4xx as "request", a 2xx that should be JSON and is not (or is
+ * over max_body, or lacks the provider's shape) as the vendor failing,
+ * and the vendor's message in `error`. */
 static void
 read_answer(preset_t *p, httpcheck_call_t *c)
 {
@@ -224,13 +316,23 @@ read_answer(preset_t *p, httpcheck_call_t *c)
     else if (st >= 400) {
         reason = "request";
         httpcheck_set_hint(c, "down", reason);
-    } else if (st >= 200 && st < 300 && p->prov->json
-               && httpcheck_json(c) == NULL) {
+    } else if (st >= 200 && st < 300 && p->prov->json) {
         size_t len;
-        httpcheck_body(c, &len);
-        preset_verdict(c, "down", "vendor", "HTTP %ld with %s", st,
-                       len ? "a body that is not JSON" : "an empty body");
-        return;
+        if (httpcheck_body_over(c)) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: response body "
+                           "over max_body (%zu bytes)", st,
+                           httpcheck_body_over(c));
+            return;
+        }
+        if (httpcheck_json(c) == NULL) {
+            httpcheck_body(c, &len);
+            preset_verdict(c, "down", "vendor", "HTTP %ld with %s", st,
+                           len ? "a body that is not JSON"
+                               : "an empty body");
+            return;
+        }
+        if (p->prov->shape && check_shape(p, c, st) != 0)
+            return;
     }
     if (reason && httpcheck_failed(c)) {
         msg = vendor_message(p, c);

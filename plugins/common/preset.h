@@ -76,7 +76,11 @@ struct preset_conf {
     char    *base_url;              /* overrides the provider's host */
     char    *status_page;           /* the vendor's summary.json */
     char    *api_version;           /* default: the provider's */
+    int64_t  max_retry_after;       /* ms a 429 may defer checks by;
+                                       0: PRESET_RETRY_INTERVALS intervals */
 };
+
+#define PRESET_RETRY_INTERVALS 5
 
 #define PRESET_OFF(f) offsetof(struct preset_conf, f)
 
@@ -96,7 +100,11 @@ struct preset_conf {
     { .name = "api_version", .type = OUTPOST_OPT_STRING,                     \
       .offset = PRESET_OFF(api_version),                                     \
       .help = "the vendor API version the probe asks for (default: the "     \
-              "provider's, see the docs)" },
+              "provider's, see the docs)" },                                 \
+    { .name = "max_retry_after", .type = OUTPOST_OPT_DURATION,               \
+      .offset = PRESET_OFF(max_retry_after), .def = "0s",                    \
+      .help = "the longest a 429's Retry-After (seconds or a date) defers "  \
+              "the next check (0s: 5 intervals)" },
 
 #define PRESET_OPTIONS_ENGINE                                                \
     HTTPCHECK_OPTIONS_TRANSPORT(struct preset_conf, check)                   \
@@ -248,6 +256,10 @@ void        preset_verdict(httpcheck_call_t *c, const char *hint,
  * counter, and retry_after_s / a deferral when seconds >= 0. */
 void        preset_rate_limited(preset_t *p, httpcheck_call_t *c,
                                 double seconds);
+/* Defers the next check by seconds (the vendor's word), capped at
+ * max_retry_after; records retry_after_s (the vendor's) and, when capped,
+ * retry_after_capped_s. */
+void        preset_defer(preset_t *p, httpcheck_call_t *c, double seconds);
 /* Adds a field to the check's measurement (nothing when memory is
  * short and there is no measurement). */
 void        preset_field_str(httpcheck_call_t *c, const char *key,

@@ -220,47 +220,68 @@ discord_refine(preset_t *p, httpcheck_call_t *c)
     json_t *root;
     double s;
 
-    (void) p;
     if (httpcheck_status(c) != 429 || httpcheck_retry_after(c) >= 0
         || (root = httpcheck_json(c)) == NULL
         || !json_is_number(json_object_get(root, "retry_after")))
         return;
     s = json_number_value(json_object_get(root, "retry_after"));
-    if (s >= 0) {
-        preset_field_float(c, "retry_after_s", s);
-        httpcheck_defer(c, s);
-    }
+    preset_defer(p, c, s);
 }
 
 /* --- the table ------------------------------------------------------------------ */
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each provider's answer to the probe always has. */
+static const struct preset_shape twilio_shape[] = {
+    { "sid", PJ_STRING }, { "status", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape slack_shape[] = {
+    { "ok", PJ_BOOL }, { NULL, 0 }
+};
+static const struct preset_shape resend_shape[] = {
+    { "data", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape sendgrid_shape[] = {
+    { "scopes", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape whatsapp_shape[] = {
+    { "id", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape discord_shape[] = {
+    { "id", PJ_STRING }, { "username", PJ_STRING }, { NULL, 0 }
+};
+
 static const struct preset_provider messaging_providers[] = {
     { .name = "twilio", .base_url = "https://api.twilio.com",
       .path = "/2010-04-01/Accounts/{account_sid}.json", .auth = PA_BASIC,
       .basic_user = MSG_ACCOUNT_SID, .basic_pass = MSG_AUTH_TOKEN,
       .needs = PC(MSG_ACCOUNT_SID) | PC(MSG_AUTH_TOKEN), .json = 1,
-      .error_path = "message", .refine = twilio_refine },
+      .shape = twilio_shape, .error_path = "message",
+      .refine = twilio_refine },
     { .name = "slack", .base_url = "https://slack.com",
       .path = "/api/auth.test", .method = "POST", .auth = PA_BEARER,
-      .needs = PC(MSG_SECRET), .json = 1, .error_path = "error",
-      .refine = slack_refine },
+      .needs = PC(MSG_SECRET), .json = 1, .shape = slack_shape,
+      .error_path = "error", .refine = slack_refine },
     { .name = "resend", .base_url = "https://api.resend.com",
       .path = "/domains", .auth = PA_BEARER, .needs = PC(MSG_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "message",
-      .prepare = resend_prepare, .step = resend_step },
+      .headers = json_accept, .json = 1, .shape = resend_shape,
+      .error_path = "message", .prepare = resend_prepare,
+      .step = resend_step },
     { .name = "sendgrid", .base_url = "https://api.sendgrid.com",
       .path = "/v3/scopes", .auth = PA_BEARER, .needs = PC(MSG_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "errors[0].message" },
+      .headers = json_accept, .json = 1, .shape = sendgrid_shape,
+      .error_path = "errors[0].message" },
     { .name = "whatsapp", .base_url = "https://graph.facebook.com",
       .path = "/{api_version}/{phone_number_id}", .api_version = "v21.0",
       .auth = PA_BEARER, .needs = PC(MSG_SECRET), .json = 1,
-      .error_path = "error.message", .refine = whatsapp_refine },
+      .shape = whatsapp_shape, .error_path = "error.message",
+      .refine = whatsapp_refine },
     { .name = "discord", .base_url = "https://discord.com",
       .path = "/api/v{api_version}/users/@me", .api_version = "10",
       .auth = PA_BOT, .needs = PC(MSG_SECRET), .headers = json_accept,
-      .json = 1, .error_path = "message", .refine = discord_refine },
+      .json = 1, .shape = discord_shape, .error_path = "message",
+      .refine = discord_refine },
     { .name = NULL }
 };
 

@@ -153,9 +153,9 @@ paypal_step(preset_t *p, httpcheck_call_t *c)
         if (st != 200)
             return HTTPCHECK_DONE;       /* invalid_client: credentials */
         if (paypal_keep_token(p, c) != 0) {
-            preset_verdict(c, "down", "vendor", "HTTP 200 without an "
-                           "access_token");
-            return HTTPCHECK_DONE;
+            preset_verdict(c, "down", "vendor", "HTTP 200: not a paypal "
+                           "answer: \"access_token\" is missing");
+            return PRESET_HANDLED;
         }
         return paypal_call_request(p, c) == 0 ? HTTPCHECK_CHAIN
                                               : HTTPCHECK_DONE;
@@ -173,24 +173,46 @@ paypal_step(preset_t *p, httpcheck_call_t *c)
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each gateway's answer to the probe always has. */
+static const struct preset_shape stripe_shape[] = {
+    { "object", PJ_STRING }, { "available", PJ_ARRAY },
+    { "pending", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape paypal_shape[] = {
+    { "webhooks", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape razorpay_shape[] = {
+    { "entity", PJ_STRING }, { "items", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape payu_shape[] = {
+    { "status", PJ_NUMBER | PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape adyen_shape[] = {
+    { "id", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape square_shape[] = {
+    { "locations", PJ_ARRAY }, { NULL, 0 }
+};
+
 static const struct preset_provider payments_providers[] = {
     { .name = "stripe", .base_url = "https://api.stripe.com",
       .path = "/v1/balance", .auth = PA_BEARER, .needs = PC(PAY_SECRET),
-      .json = 1, .error_path = "error.message" },
+      .json = 1, .shape = stripe_shape, .error_path = "error.message" },
     { .name = "paypal", .base_url = "https://api-m.paypal.com",
       .path = "/v1/oauth2/token", .auth = PA_HOOK,
       .needs = PC(PAY_CLIENT_ID) | PC(PAY_SECRET), .json = 1,
-      .error_path = "error_description",
+      .shape = paypal_shape, .error_path = "error_description",
       .prepare = paypal_prepare, .step = paypal_step },
     { .name = "razorpay", .base_url = "https://api.razorpay.com",
       .path = "/v1/payments?count=1", .auth = PA_BASIC,
       .basic_user = PAY_KEY_ID, .basic_pass = PAY_SECRET,
       .needs = PC(PAY_KEY_ID) | PC(PAY_SECRET), .json = 1,
-      .error_path = "error.description" },
+      .shape = razorpay_shape, .error_path = "error.description" },
     { .name = "payu", .base_url = "https://info.payu.in",
       .path = "/merchant/postservice.php?form=2", .method = "POST",
       .auth = PA_HOOK, .needs = PC(PAY_MERCHANT_KEY) | PC(PAY_SECRET),
-      .headers = form_headers, .json = 1, .error_path = "msg",
+      .headers = form_headers, .json = 1, .shape = payu_shape,
+      .error_path = "msg",
       .prepare = payu_prepare, .refine = payu_refine },
     { .name = "ccavenue", .base_url = "https://api.ccavenue.com",
       .path = "/apis/servlet/DoWebTrans", .method = "POST",
@@ -200,11 +222,12 @@ static const struct preset_provider payments_providers[] = {
     { .name = "adyen", .base_url = "https://management-live.adyen.com",
       .path = "/v3/me", .auth = PA_HEADER, .auth_header = "X-API-Key",
       .needs = PC(PAY_SECRET), .headers = json_accept, .json = 1,
-      .error_path = "detail" },
+      .shape = adyen_shape, .error_path = "detail" },
     { .name = "square", .base_url = "https://connect.squareup.com",
       .path = "/v2/locations", .auth = PA_BEARER, .needs = PC(PAY_SECRET),
       .api_version = "2024-10-17", .version_header = "Square-Version",
-      .headers = json_accept, .json = 1, .error_path = "errors[0].detail" },
+      .headers = json_accept, .json = 1, .shape = square_shape,
+      .error_path = "errors[0].detail" },
     { .name = NULL }
 };
 

@@ -215,7 +215,8 @@ ccavenue_refine(preset_t *p, httpcheck_call_t *c)
         return;
     if (form_value(body, "status", status, sizeof(status)) == NULL
         || form_value(body, "enc_response", resp, sizeof(resp)) == NULL) {
-        preset_verdict(c, "down", "vendor", "not a CCAvenue answer");
+        preset_verdict(c, "down", "vendor", "not a ccavenue answer: no status "
+                       "and enc_response");
         return;
     }
     if (strcmp(status, "0") == 0) {
