@@ -115,6 +115,68 @@ test_conf_block(void **state)
     expect_scrub("application/json", "application/json");
 }
 
+/* The scrubber against a plain reference (earliest, then longest match),
+ * on random text over a small alphabet salted with the secrets, their
+ * overlaps and prefixes: the strided filter must miss nothing. */
+static const char *const forms[] = {
+    "abcd", "abcdef", "cdab", "bbbbbbbbbbbb", "dcbaabcd", "aaaaabbbbb",
+};
+
+static char *
+reference(const char *s)
+{
+    size_t len = strlen(s), o = 0;
+    char *out = malloc(len * 4 + 1);
+
+    for (size_t i = 0; i < len;) {
+        size_t best = 0;
+        for (size_t k = 0; k < sizeof(forms) / sizeof(*forms); k++) {
+            size_t n = strlen(forms[k]);
+            if (n <= len - i && n > best && memcmp(s + i, forms[k], n) == 0)
+                best = n;
+        }
+        if (best) {
+            memcpy(out + o, SECRETS_REDACTED, strlen(SECRETS_REDACTED));
+            o += strlen(SECRETS_REDACTED);
+            i += best;
+        } else
+            out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void
+test_random_against_reference(void **state)
+{
+    char text[200];
+    unsigned seed = 12345;
+
+    (void) state;
+    for (size_t k = 0; k < sizeof(forms) / sizeof(*forms); k++)
+        secrets_add(forms[k]);
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0, want = (size_t) (rand_r(&seed) % 60);
+        char *got, *ref;
+
+        while (len < want) {
+            if (rand_r(&seed) % 5 == 0) {
+                const char *f = forms[rand_r(&seed) % 6];
+                size_t n = strlen(f) - (size_t) (rand_r(&seed) % 2);
+                memcpy(text + len, f, n);       /* whole, or cut short */
+                len += n;
+            } else
+                text[len++] = "abcd"[rand_r(&seed) % 4];
+        }
+        text[len] = '\0';
+        got = secrets_strdup(text);
+        ref = reference(text);
+        assert_string_equal(got, ref);
+        free(got);
+        free(ref);
+    }
+}
+
 static void
 test_records(void **state)
 {
@@ -152,6 +214,7 @@ main(void)
         cmocka_unit_test_teardown(test_value_and_forms, teardown),
         cmocka_unit_test_teardown(test_conf_block, teardown),
         cmocka_unit_test_teardown(test_records, teardown),
+        cmocka_unit_test_teardown(test_random_against_reference, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
