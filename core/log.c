@@ -93,6 +93,67 @@ write_all(const char *buf, size_t len)
     }
 }
 
+/* Bytes of the valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+    size_t n;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* A JSON string of s; bytes that are not UTF-8 (a server's Latin-1, a
+ * message cut mid-character) become '?', so the line keeps its text. */
+static json_t *
+jstr(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    size_t len, o = 0, n;
+    char *copy;
+
+    if (j != NULL)
+        return j;
+    len = strlen(s);
+    if ((copy = malloc(len + 1)) == NULL)
+        return json_string("?");
+    for (size_t i = 0; i < len; i += n) {
+        n = utf8_seq((const unsigned char *) s + i);
+        if (n == 0) {
+            copy[o++] = '?';
+            n = 1;
+        } else {
+            memcpy(copy + o, s + i, n);
+            o += n;
+        }
+    }
+    copy[o] = '\0';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 static void
 emit_json(const char *ts, outpost_log_level_t level, const char *component,
           const char *op, const char *integration,
@@ -103,18 +164,16 @@ emit_json(const char *ts, outpost_log_level_t level, const char *component,
 
     json_object_set_new(o, "timestamp", json_string(ts));
     json_object_set_new(o, "level", json_string(level_names[level]));
-    json_object_set_new(o, "component", json_string(component));
+    json_object_set_new(o, "component", jstr(component));
     if (op)
-        json_object_set_new(o, "operation", json_string(op));
+        json_object_set_new(o, "operation", jstr(op));
     if (integration)
-        json_object_set_new(o, "integration", json_string(integration));
-    json_object_set_new(o, "message", json_string(msg));
+        json_object_set_new(o, "integration", jstr(integration));
+    json_object_set_new(o, "message", jstr(msg));
     if (nfields > 0) {
         json_t *f = json_object();
         for (size_t i = 0; i < nfields; i++)
-            json_object_set_new(f, fields[i].key,
-                                json_string(fields[i].value
-                                            ? fields[i].value : ""));
+            json_object_set_new(f, fields[i].key, jstr(fields[i].value));
         json_object_set_new(o, "fields", f);
     }
     line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

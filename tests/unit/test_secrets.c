@@ -9,8 +9,11 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <outpost/record.h>
+#include "log.h"
 #include "secrets.h"
 
 struct conf {
@@ -206,6 +209,58 @@ test_records(void **state)
     outpost_tagset_unref(ts);
 }
 
+/* Writes one log line in format through a pipe; returns it (static). */
+static const char *
+log_line(enum log_format format, const char *component, const char *msg,
+         const char *field)
+{
+    static char buf[8192];
+    struct log_field f = { "detail", field };
+    int fds[2];
+    ssize_t n;
+
+    assert_int_equal(pipe(fds), 0);
+    log_configure(OUTPOST_LOG_DEBUG, format, fds[1]);
+    log_write(OUTPOST_LOG_WARN, component, "check", "stripe", &f, 1, "%s",
+              msg);
+    log_configure(OUTPOST_LOG_INFO, LOG_FORMAT_JSON, 2);
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void
+test_log_lines(void **state)
+{
+    const char *line;
+    json_t *j;
+
+    (void) state;
+    secrets_add("sk_live_777777");
+    /* text: one line, control characters escaped, secrets gone */
+    line = log_line(LOG_FORMAT_TEXT, "pay\nments", "denied\r\n2026-01-01 "
+                    "error core forged: sk_live_777777\x1b[2J",
+                    "a\nb sk_live_777777");
+    assert_non_null(strstr(line, "pay\\nments[stripe] check: denied\\r\\n"
+                                 "2026-01-01 error core forged: [redacted]"
+                                 "\\x1b[2J detail=a\\nb [redacted]\n"));
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+    assert_null(strchr(line, '\r'));
+    /* JSON: invalid UTF-8 (a cut character, Latin-1) keeps the message */
+    line = log_line(LOG_FORMAT_JSON, "payments",
+                    "caf\xe9 sk_live_777777 \xe2\x82", "ok \xff");
+    j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "message")),
+                        "caf? [redacted] ??");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "fields"), "detail")), "ok ?");
+    json_decref(j);
+}
+
 int
 main(void)
 {
@@ -215,6 +270,7 @@ main(void)
         cmocka_unit_test_teardown(test_conf_block, teardown),
         cmocka_unit_test_teardown(test_records, teardown),
         cmocka_unit_test_teardown(test_random_against_reference, teardown),
+        cmocka_unit_test_teardown(test_log_lines, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
