@@ -335,14 +335,16 @@ note_header(const char *s)
         secrets_add(strchr(v, ' ') + 1);
 }
 
+/* A string option (or a list entry, then maybe a header). */
 static void
-note_text(const char *s)
+note_text(const char *s, int list)
 {
     if (s == NULL)
         return;
     note_url(s);
     note_conninfo(s);
-    note_header(s);
+    if (list)
+        note_header(s);
 }
 
 void
@@ -382,12 +384,12 @@ secrets_note_conf(const outpost_option_t *table, const void *conf)
             }
             break;
         case OUTPOST_OPT_STRING:
-            note_text(*(char *const *) slot);
+            note_text(*(char *const *) slot, 0);
             break;
         case OUTPOST_OPT_STRLIST: {
             const outpost_strlist_t *l = slot;
             for (size_t i = 0; i < l->n; i++)
-                note_text(l->v[i]);
+                note_text(l->v[i], 1);
             break;
         }
         default:
