@@ -309,14 +309,15 @@ note_conninfo(const char *s)
     }
 }
 
-/* "Authorization: Bearer x", "X-API-Key: x", "token: x"... */
+/* Headers "Authorization: Bearer x", "X-API-Key: x", and properties
+ * "sasl.password=x": a name saying auth, key, token, secret or password. */
 static void
 note_header(const char *s)
 {
-    const char *colon = strchr(s, ':'), *v;
+    const char *colon = s + strcspn(s, ":="), *v;
     size_t nlen;
 
-    if (colon == NULL || strstr(s, "://"))
+    if (*colon == '\0' || strstr(s, "://"))
         return;
     nlen = (size_t) (colon - s);
     {
@@ -324,7 +325,8 @@ note_header(const char *s)
         memcpy(name, s, nlen);
         name[nlen] = '\0';
         if (!strcasestr(name, "auth") && !strcasestr(name, "key")
-            && !strcasestr(name, "token") && !strcasestr(name, "secret"))
+            && !strcasestr(name, "token") && !strcasestr(name, "secret")
+            && !strcasestr(name, "password"))
             return;
     }
     v = colon + 1;
@@ -370,6 +372,7 @@ secrets_note_conf(const outpost_option_t *table, const void *conf)
             if ((v = *(char *const *) slot) == NULL || *v == '\0')
                 break;
             secrets_add(v);
+            note_text(v, 0);        /* a conninfo or URL given as secret */
             add_basic(user, v);
             add_basic(v, "");
             /* Basic auth built from two secrets of the block (key_id and

@@ -19,9 +19,10 @@
  *   - the password of a URL's userinfo (scheme://user:password@host) in
  *     any string or list option, as written and percent-decoded, and the
  *     password of a libpq conninfo (password=...);
- *   - the credential of a list entry (a header) "Authorization: <scheme>
- *     <cred>", or the value of one whose name says key, token, secret or
- *     auth;
+ *   - the value of a list entry (a header "Name: value", a property
+ *     "name=value") whose name says auth, key, token, secret or password,
+ *     and of "Authorization: <scheme> <cred>" the credential alone too;
+ *   - inside a secret option (a conninfo, a URL), its password too;
  * and for each value the forms a request carries it in: percent-encoded
  * (a key in a query string) and, paired with the other secrets and the
  * user name of its block, base64("user:password") (Basic auth).

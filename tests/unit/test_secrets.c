@@ -94,13 +94,14 @@ static void
 test_conf_block(void **state)
 {
     char *hdrs[] = { "Authorization: Bearer tok_from_header",
-                     "Accept: application/json" };
+                     "Accept: application/json",
+                     "sasl.password=kafka-pass-1" };
     struct conf c = {
         .secret = "rzp_secret_value", .key_id = "rzp_test_keyid",
         .username = "alice",
         .status_page = "https://bob:hunter2%21@status.example.com/api",
         .dsn = "host=db user=x password='pg pass word' dbname=y",
-        .headers = { 2, hdrs },
+        .headers = { 3, hdrs },
     };
 
     (void) state;
@@ -116,6 +117,7 @@ test_conf_block(void **state)
     expect_scrub("auth failed for pg pass word", "auth failed for [redacted]");
     expect_scrub("got tok_from_header back", "got [redacted] back");
     expect_scrub("application/json", "application/json");
+    expect_scrub("SASL kafka-pass-1 refused", "SASL [redacted] refused");
 }
 
 /* The scrubber against a plain reference (earliest, then longest match),
@@ -178,6 +180,20 @@ test_random_against_reference(void **state)
         free(got);
         free(ref);
     }
+}
+
+static void
+test_secret_conninfo(void **state)
+{
+    struct conf c = {
+        .secret = "postgresql://app:pg-pass-22@db:5432/x",
+        .key_id = "host=db password=other-pass-3",
+    };
+
+    (void) state;
+    secrets_note_conf(table, &c);
+    expect_scrub("auth failed: pg-pass-22", "auth failed: [redacted]");
+    expect_scrub("auth failed: other-pass-3", "auth failed: [redacted]");
 }
 
 static void
@@ -269,6 +285,7 @@ main(void)
         cmocka_unit_test_teardown(test_value_and_forms, teardown),
         cmocka_unit_test_teardown(test_conf_block, teardown),
         cmocka_unit_test_teardown(test_records, teardown),
+        cmocka_unit_test_teardown(test_secret_conninfo, teardown),
         cmocka_unit_test_teardown(test_random_against_reference, teardown),
         cmocka_unit_test_teardown(test_log_lines, teardown),
     };
