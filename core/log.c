@@ -270,6 +270,8 @@ log_vwrite(outpost_log_level_t level, const char *component, const char *op,
         text = SECRETS_REDACTED;
     else if (clean)
         text = clean;
+    scrubbed[0] = (struct log_field) { NULL, NULL };
+    values[0] = NULL;
     for (size_t i = 0; i < nfields; i++) {
         scrubbed[i] = fields[i];
         values[i] = NULL;
