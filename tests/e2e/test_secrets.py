@@ -3,6 +3,7 @@ credentials in its error body (tests/fakeapi's body=echo fault), a key
 sent in a query string, a password in a status_page URL - none of them may
 reach the log (stderr), the jsonl records, or the events the filters
 raise. And a server's CR/LF cannot forge a line in a text log."""
+import base64
 import os
 import re
 import unittest
@@ -109,6 +110,30 @@ class SecretsTest(FakeAPITest):
         # the page's failure is reported, with the URL, without the password
         self.assertIn("outpost:[redacted]@127.0.0.1", err)
         self.assert_nowhere([URL_PASSWORD], err)
+
+    def test_http_conditions_quoting_credentials_are_scrubbed(self):
+        # /echo returns the request's headers; a json_path condition that
+        # fails quotes the value it found: the Authorization header
+        # (Bearer, or Basic of the URL's user:password)
+        bearer = "tok-Http-Bearer-5150"
+        text = ('http "bearer" { url = "%s/echo" bearer = "%s" '
+                'json_path = "headers.Authorization" json_equals = "x" }\n'
+                'http "basic" { url = "http://ops:%s@127.0.0.1:%d/echo" '
+                'json_path = "headers.Authorization" json_equals = "x" }\n'
+                % (self.api.url, bearer, URL_PASSWORD, self.api.port))
+        rc, err = run_once(self.conf(text))
+        self.assertEqual(rc, 0, err)
+        f = {r["tags"]["integration"]: r["fields"]
+             for r in read_jsonl(self.out) if r["type"] == "measurement"}
+        self.assertEqual(f["bearer"]["error"], "condition: json_path "
+                         "headers.Authorization is Bearer [redacted], "
+                         "expected x")
+        self.assertEqual(f["basic"]["error"], "condition: json_path "
+                         "headers.Authorization is Basic [redacted], "
+                         "expected x")
+        # base64("ops:<password>") is what went over the wire
+        b64 = base64.b64encode(("ops:" + URL_PASSWORD).encode()).decode()
+        self.assert_nowhere([bearer, URL_PASSWORD, b64], err)
 
     def test_crlf_from_a_server_cannot_forge_a_text_log_line(self):
         self.api.fault("/stripe/v1/balance", status=401, body="crlf")
