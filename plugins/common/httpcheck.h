@@ -371,8 +371,10 @@ void        httpcheck_defer(httpcheck_call_t *c, double seconds);
 
 /* --- helpers for API presets -------------------------------------------- */
 
-/* Seconds from a Retry-After header (delta-seconds or HTTP-date); -1 when
- * absent or unreadable. */
+/* Seconds from a Retry-After header: delta-seconds (digits only) or an
+ * HTTP-date in any of its three forms (0 when past); at most 1e9; -1 when
+ * absent or anything else ("-5", "1e3", "inf"). Callers cap the deferral
+ * they derive from it (presets: max_retry_after). */
 double      httpcheck_retry_after(const httpcheck_call_t *c);
 /* Adds a field for every rate-limit header of the answer whose value is a
  * number: the header's name, lowercased, without a leading "x-" or
