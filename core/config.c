@@ -357,8 +357,8 @@ warm_defaults(struct load *L)
 
 /* plugin_dir is in the file that names the plugins, so outpost.conf is
  * read once quietly for it before the plugins are loaded. */
-static void
-load_plugins(struct load *L, const char *text, const char *default_dir)
+static char *
+find_plugin_dir(struct load *L, const char *text, const char *default_dir)
 {
     cfg_t *root;
     cfg_opt_t *opt;
@@ -374,6 +374,14 @@ load_plugins(struct load *L, const char *text, const char *default_dir)
     else if (default_dir != NULL)
         dir = strdup(default_dir);
     config_root_free(L, root);
+    return dir;
+}
+
+static void
+load_plugins(struct load *L, const char *text, const char *default_dir)
+{
+    char *dir = find_plugin_dir(L, text, default_dir);
+
     if (dir != NULL)
         registry_load_dir(L->reg, dir, L->d);
     free(dir);
@@ -401,21 +409,49 @@ load_free(struct load *L)
     free(L->starts);
 }
 
+static int
+load_begin(struct load *L, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash != NULL)
+        L->base_dir = slash == path ? strdup("/")
+                                    : strndup(path, (size_t) (slash - path));
+    return slash && L->base_dir == NULL ? -1 : 0;
+}
+
+char *
+config_plugin_dir(const char *path, const char *default_plugin_dir,
+                  struct diag *d)
+{
+    struct load L = { .d = d, .main_path = path, .before = d->n };
+    struct registry *reg = registry_new();
+    char *text = NULL, *dir = NULL;
+
+    /* The quiet parse learns the names of sections from an empty
+     * registry; it never loads a module. */
+    L.reg = reg;
+    if (reg == NULL || load_begin(&L, path) != 0)
+        diag_add(d, path, 0, "out of memory");
+    else if ((text = read_text(&L, path)) != NULL)
+        dir = find_plugin_dir(&L, text, default_plugin_dir);
+    free(text);
+    load_free(&L);
+    registry_free(reg);
+    return dir;
+}
+
 struct config *
 config_load(const char *path, struct registry *reg,
             const char *default_plugin_dir, struct diag *d)
 {
     struct load L = { .reg = reg, .d = d, .main_path = path,
                       .before = d->n };
-    const char *slash = strrchr(path, '/');
     char *text = NULL;
 
     L.c = calloc(1, sizeof(*L.c));
-    if (slash != NULL)
-        L.base_dir = slash == path ? strdup("/")
-                                   : strndup(path, (size_t) (slash - path));
     if (L.c == NULL || (L.c->path = strdup(path)) == NULL
-        || (slash && L.base_dir == NULL)) {
+        || load_begin(&L, path) != 0) {
         diag_add(d, path, 0, "out of memory");
         goto out;
     }

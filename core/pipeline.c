@@ -38,6 +38,8 @@ struct pipeline {
     size_t                 ndone, capdone;
 
     struct pipeline_stats  stats;
+    pipeline_tap_fn        tap;
+    void                  *tap_arg;
 };
 
 struct pipeline *
@@ -192,6 +194,8 @@ route_done(struct pipeline *p)
 {
     outpost_record_t *sel[256];
 
+    for (size_t i = 0; p->tap && i < p->ndone; i++)
+        p->tap(p->done[i], p->tap_arg);
     for (size_t o = 0; o < p->noutputs; o++) {
         outpost_instance_t *out = p->outputs[o];
         size_t nsel = 0;
@@ -246,6 +250,13 @@ pipeline_tick(struct pipeline *p)
     }
     route_done(p);
     pthread_mutex_unlock(&p->lock);
+}
+
+void
+pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg)
+{
+    p->tap = fn;
+    p->tap_arg = arg;
 }
 
 void
