@@ -113,12 +113,15 @@ parse_cli(int argc, char **argv, struct cli *c)
     return 0;
 }
 
-/* A daemon run from its build tree finds the freshly built plugins next
- * to it; an installed one uses the packaged plugin folder. */
+/* Where plugins are, when the config does not say: $OUTPOST_PLUGIN_DIR;
+ * else, for a daemon run from its build tree, the freshly built plugins
+ * next to it; else, for an installed one, <prefix>/<libdir>/outpost/plugins
+ * found from its own place (<prefix>/<sbindir>), whatever prefix it was
+ * installed under; else the configured prefix's. */
 static const char *
 default_plugin_dir(void)
 {
-    static char dir[PATH_MAX];
+    static char dir[PATH_MAX], canon[PATH_MAX];
     const char *env = getenv("OUTPOST_PLUGIN_DIR");
     struct stat st;
     ssize_t n;
@@ -126,16 +129,25 @@ default_plugin_dir(void)
 
     if (env && *env)
         return env;
-    n = readlink("/proc/self/exe", dir, sizeof(dir) - 16);
-    if (n > 0) {
-        dir[n] = '\0';
-        slash = strrchr(dir, '/');
-        if (slash) {
-            strcpy(slash, "/plugins");
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)
-                && strcmp(dir, OUTPOST_BUILD_PLUGIN_DIR) == 0)
-                return dir;
-        }
+    n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+    if (n <= 0 || (size_t) n >= sizeof(dir) - 1)
+        return OUTPOST_DEFAULT_PLUGIN_DIR;
+    dir[n] = '\0';
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return OUTPOST_DEFAULT_PLUGIN_DIR;
+    slash[1] = '\0';
+    if (strlen(dir) + sizeof("plugins") <= sizeof(dir)) {
+        strcpy(slash + 1, "plugins");
+        if (strcmp(dir, OUTPOST_BUILD_PLUGIN_DIR) == 0
+            && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return dir;
+    }
+    slash[1] = '\0';
+    if (strlen(dir) + sizeof(OUTPOST_PLUGIN_RELDIR) <= sizeof(dir)) {
+        strcpy(slash + 1, OUTPOST_PLUGIN_RELDIR);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return realpath(dir, canon) ? canon : dir;
     }
     return OUTPOST_DEFAULT_PLUGIN_DIR;
 }
