@@ -39,21 +39,27 @@ const outpost_option_t config_globals_table[] = {
     { "timeout", OUTPOST_OPT_DURATION, G(timeout_ms), "10s",
       "default time limit of a run", 0, 1, DAYS_365_MS, NULL },
     { "plugin_dir", OUTPOST_OPT_STRING, G(plugin_dir), NULL,
-      "where plugins are loaded from", 0, 0, 0, NULL },
+      "where plugins are loaded from (default: <prefix>/<libdir>/outpost/"
+      "plugins of the installed outpostd, or build/plugins next to a "
+      "freshly built one; $OUTPOST_PLUGIN_DIR overrides the default)",
+      0, 0, 0, NULL },
     { "conf_dir", OUTPOST_OPT_STRING, G(conf_dir), "conf.d",
-      "every *.conf here is read, in name order", 0, 0, 0, NULL },
+      "every *.conf here is read, in name order (relative: to this "
+      "file's folder)", 0, 0, 0, NULL },
     { "state_dir", OUTPOST_OPT_STRING, G(state_dir), "/var/lib/outpost",
-      "state and spilled records", 0, 0, 0, NULL },
-    { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info", NULL,
-      0, 0, 0, "debug|info|warn|error" },
-    { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json", NULL,
+      "filter state and spilled records", 0, 0, 0, NULL },
+    { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info",
+      "least severe log line written", 0, 0, 0, "debug|info|warn|error" },
+    { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json",
+      "log lines on stderr as JSON objects or plain text",
       0, 0, 0, "json|text" },
     OUTPOST_OPTION_END
 };
 
 const outpost_option_t config_api_table[] = {
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
-      "address of the HTTP API", 0, 0, 0, NULL },
+      "address the HTTP API is to listen on (not built yet: nothing "
+      "listens)", 0, 0, 0, NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
       "bearer token for requests that change state", 0, 0, 0, NULL },
     OUTPOST_OPTION_END
