@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alert.h"
+#include "verdict.h"
 
 #define MSG_MAX 512
 
@@ -245,12 +246,21 @@ al_notify(struct alerter *st, struct al_alert *a, enum al_action act,
           const char *message, outpost_record_t *cause,
           outpost_emitter_t *out, int64_t now)
 {
+    /* A resolve is good news: info, with the alert's priority a field. */
     outpost_record_t *ev = outpost_event_new(kind_of(act),
-                                             al_record_severity(a->sev),
+                                             act == AL_RESOLVE
+                                             ? OUTPOST_SEV_INFO
+                                             : al_record_severity(a->sev),
                                              cause, message, a->key);
+    const char *active;
 
     if (ev == NULL)
         return;
+    if (cause) {
+        verdict_copy(cause, ev);
+        if ((active = outpost_record_string(cause, "failover_active")))
+            outpost_record_add_str(ev, "failover_active", active);
+    }
     /* Without a cause (a timer fired), the alert's last tags stand in. */
     for (size_t i = 0; !cause && a->tags
                        && i < outpost_tagset_count(a->tags); i++) {
@@ -279,8 +289,9 @@ al_escalate_tick(struct alerter *st, struct al_alert *a,
     al_duration_format((now - a->notified_ns) / NS_PER_MS, waited,
                        sizeof(waited));
     snprintf(msg, sizeof(msg), "%s: %s alert unacknowledged for %s, "
-             "escalating to %s", a->integration, al_sev_name(a->sev),
-             waited, names ? names : "");
+             "escalating to %s%s%s", a->integration, al_sev_name(a->sev),
+             waited, names ? names : "", a->message ? ". " : "",
+             a->message ? a->message : "");
     free(names);
     al_notify(st, a, AL_ESCALATE, msg, NULL, out, now);
 }

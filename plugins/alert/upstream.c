@@ -99,10 +99,12 @@ al_upstream(struct alerter *st, outpost_record_t *ev)
         return;
     a->upstream = 1;
     al_alert_set_tags(a, ev->tags);
+    if (ev->event_kind == OUTPOST_EV_RESOLVE)
+        ev->severity = OUTPOST_SEV_INFO;        /* good news */
     if (ev->event_kind == OUTPOST_EV_ALERT) {
         upstream_alert(st, a, ev, now);
     } else if (a->open) {
-        al_decorate(st, a, AL_RESOLVE, ev, now);
+    al_decorate(st, a, AL_RESOLVE, ev, now);
         al_alert_closed(st, a);
     } else {
         /* We never told anyone of this one: record it only. */

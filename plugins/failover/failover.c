@@ -303,6 +303,11 @@ describe(const struct fo_group *g, enum fo_change change, char *msg,
 {
     size_t off;
 
+    if (change == FO_SWITCHED && g->previous < 0) {
+        snprintf(msg, len, "%s: routing to %s (%s)", g->name,
+                 member_name(g, g->active), g->reason);
+        return;
+    }
     if (change == FO_SWITCHED) {
         snprintf(msg, len, "%s: %s -> %s (%s)", g->name,
                  member_name(g, g->previous), member_name(g, g->active),
@@ -376,6 +381,23 @@ worth_saving(const struct fo_member *a, const struct fo_member *b)
            || (!b->usable && a->ok_streak != b->ok_streak);
 }
 
+struct log_ctx {
+    outpost_instance_t *inst;
+};
+
+/* One line per group restored from state: where its traffic goes now. */
+static void
+log_active(void *value, void *arg)
+{
+    const struct fo_group *g = value;
+    const struct log_ctx *lc = arg;
+
+    if (g->decided)
+        outpost_log(lc->inst, OUTPOST_LOG_INFO, "start",
+                    "%s: routing to %s (as when the agent stopped)",
+                    g->name, member_name(g, g->active));
+}
+
 static int
 failover_init(outpost_instance_t *inst)
 {
@@ -399,6 +421,7 @@ failover_init(outpost_instance_t *inst)
     fo->p.half_open_weight = conf->half_open_weight;
     fo->p.weight_change = conf->weight_change;
     restore(inst, fo);
+    strmap_each(&fo->groups, log_active, &(struct log_ctx) { inst });
     fo->saved_ns = outpost_time_now();
     outpost_instance_set_data(inst, fo);
     return 0;
@@ -435,6 +458,11 @@ failover_process(outpost_instance_t *inst, outpost_record_t *rec,
         report(fo, g, change, rec, out);
         fo->urgent = 1;
     }
+    /* Where the group's traffic goes, on the check itself: the alert of
+     * the integration that lost it can say so, in the same message. */
+    if (rec->kind == OUTPOST_MEASUREMENT && g->decided)
+        outpost_record_add_str(rec, "failover_active", g->active >= 0
+                               ? g->members[g->active].name : "");
     return OUTPOST_PASS;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <outpost/plugin.h>
 #include "health.h"
+#include "verdict.h"
 
 #define STATE_FILE    "health.state"
 #define STATE_VERSION 1
@@ -155,6 +156,7 @@ struct health {
     struct rolling_table *table;
     int64_t               last_save_ns;
     struct keys           k;
+    struct verdict_board  board;        /* statuspage inputs' verdicts */
 };
 
 /* The status of one check, by the rules in docs/plugins/health.md.
@@ -287,11 +289,17 @@ health_emit_change(outpost_emitter_t *out, outpost_record_t *cause,
             const char *integration, uint8_t from, uint8_t to,
             const char *why)
 {
-    char msg[512], key[300];
+    char msg[512], key[300], vendor[256] = "";
     outpost_record_t *ev;
 
-    snprintf(msg, sizeof(msg), "%s is %s (was %s)%s%s", integration,
-             health_status_names[to], health_status_names[from], why[0] ? ": " : "", why);
+    /* "Is it us or them?": a change for the worse says what the vendor's
+     * status page says, unless the status page is the reason already. */
+    if (cause && (to == ST_DEGRADED || to == ST_DOWN))
+        verdict_text(cause, vendor, sizeof(vendor));
+    snprintf(msg, sizeof(msg), "%s is %s (was %s)%s%s%s%s", integration,
+             health_status_names[to], health_status_names[from],
+             why[0] ? ": " : "", why,
+             vendor[0] ? (why[0] ? "; " : ": ") : "", vendor);
     snprintf(key, sizeof(key), "outpost/%s/status", integration);
     ev = outpost_event_new(OUTPOST_EV_STATE_CHANGE, status_severity[to],
                            cause, msg, key);
@@ -300,6 +308,8 @@ health_emit_change(outpost_emitter_t *out, outpost_record_t *cause,
     outpost_record_add_str(ev, "from_status", health_status_names[from]);
     outpost_record_add_str(ev, "to_status", health_status_names[to]);
     outpost_record_add_str(ev, "status", health_status_names[to]);
+    if (cause)
+        verdict_copy(cause, ev);
     outpost_emit(out, ev);
 }
 
@@ -338,6 +348,8 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
     rolling_table_prefetch(h->table, rec);  /* while the fields are read */
+    if (!verdict_board_observe(&h->board, rec))
+        verdict_board_annotate(&h->board, rec);
     success = lookup_field(rec, h->k.success);
     hint = lookup_str(rec, h->k.status_hint);
     if (success == NULL && hint == NULL)
@@ -360,6 +372,8 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
         char why[256];
 
         explain(&r, why, sizeof(why));
+        if (r.why == WHY_HINT && verdict_status(rec))
+            why[0] = '\0';             /* the verdict says it in words */
         health_emit_change(out, rec, e->name, s->status, r.status, why);
         s->status = r.status;
     }
@@ -464,6 +478,7 @@ health_shutdown(outpost_instance_t *inst)
         return;
     rolling_state_save(inst, h->table, STATE_FILE, STATE_VERSION);
     rolling_table_free(h->table);
+    verdict_board_free(&h->board);
     free(h);
 }
 
