@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <outpost/fields.h>
 #include "alert.h"
 #include "lookup.h"
 #include "verdict.h"
@@ -162,10 +163,10 @@ add_context(const outpost_record_t *rec, const char *integration, char *msg,
             size_t len)
 {
     size_t off = strlen(msg);
-    const char *active = outpost_record_string(rec, "failover_active");
-    const char *group = outpost_record_tag(rec, "failover_group");
+    const char *active = outpost_record_string(rec, OUTPOST_F_FAILOVER_ACTIVE);
+    const char *group = outpost_record_tag(rec, OUTPOST_TAG_FAILOVER_GROUP);
     /* A status page's own check: its verdict is the whole story. */
-    int page = outpost_record_string(rec, "indicator") != NULL;
+    int page = outpost_record_string(rec, OUTPOST_F_INDICATOR) != NULL;
     char vendor[256];
 
     if (verdict_text(rec, vendor, sizeof(vendor))[0] && off < len)
@@ -184,15 +185,15 @@ static void
 describe_open(const struct al_integ *in, outpost_record_t *rec,
               enum al_status status, int success, char *msg, size_t len)
 {
-    const char *error = outpost_record_string(rec, "error");
-    double ms = outpost_record_number(rec, "response_ms", -1);
+    const char *error = outpost_record_string(rec, OUTPOST_F_ERROR);
+    double ms = outpost_record_number(rec, OUTPOST_F_RESPONSE_MS, -1);
 
     if (!success)
         snprintf(msg, len, "%s is down: %lld failed check%s in a row%s%s%s",
                  in->name, (long long) in->fail_streak,
                  in->fail_streak == 1 ? "" : "s", error ? " (" : "",
                  error ? error : "", error ? ")" : "");
-    else if (verdict_status(rec) && outpost_record_string(rec, "indicator"))
+    else if (verdict_status(rec) && outpost_record_string(rec, OUTPOST_F_INDICATOR))
         snprintf(msg, len, "%s is %s", in->name, al_status_name(status));
     else if (ms >= 0)
         snprintf(msg, len, "%s is %s (%.0f ms)", in->name,

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "alert.h"
 #include "verdict.h"
 
@@ -27,11 +28,7 @@
 outpost_severity_t
 al_record_severity(enum al_sev s)
 {
-    static const outpost_severity_t map[AL_SEV_N] = {
-        OUTPOST_SEV_CRITICAL, OUTPOST_SEV_ERROR, OUTPOST_SEV_WARNING,
-        OUTPOST_SEV_INFO,
-    };
-    return map[s];
+    return outpost_priority_severity(s);
 }
 
 /* --- lists of output names ---------------------------------------------- */
@@ -198,18 +195,18 @@ static void
 add_fields(const struct al_alert *a, enum al_action act, const char *muted,
            outpost_record_t *ev)
 {
-    outpost_record_add_str(ev, "action", al_action_name(act));
+    outpost_record_add_str(ev, OUTPOST_F_ACTION, al_action_name(act));
     outpost_record_add_str(ev, "condition", a->condition);
-    outpost_record_add_str(ev, "status", al_status_name(a->status));
-    outpost_record_add_str(ev, "priority", al_sev_name(a->sev));
-    outpost_record_add_int(ev, "occurrences", a->occurrences);
+    outpost_record_add_str(ev, OUTPOST_F_STATUS, al_status_name(a->status));
+    outpost_record_add_str(ev, OUTPOST_F_PRIORITY, al_sev_name(a->sev));
+    outpost_record_add_int(ev, OUTPOST_F_OCCURRENCES, a->occurrences);
     outpost_record_add_bool(ev, "acknowledged", a->acked);
     if (a->acked)
         outpost_record_add_str(ev, "acknowledged_by", a->acked_by);
     outpost_record_add_int(ev, "since", a->opened_ns / NS_PER_S);
-    outpost_record_add_bool(ev, "muted", muted != NULL);
+    outpost_record_add_bool(ev, OUTPOST_F_MUTED, muted != NULL);
     if (muted)
-        outpost_record_add_str(ev, "mute_reason", muted);
+        outpost_record_add_str(ev, OUTPOST_F_MUTE_REASON, muted);
 }
 
 void
@@ -221,7 +218,7 @@ al_decorate(struct alerter *st, struct al_alert *a, enum al_action act,
     char *sent = muted ? strdup("") : targets(st, a, act);
 
     if (sent)
-        outpost_record_set_tag(ev, "notify", sent);
+        outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, sent);
     add_fields(a, act, muted, ev);
     account(st, a, act, muted, sent, now);
     if (act == AL_OPEN || act == AL_REPEAT || act == AL_UPDATE) {
@@ -258,8 +255,8 @@ al_notify(struct alerter *st, struct al_alert *a, enum al_action act,
         return;
     if (cause) {
         verdict_copy(cause, ev);
-        if ((active = outpost_record_string(cause, "failover_active")))
-            outpost_record_add_str(ev, "failover_active", active);
+        if ((active = outpost_record_string(cause, OUTPOST_F_FAILOVER_ACTIVE)))
+            outpost_record_add_str(ev, OUTPOST_F_FAILOVER_ACTIVE, active);
     }
     /* Without a cause (a timer fired), the alert's last tags stand in. */
     for (size_t i = 0; !cause && a->tags

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "verdict.h"
 
 struct verdict {
@@ -38,13 +39,13 @@ set_copy(char **dst, const char *src)
 int
 verdict_board_observe(struct verdict_board *b, const outpost_record_t *rec)
 {
-    const char *provider = outpost_record_tag(rec, "provider");
+    const char *provider = outpost_record_tag(rec, OUTPOST_TAG_PROVIDER);
     const char *indicator;
     struct verdict *v;
 
     if (rec->kind != OUTPOST_MEASUREMENT || provider == NULL
-        || (indicator = field_str(rec, "indicator")) == NULL
-        || outpost_record_tag(rec, "component") != NULL)
+        || (indicator = field_str(rec, OUTPOST_F_INDICATOR)) == NULL
+        || outpost_record_tag(rec, OUTPOST_TAG_COMPONENT) != NULL)
         return 0;
     if ((v = strmap_get(&b->by_provider, provider)) == NULL) {
         if ((v = calloc(1, sizeof(*v))) == NULL)
@@ -57,8 +58,8 @@ verdict_board_observe(struct verdict_board *b, const outpost_record_t *rec)
         }
     }
     set_copy(&v->status, indicator);
-    set_copy(&v->description, outpost_record_string(rec, "description"));
-    set_copy(&v->incidents, outpost_record_string(rec, "incidents"));
+    set_copy(&v->description, outpost_record_string(rec, OUTPOST_F_DESCRIPTION));
+    set_copy(&v->incidents, outpost_record_string(rec, OUTPOST_F_INCIDENTS));
     return 1;
 }
 
@@ -69,17 +70,17 @@ verdict_board_annotate(struct verdict_board *b, outpost_record_t *rec)
     const struct verdict *v;
 
     if (b->by_provider.n == 0 || rec->kind != OUTPOST_MEASUREMENT
-        || (provider = outpost_record_tag(rec, "provider")) == NULL
+        || (provider = outpost_record_tag(rec, OUTPOST_TAG_PROVIDER)) == NULL
         || (v = strmap_get(&b->by_provider, provider)) == NULL
-        || field_str(rec, "indicator") != NULL)
+        || field_str(rec, OUTPOST_F_INDICATOR) != NULL)
         return;
     /* The check's own status_page, when it has one, is fresher. */
-    if (field_str(rec, "vendor_status") != NULL
-        && strcmp(outpost_record_string(rec, "vendor_status"), "unknown"))
+    if (field_str(rec, OUTPOST_F_VENDOR_STATUS) != NULL
+        && strcmp(outpost_record_string(rec, OUTPOST_F_VENDOR_STATUS), "unknown"))
         return;
-    outpost_record_add_str(rec, "vendor_status", v->status);
-    outpost_record_add_str(rec, "vendor_description", v->description);
-    outpost_record_add_str(rec, "vendor_incidents", v->incidents);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, v->status);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_DESCRIPTION, v->description);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_INCIDENTS, v->incidents);
 }
 
 static void
@@ -105,10 +106,10 @@ verdict_board_free(struct verdict_board *b)
 const char *
 verdict_status(const outpost_record_t *rec)
 {
-    const char *s = field_str(rec, "vendor_status");
+    const char *s = field_str(rec, OUTPOST_F_VENDOR_STATUS);
 
     if (s == NULL)
-        s = field_str(rec, "indicator");
+        s = field_str(rec, OUTPOST_F_INDICATOR);
     return s && strcmp(s, "unknown") != 0 ? s : NULL;
 }
 
@@ -116,15 +117,15 @@ char *
 verdict_text(const outpost_record_t *rec, char *buf, size_t len)
 {
     const char *status = verdict_status(rec), *what, *detail, *vendor;
-    int own = field_str(rec, "vendor_status") != NULL;
+    int own = field_str(rec, OUTPOST_F_VENDOR_STATUS) != NULL;
     char name[64];
 
     buf[0] = '\0';
     if (status == NULL || len == 0)
         return buf;
-    vendor = outpost_record_tag(rec, "provider");
+    vendor = outpost_record_tag(rec, OUTPOST_TAG_PROVIDER);
     if (vendor == NULL)
-        vendor = outpost_record_tag(rec, "integration");
+        vendor = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
     snprintf(name, sizeof(name), "%s", vendor ? vendor : "the vendor");
     name[0] = (char) toupper((unsigned char) name[0]);
     if (strcmp(status, "none") == 0) {
@@ -153,7 +154,7 @@ verdict_copy(const outpost_record_t *rec, outpost_record_t *ev)
     static const char *const page[] = {
         "indicator", "description", "incidents",
     };
-    int mine = field_str(rec, "vendor_status") != NULL;
+    int mine = field_str(rec, OUTPOST_F_VENDOR_STATUS) != NULL;
 
     if (verdict_status(rec) == NULL)
         return;

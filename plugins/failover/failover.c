@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "group.h"
 #include "lookup.h"
@@ -261,7 +262,7 @@ observe_event(struct failover *fo, struct fo_member *m,
     const char *to;
 
     if (rec->event_kind == OUTPOST_EV_CIRCUIT) {
-        to = outpost_record_string(rec, "to");
+        to = outpost_record_string(rec, OUTPOST_F_TO);
         if (to)
             circuit = fo_circuit_parse(to);
     } else {
@@ -349,7 +350,7 @@ report(struct failover *fo, const struct fo_group *g, enum fo_change change,
         return;
     if (cause == NULL)
         copy_tags(ev, trigger);
-    outpost_record_set_tag(ev, "failover_group", g->name);
+    outpost_record_set_tag(ev, OUTPOST_TAG_FAILOVER_GROUP, g->name);
     outpost_record_add_str(ev, "group", g->name);
     outpost_record_add_str(ev, "active", g->active >= 0
                            ? g->members[g->active].name : "");
@@ -358,7 +359,7 @@ report(struct failover *fo, const struct fo_group *g, enum fo_change change,
     outpost_record_add_str(ev, "strategy", fo_strategy_name(fo->p.strategy));
     outpost_record_add_str(ev, "change",
                            change == FO_SWITCHED ? "switch" : "weights");
-    outpost_record_add_str(ev, "reason", g->reason);
+    outpost_record_add_str(ev, OUTPOST_F_REASON, g->reason);
     for (size_t i = 0; i < g->n; i++) {
         snprintf(field, sizeof(field), "weight.%s", g->members[i].name);
         outpost_record_add_float(ev, field, g->members[i].share);
@@ -407,10 +408,10 @@ failover_init(outpost_instance_t *inst)
     if (fo == NULL)
         return -1;
     fo->k = (struct fo_keys) {
-        outpost_intern("failover_group"), outpost_intern("integration"),
-        outpost_intern("priority"), outpost_intern("weight"),
-        outpost_intern("status"), outpost_intern("success"),
-        outpost_intern("health_score"), outpost_intern("circuit"),
+        outpost_intern(OUTPOST_TAG_FAILOVER_GROUP), outpost_intern(OUTPOST_TAG_INTEGRATION),
+        outpost_intern(OUTPOST_F_PRIORITY), outpost_intern(OUTPOST_TAG_WEIGHT),
+        outpost_intern(OUTPOST_F_STATUS), outpost_intern(OUTPOST_F_SUCCESS),
+        outpost_intern(OUTPOST_F_HEALTH_SCORE), outpost_intern(OUTPOST_F_CIRCUIT),
     };
     fo->p.strategy = strcmp(conf->strategy, "weighted") == 0
                      ? FO_WEIGHTED : FO_PRIMARY_SECONDARY;
@@ -461,7 +462,7 @@ failover_process(outpost_instance_t *inst, outpost_record_t *rec,
     /* Where the group's traffic goes, on the check itself: the alert of
      * the integration that lost it can say so, in the same message. */
     if (rec->kind == OUTPOST_MEASUREMENT && g->decided)
-        outpost_record_add_str(rec, "failover_active", g->active >= 0
+        outpost_record_add_str(rec, OUTPOST_F_FAILOVER_ACTIVE, g->active >= 0
                                ? g->members[g->active].name : "");
     return OUTPOST_PASS;
 }

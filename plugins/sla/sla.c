@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "sla.h"
 
@@ -88,12 +89,11 @@ static const struct burn_rule {
     int                long_w, short_w;
     double             factor;
     outpost_severity_t severity;
-    const char        *priority;      /* the alert filter's name for it */
     const char        *action;
 } burn_rules[] = {
-    { "burn_1h", W_1H, W_5M,  14.4, OUTPOST_SEV_CRITICAL, "critical", "page" },
-    { "burn_6h", W_6H, W_30M,  6.0, OUTPOST_SEV_ERROR,    "high",     "page" },
-    { "burn_3d", W_3D, W_6H,   1.0, OUTPOST_SEV_WARNING,  "medium",   "ticket" },
+    { "burn_1h", W_1H, W_5M,  14.4, OUTPOST_SEV_CRITICAL, "page" },
+    { "burn_6h", W_6H, W_30M,  6.0, OUTPOST_SEV_ERROR,    "page" },
+    { "burn_3d", W_3D, W_6H,   1.0, OUTPOST_SEV_WARNING,  "ticket" },
 };
 
 struct sla {
@@ -256,15 +256,16 @@ emit_burn(struct rolling_entry *e, outpost_record_t *rec,
                            key);
     if (ev == NULL)
         return;
-    outpost_record_add_str(ev, "priority", r->priority);
+    outpost_record_add_str(ev, OUTPOST_F_PRIORITY, outpost_priority_name(
+                               outpost_severity_priority(r->severity)));
     outpost_record_add_str(ev, "rule", r->name);
-    outpost_record_add_str(ev, "action", r->action);
+    outpost_record_add_str(ev, OUTPOST_F_ACTION, r->action);
     outpost_record_add_float(ev, "burn_rate_long", long_rate);
     outpost_record_add_float(ev, "burn_rate_short", short_rate);
     outpost_record_add_float(ev, "burn_rate_threshold", r->factor);
     outpost_record_add_str(ev, "long_window", lw->name);
     outpost_record_add_str(ev, "short_window", sw->name);
-    outpost_record_add_float(ev, "error_budget_remaining",
+    outpost_record_add_float(ev, OUTPOST_F_ERROR_BUDGET_REMAINING,
                              spent < 1.0 ? 1.0 - spent : 0.0);
     outpost_record_add_float(ev, "error_budget_spent", spent);
     outpost_emit(out, ev);
@@ -360,7 +361,7 @@ add_fields(outpost_record_t *rec, const struct sla_slot *s,
     outpost_record_add_float(rec, "sla_availability_30d",
                              sla_availability(&s->win[W_30D]));
     outpost_record_add_bool(rec, "sla_compliant", compliant);
-    outpost_record_add_float(rec, "error_budget_remaining", remaining);
+    outpost_record_add_float(rec, OUTPOST_F_ERROR_BUDGET_REMAINING, remaining);
     outpost_record_add_float(rec, "error_budget_spent", spent);
     /* The forecast, only while the budget burns: burn rate 1 spends the
      * whole budget in one period. */
@@ -401,7 +402,7 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     s = rolling_slot(e);
     sla_prefetch(s, rec->ts_ns);
     if (retagged)
-        s->tier = (uint8_t) tier_of(outpost_record_tag(rec, "tier"),
+        s->tier = (uint8_t) tier_of(outpost_record_tag(rec, OUTPOST_TAG_TIER),
                                     sla->default_tier);
     if (rec->ts_ns > s->last_ns)
         s->last_ns = rec->ts_ns;
@@ -449,9 +450,9 @@ sla_init(outpost_instance_t *inst)
     }
     sla->default_tier = tier_of(c->default_tier, TIER_BASIC);
     sla->budget_window = sla_budget_window_of(c->compliance_window);
-    sla->k_success = outpost_intern("success");
-    sla->k_status = outpost_intern("status");
-    sla->k_response_ms = outpost_intern("response_ms");
+    sla->k_success = outpost_intern(OUTPOST_F_SUCCESS);
+    sla->k_status = outpost_intern(OUTPOST_F_STATUS);
+    sla->k_response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     sla->last_save_ns = outpost_time_now();
     rolling_state_load(inst, sla->table, STATE_FILE, STATE_VERSION, keep_slot,
                        &sla->last_save_ns);
