@@ -44,7 +44,8 @@ struct db_probe {
     int                 failed;
 };
 
-/* The deadline helpers of plugins/common/dbconn.h, on a probe. */
+/* The clock and the time left, from plugins/common/dbconn.h: every
+ * blocking step goes through the shared helpers with p->deadline_us. */
 static inline int64_t
 db_now_us(void)
 {
@@ -55,18 +56,6 @@ static inline int64_t
 db_remaining_ms(const struct db_probe *p)
 {
     return dbconn_left_ms(p->deadline_us);
-}
-
-static inline int
-db_expired(const struct db_probe *p)
-{
-    return dbconn_expired(p->deadline_us);
-}
-
-static inline int
-db_wait_fd(int fd, short events, const struct db_probe *p)
-{
-    return dbconn_wait_fd(fd, events, p->deadline_us);
 }
 
 /* Adds the field `name` (e.g. "connect_ms"): milliseconds since t0_us. */
