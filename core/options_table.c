@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "config_internal.h"
 #include "options.h"
 #include "options_internal.h"
 
@@ -277,4 +278,15 @@ config_describe(const outpost_plugin_t *p, FILE *out)
     describe_table(p->options, out);
     fprintf(out, "\ncommon %s options:\n", kind);
     describe_table(config_common_options(p->kind), out);
+}
+
+void
+config_describe_globals(FILE *out)
+{
+    fputs("outpost.conf (global options; drop-in files in conf_dir hold "
+          "sections only)\n\noptions:\n", out);
+    describe_table(config_globals_table, out);
+    fputs("\napi { ... } section (read and checked; the HTTP API itself is "
+          "not built yet):\n", out);
+    describe_table(config_api_table, out);
 }

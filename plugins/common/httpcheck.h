@@ -64,10 +64,8 @@
  * thread (plugins that use the engine set OUTPOST_PLUGIN_ASYNC). Hooks
  * must not block: no synchronous I/O, no outpost_http_perform().
  *
- * Build: a plugin compiles the engine in (see OUTPOST_HTTPCHECK_SOURCES and
- * OUTPOST_HTTPCHECK_LIBS in plugins/CMakeLists.txt):
- *     outpost_plugin(payments SOURCES payments.c ${OUTPOST_HTTPCHECK_SOURCES}
- *                    LIBS ${OUTPOST_HTTPCHECK_LIBS})
+ * Build: a plugin links the engine's static library (plugins/CMakeLists.txt):
+ *     outpost_plugin(payments SOURCES payments.c LIBS outpost_httpcheck)
  */
 #ifndef OUTPOST_HTTPCHECK_H
 #define OUTPOST_HTTPCHECK_H
