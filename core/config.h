@@ -76,6 +76,13 @@ struct config *config_load(const char *path, struct registry *reg,
                            const char *default_plugin_dir, struct diag *d);
 void config_free(struct config *c);
 
+/* The plugin_dir config_load would use for path (the file's, or else
+ * default_plugin_dir), without loading anything: for --list-plugins,
+ * --describe and --sample-config with -C. Malloc'ed; NULL with d filled
+ * when path cannot be read. */
+char *config_plugin_dir(const char *path, const char *default_plugin_dir,
+                        struct diag *d);
+
 /* Core option tables, for --describe and the docs. */
 const outpost_option_t *config_common_options(outpost_kind_t kind);
 
@@ -87,6 +94,17 @@ int config_check_output_defaults(const outpost_plugin_t *p, char *err,
 /* Prints every option of p (common ones included) with type, default and
  * help: the text of `outpostd --describe NAME`. */
 void config_describe(const outpost_plugin_t *p, FILE *out);
+
+/* The same for outpost.conf's own options and its api section: the text
+ * of `outpostd --describe global`. */
+void config_describe_globals(FILE *out);
+
+/* A commented section of plugin p, ready to paste into a conf_dir file:
+ * every option with its help as a comment, those with a default left
+ * commented out at it, the required ones set to a placeholder (so the
+ * section passes `outpostd -t` as printed), then the common options of
+ * p's kind. The text of `outpostd --sample-config NAME` (sample.c). */
+void config_sample(const outpost_plugin_t *p, FILE *out);
 
 /* Frees strings and lists that the option table placed in conf. */
 void options_release(const outpost_option_t *table, void *conf);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "config_internal.h"
 #include "options.h"
 #include "options_internal.h"
 #include "registry.h"
@@ -363,4 +364,15 @@ config_describe(const outpost_plugin_t *p, FILE *out)
 
         describe_table(with_plugin_defaults(p, copy, COMMON_ROWS_MAX), out);
     }
+}
+
+void
+config_describe_globals(FILE *out)
+{
+    fputs("outpost.conf (global options; drop-in files in conf_dir hold "
+          "sections only)\n\noptions:\n", out);
+    describe_table(config_globals_table, out);
+    fputs("\napi { ... } section (read and checked; the HTTP API itself is "
+          "not built yet):\n", out);
+    describe_table(config_api_table, out);
 }

@@ -38,6 +38,8 @@ struct pipeline {
     size_t                 ndone, capdone;
 
     struct pipeline_stats  stats;
+    pipeline_tap_fn        tap;
+    void                  *tap_arg;
 };
 
 struct pipeline *
@@ -189,6 +191,22 @@ wants(const outpost_instance_t *out, const outpost_record_t *rec)
     return notify == NULL || listed(notify, out);
 }
 
+/* The story an operator reads in the log alone: one line per event that
+ * left the chain (a failover, a circuit opening, an alert opened or
+ * resolved...), at info; an alert repeat grouped into an open one at
+ * debug. */
+static void
+log_event(const outpost_record_t *rec)
+{
+    const char *mute = outpost_record_string(rec, "mute_reason");
+
+    log_write(mute && strcmp(mute, "grouped") == 0 ? OUTPOST_LOG_DEBUG
+                                                   : OUTPOST_LOG_INFO,
+              outpost_event_kind_name(rec->event_kind), "event",
+              outpost_record_tag(rec, "integration"), NULL, 0, "%s",
+              rec->event->message ? rec->event->message : "");
+}
+
 /* Hands the records that left the chain to the outputs. Lock held, so
  * records reach every queue in the order they left the chain. */
 static void
@@ -196,6 +214,8 @@ route_done(struct pipeline *p)
 {
     outpost_record_t *sel[256];
 
+    for (size_t i = 0; p->tap && i < p->ndone; i++)
+        p->tap(p->done[i], p->tap_arg);
     for (size_t o = 0; o < p->noutputs; o++) {
         outpost_instance_t *out = p->outputs[o];
         size_t nsel = 0;
@@ -217,8 +237,11 @@ route_done(struct pipeline *p)
             p->stats.out += nsel;
         }
     }
-    for (size_t i = 0; i < p->ndone; i++)
+    for (size_t i = 0; i < p->ndone; i++) {
+        if (p->done[i]->kind == OUTPOST_EVENT)
+            log_event(p->done[i]);
         outpost_record_unref(p->done[i]);
+    }
     p->ndone = 0;
 }
 
@@ -250,6 +273,13 @@ pipeline_tick(struct pipeline *p)
     }
     route_done(p);
     pthread_mutex_unlock(&p->lock);
+}
+
+void
+pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg)
+{
+    p->tap = fn;
+    p->tap_arg = arg;
 }
 
 void
