@@ -380,10 +380,40 @@ perform_done(CURL *easy, CURLcode result, void *arg)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Set by the output worker around write (http.h). */
+static __thread int64_t thread_deadline;
+
+void
+http_set_thread_deadline(int64_t deadline_ms)
+{
+    thread_deadline = deadline_ms;
+}
+
+/* Every perform() has a deadline: what is left of the output's timeout
+ * when called from write, else PERFORM_TIMEOUT_MS. It replaces the easy
+ * handle's CURLOPT_TIMEOUT_MS (curl cannot tell us what was set), so a
+ * plugin wanting a shorter limit lowers its output's timeout. */
+#define PERFORM_TIMEOUT_MS 60000
+
+static void
+set_deadline(CURL *easy)
+{
+    long ms = PERFORM_TIMEOUT_MS;
+
+    if (thread_deadline > 0) {
+        int64_t left = thread_deadline - clock_mono_ms();
+
+        ms = left > 1 ? (long) left : 1;
+    }
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
+}
+
 CURLcode
 outpost_http_perform(CURL *easy)
 {
     struct waiter w = { .finished = 0, .result = CURLE_FAILED_INIT };
+
+    set_deadline(easy);
 
     /* Without a running agent (tools, some tests) behave like curl. */
     if (client == NULL || loop_on_thread(client->loop))

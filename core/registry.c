@@ -29,11 +29,11 @@
  * outpost_plugin_t and outpost_option_t, reads outpost_batch_t and the
  * record structs (record.h's inline functions too), so the version check
  * only protects it if a layout never changes without the version. These
- * frozen copies are ABI 1.1 as plugins compile it; the build fails when a
+ * frozen copies are ABI 1.2 as plugins compile it; the build fails when a
  * type in include/outpost/ drifts from them. Changing a layout means:
  * bump OUTPOST_ABI_VERSION (appending to outpost_plugin_t: the minor),
  * then write the new layout here. */
-_Static_assert(OUTPOST_ABI_VERSION == 1 && OUTPOST_ABI_MINOR == 1,
+_Static_assert(OUTPOST_ABI_VERSION == 1 && OUTPOST_ABI_MINOR == 2,
                "the plugin ABI changed: record its layouts below");
 
 struct abi1_option {
@@ -50,12 +50,15 @@ struct abi1_plugin {
          (*control)(void), (*validate)(void);
     const void *providers;                                /* 1.1 */
     void (*validate_provider)(void);                      /* 1.1 */
+    const void *output_defaults;                          /* 1.2 */
+    void (*output_tick)(void);                            /* 1.2 */
 };
 struct abi1_field {
     const char *key; uint32_t type;
     union { int64_t i; double f; int b; const char *s; } v;
 };
 struct abi1_tag       { const char *key, *value; };
+struct abi1_default   { const char *name, *value; };                /* 1.2 */
 struct abi1_event     { char *message, *dedup_key; void *cause; };
 struct abi1_record {
     uint32_t refs; uint8_t kind, event_kind, severity, flags;
@@ -109,11 +112,16 @@ ABI_FIELD(outpost_plugin_t, abi1_plugin, control);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, validate);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, providers);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, validate_provider);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, output_defaults);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, output_tick);
 ABI_SIZE(outpost_plugin_t, abi1_plugin);
 ABI_FIELD(outpost_field_t, abi1_field, key);
 ABI_FIELD(outpost_field_t, abi1_field, type);
 ABI_FIELD(outpost_field_t, abi1_field, v);
 ABI_SIZE(outpost_field_t, abi1_field);
+ABI_FIELD(outpost_default_t, abi1_default, name);
+ABI_FIELD(outpost_default_t, abi1_default, value);
+ABI_SIZE(outpost_default_t, abi1_default);
 ABI_FIELD(outpost_tag_t, abi1_tag, key);
 ABI_FIELD(outpost_tag_t, abi1_tag, value);
 ABI_SIZE(outpost_tag_t, abi1_tag);
@@ -333,6 +341,10 @@ check_fields(const outpost_plugin_t *p, const char *origin, char *err,
             return -1;
         }
     }
+    if (config_check_output_defaults(p, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: plugin '%s': %s", origin, p->name, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -393,6 +405,18 @@ registry_provider_check_fn
 registry_validate_provider(const outpost_plugin_t *p)
 {
     return PLUGIN_HAS(p, validate_provider) ? p->validate_provider : NULL;
+}
+
+const outpost_default_t *
+registry_output_defaults(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, output_defaults) ? p->output_defaults : NULL;
+}
+
+registry_tick_fn
+registry_output_tick(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, output_tick) ? p->output_tick : NULL;
 }
 
 /* --- adding ------------------------------------------------------------ */

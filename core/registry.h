@@ -44,5 +44,9 @@ typedef int (*registry_provider_check_fn)(const void *conf,
 const char *const *registry_providers(const outpost_plugin_t *p);
 registry_provider_check_fn
 registry_validate_provider(const outpost_plugin_t *p);
+/* The fields appended in ABI 1.2 (outputs), where p's struct has them. */
+const outpost_default_t *registry_output_defaults(const outpost_plugin_t *p);
+typedef void (*registry_tick_fn)(outpost_instance_t *inst);
+registry_tick_fn registry_output_tick(const outpost_plugin_t *p);
 
 #endif
