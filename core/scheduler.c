@@ -493,6 +493,7 @@ finish_on_loop(void *arg)
     if (was == RUN_RUNNING) {
         submit_ended(s, run);
         loop_timer_disarm(s->loop, &run->deadline);
+        run_hooks_drop(run);
     }
     collect_side_closed(s, run->rt);
     /* The collect side, and the deadline side if it was still open. */
@@ -550,8 +551,8 @@ cancel_run(outpost_run_t *run, int report)
                         "timeout", (long long) timeout);
     }
 
-    run->refs++;                /* http_cancel_run may finish the run */
-    http_cancel_run(run);
+    run->refs++;                /* a cancel hook may finish the run */
+    run_hooks_fire(run);
     run_release(run, 2);        /* that extra one, and the deadline side */
 }
 
@@ -715,7 +716,6 @@ run_new(struct input_rt *rt)
         rt->s->run_pool = run->pool_next;
         rt->s->run_pooled--;
         run->pool_next = NULL;
-        run->transfers = NULL;
     } else {
         if ((run = calloc(1, sizeof(*run))) == NULL)
             return NULL;

@@ -122,7 +122,11 @@ sp_classify(httpcheck_call_t *c, void *arg)
         return HTTPCHECK_DONE;
     }
     if ((root = httpcheck_json(c)) == NULL) {
-        httpcheck_fail(c, "vendor", "the answer is not JSON");
+        if (httpcheck_body_over(c))
+            httpcheck_fail(c, "vendor", "response body over max_body (%zu "
+                           "bytes)", httpcheck_body_over(c));
+        else
+            httpcheck_fail(c, "vendor", "the answer is not JSON");
         httpcheck_set_hint(c, "down", "vendor");
         return HTTPCHECK_DONE;
     }
