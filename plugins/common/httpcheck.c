@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 #include <outpost/http.h>
+#include <outpost/fields.h>
 #include "httpcheck_int.h"
 
 /* The reason of a check the agent was too busy to run (status unknown);
@@ -149,14 +150,14 @@ static void
 add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
 {
     const struct httpcheck_times *t = &c->times;
-    const char *reason = outpost_record_string(rec, "reason");
+    const char *reason = outpost_record_string(rec, OUTPOST_F_REASON);
 
     /* An overloaded agent measured nothing: no success either way. */
     if (!reason || strcmp(reason, HTTPCHECK_OVERLOADED) != 0)
-        outpost_record_add_bool(rec, "success", !c->failed);
+        outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, !c->failed);
     if (c->status > 0)
-        outpost_record_add_int(rec, "status_code", c->status);
-    outpost_record_add_float(rec, "response_ms", us_to_ms(t->total));
+        outpost_record_add_int(rec, OUTPOST_F_STATUS_CODE, c->status);
+    outpost_record_add_float(rec, OUTPOST_F_RESPONSE_MS, us_to_ms(t->total));
     outpost_record_add_float(rec, "dns_ms", us_to_ms(t->dns));
     outpost_record_add_float(rec, "connect_ms", us_to_ms(t->connect));
     outpost_record_add_float(rec, "tls_ms", us_to_ms(t->tls));
@@ -169,7 +170,7 @@ add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
         outpost_record_add_float(rec, "cert_expiry_days",
                                  round(c->cert_days * 100.0) / 100.0);
     if (c->failed)
-        outpost_record_add_str(rec, "error", c->error);
+        outpost_record_add_str(rec, OUTPOST_F_ERROR, c->error);
 }
 
 /* Emits the measurement, returns the call to the pool, ends the run. */
@@ -200,8 +201,8 @@ finish_skipped(httpcheck_call_t *c)
     outpost_record_t *rec = httpcheck_record(c);
 
     if (rec && c->failed) {
-        outpost_record_add_bool(rec, "success", 0);
-        outpost_record_add_str(rec, "error", c->error);
+        outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, 0);
+        outpost_record_add_str(rec, OUTPOST_F_ERROR, c->error);
     }
     if (rec)
         outpost_run_emit(c->run, rec);
@@ -305,8 +306,8 @@ httpcheck_start(httpcheck_t *hc, outpost_run_t *run)
     if (c == NULL) {
         outpost_record_t *rec = outpost_run_measurement(run);
         if (rec) {
-            outpost_record_add_bool(rec, "success", 0);
-            outpost_record_add_str(rec, "error", "internal: out of memory");
+            outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, 0);
+            outpost_record_add_str(rec, OUTPOST_F_ERROR, "internal: out of memory");
             outpost_run_emit(run, rec);
         }
         return OUTPOST_RUN_DONE;
@@ -426,9 +427,9 @@ httpcheck_set_hint(httpcheck_call_t *c, const char *status_hint,
     if (rec == NULL)
         return;
     if (status_hint)
-        outpost_record_add_str(rec, "status_hint", status_hint);
+        outpost_record_add_str(rec, OUTPOST_F_STATUS_HINT, status_hint);
     if (reason)
-        outpost_record_add_str(rec, "reason", reason);
+        outpost_record_add_str(rec, OUTPOST_F_REASON, reason);
 }
 
 void

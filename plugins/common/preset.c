@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <outpost/fields.h>
 #include "preset.h"
 
 #define ERROR_TEXT_MAX 200     /* of a vendor's message, in `error` */
@@ -171,7 +172,7 @@ preset_defer(preset_t *p, httpcheck_call_t *c, double seconds)
         max = (double) outpost_instance_interval_ms(p->inst) / 1000
               * PRESET_RETRY_INTERVALS;
     if (rec)
-        outpost_record_add_float(rec, "retry_after_s", seconds);
+        outpost_record_add_float(rec, OUTPOST_F_RETRY_AFTER_S, seconds);
     if (seconds > max) {
         seconds = max;
         if (rec)
@@ -356,13 +357,13 @@ attach_vendor_status(preset_t *p, httpcheck_call_t *c)
         return;
     sp_cache_verdict(p->status, &v);
     if (!v.have) {
-        outpost_record_add_str(rec, "vendor_status", "unknown");
+        outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, "unknown");
         return;
     }
-    outpost_record_add_str(rec, "vendor_status", v.indicator);
-    outpost_record_add_str(rec, "vendor_health", sp_health_name(v.health));
-    outpost_record_add_str(rec, "vendor_description", v.description);
-    outpost_record_add_str(rec, "vendor_incidents", v.incidents);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, v.indicator);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_HEALTH, sp_health_name(v.health));
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_DESCRIPTION, v.description);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_INCIDENTS, v.incidents);
 }
 
 /* The first needed credential that is empty, or -1. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "databases.h"
 
 /* Our own deadline sits this far before the core's (a tenth of the
@@ -105,8 +106,8 @@ db_fail(struct db_probe *p, const char *reason, const char *fmt, ...)
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     snprintf(error, sizeof(error), "%s: %s", reason, detail);
-    outpost_record_add_str(p->rec, "error", error);
-    outpost_record_add_str(p->rec, "reason", reason);
+    outpost_record_add_str(p->rec, OUTPOST_F_ERROR, error);
+    outpost_record_add_str(p->rec, OUTPOST_F_REASON, reason);
 }
 
 void
@@ -123,7 +124,7 @@ void
 db_credentials_missing(struct db_probe *p, const char *what)
 {
     db_fail(p, "credentials missing", "%s", what);
-    outpost_record_add_str(p->rec, "status_hint", "unknown");
+    outpost_record_add_str(p->rec, OUTPOST_F_STATUS_HINT, "unknown");
 }
 
 /* --- the plugin ---------------------------------------------------------- */
@@ -212,8 +213,8 @@ db_collect(outpost_instance_t *inst, outpost_run_t *run)
     p.start_us = db_now_us();
     p.deadline_us = probe_deadline(inst, p.rec, p.start_us);
     db->provider->probe(db->state, outpost_instance_conf(inst), &p);
-    outpost_record_add_bool(p.rec, "success", !p.failed);
-    db_step(&p, "response_ms", p.start_us);
+    outpost_record_add_bool(p.rec, OUTPOST_F_SUCCESS, !p.failed);
+    db_step(&p, OUTPOST_F_RESPONSE_MS, p.start_us);
     outpost_run_emit(run, p.rec);
     return OUTPOST_RUN_DONE;
 }
