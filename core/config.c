@@ -41,23 +41,27 @@ const outpost_option_t config_globals_table[] = {
     { "timeout", OUTPOST_OPT_DURATION, G(timeout_ms), "10s",
       "default time limit of a run", 0, 1, DAYS_365_MS, NULL },
     { "plugin_dir", OUTPOST_OPT_STRING, G(plugin_dir), NULL,
-      "where plugins are loaded from", OUTPOST_OPT_PATH, 0, 0, NULL },
+      "where plugins are loaded from (default: <prefix>/<libdir>/outpost/"
+      "plugins of the installed outpostd, or build/plugins next to a "
+      "freshly built one; $OUTPOST_PLUGIN_DIR overrides the default)",
+      OUTPOST_OPT_PATH, 0, 0, NULL },
     { "conf_dir", OUTPOST_OPT_STRING, G(conf_dir), "conf.d",
-      "every *.conf here is read, in name order", OUTPOST_OPT_PATH, 0, 0,
-      NULL },
+      "every *.conf here is read, in name order (relative: to this "
+      "file's folder)", OUTPOST_OPT_PATH, 0, 0, NULL },
     { "state_dir", OUTPOST_OPT_STRING, G(state_dir), "/var/lib/outpost",
-      "state and spilled records", OUTPOST_OPT_PATH, 0, 0, NULL },
-    { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info", NULL,
-      0, 0, 0, "debug|info|warn|error" },
-    { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json", NULL,
+      "filter state and spilled records", OUTPOST_OPT_PATH, 0, 0, NULL },
+    { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info",
+      "least severe log line written", 0, 0, 0, "debug|info|warn|error" },
+    { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json",
+      "log lines on stderr as JSON objects or plain text",
       0, 0, 0, "json|text" },
     OUTPOST_OPTION_END
 };
 
 const outpost_option_t config_api_table[] = {
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
-      "address of the HTTP API, \"host:port\"", OUTPOST_OPT_ADDRESS, 0, 0,
-      NULL },
+      "address the HTTP API is to listen on, \"host:port\" (not built "
+      "yet: nothing listens)", OUTPOST_OPT_ADDRESS, 0, 0, NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
       "bearer token for requests that change state", OUTPOST_OPT_PATH, 0, 0,
       NULL },
@@ -142,7 +146,7 @@ add_section(struct config *c, const outpost_plugin_t *p, cfg_t *sec,
     if (!n->instance || !n->file || (p->conf_size && !n->conf))
         return -1;
     if (options_fill(p->options, sec, n->conf) != 0
-        || options_fill(config_common_options(p->kind), sec, &n->common))
+        || config_common_fill(p, sec, &n->common) != 0)
         return -1;
     return 0;
 }
@@ -409,8 +413,8 @@ warm_defaults(struct load *L)
 
 /* plugin_dir is in the file that names the plugins, so outpost.conf is
  * read once quietly for it before the plugins are loaded. */
-static void
-load_plugins(struct load *L, const char *text, const char *default_dir)
+static char *
+find_plugin_dir(struct load *L, const char *text, const char *default_dir)
 {
     cfg_t *root;
     cfg_opt_t *opt;
@@ -426,6 +430,14 @@ load_plugins(struct load *L, const char *text, const char *default_dir)
     else if (default_dir != NULL)
         dir = strdup(default_dir);
     config_root_free(L, root);
+    return dir;
+}
+
+static void
+load_plugins(struct load *L, const char *text, const char *default_dir)
+{
+    char *dir = find_plugin_dir(L, text, default_dir);
+
     if (dir != NULL)
         registry_load_dir(L->reg, dir, L->d);
     free(dir);
@@ -454,21 +466,49 @@ load_free(struct load *L)
     free(L->starts);
 }
 
+static int
+load_begin(struct load *L, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash != NULL)
+        L->base_dir = slash == path ? strdup("/")
+                                    : strndup(path, (size_t) (slash - path));
+    return slash && L->base_dir == NULL ? -1 : 0;
+}
+
+char *
+config_plugin_dir(const char *path, const char *default_plugin_dir,
+                  struct diag *d)
+{
+    struct load L = { .d = d, .main_path = path, .before = d->n };
+    struct registry *reg = registry_new();
+    char *text = NULL, *dir = NULL;
+
+    /* The quiet parse learns the names of sections from an empty
+     * registry; it never loads a module. */
+    L.reg = reg;
+    if (reg == NULL || load_begin(&L, path) != 0)
+        diag_add(d, path, 0, "out of memory");
+    else if ((text = read_text(&L, path)) != NULL)
+        dir = find_plugin_dir(&L, text, default_plugin_dir);
+    free(text);
+    load_free(&L);
+    registry_free(reg);
+    return dir;
+}
+
 struct config *
 config_load(const char *path, struct registry *reg,
             const char *default_plugin_dir, struct diag *d)
 {
     struct load L = { .reg = reg, .d = d, .main_path = path,
                       .before = d->n };
-    const char *slash = strrchr(path, '/');
     char *text = NULL;
 
     L.c = calloc(1, sizeof(*L.c));
-    if (slash != NULL)
-        L.base_dir = slash == path ? strdup("/")
-                                   : strndup(path, (size_t) (slash - path));
     if (L.c == NULL || (L.c->path = strdup(path)) == NULL
-        || (slash && L.base_dir == NULL)) {
+        || load_begin(&L, path) != 0) {
         diag_add(d, path, 0, "out of memory");
         goto out;
     }

@@ -11,6 +11,17 @@
  *    So a file is parsed again after each unknown name, with that name
  *    "learned": declared as a placeholder that reports itself when read.
  *    Only the problems of the last parse of a file are kept.
+ *    libconfuse 3.3 (Debian 12) cannot report unknown names in one pass:
+ *    CFGF_IGNORE_UNKNOWN skips them in silence (under the flag
+ *    cfg_getopt() calls no error function, and the parser's skip states
+ *    call nothing, so neither name nor line reaches us); the "__unknown"
+ *    option that confuse.h's comment on cfg_init() still describes was
+ *    dropped in 3.1 (its ChangeLog) and is never looked up;
+ *    CFGF_KEYSTRVAL turns an unknown name into a string option, but only
+ *    in the form `name = "value"`: `name = { list }`, `name += ...` and
+ *    a section (`name "title" { ... }`, i.e. an unknown plugin) still
+ *    stop the parse, and the added option keeps no line; validate
+ *    callbacks (cfg_set_validate_func) attach to names known beforehand.
  * libconfuse callbacks take no user pointer, so the load in progress is
  * reached through `cur`; libconfuse itself (its lexer) is not reentrant
  * either, so configs are loaded from one thread.

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "duration.h"
 #include "options.h"
+#include "secrets.h"
 #include "options_internal.h"
 
 #define SECRET_FILE_MAX (1024 * 1024)   /* secrets are small; cap reads */
@@ -793,6 +794,7 @@ options_fill(const outpost_option_t *table, cfg_t *sec, void *conf)
     for (const outpost_option_t *o = table; o && o->name; o++)
         if (fill_one(o, sec, (char *) conf + o->offset) != 0)
             rc = -1;
+    secrets_note_conf(table, conf);     /* scrubbed from all output */
     return rc;
 }
 

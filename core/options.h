@@ -54,6 +54,13 @@ cfg_opt_t *option_cfg_find(cfg_t *sec, const char *name);
  * if one still does not convert (or memory ran out). */
 int options_fill(const outpost_option_t *table, cfg_t *sec, void *conf);
 
+/* Fills c from the common options of p's kind: each option's default
+ * (the plugin's own from output_defaults, where it gives one), then sec's
+ * value. As options_fill. */
+struct common_conf;
+int config_common_fill(const outpost_plugin_t *p, cfg_t *sec,
+                       struct common_conf *c);
+
 /* Checks that o's default reads as a value of its type. 0 when good; else
  * -1 with the reason in err. */
 int option_check_default(const outpost_option_t *o, char *err, size_t errlen);

@@ -32,7 +32,9 @@ int outpost_http_start(outpost_run_t *run, CURL *easy,
                        outpost_http_done_fn done, void *arg);
 
 /* Runs easy on the shared loop and waits for it: for outputs, which have a
- * thread of their own. Must not be called on the event-loop thread. */
+ * thread of their own. Must not be called on the event-loop thread. It
+ * never waits forever: it sets CURLOPT_TIMEOUT_MS to what is left of the
+ * output's `timeout` when called from write (60 s elsewhere). */
 CURLcode outpost_http_perform(CURL *easy);
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "alert.h"
 
 #define STATE_SAVE_EVERY_NS (30 * NS_PER_S)
@@ -91,11 +92,6 @@ static const outpost_option_t alert_options[] = {
 
 /* --- names -------------------------------------------------------------- */
 
-static const char *const status_names[] = {
-    [AL_UNKNOWN] = "unknown", [AL_HEALTHY] = "healthy",
-    [AL_DEGRADED] = "degraded", [AL_DOWN] = "down",
-};
-
 static const char *const action_names[] = {
     [AL_OPEN] = "open", [AL_REPEAT] = "repeat", [AL_UPDATE] = "update",
     [AL_ACK] = "acknowledge", [AL_RESOLVE] = "resolve",
@@ -105,16 +101,15 @@ static const char *const action_names[] = {
 const char *
 al_status_name(enum al_status s)
 {
-    return status_names[s];
+    return outpost_status_name(s);
 }
 
 enum al_status
 al_status_parse(const char *s)
 {
-    for (int i = AL_HEALTHY; i <= AL_DOWN; i++)
-        if (s && strcmp(s, status_names[i]) == 0)
-            return (enum al_status) i;
-    return AL_UNKNOWN;
+    int st = outpost_status_parse(s);
+
+    return st < 0 ? AL_UNKNOWN : (enum al_status) st;
 }
 
 const char *
@@ -321,9 +316,9 @@ alert_init(outpost_instance_t *inst)
         return -1;
     st->inst = inst;
     st->conf = outpost_instance_conf(inst);
-    st->k_integration = outpost_intern("integration");
-    st->k_status = outpost_intern("status");
-    st->k_success = outpost_intern("success");
+    st->k_integration = outpost_intern(OUTPOST_TAG_INTEGRATION);
+    st->k_status = outpost_intern(OUTPOST_F_STATUS);
+    st->k_success = outpost_intern(OUTPOST_F_SUCCESS);
     outpost_instance_set_data(inst, st);
     if (parse_conf(st, err, sizeof(err)) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err[0] ? err

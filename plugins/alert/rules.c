@@ -5,26 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/pattern.h>
 #include "rules.h"
-
-static const char *const sev_names[AL_SEV_N] = {
-    "critical", "high", "medium", "low"
-};
 
 const char *
 al_sev_name(enum al_sev s)
 {
-    return sev_names[s];
+    return outpost_priority_name(s);
 }
 
 int
 al_sev_parse(const char *s)
 {
-    for (int i = 0; i < AL_SEV_N; i++)
-        if (s && strcmp(s, sev_names[i]) == 0)
-            return i;
-    return -1;
+    return outpost_priority_parse(s);
 }
 
 /* s without leading and trailing blanks, copied. */

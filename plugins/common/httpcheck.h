@@ -64,10 +64,8 @@
  * thread (plugins that use the engine set OUTPOST_PLUGIN_ASYNC). Hooks
  * must not block: no synchronous I/O, no outpost_http_perform().
  *
- * Build: a plugin compiles the engine in (see OUTPOST_HTTPCHECK_SOURCES and
- * OUTPOST_HTTPCHECK_LIBS in plugins/CMakeLists.txt):
- *     outpost_plugin(payments SOURCES payments.c ${OUTPOST_HTTPCHECK_SOURCES}
- *                    LIBS ${OUTPOST_HTTPCHECK_LIBS})
+ * Build: a plugin links the engine's static library (plugins/CMakeLists.txt):
+ *     outpost_plugin(payments SOURCES payments.c LIBS outpost_httpcheck)
  */
 #ifndef OUTPOST_HTTPCHECK_H
 #define OUTPOST_HTTPCHECK_H
@@ -333,7 +331,11 @@ int         httpcheck_header_at(const httpcheck_call_t *c, size_t i,
 /* The body kept (up to max_body bytes, NUL-terminated; "" when none or
  * when neither a condition nor HTTPCHECK_KEEP_BODY asked for it). */
 const char *httpcheck_body(const httpcheck_call_t *c, size_t *len);
-/* The body parsed as JSON, once, owned by the call (NULL: not JSON). */
+/* max_body when the body went past it (what was kept is cut short), else
+ * 0. */
+size_t      httpcheck_body_over(const httpcheck_call_t *c);
+/* The body parsed as JSON, once, owned by the call (NULL: not JSON, or
+ * over max_body). */
 json_t     *httpcheck_json(httpcheck_call_t *c);
 /* Looks up a small path ("data[0].id", "status.indicator", "[2]") in
  * root. NULL when absent or the path is malformed. Borrowed from root. */
@@ -370,8 +372,10 @@ void        httpcheck_defer(httpcheck_call_t *c, double seconds);
 
 /* --- helpers for API presets -------------------------------------------- */
 
-/* Seconds from a Retry-After header (delta-seconds or HTTP-date); -1 when
- * absent or unreadable. */
+/* Seconds from a Retry-After header: delta-seconds (digits only) or an
+ * HTTP-date in any of its three forms (0 when past); at most 1e9; -1 when
+ * absent or anything else ("-5", "1e3", "inf"). Callers cap the deferral
+ * they derive from it (presets: max_retry_after). */
 double      httpcheck_retry_after(const httpcheck_call_t *c);
 /* Adds a field for every rate-limit header of the answer whose value is a
  * number: the header's name, lowercased, without a leading "x-" or

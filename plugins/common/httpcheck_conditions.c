@@ -273,8 +273,13 @@ check_json(httpcheck_call_t *c)
     char *got;
 
     if (root == NULL) {
-        httpcheck_fail(c, "condition", "json_path %s: body is not JSON",
-                       cf->json_path);
+        if (httpcheck_body_over(c))
+            httpcheck_fail(c, "condition", "json_path %s: response body "
+                           "over max_body (%zu bytes)", cf->json_path,
+                           httpcheck_body_over(c));
+        else
+            httpcheck_fail(c, "condition", "json_path %s: body is not JSON",
+                           cf->json_path);
         return -1;
     }
     if ((v = httpcheck_json_get(root, cf->json_path)) == NULL) {

@@ -250,6 +250,18 @@ http "outrange" { url = "%(o)s/json" json_path = "data[5].id" }
         self.assertError(r["bad"], "condition: json_path status: body is "
                                    "not JSON")
 
+    def test_json_path_on_a_body_over_max_body(self):
+        # /health answers {"status":"ok",...}: cut at 5 bytes, it is too
+        # large - not "not JSON"
+        r = self.run_checks('http "big" { url = "%s/health" max_body = 5 '
+                            'json_path = "status" }\n'
+                            'http "fits" { url = "%s/health" max_body = 4096 '
+                            'json_path = "status" }\n'
+                            % (self.api.url, self.api.url))
+        self.assertError(r["big"], "condition: json_path status: response "
+                                   "body over max_body (5 bytes)")
+        self.assertPass(r["fits"])
+
     def test_expect_header(self):
         u = self.api.url
         r = self.run_checks("""
