@@ -308,12 +308,6 @@ agent_start_dry(struct agent *a, const struct agent_dry_run *dry)
     return agent_start(a, 1);
 }
 
-const struct config *
-agent_config(const struct agent *a)
-{
-    return a->cfg;
-}
-
 /* --- stopping ----------------------------------------------------------- */
 
 static int

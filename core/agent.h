@@ -63,7 +63,5 @@ int  agent_control(struct agent *a, const char *instance, const char *cmd,
 
 /* Milliseconds of the configured global timeout (the drain budget). */
 int64_t agent_timeout_ms(const struct agent *a);
-/* The config in force (replaced by a reload). */
-const struct config *agent_config(const struct agent *a);
 
 #endif

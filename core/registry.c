@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,14 @@ registry_add(struct registry *r, const outpost_plugin_t *p,
 
 /* 1 when a plugin was added, 0 when path was already loaded, -1. */
 static int
+has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int
 load_one(struct registry *r, const char *path, struct diag *d)
 {
     const outpost_plugin_t *p;
@@ -487,10 +496,21 @@ load_one(struct registry *r, const char *path, struct diag *d)
     lt_dlhandle h;
     struct stat st;
 
-    /* dlopen would wait forever on a FIFO named *.so. */
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    /* dlopen would wait forever on a FIFO named *.so. lt_dlopenext tries
+     * path, then path.so: check what it would open (a directory of the
+     * same name, as in a build tree, is not it). */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         diag_add(d, path, 0, "cannot load plugin: not a regular file");
         return -1;
+    }
+    if (!has_suffix(path, ".so")) {
+        char so[PATH_MAX];
+
+        snprintf(so, sizeof(so), "%s.so", path);
+        if (stat(so, &st) == 0 && !S_ISREG(st.st_mode)) {
+            diag_add(d, so, 0, "cannot load plugin: not a regular file");
+            return -1;
+        }
     }
     h = lt_dlopenext(path);
     if (h == NULL) {

@@ -50,7 +50,9 @@ extern "C" {
  *   1.0  the first ABI
  *   1.1  outpost_plugin_t gains providers and validate_provider
  *   1.2  outputs: outpost_batch_delivered/_reject/_retry_after;
- *        outpost_plugin_t gains output_defaults and output_tick */
+ *        outpost_plugin_t gains output_defaults and output_tick;
+ *        outpost/pattern.h: bounded regex and glob checks; option flags
+ *        OUTPOST_OPT_PATH, _REGEX, _HEADER, _ADDRESS, _OUTPUTS */
 #define OUTPOST_ABI_VERSION 1
 #define OUTPOST_ABI_MINOR   2
 
