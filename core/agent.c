@@ -6,7 +6,10 @@
  * the reverse, so that nothing an input emits on its way out is lost.
  */
 #include <errno.h>
+#include <fnmatch.h>
+#include <ftw.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -43,6 +46,8 @@ struct agent {
     int              collect_threads;
     struct config   *cfg;
     struct runtime  *rt;
+    const struct agent_dry_run *dry;  /* NULL: a real run */
+    char            *dry_state;       /* the dry run's throwaway state_dir */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -79,6 +84,12 @@ agent_new(const struct agent_opts *o, struct diag *d)
 fail:
     agent_free(a);
     return NULL;
+}
+
+const struct config *
+agent_config(const struct agent *a)
+{
+    return a->cfg;
 }
 
 int64_t
@@ -121,13 +132,35 @@ spill_dir_for(const struct config *c, const outpost_instance_t *inst)
     return dir;
 }
 
+/* A dry run leaves out every output and the inputs its glob does not
+ * match. */
 static int
-build_instances(struct runtime *rt, struct config *c)
+dry_skips(const struct agent_dry_run *dry, const struct section *s)
+{
+    if (dry == NULL)
+        return 0;
+    if (s->plugin->kind == OUTPOST_OUTPUT)
+        return 1;
+    return s->plugin->kind == OUTPOST_INPUT && dry->inputs
+           && fnmatch(dry->inputs, s->instance, 0) != 0;
+}
+
+static int
+build_instances(struct runtime *rt, struct config *c,
+                const struct agent_dry_run *dry, const char *dry_state)
 {
     for (size_t i = 0; i < c->nsections; i++) {
-        outpost_instance_t *inst = instance_new(&c->sections[i], c);
+        outpost_instance_t *inst;
 
-        if (inst == NULL || add_inst(&rt->insts, &rt->ninsts, inst) != 0) {
+        if (dry_skips(dry, &c->sections[i]))
+            continue;
+        inst = instance_new(&c->sections[i], c);
+        if (inst && dry_state) {
+            free(inst->state_root);
+            inst->state_root = strdup(dry_state);
+        }
+        if (inst == NULL || (dry_state && inst->state_root == NULL)
+            || add_inst(&rt->insts, &rt->ninsts, inst) != 0) {
             instance_free(inst);
             log_core(OUTPOST_LOG_ERROR, "start", "out of memory");
             return -1;
@@ -193,7 +226,8 @@ disarm_tick(void *arg)
 }
 
 static int
-start_inputs_and_filters(struct runtime *rt, int threads, int once)
+start_inputs_and_filters(struct runtime *rt, int threads, int once,
+                         const struct agent_dry_run *dry)
 {
     for (size_t i = 0; i < rt->ninsts; i++) {
         outpost_instance_t *inst = rt->insts[i];
@@ -208,6 +242,8 @@ start_inputs_and_filters(struct runtime *rt, int threads, int once)
                              : NULL;
     if (rt->sched == NULL)
         return -1;
+    if (dry)
+        pipeline_set_tap(rt->pipeline, dry->tap, dry->arg);
     for (size_t i = 0; i < rt->ninsts; i++) {
         outpost_instance_t *inst = rt->insts[i];
 
@@ -235,9 +271,10 @@ agent_start(struct agent *a, int once)
     rt->loop = loop_new();
     if (rt->loop == NULL || loop_start(rt->loop) != 0
         || http_client_start(rt->loop) != 0
-        || build_instances(rt, a->cfg) != 0
+        || build_instances(rt, a->cfg, a->dry, a->dry_state) != 0
         || start_outputs(rt, a->cfg) != 0
-        || start_inputs_and_filters(rt, a->collect_threads, once) != 0) {
+        || start_inputs_and_filters(rt, a->collect_threads, once,
+                                    a->dry) != 0) {
         log_core(OUTPOST_LOG_ERROR, "start", "cannot start the agent");
         runtime_stop(rt, 0);
         a->rt = NULL;
@@ -245,8 +282,30 @@ agent_start(struct agent *a, int once)
     }
     log_core(OUTPOST_LOG_INFO, "start",
              "running %zu instances (%zu filters, %zu outputs)%s",
-             rt->ninsts, rt->nfilters, rt->noutputs, once ? ", once" : "");
+             rt->ninsts, rt->nfilters, rt->noutputs,
+             a->dry ? ", dry run" : once ? ", once" : "");
     return 0;
+}
+
+int
+agent_start_dry(struct agent *a, const struct agent_dry_run *dry)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    if (asprintf(&a->dry_state, "%s/outpost-test-XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp") < 0) {
+        a->dry_state = NULL;
+        return -1;
+    }
+    if (mkdtemp(a->dry_state) == NULL) {
+        log_core(OUTPOST_LOG_ERROR, "start", "cannot create %s: %s",
+                 a->dry_state, strerror(errno));
+        free(a->dry_state);
+        a->dry_state = NULL;
+        return -1;
+    }
+    a->dry = dry;
+    return agent_start(a, 1);
 }
 
 /* --- stopping ----------------------------------------------------------- */
@@ -315,13 +374,41 @@ agent_finish_once(struct agent *a)
     return rc == 0 ? 0 : 1;
 }
 
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+             struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    if (remove(path) != 0)
+        log_core(OUTPOST_LOG_WARN, "stop", "cannot remove %s: %s", path,
+                 strerror(errno));
+    return 0;
+}
+
+/* The dry run's state_dir goes once every filter has saved into it. */
+static void
+remove_dry_state(struct agent *a)
+{
+    if (a->dry_state == NULL)
+        return;
+    nftw(a->dry_state, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(a->dry_state);
+    a->dry_state = NULL;
+    a->dry = NULL;
+}
+
 void
 agent_stop(struct agent *a, int64_t drain_ms)
 {
-    if (a->rt == NULL)
+    if (a->rt == NULL) {
+        remove_dry_state(a);
         return;
+    }
     runtime_stop(a->rt, drain_ms);
     a->rt = NULL;
+    remove_dry_state(a);
     log_core(OUTPOST_LOG_INFO, "stop", "stopped");
 }
 
@@ -341,6 +428,8 @@ agent_reload(struct agent *a)
         diag_free(&d);
         return -1;
     }
+    for (size_t i = 0; i < d.nwarns; i++)
+        log_core(OUTPOST_LOG_WARN, "reload", "%s", d.warns[i]);
     diag_free(&d);
     /* Output queues spill to disk on stop; the new workers, whose spill
      * directories have the same names, replay them in order. */

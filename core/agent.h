@@ -7,7 +7,10 @@
 #define OUTPOST_AGENT_H
 
 #include "diag.h"
+#include "pipeline.h"
 #include "registry.h"
+
+struct config;
 
 struct agent;
 
@@ -24,6 +27,24 @@ void agent_free(struct agent *a);
 
 /* Builds and starts every instance. once: each input runs one time. */
 int  agent_start(struct agent *a, int once);
+
+/* A dry run (`outpostd --test`): only the inputs whose instance name
+ * matches the fnmatch(3) glob inputs (NULL: all) run, once, through the
+ * filters; no output is started, and tap sees every record that leaves
+ * the filter chain (see pipeline_set_tap: under the pipeline lock, on the
+ * thread that submitted it). Instances get a throwaway state_dir, created
+ * here and removed by agent_stop: filters start blank, as on a first
+ * start, and nothing under the configured state_dir changes. Finish with
+ * agent_finish_once() and agent_stop(). */
+struct agent_dry_run {
+    const char      *inputs;
+    pipeline_tap_fn  tap;
+    void            *arg;
+};
+int  agent_start_dry(struct agent *a, const struct agent_dry_run *dry);
+
+/* The loaded config (borrowed; replaced by agent_reload). */
+const struct config *agent_config(const struct agent *a);
 
 /* once mode: waits for every input's run, then drains every output.
  * 0 when everything was delivered, 1 when an output failed. */

@@ -19,7 +19,8 @@
 struct common_conf {
     /* inputs */
     int64_t           interval_ms;    /* 0: the global interval */
-    int64_t           timeout_ms;     /* 0: the global timeout */
+    int64_t           timeout_ms;     /* 0: the global timeout (inputs'
+                                         runs and outputs' writes) */
     outpost_strlist_t tags;           /* "key=value" */
     char             *category;       /* default: the plugin's name */
     char             *provider;       /* default: the instance's name */
@@ -37,6 +38,8 @@ struct common_conf {
     int64_t           retry_max_ms;
     int64_t           spill_after_ms; /* backend down this long: spill */
     int64_t           disk_limit_mb;
+    int64_t           tick_interval_ms;     /* output_tick period */
+    int64_t           dead_letter_limit_mb; /* dead-letter file size cap */
 };
 
 struct section {
@@ -73,12 +76,40 @@ struct config *config_load(const char *path, struct registry *reg,
                            const char *default_plugin_dir, struct diag *d);
 void config_free(struct config *c);
 
+/* One line per instance, for `outpostd -t`: FILE:LINE, plugin, name,
+ * kind; for an input its interval and the outputs that take its records
+ * (as far as their match can tell from the input's own tags). */
+void config_summary(const struct config *c, FILE *out);
+
+/* The plugin_dir config_load would use for path (the file's, or else
+ * default_plugin_dir), without loading anything: for --list-plugins,
+ * --describe and --sample-config with -C. Malloc'ed; NULL with d filled
+ * when path cannot be read. */
+char *config_plugin_dir(const char *path, const char *default_plugin_dir,
+                        struct diag *d);
+
 /* Core option tables, for --describe and the docs. */
 const outpost_option_t *config_common_options(outpost_kind_t kind);
+
+/* Checks p's output_defaults: each names a common output option other
+ * than match, with a value of its type. 0, or -1 with the reason in err. */
+int config_check_output_defaults(const outpost_plugin_t *p, char *err,
+                                 size_t errlen);
 
 /* Prints every option of p (common ones included) with type, default and
  * help: the text of `outpostd --describe NAME`. */
 void config_describe(const outpost_plugin_t *p, FILE *out);
+
+/* The same for outpost.conf's own options and its api section: the text
+ * of `outpostd --describe global`. */
+void config_describe_globals(FILE *out);
+
+/* A commented section of plugin p, ready to paste into a conf_dir file:
+ * every option with its help as a comment, those with a default left
+ * commented out at it, the required ones set to a placeholder (so the
+ * section passes `outpostd -t` as printed), then the common options of
+ * p's kind. The text of `outpostd --sample-config NAME` (sample.c). */
+void config_sample(const outpost_plugin_t *p, FILE *out);
 
 /* Frees strings and lists that the option table placed in conf. */
 void options_release(const outpost_option_t *table, void *conf);

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "config_internal.h"
 #include "options.h"
 #include "options_internal.h"
+#include "registry.h"
 
 #define DAYS_365_MS     31536000000.0
 
@@ -28,12 +30,13 @@ static const outpost_option_t input_common[] = {
       "category tag (default: the plugin's name)", 0, 0, 0, NULL },
     { "provider", OUTPOST_OPT_STRING, C(provider), NULL,
       "provider tag (default: the instance's name)", 0, 0, 0, NULL },
-    { "tier", OUTPOST_OPT_STRING, C(tier), NULL,
-      "SLA tier: basic, professional or enterprise", 0, 0, 0, NULL },
+    { "tier", OUTPOST_OPT_ENUM, C(tier), NULL,
+      "SLA tier", 0, 0, 0, "basic|professional|enterprise" },
     { "failover_group", OUTPOST_OPT_STRING, C(failover_group), NULL,
       "inputs in one group stand in for each other", 0, 0, 0, NULL },
     { "priority", OUTPOST_OPT_INT, C(priority), "0",
-      "order within the failover group, lowest first", 0, 0, 0, NULL },
+      "order within the failover group, lowest first",
+      0, -2147483647.0, 2147483647.0, NULL },
     { "weight", OUTPOST_OPT_FLOAT, C(weight), "1",
       "share of traffic within the failover group", 0, 0, 1e6, NULL },
     OUTPOST_OPTION_END
@@ -65,8 +68,19 @@ static const outpost_option_t output_common[] = {
       0, 0, DAYS_365_MS, NULL },
     { "disk_limit_mb", OUTPOST_OPT_INT, C(disk_limit_mb), "1024",
       "disk space for spilled records, in MiB", 0, 1, 1e7, NULL },
+    { "timeout", OUTPOST_OPT_DURATION, C(timeout_ms), NULL,
+      "a write taking longer is retried (default: the global timeout)",
+      0, 1, DAYS_365_MS, NULL },
+    { "tick_interval", OUTPOST_OPT_DURATION, C(tick_interval_ms), "1s",
+      "how often the plugin's periodic work runs, if it has any",
+      0, 10, DAYS_365_MS, NULL },
+    { "dead_letter_limit_mb", OUTPOST_OPT_INT, C(dead_letter_limit_mb), "64",
+      "size of the file keeping rejected records, in MiB; beyond it they "
+      "are counted and dropped", 0, 1, 1e6, NULL },
     OUTPOST_OPTION_END
 };
+
+#define COMMON_ROWS_MAX 32      /* rows in the longest table above */
 
 const outpost_option_t *
 config_common_options(outpost_kind_t kind)
@@ -77,6 +91,76 @@ config_common_options(outpost_kind_t kind)
     case OUTPOST_OUTPUT: return output_common;
     }
     return NULL;
+}
+
+/* --- a plugin's own defaults ------------------------------------------- */
+
+/* table with p's output_defaults put in; n rows at most (with the end). */
+static const outpost_option_t *
+with_plugin_defaults(const outpost_plugin_t *p, outpost_option_t *copy,
+                     size_t n)
+{
+    const outpost_option_t *table = config_common_options(p->kind);
+    const outpost_default_t *d = registry_output_defaults(p);
+    size_t rows = 0;
+
+    if (d == NULL || table == NULL)
+        return table;
+    while (table[rows].name)
+        rows++;
+    if (rows + 1 > n)
+        return table;
+    memcpy(copy, table, (rows + 1) * sizeof(*copy));
+    for (; d->name; d++)
+        for (size_t i = 0; i < rows; i++)
+            if (strcmp(copy[i].name, d->name) == 0)
+                copy[i].def = d->value;
+    return copy;
+}
+
+int
+config_common_fill(const outpost_plugin_t *p, cfg_t *sec,
+                   struct common_conf *c)
+{
+    outpost_option_t copy[COMMON_ROWS_MAX];
+
+    return options_fill(with_plugin_defaults(p, copy, COMMON_ROWS_MAX), sec,
+                        c);
+}
+
+int
+config_check_output_defaults(const outpost_plugin_t *p, char *err,
+                             size_t errlen)
+{
+    const outpost_default_t *d = registry_output_defaults(p);
+    enum secret_variant v;
+    char why[256];
+
+    if (d == NULL)
+        return 0;
+    if (p->kind != OUTPOST_OUTPUT) {
+        snprintf(err, errlen, "output_defaults is set, but the plugin is "
+                 "not an output");
+        return -1;
+    }
+    for (; d->name; d++) {
+        const outpost_option_t *o = option_find(output_common, d->name, &v);
+
+        /* A list default would be parsed by libconfuse while a config file
+         * is being read (see options.c); match has no sane default. */
+        if (o == NULL || v != SECRET_VALUE || option_is_list(o)) {
+            snprintf(err, errlen, "output_defaults: '%s' is not a common "
+                     "output option a plugin can set", d->name);
+            return -1;
+        }
+        if (d->value == NULL
+            || option_check_value(o, d->value, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "output_defaults: '%s': %s", d->name,
+                     d->value ? why : "no value");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* tags and match are lists of "key=..." pairs; say which form. */
@@ -276,5 +360,20 @@ config_describe(const outpost_plugin_t *p, FILE *out)
     fprintf(out, "\noptions:\n");
     describe_table(p->options, out);
     fprintf(out, "\ncommon %s options:\n", kind);
-    describe_table(config_common_options(p->kind), out);
+    {
+        outpost_option_t copy[COMMON_ROWS_MAX];
+
+        describe_table(with_plugin_defaults(p, copy, COMMON_ROWS_MAX), out);
+    }
+}
+
+void
+config_describe_globals(FILE *out)
+{
+    fputs("outpost.conf (global options; drop-in files in conf_dir hold "
+          "sections only)\n\noptions:\n", out);
+    describe_table(config_globals_table, out);
+    fputs("\napi { ... } section (read and checked; the HTTP API itself is "
+          "not built yet):\n", out);
+    describe_table(config_api_table, out);
 }

@@ -1,43 +1,77 @@
 /*
  * output.c - the worker behind one output instance: its thread, its
- * queue, batching, retries and spilling while the backend is down.
+ * queue, batching, retries, dead letters and spilling while the backend
+ * is down.
  *
  * The thread's loop:
  *  1. Wait until batch_size records are queued, or flush_interval after it
- *     first saw one waiting; at once while someone drains.
- *  2. Peek a batch (the oldest records) and write it. OK: commit it.
- *     FAIL: commit it, count and log the records as failed. RETRY: sleep
- *     random(0, min(retry_max, retry_initial * 2^attempt)) ("full jitter")
- *     and write the same batch again. A batch is committed only after the
- *     backend answered for it, so order is kept and nothing is skipped.
+ *     first saw one waiting; at once while someone drains. Call the
+ *     plugin's output_tick whenever tick_interval has passed.
+ *  2. Peek a batch (the oldest records) and write it. What the answer
+ *     settles (the output contract in plugin.h: OK, FAIL, the delivered
+ *     prefix of a RETRY and the rejected records right after it) is
+ *     counted, rejected records are appended to the dead-letter file, and
+ *     then that prefix is committed. The unsettled rest is written again
+ *     after a pause: random(0, min(retry_max, retry_initial * 2^attempt))
+ *     ("full jitter"), or the backend's retry_after if that is longer.
+ *     Records are committed only once answered for, so order is kept and
+ *     nothing is skipped or sent twice by us.
+ *
+ * Accounting (struct output_stats): pushed = delivered + failed +
+ * dropped + queued whenever the thread is between batches, failed =
+ * dead_lettered + dead_dropped. Counters move before the commit, so for a
+ * moment a settled record is both counted and still queued, never
+ * neither.
  *
  * Backend state: an outage starts with the first RETRY and ends with the
- * next OK. It is logged when declared (after DOWN_AFTER attempts in a row)
- * and when it ends, never per attempt. Once it has lasted spill_after_ms
- * (and there is a spill directory) the whole queue is moved to disk;
- * records pushed after that follow it there (queue invariant 1), so a
- * kill -9 during an outage loses nothing. On recovery the disk part is
- * replayed in order by the same loop.
+ * next OK or FAIL. It is logged when declared (after DOWN_AFTER attempts in
+ * a row) and when it ends, never per attempt. Once it has lasted
+ * spill_after_ms (and there is a spill directory) the whole queue is moved
+ * to disk; records pushed after that follow it there (queue invariant 1),
+ * so a kill -9 during an outage loses nothing. On recovery the disk part
+ * is replayed in order by the same loop.
  *
  * Locking: w->mu guards the control fields and counters. The thread sleeps
  * on w->cv between retries; drainers wait on it for progress. w->mu may be
- * held while calling into the queue, never the other way round.
+ * held while calling into the queue, never the other way round, and never
+ * while calling the plugin.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "clock.h"
+#include "deadletter.h"
+#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "output.h"
 #include "queue.h"
+#include "registry.h"
 
 #define DOWN_AFTER              3       /* RETRYs in a row: log "down" */
 #define IDLE_WAIT_MS            60000   /* queue_wait wakes us anyway */
 #define STALL_WAIT_MS           100     /* records queued but none readable */
+#define RETRY_AFTER_MAX_MS      86400000 /* a day: beyond is a vendor bug */
+#define REQUEUE_CHUNK           256
+
+/* The batch as the core holds it: what write sees comes first, so the
+ * SDK's outpost_batch_*() find the rest from the pointer write got. */
+struct out_batch {
+    outpost_batch_t      pub;
+    size_t               delivered;     /* prefix the plugin reported */
+    int64_t              retry_after_ms;
+    char               **why;           /* per record: reason, or NULL */
+    const char          *reject_default; /* a reject without a reason */
+};
+
+/* The batch whose write is running on this thread (rule 1: the SDK calls
+ * are only valid there). */
+static __thread struct out_batch *in_write;
 
 struct output_worker {
     outpost_instance_t  *inst;
@@ -46,6 +80,7 @@ struct output_worker {
     pthread_mutex_t      mu;
     pthread_cond_t       cv;            /* monotonic clock */
     char                 name[128];     /* "<plugin>.<instance>" */
+    char                *dl_path;       /* dead letters; NULL: none */
 
     /* settings, fixed at start */
     size_t               batch_size;
@@ -53,25 +88,37 @@ struct output_worker {
     int64_t              retry_initial_ms;
     int64_t              retry_max_ms;
     int64_t              spill_after_ms;
+    int64_t              timeout_ms;
+    int64_t              tick_ms;
+    uint64_t             dl_limit;      /* bytes */
     int                  has_spill;
+    void               (*tick)(outpost_instance_t *);
 
     /* under mu */
     int                  stop;
     int                  exited;
     int                  drainers;      /* output_drain calls waiting */
     int64_t              drain_deadline;
-    int                  any_failed;    /* a batch got FAIL since start */
+    int                  any_failed;    /* a record was rejected */
+    uint64_t             pushed;
     uint64_t             delivered;
-    uint64_t             failed;
+    uint64_t             dead_lettered;
+    uint64_t             dead_dropped;
     uint64_t             retries;
+    uint64_t             timeouts;
+    uint64_t             requeued;
+    int64_t              next_attempt;  /* scheduled retry; 0: none */
 
     /* the thread's own */
     outpost_record_t   **batch;         /* batch_size slots */
+    struct out_batch     ob;
     uint64_t             rng;
     unsigned             attempts;      /* RETRYs in a row */
     int64_t              down_since;    /* first RETRY of an outage; 0: up */
     int                  down_logged;
     int                  spilled;       /* moved the queue to disk */
+    int                  dl_full;       /* logged that dead letters are full */
+    int64_t              next_tick;
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -114,10 +161,34 @@ notify(struct output_worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Sleeps until `until` (monotonic ms), or less: never past a drainer's
- * deadline that is still ahead. -1 when told to stop. */
+/* Runs the plugin's output_tick when it is due. The thread's own, mu not
+ * held. */
+static void
+maybe_tick(struct output_worker *w)
+{
+    int64_t now;
+
+    if (w->tick == NULL)
+        return;
+    now = clock_mono_ms();
+    if (now < w->next_tick)
+        return;
+    w->next_tick = now + w->tick_ms;
+    w->tick(w->inst);
+}
+
+/* When the thread must next wake for a tick (or `until`, if earlier). */
+static int64_t
+tick_bound(const struct output_worker *w, int64_t until)
+{
+    return w->tick && w->next_tick < until ? w->next_tick : until;
+}
+
+/* Sleeps until `until` (monotonic ms), ticking on the way. Unless firm
+ * (a pause the backend asked for), never past a drainer's deadline that
+ * is still ahead. -1 when told to stop. */
 static int
-sleep_until(struct output_worker *w, int64_t until)
+sleep_until(struct output_worker *w, int64_t until, int firm)
 {
     int stop;
 
@@ -126,11 +197,18 @@ sleep_until(struct output_worker *w, int64_t until)
         int64_t now = clock_mono_ms(), end = until;
         struct timespec ts;
 
-        if (w->drainers && now < w->drain_deadline && w->drain_deadline < end)
+        if (!firm && w->drainers && now < w->drain_deadline
+            && w->drain_deadline < end)
             end = w->drain_deadline;
         if (now >= end)
             break;
-        ts = mono_ts(end);
+        if (w->tick && now >= w->next_tick) {
+            pthread_mutex_unlock(&w->mu);
+            maybe_tick(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        ts = mono_ts(tick_bound(w, end));
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     stop = w->stop;
@@ -138,17 +216,104 @@ sleep_until(struct output_worker *w, int64_t until)
     return stop ? -1 : 0;
 }
 
+/* Waits before writing the rest of a batch again: the backoff for this
+ * attempt, or the backend's retry_after when that is longer. */
 static int
-backoff(struct output_worker *w, unsigned attempt)
+pause_before_retry(struct output_worker *w, unsigned attempt,
+                   int64_t retry_after_ms)
 {
-    int64_t cap = w->retry_initial_ms;
+    int64_t cap = w->retry_initial_ms, delay, until;
+    int firm = 0, rc;
 
     for (unsigned i = 0; i < attempt && cap < w->retry_max_ms; i++)
         cap *= 2;
     if (cap > w->retry_max_ms)
         cap = w->retry_max_ms;
-    return sleep_until(w, clock_mono_ms()
-                          + (int64_t) (rand_next(w) % (uint64_t) (cap + 1)));
+    delay = (int64_t) (rand_next(w) % (uint64_t) (cap + 1));
+    if (retry_after_ms > delay) {
+        delay = retry_after_ms < RETRY_AFTER_MAX_MS ? retry_after_ms
+                                                    : RETRY_AFTER_MAX_MS;
+        firm = 1;
+        outpost_log(w->inst, OUTPOST_LOG_INFO, "write",
+                    "backend asked to wait %" PRId64 " ms before the next "
+                    "attempt", delay);
+    }
+    until = clock_mono_ms() + delay;
+    pthread_mutex_lock(&w->mu);
+    w->next_attempt = until;
+    pthread_mutex_unlock(&w->mu);
+    rc = sleep_until(w, until, firm);
+    pthread_mutex_lock(&w->mu);
+    w->next_attempt = 0;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* --- the batch and the SDK calls on it --------------------------------- */
+
+static struct out_batch *
+batch_of(const outpost_batch_t *b, const char *fn)
+{
+    if (b == NULL || in_write == NULL || b != &in_write->pub) {
+        log_core(OUTPOST_LOG_ERROR, "write", "%s called outside write or "
+                 "on another batch: ignored", fn);
+        return NULL;
+    }
+    return in_write;
+}
+
+void
+outpost_batch_delivered(const outpost_batch_t *b, size_t n)
+{
+    struct out_batch *ob = batch_of(b, "outpost_batch_delivered");
+
+    if (ob)
+        ob->delivered = n < ob->pub.n ? n : ob->pub.n;
+}
+
+void
+outpost_batch_reject(const outpost_batch_t *b, size_t i, const char *why)
+{
+    struct out_batch *ob = batch_of(b, "outpost_batch_reject");
+    char *copy;
+
+    if (ob == NULL || i >= ob->pub.n)
+        return;
+    copy = strdup(why && why[0] ? why : "rejected by the backend");
+    if (copy == NULL && ob->why[i] != NULL)
+        return;                 /* keep the earlier reason */
+    free(ob->why[i]);
+    /* Out of memory: still rejected, with the fixed text. */
+    ob->why[i] = copy ? copy : (char *) ob->reject_default;
+}
+
+void
+outpost_batch_retry_after(const outpost_batch_t *b, int64_t ms)
+{
+    struct out_batch *ob = batch_of(b, "outpost_batch_retry_after");
+
+    if (ob && ms > ob->retry_after_ms)
+        ob->retry_after_ms = ms;
+}
+
+static void
+batch_clear(struct out_batch *ob)
+{
+    for (size_t i = 0; i < ob->pub.n; i++) {
+        if (ob->why[i] != ob->reject_default)
+            free(ob->why[i]);
+        ob->why[i] = NULL;
+    }
+    ob->pub.n = 0;
+}
+
+static void
+batch_set(struct out_batch *ob, outpost_record_t **recs, size_t n)
+{
+    ob->pub.records = recs;
+    ob->pub.n = n;
+    ob->delivered = 0;
+    ob->retry_after_ms = 0;
 }
 
 /* --- outcomes of a write ------------------------------------------------- */
@@ -188,12 +353,10 @@ on_retry(struct output_worker *w)
     }
 }
 
+/* The backend answered for a whole batch (OK or FAIL): an outage ends. */
 static void
-on_ok(struct output_worker *w, size_t n)
+on_answer(struct output_worker *w, size_t n)
 {
-    pthread_mutex_lock(&w->mu);
-    w->delivered += n;
-    pthread_mutex_unlock(&w->mu);
     if (w->down_logged || w->spilled)
         outpost_log(w->inst, OUTPOST_LOG_INFO, "write",
                     "backend recovered after %" PRId64 " ms and %u failed "
@@ -206,52 +369,163 @@ on_ok(struct output_worker *w, size_t n)
     w->spilled = 0;
 }
 
-static void
-on_fail(struct output_worker *w, size_t n, outpost_result_t r)
+/* Keeps rec in the dead-letter file; 1 when kept, 0 when it had to be
+ * dropped (counted and logged). */
+static int
+dead_letter(struct output_worker *w, const outpost_record_t *rec,
+            const char *why)
 {
+    int rc = -1;
+
+    if (w->dl_path)
+        rc = deadletter_append(w->dl_path, w->dl_limit, rec, why,
+                               outpost_time_now());
+    if (rc == 0) {
+        w->dl_full = 0;
+        return 1;
+    }
+    if (!w->dl_full) {
+        /* Once per episode; the count is in the stats. */
+        w->dl_full = 1;
+        if (w->dl_path == NULL)
+            outpost_log(w->inst, OUTPOST_LOG_ERROR, "dead-letter",
+                        "no state_dir to keep rejected records in: "
+                        "rejected records are dropped (%s)", why);
+        else if (rc == 1)
+            outpost_log(w->inst, OUTPOST_LOG_ERROR, "dead-letter",
+                        "%s is full (dead_letter_limit_mb = %" PRIu64 "): "
+                        "rejected records are dropped until it is read "
+                        "and requeued (%s)", w->dl_path, w->dl_limit >> 20,
+                        why);
+        else
+            outpost_log(w->inst, OUTPOST_LOG_ERROR, "dead-letter",
+                        "cannot append to %s: %s: rejected records are "
+                        "dropped (%s)", w->dl_path, strerror(errno), why);
+    }
+    return 0;
+}
+
+/* Counts and dead-letters what the answer r settles (plugin.h, output
+ * rules 2-4); returns how many records from the front that is. */
+static size_t
+settle(struct output_worker *w, struct out_batch *ob, outpost_result_t r)
+{
+    size_t n = ob->pub.n, upto = n, delivered = 0, kept = 0, lost = 0;
+    const char *first = NULL;
+
+    if (r == OUTPOST_RETRY) {
+        upto = ob->delivered;
+        while (upto < n && ob->why[upto] != NULL)
+            upto++;
+    }
+    for (size_t i = 0; i < upto; i++) {
+        const char *why = ob->why[i];
+
+        if (why == NULL && r == OUTPOST_FAIL && i >= ob->delivered)
+            why = "backend rejected the batch";
+        if (why == NULL) {
+            delivered++;
+            continue;
+        }
+        if (first == NULL)
+            first = why;
+        if (dead_letter(w, ob->pub.records[i], why))
+            kept++;
+        else
+            lost++;
+    }
+    if (kept + lost > 0)
+        outpost_log(w->inst, OUTPOST_LOG_WARN, "write",
+                    "backend rejected %zu of %zu records for good (first: "
+                    "%s); %zu kept as dead letters%s%s", kept + lost, n,
+                    first, kept, w->dl_path ? " in " : "",
+                    w->dl_path ? w->dl_path : "");
     pthread_mutex_lock(&w->mu);
-    w->failed += n;
-    w->any_failed = 1;
+    w->delivered += delivered;
+    w->dead_lettered += kept;
+    w->dead_dropped += lost;
+    if (kept + lost > 0)
+        w->any_failed = 1;
     pthread_mutex_unlock(&w->mu);
-    w->attempts = 0;
-    outpost_log(w->inst, OUTPOST_LOG_ERROR, "write",
-                "%s: %zu records dropped",
-                r == OUTPOST_FAIL ? "backend rejected a batch"
-                                  : "write returned an unknown result", n);
+    return upto;
+}
+
+/* Calls write with the output's deadline in force (rule 5). */
+static outpost_result_t
+call_write(struct output_worker *w, struct out_batch *ob)
+{
+    int64_t t0 = clock_mono_ms(), took;
+    outpost_result_t r;
+
+    in_write = ob;
+    http_set_thread_deadline(t0 + w->timeout_ms);
+    r = w->inst->plugin->write(w->inst, &ob->pub);
+    http_set_thread_deadline(0);
+    in_write = NULL;
+    took = clock_mono_ms() - t0;
+    if (took > w->timeout_ms) {
+        outpost_log(w->inst, OUTPOST_LOG_WARN, "write",
+                    "write of %zu records took %" PRId64 " ms, more than "
+                    "timeout (%" PRId64 " ms): taken as a retry",
+                    ob->pub.n, took, w->timeout_ms);
+        pthread_mutex_lock(&w->mu);
+        w->timeouts++;
+        pthread_mutex_unlock(&w->mu);
+        return OUTPOST_RETRY;
+    }
+    if (r != OUTPOST_OK && r != OUTPOST_RETRY && r != OUTPOST_FAIL) {
+        outpost_log(w->inst, OUTPOST_LOG_ERROR, "write",
+                    "write returned an unknown result %d: taken as FAIL",
+                    (int) r);
+        r = OUTPOST_FAIL;
+    }
+    return r;
 }
 
 /* --- the thread ---------------------------------------------------------- */
 
-/* Writes one batch until the backend answers for it (or we stop). Returns
- * when the batch was peeked. */
+/* Writes one batch until the backend has answered for all of it (or we
+ * stop). Returns when the batch was peeked. */
 static int64_t
 deliver(struct output_worker *w)
 {
     int64_t peeked_at = clock_mono_ms();
-    size_t n = queue_peek(w->q, w->batch, w->batch_size);
-    outpost_batch_t b = { w->batch, n };
+    size_t n = queue_peek(w->q, w->batch, w->batch_size), done = 0;
+    unsigned attempt = 0;
 
     if (n == 0) {
-        sleep_until(w, peeked_at + STALL_WAIT_MS);
+        sleep_until(w, peeked_at + STALL_WAIT_MS, 0);
         return peeked_at;
     }
-    for (unsigned attempt = 0;; attempt++) {
-        outpost_result_t r = w->inst->plugin->write(w->inst, &b);
+    while (done < n) {
+        struct out_batch *ob = &w->ob;
+        outpost_result_t r;
+        size_t settled;
+        int64_t retry_after;
 
-        if (r == OUTPOST_RETRY) {
-            on_retry(w);
-            if (backoff(w, attempt) != 0)
-                break;              /* stopping: the batch stays queued */
-            continue;
+        batch_set(ob, w->batch + done, n - done);
+        r = call_write(w, ob);
+        settled = settle(w, ob, r);
+        retry_after = ob->retry_after_ms;
+        batch_clear(ob);
+        /* Counted first, then committed: a drainer that sees an empty
+         * queue also sees the counts. */
+        if (settled > 0) {
+            queue_commit(w->q, settled);
+            done += settled;
+            notify(w);
         }
-        /* Count first, then commit: a drainer that sees an empty queue
-         * must also see the failure. */
-        if (r == OUTPOST_OK)
-            on_ok(w, n);
-        else
-            on_fail(w, n, r);
-        queue_commit(w->q, n);
-        break;
+        if (r != OUTPOST_RETRY) {
+            on_answer(w, n - done);
+            break;
+        }
+        if (done == n)
+            break;                  /* all settled after all */
+        if (settled > 0)
+            attempt = 0;            /* progress: not an outage growing */
+        on_retry(w);
+        if (pause_before_retry(w, attempt++, retry_after) != 0)
+            break;                  /* stopping: the rest stays queued */
     }
     for (size_t i = 0; i < n; i++)
         outpost_record_unref(w->batch[i]);
@@ -269,17 +543,19 @@ worker_main(void *arg)
         size_t len = queue_length(w->q);
         int64_t now = clock_mono_ms();
 
+        maybe_tick(w);
         if (len == 0) {
             first_seen = 0;
             notify(w);
-            queue_wait(w->q, 1, now + IDLE_WAIT_MS);
+            queue_wait(w->q, 1, tick_bound(w, now + IDLE_WAIT_MS));
             continue;
         }
         if (first_seen == 0)
             first_seen = now;
         if (len < w->batch_size && now < first_seen + w->flush_ms
             && !flag(w, &w->drainers)) {
-            queue_wait(w->q, w->batch_size, first_seen + w->flush_ms);
+            queue_wait(w->q, w->batch_size,
+                       tick_bound(w, first_seen + w->flush_ms));
             continue;
         }
         /* What is left has been waiting at least since this peek. */
@@ -307,13 +583,24 @@ settings(struct output_worker *w, const struct common_conf *c)
     w->retry_max_ms = c->retry_max_ms > w->retry_initial_ms
                       ? c->retry_max_ms : w->retry_initial_ms;
     w->spill_after_ms = c->spill_after_ms;
+    w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
+    w->tick_ms = c->tick_interval_ms > 0 ? c->tick_interval_ms : 1000;
+    w->dl_limit = (uint64_t) c->dead_letter_limit_mb << 20;
 }
+
+/* Puts back what `outpostd --requeue` left for this output, behind what is
+ * queued. The file goes only once the records are safe in the queue's
+ * spill files (or, without a spill directory, in memory). */
+static void
+requeue_at_start(struct output_worker *w);
 
 static void
 worker_free(struct output_worker *w)
 {
     queue_close(w->q);
+    free(w->ob.why);
     free(w->batch);
+    free(w->dl_path);
     free(w);
 }
 
@@ -331,17 +618,26 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
     w->inst = inst;
     settings(w, c);
     w->has_spill = spill_dir != NULL;
+    w->tick = registry_output_tick(inst->plugin);
+    w->next_tick = clock_mono_ms() + w->tick_ms;
     w->rng = (uint64_t) clock_mono_ns() ^ (uint64_t) (uintptr_t) w;
     if (w->rng == 0)
         w->rng = 1;
     snprintf(w->name, sizeof(w->name), "%s.%s", inst->plugin->name,
              inst->name);
+    w->dl_path = deadletter_path(inst->state_root, inst->plugin->name,
+                                 inst->name);
     qo.mem_limit = (size_t) c->queue_limit;
     qo.spill_dir = spill_dir;
     qo.disk_limit = (uint64_t) c->disk_limit_mb << 20;
     qo.name = w->name;
     w->batch = calloc(w->batch_size, sizeof(*w->batch));
-    if (w->batch == NULL) {
+    w->ob.why = calloc(w->batch_size, sizeof(*w->ob.why));
+    w->ob.reject_default = "rejected by the backend";
+    if (w->batch == NULL || w->ob.why == NULL) {
+        free(w->batch);
+        free(w->ob.why);
+        free(w->dl_path);
         free(w);
         return NULL;
     }
@@ -357,9 +653,13 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
     }
     if (w->q == NULL) {
         free(w->batch);
+        free(w->ob.why);
+        free(w->dl_path);
         free(w);
         return NULL;
     }
+    /* What an earlier run left on disk counts as pushed. */
+    w->pushed = queue_length(w->q);
     if (pthread_mutex_init(&w->mu, NULL) != 0) {
         worker_free(w);
         return NULL;
@@ -372,6 +672,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         return NULL;
     }
     pthread_condattr_destroy(&ca);
+    requeue_at_start(w);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "start",
                     "cannot start the output thread");
@@ -385,9 +686,74 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
     return w;
 }
 
+struct requeue_ctx {
+    struct output_worker *w;
+    outpost_record_t     *recs[REQUEUE_CHUNK];
+    size_t                n;
+};
+
+static void
+requeue_flush(struct requeue_ctx *ctx)
+{
+    output_push(ctx->w, ctx->recs, ctx->n);
+    for (size_t i = 0; i < ctx->n; i++)
+        outpost_record_unref(ctx->recs[i]);
+    ctx->w->requeued += ctx->n;
+    ctx->n = 0;
+}
+
+static int
+requeue_one(const outpost_record_t *rec, const char *why, int64_t t,
+            void *arg)
+{
+    struct requeue_ctx *ctx = arg;
+
+    (void) why; (void) t;
+    ctx->recs[ctx->n++] = outpost_record_ref((outpost_record_t *) rec);
+    if (ctx->n == REQUEUE_CHUNK)
+        requeue_flush(ctx);
+    return 0;
+}
+
+static void
+requeue_at_start(struct output_worker *w)
+{
+    struct requeue_ctx ctx = { .w = w };
+    char *path = w->dl_path ? deadletter_requeue_path(w->dl_path) : NULL;
+    int damaged = 0;
+    long n;
+
+    if (path == NULL || access(path, F_OK) != 0) {
+        free(path);
+        return;
+    }
+    n = deadletter_walk(path, requeue_one, &ctx, &damaged);
+    if (ctx.n)
+        requeue_flush(&ctx);
+    if (n < 0) {
+        outpost_log(w->inst, OUTPOST_LOG_ERROR, "requeue",
+                    "cannot read %s: %s", path, strerror(errno));
+    } else if (w->has_spill && queue_spill(w->q) != 0) {
+        /* Kept: a later start offers them again (duplicates, no loss). */
+        outpost_log(w->inst, OUTPOST_LOG_ERROR, "requeue",
+                    "%ld requeued records are queued but could not be "
+                    "written to the spill directory; %s is kept", n, path);
+    } else {
+        outpost_log(w->inst, OUTPOST_LOG_INFO, "requeue",
+                    "%ld dead letters from %s are queued again%s", n, path,
+                    damaged ? " (the file's damaged tail was skipped)" : "");
+        unlink(path);
+    }
+    free(path);
+}
+
 void
 output_push(struct output_worker *w, outpost_record_t *const *recs, size_t n)
 {
+    /* Counted before it can be delivered: the sum never runs ahead. */
+    pthread_mutex_lock(&w->mu);
+    w->pushed += n;
+    pthread_mutex_unlock(&w->mu);
     queue_push(w->q, recs, n);
 }
 
@@ -442,11 +808,18 @@ output_get_stats(struct output_worker *w, struct output_stats *st)
 {
     struct queue_stats qs;
 
-    queue_get_stats(w->q, &qs);
+    memset(st, 0, sizeof(*st));
     pthread_mutex_lock(&w->mu);
+    queue_get_stats(w->q, &qs);
+    st->pushed = w->pushed;
     st->delivered = w->delivered;
-    st->failed = w->failed;
+    st->dead_lettered = w->dead_lettered;
+    st->dead_dropped = w->dead_dropped;
+    st->failed = w->dead_lettered + w->dead_dropped;
     st->retries = w->retries;
+    st->timeouts = w->timeouts;
+    st->requeued = w->requeued;
+    st->next_attempt_ms = w->next_attempt;
     pthread_mutex_unlock(&w->mu);
     st->dropped = qs.dropped;
     st->spilled = qs.spilled;

@@ -1,7 +1,9 @@
 /*
  * output.h - the worker that drives one output instance: its own thread and
- * queue, batching by size or time, full-jitter exponential backoff on
- * OUTPOST_RETRY, spilling to disk while the backend stays down.
+ * queue, batching by size or time, partial acceptance, full-jitter
+ * exponential backoff (or the backend's retry_after) on OUTPOST_RETRY,
+ * dead letters for rejected records, spilling to disk while the backend
+ * stays down. The contract with the plugin is in outpost/plugin.h.
  */
 #ifndef OUTPOST_OUTPUT_H
 #define OUTPOST_OUTPUT_H
@@ -11,17 +13,30 @@
 
 struct output_worker;
 
+/* pushed = delivered + failed + dropped + queued whenever the thread is
+ * between batches (and so whenever the queue is empty); failed =
+ * dead_lettered + dead_dropped. */
 struct output_stats {
+    uint64_t pushed;              /* records handed to the output (those
+                                     found on disk and requeued included) */
     uint64_t delivered;           /* records the backend accepted */
-    uint64_t failed;              /* records in batches that got FAIL */
+    uint64_t failed;              /* records the backend rejected for good */
+    uint64_t dead_lettered;       /*   of those: kept in the dead letters */
+    uint64_t dead_dropped;        /*   of those: lost (file full, no
+                                     state_dir, I/O error), logged */
     uint64_t retries;             /* write attempts that got RETRY */
+    uint64_t timeouts;            /*   of those: write outlived timeout */
     uint64_t dropped;             /* records lost to a queue limit */
     uint64_t spilled;
     uint64_t queued;
+    uint64_t requeued;            /* dead letters queued again at start */
+    int64_t  next_attempt_ms;     /* monotonic ms of the next write of a
+                                     retried batch; 0: none pending */
 };
 
 /* Starts the thread for inst (already initialised). spill_dir may be NULL
- * (no disk). NULL on failure. */
+ * (no disk). Dead letters go to deadletter_path(inst->state_root, ...);
+ * what `outpostd --requeue` left there is queued first. NULL on failure. */
 struct output_worker *output_start(outpost_instance_t *inst,
                                    const char *spill_dir);
 
@@ -30,7 +45,8 @@ void output_push(struct output_worker *w, outpost_record_t *const *recs,
                  size_t n);
 
 /* Delivers everything queued, retrying until deadline (monotonic ms).
- * 0 when all was delivered and no batch failed, -1 otherwise. */
+ * 0 when all was delivered and no record was rejected since the start,
+ * -1 otherwise. */
 int  output_drain(struct output_worker *w, int64_t deadline_ms);
 
 /* Stops the thread; anything still queued is spilled to disk. Calls the

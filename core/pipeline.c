@@ -38,6 +38,8 @@ struct pipeline {
     size_t                 ndone, capdone;
 
     struct pipeline_stats  stats;
+    pipeline_tap_fn        tap;
+    void                  *tap_arg;
 };
 
 struct pipeline *
@@ -171,6 +173,9 @@ listed(const char *list, const outpost_instance_t *out)
     return 0;
 }
 
+/* Outputs that record get every record their match rules let through;
+ * notifiers only events, and of those only the ones routed to them (a
+ * "notify" tag naming them, or none). */
 static int
 wants(const outpost_instance_t *out, const outpost_record_t *rec)
 {
@@ -178,11 +183,28 @@ wants(const outpost_instance_t *out, const outpost_record_t *rec)
 
     if (out->nmatch > 0 && !instance_matches(out, rec))
         return 0;
-    if (!(out->plugin->flags & OUTPOST_PLUGIN_NOTIFIER)
-        || rec->kind != OUTPOST_EVENT)
+    if (!(out->plugin->flags & OUTPOST_PLUGIN_NOTIFIER))
         return 1;
+    if (rec->kind != OUTPOST_EVENT)
+        return 0;
     notify = outpost_record_tag(rec, "notify");
     return notify == NULL || listed(notify, out);
+}
+
+/* The story an operator reads in the log alone: one line per event that
+ * left the chain (a failover, a circuit opening, an alert opened or
+ * resolved...), at info; an alert repeat grouped into an open one at
+ * debug. */
+static void
+log_event(const outpost_record_t *rec)
+{
+    const char *mute = outpost_record_string(rec, "mute_reason");
+
+    log_write(mute && strcmp(mute, "grouped") == 0 ? OUTPOST_LOG_DEBUG
+                                                   : OUTPOST_LOG_INFO,
+              outpost_event_kind_name(rec->event_kind), "event",
+              outpost_record_tag(rec, "integration"), NULL, 0, "%s",
+              rec->event->message ? rec->event->message : "");
 }
 
 /* Hands the records that left the chain to the outputs. Lock held, so
@@ -192,6 +214,8 @@ route_done(struct pipeline *p)
 {
     outpost_record_t *sel[256];
 
+    for (size_t i = 0; p->tap && i < p->ndone; i++)
+        p->tap(p->done[i], p->tap_arg);
     for (size_t o = 0; o < p->noutputs; o++) {
         outpost_instance_t *out = p->outputs[o];
         size_t nsel = 0;
@@ -213,8 +237,11 @@ route_done(struct pipeline *p)
             p->stats.out += nsel;
         }
     }
-    for (size_t i = 0; i < p->ndone; i++)
+    for (size_t i = 0; i < p->ndone; i++) {
+        if (p->done[i]->kind == OUTPOST_EVENT)
+            log_event(p->done[i]);
         outpost_record_unref(p->done[i]);
+    }
     p->ndone = 0;
 }
 
@@ -246,6 +273,13 @@ pipeline_tick(struct pipeline *p)
     }
     route_done(p);
     pthread_mutex_unlock(&p->lock);
+}
+
+void
+pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg)
+{
+    p->tap = fn;
+    p->tap_arg = arg;
 }
 
 void

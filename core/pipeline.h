@@ -43,4 +43,11 @@ int  pipeline_control(struct pipeline *p, const char *instance,
 
 void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
 
+/* Shows fn every record that leaves the chain, before it is routed to
+ * the outputs (the dry run of `outpostd --test` has none). fn runs under
+ * the pipeline lock, on the thread that submitted or ticked; it must not
+ * keep rec past its return. Set it before the first record. */
+typedef void (*pipeline_tap_fn)(const outpost_record_t *rec, void *arg);
+void pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg);
+
 #endif

@@ -6,6 +6,11 @@
  * and stays well under 200 bytes while it waits in an output queue. More
  * fields move the array to its own allocation; the record pointer never
  * changes, so filters can add fields to a record they were handed.
+ *
+ * Text enters a record only here (string fields, tag values, an event's
+ * message and dedup key), and is scrubbed of known secrets on the way in
+ * (secrets.h): every output, the spill and the API read records, so none
+ * of them can leak what a server echoed back.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <outpost/record.h>
 #include <outpost/plugin.h>
+#include "secrets.h"
 
 #define INLINE_FIELDS 4
 #define HEAP_FIELDS   32
@@ -39,8 +45,9 @@ outpost_tagset_t *
 outpost_tagset_new(const outpost_tag_t *tags, size_t n)
 {
     outpost_tag_t tmp[n ? n : 1];
+    char *clean[n ? n : 1];
     size_t m = 0, bytes = 0;
-    outpost_tagset_t *ts;
+    outpost_tagset_t *ts = NULL;
     char *p;
 
     /* Later duplicates win: keep the last occurrence of each key. */
@@ -56,12 +63,21 @@ outpost_tagset_new(const outpost_tag_t *tags, size_t n)
             m++;
     }
     for (size_t i = 0; i < m; i++)
+        clean[i] = NULL;
+    for (size_t i = 0; i < m; i++) {
+        int r = secrets_scrub(tmp[i].value, &clean[i]);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            tmp[i].value = clean[i];
+    }
+    for (size_t i = 0; i < m; i++)
         bytes += strlen(tmp[i].value) + 1;
     qsort(tmp, m, sizeof(tmp[0]), tag_cmp);
 
     ts = malloc(sizeof(*ts) + m * sizeof(outpost_tag_t) + bytes);
     if (ts == NULL)
-        return NULL;
+        goto out;
     atomic_init(&ts->refs, 1);
     ts->n = (uint32_t) m;
     p = (char *) &ts->tags[m];
@@ -71,6 +87,9 @@ outpost_tagset_new(const outpost_tag_t *tags, size_t n)
         ts->tags[i].value = memcpy(p, tmp[i].value, len);
         p += len;
     }
+out:
+    for (size_t i = 0; i < m; i++)
+        free(clean[i]);
     return ts;
 }
 
@@ -208,8 +227,8 @@ outpost_event_new(outpost_event_kind_t kind, outpost_severity_t severity,
     ev = calloc(1, sizeof(*ev));
     if (ev == NULL)
         return NULL;
-    ev->message = strdup(message ? message : "");
-    ev->dedup_key = strdup(dedup_key ? dedup_key : "");
+    ev->message = secrets_strdup(message);
+    ev->dedup_key = secrets_strdup(dedup_key);
     rec = outpost_measurement_new(outpost_event_kind_name(kind),
                                   cause ? cause->tags : NULL, 0);
     if (rec == NULL || ev->message == NULL || ev->dedup_key == NULL) {
@@ -388,7 +407,7 @@ outpost_record_add_bool(outpost_record_t *rec, const char *key, int v)
 int
 outpost_record_add_str(outpost_record_t *rec, const char *key, const char *v)
 {
-    char *copy = strdup(v ? v : "");
+    char *copy = secrets_strdup(v);
     outpost_field_t *f;
 
     if (copy == NULL)

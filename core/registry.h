@@ -14,9 +14,10 @@ struct registry;
 struct registry *registry_new(void);
 void registry_free(struct registry *r);
 
-/* Checks abi_version, struct_size and required fields. 0 when usable;
- * otherwise -1 with a message naming the plugin (origin) and both ABI
- * versions in err. */
+/* Checks abi_version, struct_size (a plugin built for a newer minor must
+ * leave the fields this core does not know zero) and required fields. 0
+ * when usable; otherwise -1 with a message naming the plugin (origin) and
+ * both ABI versions in err. */
 int registry_check_abi(const outpost_plugin_t *p, const char *origin,
                        char *err, size_t errlen);
 
@@ -43,5 +44,9 @@ typedef int (*registry_provider_check_fn)(const void *conf,
 const char *const *registry_providers(const outpost_plugin_t *p);
 registry_provider_check_fn
 registry_validate_provider(const outpost_plugin_t *p);
+/* The fields appended in ABI 1.2 (outputs), where p's struct has them. */
+const outpost_default_t *registry_output_defaults(const outpost_plugin_t *p);
+typedef void (*registry_tick_fn)(outpost_instance_t *inst);
+registry_tick_fn registry_output_tick(const outpost_plugin_t *p);
 
 #endif

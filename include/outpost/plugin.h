@@ -90,9 +90,22 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a type in the SDK changes layout or meaning. The core
- * refuses a plugin built for another version. */
+/* The plugin ABI, VERSION.MINOR; `outpostd --version` prints it.
+ * OUTPOST_ABI_VERSION is bumped whenever a type in the SDK changes layout
+ * or meaning, or an SDK function goes away or changes: the core refuses a
+ * plugin built for another version. OUTPOST_ABI_MINOR is bumped when the
+ * SDK only grows: a function added (core/outpostd.sym lists them), a field
+ * appended to outpost_plugin_t. A plugin built for an older minor loads
+ * (its struct_size says which fields it has); one that sets a field this
+ * core does not know is refused.
+ *   1.0  the first ABI
+ *   1.1  outpost_plugin_t gains providers and validate_provider
+ *   1.2  outputs: outpost_batch_delivered/_reject/_retry_after;
+ *        outpost_plugin_t gains output_defaults and output_tick;
+ *        outpost/pattern.h: bounded regex and glob checks; option flags
+ *        OUTPOST_OPT_PATH, _REGEX, _HEADER, _ADDRESS, _OUTPUTS */
 #define OUTPOST_ABI_VERSION 1
+#define OUTPOST_ABI_MINOR   2
 
 typedef enum {
     OUTPOST_INPUT  = 1,
@@ -100,11 +113,12 @@ typedef enum {
     OUTPOST_OUTPUT = 3
 } outpost_kind_t;
 
-/* What an output's write returns for a batch. */
+/* What an output's write returns for a batch; the output contract below
+ * ("outputs") says what each means together with outpost_batch_*(). */
 typedef enum {
-    OUTPOST_OK    = 0,    /* delivered; the core drops its references */
-    OUTPOST_RETRY = 1,    /* not delivered, try again later (with backoff) */
-    OUTPOST_FAIL  = 2     /* rejected for good: counted and logged, dropped */
+    OUTPOST_OK    = 0,    /* every record answered (delivered or rejected) */
+    OUTPOST_RETRY = 1,    /* the rest of the batch: try again later */
+    OUTPOST_FAIL  = 2     /* the rest of the batch is rejected for good */
 } outpost_result_t;
 
 /* What collect returns. */
@@ -137,6 +151,18 @@ typedef enum {
 } outpost_opt_type_t;
 
 #define OUTPOST_OPT_REQUIRED 0x1u   /* the section must set it */
+/* What a STRING (or STRLIST) value holds, checked as the config is read,
+ * so `outpostd -t` reports it at its line. Every text value must be UTF-8
+ * without control characters (tab and newline apart) in any case. */
+#define OUTPOST_OPT_PATH     0x2u   /* a file or directory: not empty */
+#define OUTPOST_OPT_REGEX    0x4u   /* a POSIX extended regex, within the
+                                       bounds of outpost/pattern.h */
+#define OUTPOST_OPT_HEADER   0x8u   /* goes into an HTTP header: no CR, LF */
+#define OUTPOST_OPT_OUTPUTS  0x10u  /* names output instances, "name" or
+                                       "plugin:name" (comma-separated):
+                                       each must exist in the config */
+#define OUTPOST_OPT_ADDRESS  0x20u  /* "host:port" or "[v6addr]:port",
+                                       port 1..65535 */
 
 typedef struct outpost_strlist {
     size_t  n;
@@ -157,7 +183,7 @@ typedef struct outpost_option {
     const char         *def;      /* default, written as in the config;
                                      NULL: unset (zero, NULL, empty) */
     const char         *help;
-    unsigned            flags;    /* OUTPOST_OPT_REQUIRED */
+    unsigned            flags;    /* OUTPOST_OPT_REQUIRED, _PATH... */
     double              min, max; /* INT, FLOAT, DURATION (ms): inclusive
                                      bounds, checked when max > min */
     const char         *choices;  /* ENUM: "a|b|c" */
@@ -171,11 +197,22 @@ typedef struct outpost_instance outpost_instance_t;  /* one config section */
 typedef struct outpost_run      outpost_run_t;       /* one input collection */
 typedef struct outpost_emitter  outpost_emitter_t;   /* where filters emit */
 
-/* A batch handed to an output's write: records in arrival order. */
+/* A batch handed to an output's write: records in arrival order. What
+ * write may say about it beyond its result: see "outputs" below. */
 typedef struct outpost_batch {
     outpost_record_t *const *records;
     size_t                   n;
 } outpost_batch_t;
+
+/* A plugin's own default for one of the core's common output options
+ * (batch_size, flush_interval, timeout...), written as in a config file.
+ * The operator's value still wins. A table ends with OUTPOST_DEFAULT_END. */
+typedef struct outpost_default {
+    const char *name;
+    const char *value;
+} outpost_default_t;
+
+#define OUTPOST_DEFAULT_END { NULL, NULL }
 
 /* --- the plugin -------------------------------------------------------- */
 
@@ -185,7 +222,8 @@ typedef struct outpost_batch {
  * names, or "plugin:instance" where two outputs share a name, set by the
  * alert filter's escalation policies) reaches only the
  * notifiers it names; outputs that record (jsonl, postgres, kafka...)
- * still receive it. Without the tag every notifier gets it. */
+ * still receive it. Without the tag every notifier gets it. Notifiers
+ * never receive measurements (output rule 7). */
 #define OUTPOST_PLUGIN_NOTIFIER 0x2u
 
 typedef struct outpost_plugin {
@@ -250,9 +288,22 @@ typedef struct outpost_plugin {
     /* Inputs with providers, optional (ABI 1.1): checks conf for the
      * provider the instance picked (the options that provider needs). It
      * runs after validate, when the config is read, and answers the same
-     * way. */
+     * way; or 1 with warnings in err, one a line, each starting with the
+     * option's name ("brokers: ignored by provider redis"): options the
+     * provider does not use. The core reports them at their lines and the
+     * config stays valid. */
     int  (*validate_provider)(const void *conf, const char *provider,
                               char *err, size_t errlen);
+
+    /* Outputs, optional (appended in ABI 1.2): the plugin's defaults for
+     * the common output options, e.g. { "batch_size", "1" } for a
+     * notifier. `match` cannot be given a default. Checked when the
+     * module is loaded; `outpostd --describe` shows them. */
+    const outpost_default_t *output_defaults;
+    /* Outputs, optional (ABI 1.2): periodic work (retention, refreshing a
+     * token), every `tick_interval`, on the output's own thread between
+     * writes (output rule 8). */
+    void (*output_tick)(outpost_instance_t *inst);
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \
@@ -306,6 +357,55 @@ void outpost_emit(outpost_emitter_t *out, outpost_record_t *rec);
  * probe an open circuit only once per open_for. Any thread; unknown names
  * are ignored. */
 void outpost_input_defer(const char *integration, int64_t until_ns);
+
+/* --- outputs ----------------------------------------------------------- */
+
+/*
+ * The output contract. write gets a batch of the oldest queued records and
+ * answers for it; the core keeps a record queued until it is answered for,
+ * so nothing is skipped and order is kept.
+ *
+ *  1. Inside write (and only there, on the batch it was given) the plugin
+ *     may call:
+ *       outpost_batch_delivered(b, n)   records 0..n-1 reached the backend;
+ *       outpost_batch_reject(b, i, why) record i is refused for good (a
+ *                                       poison record): it goes to the
+ *                                       output's dead letters with why;
+ *       outpost_batch_retry_after(b, ms) the backend asked for a pause
+ *                                       (Retry-After).
+ *     Calls may repeat; the last delivered count and the longest pause
+ *     count. A count above b->n is taken as b->n; an index out of range
+ *     is ignored.
+ *  2. OUTPOST_OK: every record was answered: the rejected ones go to dead
+ *     letters, all others count as delivered (the delivered count is not
+ *     needed).
+ *  3. OUTPOST_RETRY: records 0..n-1 (n from outpost_batch_delivered, 0 if
+ *     not called) are settled, and so are rejected records directly after
+ *     them; settled records are delivered, or dead letters if rejected.
+ *     The rest (rejections among them forgotten) is written again as the
+ *     next batch's front, never the settled part. The next write comes
+ *     after the core's backoff (random, growing up to retry_max), or after
+ *     the retry_after pause if that is longer.
+ *  4. OUTPOST_FAIL: records 0..n-1 count as delivered (unless rejected),
+ *     all others go to dead letters (reason: the one given with outpost_batch_reject, else
+ *     "backend rejected the batch"). Any other result is taken as FAIL.
+ *  5. A write that outlives the output's `timeout` is logged and taken as
+ *     RETRY, whatever it returned (its delivered count still holds). While
+ *     write runs, outpost_http_perform() never waits past that timeout.
+ *  6. Dead letters are kept in a file per output under state_dir, bounded
+ *     by dead_letter_limit_mb; `outpostd --dead-letters OUTPUT` prints
+ *     them, `outpostd --requeue OUTPUT` queues them again for the next
+ *     start. Beyond the limit (or with no state_dir) a rejected record is
+ *     counted as dropped and logged. Nothing is dropped silently.
+ *  7. Notifiers (OUTPOST_PLUGIN_NOTIFIER) get only the events routed to
+ *     them, never measurements.
+ *  8. write, flush and output_tick run on the output's own thread, one at
+ *     a time; never on the event loop.
+ */
+void outpost_batch_delivered(const outpost_batch_t *b, size_t n);
+void outpost_batch_reject(const outpost_batch_t *b, size_t i,
+                          const char *why);
+void outpost_batch_retry_after(const outpost_batch_t *b, int64_t ms);
 
 /* --- services ---------------------------------------------------------- */
 

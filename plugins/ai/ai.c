@@ -18,13 +18,28 @@
 #include <string.h>
 #include "../common/preset.h"
 
+/* The conf: the common preset part, then the AI APIs' own. */
+struct ai_conf {
+    struct preset_conf common;
+    char              *secret;          /* the API key */
+    int                key_in_query;    /* gemini: ?key= */
+};
+
+enum ai_cred { AI_SECRET = 0 };
+
 static const outpost_option_t ai_options[] = {
-    PRESET_OPTIONS_COMMON("the provider's API key")
+    PRESET_OPTIONS_COMMON
+    PRESET_OPTION_SECRET(struct ai_conf, secret, "the provider's API key")
     { .name = "key_in_query", .type = OUTPOST_OPT_BOOL,
-      .offset = PRESET_OFF(key_in_query), .def = "false",
+      .offset = offsetof(struct ai_conf, key_in_query), .def = "false",
       .help = "gemini: send the key as ?key= instead of x-goog-api-key" },
     PRESET_OPTIONS_ENGINE
     OUTPOST_OPTION_END
+};
+
+static const struct preset_cred_def ai_creds[] = {
+    [AI_SECRET] = { "secret", offsetof(struct ai_conf, secret), -1 },
+    { NULL, 0, -1 }
 };
 
 /* --- OpenAI ---------------------------------------------------------------- */
@@ -58,11 +73,11 @@ openai_step(preset_t *p, httpcheck_call_t *c)
 static int
 gemini_prepare(preset_t *p, httpcheck_call_t *c)
 {
-    const char *key = preset_cred(p, PC_SECRET);
+    const char *key = preset_cred(p, AI_SECRET);
     char *h = NULL, *url = NULL, *ekey;
     int rc = -1;
 
-    if (!p->conf->key_in_query) {
+    if (!((const struct ai_conf *) p->conf)->key_in_query) {
         if (asprintf(&h, "x-goog-api-key: %s", key) >= 0) {
             rc = httpcheck_add_header(c, h);
             explicit_bzero(h, strlen(h));
@@ -130,42 +145,64 @@ cohere_refine(preset_t *p, httpcheck_call_t *c)
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each API's answer to the probe always has. */
+static const struct preset_shape list_shape[] = {       /* openai, mistral */
+    { "object", PJ_STRING }, { "data", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape anthropic_shape[] = {
+    { "data", PJ_ARRAY }, { "has_more", PJ_BOOL }, { NULL, 0 }
+};
+static const struct preset_shape gemini_shape[] = {
+    { "models", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape cohere_shape[] = {
+    { "valid", PJ_BOOL }, { NULL, 0 }
+};
+
 static const struct preset_provider ai_providers[] = {
     { .name = "openai", .base_url = "https://api.openai.com",
-      .path = "/v1/models", .auth = PA_BEARER, .needs = PC(PC_SECRET),
-      .json = 1, .error_path = "error.message", .step = openai_step },
+      .path = "/v1/models", .auth = PA_BEARER, .needs = PC(AI_SECRET),
+      .json = 1, .shape = list_shape, .error_path = "error.message",
+      .step = openai_step },
     { .name = "anthropic", .base_url = "https://api.anthropic.com",
       .path = "/v1/models?limit=1", .auth = PA_HEADER,
-      .auth_header = "x-api-key", .needs = PC(PC_SECRET),
+      .auth_header = "x-api-key", .needs = PC(AI_SECRET),
       .api_version = "2023-06-01", .version_header = "anthropic-version",
-      .headers = json_accept, .json = 1, .error_path = "error.message" },
+      .headers = json_accept, .json = 1, .shape = anthropic_shape,
+      .error_path = "error.message" },
     { .name = "gemini", .base_url = "https://generativelanguage.googleapis.com",
       .path = "/{api_version}/models?pageSize=1", .api_version = "v1beta",
-      .auth = PA_HOOK, .needs = PC(PC_SECRET), .json = 1,
-      .error_path = "error.message",
+      .auth = PA_HOOK, .needs = PC(AI_SECRET), .json = 1,
+      .shape = gemini_shape, .error_path = "error.message",
       .prepare = gemini_prepare, .refine = gemini_refine },
     { .name = "mistral", .base_url = "https://api.mistral.ai",
-      .path = "/v1/models", .auth = PA_BEARER, .needs = PC(PC_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "message" },
+      .path = "/v1/models", .auth = PA_BEARER, .needs = PC(AI_SECRET),
+      .headers = json_accept, .json = 1, .shape = list_shape,
+      .error_path = "message" },
     { .name = "cohere", .base_url = "https://api.cohere.com",
       .path = "/v1/check-api-key", .method = "POST", .auth = PA_BEARER,
-      .needs = PC(PC_SECRET), .headers = json_accept, .json = 1,
-      .error_path = "message", .refine = cohere_refine },
+      .needs = PC(AI_SECRET), .headers = json_accept, .json = 1,
+      .shape = cohere_shape, .error_path = "message",
+      .refine = cohere_refine },
     { .name = NULL }
+};
+
+static const struct preset_plugin ai = {
+    .providers = ai_providers,
+    .creds = ai_creds,
 };
 
 static int
 ai_init(outpost_instance_t *inst)
 {
-    return preset_init(inst, ai_providers);
+    return preset_init(inst, &ai);
 }
 
 static int
 ai_validate_provider(const void *conf, const char *provider, char *err,
                      size_t errlen)
 {
-    return preset_validate_provider(conf, provider, ai_providers, err,
-                                    errlen);
+    return preset_validate_provider(conf, provider, &ai, err, errlen);
 }
 
 /* The common option `provider` picks one (outpostd -t checks it). */
@@ -181,7 +218,7 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .kind = OUTPOST_INPUT,
     .flags = OUTPOST_PLUGIN_ASYNC,
     .options = ai_options,
-    .conf_size = sizeof(struct preset_conf),
+    .conf_size = sizeof(struct ai_conf),
     .init = ai_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "alert.h"
 
 #define STATE_SAVE_EVERY_NS (30 * NS_PER_S)
@@ -18,10 +19,11 @@
 #define OFF(f) offsetof(struct alert_conf, f)
 #define ROUTE(sev, opt, text)                                               \
     { .name = opt, .type = OUTPOST_OPT_STRLIST, .offset = OFF(route[sev]),   \
-      .help = text }
+      .flags = OUTPOST_OPT_OUTPUTS, .help = text }
 #define ESCALATE(sev, opt, text)                                            \
     { .name = opt, .type = OUTPOST_OPT_STRLIST,                             \
-      .offset = OFF(escalate[sev]), .help = text }
+      .offset = OFF(escalate[sev]), .flags = OUTPOST_OPT_OUTPUTS,           \
+      .help = text }
 #define AFTER(sev, opt, value)                                              \
     { .name = opt, .type = OUTPOST_OPT_DURATION,                            \
       .offset = OFF(escalate_after_ms[sev]), .def = value, .min = 0,        \
@@ -66,7 +68,7 @@ static const outpost_option_t alert_options[] = {
               "duration=1h[,weekdays=sat|sun][,timezone=Europe/Berlin]"
               "[,match=key=glob]...\"" },
     { .name = "events_notify", .type = OUTPOST_OPT_STRLIST,
-      .offset = OFF(events_notify),
+      .offset = OFF(events_notify), .flags = OUTPOST_OPT_OUTPUTS,
       .help = "outputs that get state_change, circuit and failover events "
               "once any policy is set (default: none, recorded only)" },
     ROUTE(AL_CRITICAL, "critical", "outputs notified of critical alerts"),
@@ -90,11 +92,6 @@ static const outpost_option_t alert_options[] = {
 
 /* --- names -------------------------------------------------------------- */
 
-static const char *const status_names[] = {
-    [AL_UNKNOWN] = "unknown", [AL_HEALTHY] = "healthy",
-    [AL_DEGRADED] = "degraded", [AL_DOWN] = "down",
-};
-
 static const char *const action_names[] = {
     [AL_OPEN] = "open", [AL_REPEAT] = "repeat", [AL_UPDATE] = "update",
     [AL_ACK] = "acknowledge", [AL_RESOLVE] = "resolve",
@@ -104,16 +101,15 @@ static const char *const action_names[] = {
 const char *
 al_status_name(enum al_status s)
 {
-    return status_names[s];
+    return outpost_status_name(s);
 }
 
 enum al_status
 al_status_parse(const char *s)
 {
-    for (int i = AL_HEALTHY; i <= AL_DOWN; i++)
-        if (s && strcmp(s, status_names[i]) == 0)
-            return (enum al_status) i;
-    return AL_UNKNOWN;
+    int st = outpost_status_parse(s);
+
+    return st < 0 ? AL_UNKNOWN : (enum al_status) st;
 }
 
 const char *
@@ -320,9 +316,9 @@ alert_init(outpost_instance_t *inst)
         return -1;
     st->inst = inst;
     st->conf = outpost_instance_conf(inst);
-    st->k_integration = outpost_intern("integration");
-    st->k_status = outpost_intern("status");
-    st->k_success = outpost_intern("success");
+    st->k_integration = outpost_intern(OUTPOST_TAG_INTEGRATION);
+    st->k_status = outpost_intern(OUTPOST_F_STATUS);
+    st->k_success = outpost_intern(OUTPOST_F_SUCCESS);
     outpost_instance_set_data(inst, st);
     if (parse_conf(st, err, sizeof(err)) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err[0] ? err

@@ -30,6 +30,7 @@
 #define OUTPOST_ALERT_H
 
 #include <stdint.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "rules.h"
 #include "strmap.h"
@@ -40,7 +41,10 @@ struct tz;
 #define NS_PER_S      1000000000LL
 #define NS_PER_MS     1000000LL
 
-enum al_status { AL_UNKNOWN, AL_HEALTHY, AL_DEGRADED, AL_DOWN };
+enum al_status {
+    AL_UNKNOWN = OUTPOST_STATUS_UNKNOWN, AL_HEALTHY = OUTPOST_STATUS_HEALTHY,
+    AL_DEGRADED = OUTPOST_STATUS_DEGRADED, AL_DOWN = OUTPOST_STATUS_DOWN
+};
 
 /* What a notification says happened. */
 enum al_action {

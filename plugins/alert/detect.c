@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <outpost/fields.h>
 #include "alert.h"
 #include "lookup.h"
+#include "verdict.h"
 
 #define MSG_MAX 512
 
@@ -152,22 +154,53 @@ al_flap_tick(struct alerter *st, struct al_alert *flap,
 
 /* --- the health alert ---------------------------------------------------- */
 
+/* What every message about a check adds after its own words, so the
+ * person it reaches knows at once whether it is us or them, and where the
+ * traffic went: "; Stripe reports a major outage: Elevated API errors;
+ * checkout traffic moved to paypal". */
+static void
+add_context(const outpost_record_t *rec, const char *integration, char *msg,
+            size_t len)
+{
+    size_t off = strlen(msg);
+    const char *active = outpost_record_string(rec, OUTPOST_F_FAILOVER_ACTIVE);
+    const char *group = outpost_record_tag(rec, OUTPOST_TAG_FAILOVER_GROUP);
+    /* A status page's own check: its verdict is the whole story. */
+    int page = outpost_record_string(rec, OUTPOST_F_INDICATOR) != NULL;
+    char vendor[256];
+
+    if (verdict_text(rec, vendor, sizeof(vendor))[0] && off < len)
+        off += (size_t) snprintf(msg + off, len - off, "%s%s",
+                                 page ? ": " : "; ", vendor);
+    if (active && group && strcmp(active, integration) != 0 && off < len)
+        snprintf(msg + off, len - off, active[0]
+                 ? "; %s traffic moved to %s" : "; %s has no provider left%s",
+                 group, active);
+}
+
+/* Counts are of bad checks: failed ones, or ones whose status is in
+ * open_on. A failure-only outage reads the same in the log ("check
+ * recovered after 10 failed checks"), the alert and its resolve. */
 static void
 describe_open(const struct al_integ *in, outpost_record_t *rec,
               enum al_status status, int success, char *msg, size_t len)
 {
-    const char *error = outpost_record_string(rec, "error");
-    double ms = outpost_record_number(rec, "response_ms", -1);
+    const char *error = outpost_record_string(rec, OUTPOST_F_ERROR);
+    double ms = outpost_record_number(rec, OUTPOST_F_RESPONSE_MS, -1);
 
     if (!success)
-        snprintf(msg, len, "%s is down: %lld consecutive failures%s%s%s",
-                 in->name, (long long) in->fail_streak, error ? " (" : "",
+        snprintf(msg, len, "%s is down: %lld failed check%s in a row%s%s%s",
+                 in->name, (long long) in->fail_streak,
+                 in->fail_streak == 1 ? "" : "s", error ? " (" : "",
                  error ? error : "", error ? ")" : "");
+    else if (verdict_status(rec) && outpost_record_string(rec, OUTPOST_F_INDICATOR))
+        snprintf(msg, len, "%s is %s", in->name, al_status_name(status));
     else if (ms >= 0)
         snprintf(msg, len, "%s is %s (%.0f ms)", in->name,
                  al_status_name(status), ms);
     else
         snprintf(msg, len, "%s is %s", in->name, al_status_name(status));
+    add_context(rec, in->name, msg, len);
 }
 
 static void
@@ -182,6 +215,9 @@ health_open(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
     if (a == NULL || al_alert_opened(st, a, now) != 0)
         return;
     in->health = a;
+    /* The failed checks that opened it are its first occurrences. */
+    if (!success && in->fail_streak > 1)
+        a->occurrences = in->fail_streak;
     al_alert_set_tags(a, rec->tags);
     a->status = status;
     a->sev = al_rules_eval(st->rules, st->nrules, al_alert_attr, a);
@@ -207,6 +243,7 @@ health_repeat(struct alerter *st, struct al_alert *a, outpost_record_t *rec,
         snprintf(msg, sizeof(msg), "%s is now %s (was %s), %s",
                  a->integration, al_status_name(status), al_status_name(was),
                  al_sev_name(sev));
+        add_context(rec, a->integration, msg, sizeof(msg));
         al_notify(st, a, AL_UPDATE, msg, rec, out, now);
         return;
     }
@@ -215,9 +252,10 @@ health_repeat(struct alerter *st, struct al_alert *a, outpost_record_t *rec,
                     < st->conf->repeat_interval_ms * NS_PER_MS)
         return;
     utc_text(a->opened_ns, since, sizeof(since));
-    snprintf(msg, sizeof(msg), "%s is still %s (%lld occurrences since %s)",
+    snprintf(msg, sizeof(msg), "%s is still %s: %lld bad checks since %s",
              a->integration, al_status_name(status),
              (long long) a->occurrences, since);
+    add_context(rec, a->integration, msg, sizeof(msg));
     al_notify(st, a, AL_REPEAT, msg, rec, out, now);
 }
 
@@ -230,8 +268,9 @@ health_resolve(struct alerter *st, struct al_alert *a, outpost_record_t *rec,
     a->status = status;
     al_alert_set_tags(a, rec->tags);
     al_duration_format((now - a->opened_ns) / NS_PER_MS, took, sizeof(took));
-    snprintf(msg, sizeof(msg), "%s recovered after %s (%lld occurrences)",
-             a->integration, took, (long long) a->occurrences);
+    snprintf(msg, sizeof(msg), "%s recovered: %lld bad check%s in %s",
+             a->integration, (long long) a->occurrences,
+             a->occurrences == 1 ? "" : "s", took);
     al_notify(st, a, AL_RESOLVE, msg, rec, out, now);
     al_alert_closed(st, a);
 }
@@ -280,6 +319,11 @@ al_detect(struct alerter *st, outpost_record_t *rec, outpost_emitter_t *out)
      * what the alert reports, where a failed check is always down. */
     seen = status_text ? al_status_parse(status_text)
                        : success ? AL_HEALTHY : AL_DOWN;
+    /* Unknown (credentials missing, the agent itself overloaded, stale)
+     * says nothing of the vendor: it neither opens nor resolves, and is
+     * no failure in a row. */
+    if (status_text && seen == AL_UNKNOWN)
+        return;
     status = success ? seen : AL_DOWN;
     if ((in = integ_of(st, rec, name)) == NULL)
         return;

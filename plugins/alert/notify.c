@@ -19,18 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "alert.h"
+#include "verdict.h"
 
 #define MSG_MAX 512
 
 outpost_severity_t
 al_record_severity(enum al_sev s)
 {
-    static const outpost_severity_t map[AL_SEV_N] = {
-        OUTPOST_SEV_CRITICAL, OUTPOST_SEV_ERROR, OUTPOST_SEV_WARNING,
-        OUTPOST_SEV_INFO,
-    };
-    return map[s];
+    return outpost_priority_severity(s);
 }
 
 /* --- lists of output names ---------------------------------------------- */
@@ -197,18 +195,18 @@ static void
 add_fields(const struct al_alert *a, enum al_action act, const char *muted,
            outpost_record_t *ev)
 {
-    outpost_record_add_str(ev, "action", al_action_name(act));
+    outpost_record_add_str(ev, OUTPOST_F_ACTION, al_action_name(act));
     outpost_record_add_str(ev, "condition", a->condition);
-    outpost_record_add_str(ev, "status", al_status_name(a->status));
-    outpost_record_add_str(ev, "priority", al_sev_name(a->sev));
-    outpost_record_add_int(ev, "occurrences", a->occurrences);
+    outpost_record_add_str(ev, OUTPOST_F_STATUS, al_status_name(a->status));
+    outpost_record_add_str(ev, OUTPOST_F_PRIORITY, al_sev_name(a->sev));
+    outpost_record_add_int(ev, OUTPOST_F_OCCURRENCES, a->occurrences);
     outpost_record_add_bool(ev, "acknowledged", a->acked);
     if (a->acked)
         outpost_record_add_str(ev, "acknowledged_by", a->acked_by);
     outpost_record_add_int(ev, "since", a->opened_ns / NS_PER_S);
-    outpost_record_add_bool(ev, "muted", muted != NULL);
+    outpost_record_add_bool(ev, OUTPOST_F_MUTED, muted != NULL);
     if (muted)
-        outpost_record_add_str(ev, "mute_reason", muted);
+        outpost_record_add_str(ev, OUTPOST_F_MUTE_REASON, muted);
 }
 
 void
@@ -220,7 +218,7 @@ al_decorate(struct alerter *st, struct al_alert *a, enum al_action act,
     char *sent = muted ? strdup("") : targets(st, a, act);
 
     if (sent)
-        outpost_record_set_tag(ev, "notify", sent);
+        outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, sent);
     add_fields(a, act, muted, ev);
     account(st, a, act, muted, sent, now);
     if (act == AL_OPEN || act == AL_REPEAT || act == AL_UPDATE) {
@@ -245,12 +243,21 @@ al_notify(struct alerter *st, struct al_alert *a, enum al_action act,
           const char *message, outpost_record_t *cause,
           outpost_emitter_t *out, int64_t now)
 {
+    /* A resolve is good news: info, with the alert's priority a field. */
     outpost_record_t *ev = outpost_event_new(kind_of(act),
-                                             al_record_severity(a->sev),
+                                             act == AL_RESOLVE
+                                             ? OUTPOST_SEV_INFO
+                                             : al_record_severity(a->sev),
                                              cause, message, a->key);
+    const char *active;
 
     if (ev == NULL)
         return;
+    if (cause) {
+        verdict_copy(cause, ev);
+        if ((active = outpost_record_string(cause, OUTPOST_F_FAILOVER_ACTIVE)))
+            outpost_record_add_str(ev, OUTPOST_F_FAILOVER_ACTIVE, active);
+    }
     /* Without a cause (a timer fired), the alert's last tags stand in. */
     for (size_t i = 0; !cause && a->tags
                        && i < outpost_tagset_count(a->tags); i++) {
@@ -279,8 +286,9 @@ al_escalate_tick(struct alerter *st, struct al_alert *a,
     al_duration_format((now - a->notified_ns) / NS_PER_MS, waited,
                        sizeof(waited));
     snprintf(msg, sizeof(msg), "%s: %s alert unacknowledged for %s, "
-             "escalating to %s", a->integration, al_sev_name(a->sev),
-             waited, names ? names : "");
+             "escalating to %s%s%s", a->integration, al_sev_name(a->sev),
+             waited, names ? names : "", a->message ? ". " : "",
+             a->message ? a->message : "");
     free(names);
     al_notify(st, a, AL_ESCALATE, msg, NULL, out, now);
 }

@@ -5,25 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
+#include <outpost/pattern.h>
 #include "rules.h"
-
-static const char *const sev_names[AL_SEV_N] = {
-    "critical", "high", "medium", "low"
-};
 
 const char *
 al_sev_name(enum al_sev s)
 {
-    return sev_names[s];
+    return outpost_priority_name(s);
 }
 
 int
 al_sev_parse(const char *s)
 {
-    for (int i = 0; i < AL_SEV_N; i++)
-        if (s && strcmp(s, sev_names[i]) == 0)
-            return i;
-    return -1;
+    return outpost_priority_parse(s);
 }
 
 /* s without leading and trailing blanks, copied. */
@@ -43,6 +38,7 @@ int
 al_match_add(struct al_match *m, const char *term, char *err, size_t errlen)
 {
     const char *eq = strchr(term, '=');
+    char why[128];
     struct al_term *t = realloc(m->terms, (m->n + 1) * sizeof(*t));
 
     if (t == NULL) {
@@ -61,6 +57,12 @@ al_match_add(struct al_match *m, const char *term, char *err, size_t errlen)
     }
     if (t->key[0] == '\0' || t->glob[0] == '\0') {
         snprintf(err, errlen, "\"%s\": expected key=glob", term);
+        free(t->key);
+        free(t->glob);
+        return -1;
+    }
+    if (outpost_glob_check(t->glob, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "\"%.60s\": glob %s", term, why);
         free(t->key);
         free(t->glob);
         return -1;

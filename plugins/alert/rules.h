@@ -11,11 +11,17 @@
 #ifndef OUTPOST_ALERT_RULES_H
 #define OUTPOST_ALERT_RULES_H
 
+#include <outpost/fields.h>
 #include <stddef.h>
 #include <outpost/plugin.h>
 
 /* Severities of alerting policy, most severe first. */
-enum al_sev { AL_CRITICAL, AL_HIGH, AL_MEDIUM, AL_LOW, AL_SEV_N };
+/* The priorities of outpost/fields.h. */
+enum al_sev {
+    AL_CRITICAL = OUTPOST_PRIORITY_CRITICAL, AL_HIGH = OUTPOST_PRIORITY_HIGH,
+    AL_MEDIUM = OUTPOST_PRIORITY_MEDIUM, AL_LOW = OUTPOST_PRIORITY_LOW,
+    AL_SEV_N = OUTPOST_PRIORITY_COUNT
+};
 
 const char *al_sev_name(enum al_sev s);
 int         al_sev_parse(const char *s);      /* -1 when unknown */

@@ -16,17 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "alert.h"
 
 static enum al_sev
 sev_of(outpost_severity_t s)
 {
-    switch (s) {
-    case OUTPOST_SEV_CRITICAL: return AL_CRITICAL;
-    case OUTPOST_SEV_ERROR:    return AL_HIGH;
-    case OUTPOST_SEV_WARNING:  return AL_MEDIUM;
-    default:                   return AL_LOW;
-    }
+    return (enum al_sev) outpost_severity_priority(s);
 }
 
 /* "outpost/<integration>/<condition>" -> condition; else the whole key. */
@@ -44,14 +40,14 @@ condition_of(const char *key, const char *integration)
 static void
 mark_grouped(struct al_alert *a, outpost_record_t *ev)
 {
-    outpost_record_set_tag(ev, "notify", "");
-    outpost_record_add_str(ev, "action", "repeat");
+    outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, "");
+    outpost_record_add_str(ev, OUTPOST_F_ACTION, "repeat");
     outpost_record_add_str(ev, "condition", a->condition);
-    outpost_record_add_str(ev, "priority", al_sev_name(a->sev));
-    outpost_record_add_int(ev, "occurrences", a->occurrences);
+    outpost_record_add_str(ev, OUTPOST_F_PRIORITY, al_sev_name(a->sev));
+    outpost_record_add_int(ev, OUTPOST_F_OCCURRENCES, a->occurrences);
     outpost_record_add_bool(ev, "acknowledged", a->acked);
-    outpost_record_add_bool(ev, "muted", 1);
-    outpost_record_add_str(ev, "mute_reason", "grouped");
+    outpost_record_add_bool(ev, OUTPOST_F_MUTED, 1);
+    outpost_record_add_str(ev, OUTPOST_F_MUTE_REASON, "grouped");
 }
 
 static void
@@ -59,7 +55,7 @@ upstream_alert(struct alerter *st, struct al_alert *a, outpost_record_t *ev,
                int64_t now)
 {
     enum al_sev sev = sev_of((outpost_severity_t) ev->severity);
-    const char *status = outpost_record_string(ev, "status");
+    const char *status = outpost_record_string(ev, OUTPOST_F_STATUS);
 
     if (!a->open) {
         if (al_alert_opened(st, a, now) != 0)
@@ -86,7 +82,7 @@ void
 al_upstream(struct alerter *st, outpost_record_t *ev)
 {
     const char *key = ev->event->dedup_key;
-    const char *integ = outpost_record_tag(ev, "integration");
+    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
     int64_t now = outpost_time_now();
     struct al_alert *a;
 
@@ -99,16 +95,18 @@ al_upstream(struct alerter *st, outpost_record_t *ev)
         return;
     a->upstream = 1;
     al_alert_set_tags(a, ev->tags);
+    if (ev->event_kind == OUTPOST_EV_RESOLVE)
+        ev->severity = OUTPOST_SEV_INFO;        /* good news */
     if (ev->event_kind == OUTPOST_EV_ALERT) {
         upstream_alert(st, a, ev, now);
     } else if (a->open) {
-        al_decorate(st, a, AL_RESOLVE, ev, now);
+    al_decorate(st, a, AL_RESOLVE, ev, now);
         al_alert_closed(st, a);
     } else {
         /* We never told anyone of this one: record it only. */
-        outpost_record_set_tag(ev, "notify", "");
-        outpost_record_add_bool(ev, "muted", 1);
-        outpost_record_add_str(ev, "mute_reason", "not notified");
+        outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, "");
+        outpost_record_add_bool(ev, OUTPOST_F_MUTED, 1);
+        outpost_record_add_str(ev, OUTPOST_F_MUTE_REASON, "not notified");
     }
 }
 
@@ -138,7 +136,7 @@ al_route_other(struct alerter *st, outpost_record_t *ev)
     if (!st->has_policy && to->n == 0)
         return;
     if (to->n == 0) {
-        outpost_record_set_tag(ev, "notify", "");      /* recorded only */
+        outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, "");      /* recorded only */
         return;
     }
     s = al_silence_active(st, record_attr, ev, now);
@@ -147,12 +145,12 @@ al_route_other(struct alerter *st, outpost_record_t *ev)
             snprintf(why, sizeof(why), "silence %s", s->id);
         else
             snprintf(why, sizeof(why), "maintenance");
-        outpost_record_set_tag(ev, "notify", "");
-        outpost_record_add_bool(ev, "muted", 1);
-        outpost_record_add_str(ev, "mute_reason", why);
+        outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, "");
+        outpost_record_add_bool(ev, OUTPOST_F_MUTED, 1);
+        outpost_record_add_str(ev, OUTPOST_F_MUTE_REASON, why);
         return;
     }
     list = al_names_join(to);
-    outpost_record_set_tag(ev, "notify", list ? list : "");
+    outpost_record_set_tag(ev, OUTPOST_TAG_NOTIFY, list ? list : "");
     free(list);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "../common/lookup.h"
 #include "../common/rolling.h"
@@ -79,9 +80,11 @@ static const outpost_option_t cb_options[] = {
 };
 
 /* Only ever append: the values are saved in state files. */
-enum { CB_CLOSED = 0, CB_OPEN = 1, CB_HALF_OPEN = 2 };
+enum {
+    CB_CLOSED = OUTPOST_CIRCUIT_CLOSED, CB_OPEN = OUTPOST_CIRCUIT_OPEN,
+    CB_HALF_OPEN = OUTPOST_CIRCUIT_HALF_OPEN
+};
 
-static const char *const circuit_names[] = { "closed", "open", "half_open" };
 
 struct tw_bucket {
     uint16_t calls, failures;
@@ -157,7 +160,7 @@ transition(outpost_instance_t *inst, outpost_emitter_t *out,
     }
 
     snprintf(msg, sizeof(msg), "%s circuit %s (was %s): %s", e->name,
-             circuit_names[to], circuit_names[from], why);
+             outpost_circuit_name(to), outpost_circuit_name(from), why);
     snprintf(key, sizeof(key), "outpost/%s/circuit", e->name);
     /* The check that caused it, or from tick a small measurement with
      * the integration's latest tags. */
@@ -169,9 +172,9 @@ transition(outpost_instance_t *inst, outpost_emitter_t *out,
     outpost_record_unref(cause);
     if (ev == NULL)
         return;
-    outpost_record_add_str(ev, "from", circuit_names[from]);
-    outpost_record_add_str(ev, "to", circuit_names[to]);
-    outpost_record_add_str(ev, "circuit", circuit_names[to]);
+    outpost_record_add_str(ev, OUTPOST_F_FROM, outpost_circuit_name(from));
+    outpost_record_add_str(ev, OUTPOST_F_TO, outpost_circuit_name(to));
+    outpost_record_add_str(ev, OUTPOST_F_CIRCUIT, outpost_circuit_name(to));
     if (to == CB_OPEN)
         outpost_record_add_int(ev, "open_until_ns", open_until(c, s));
     outpost_emit(out, ev);
@@ -308,7 +311,7 @@ cb_process(outpost_instance_t *inst, outpost_record_t *rec,
     default:
         break;          /* open: results before open_for ends don't count */
     }
-    outpost_record_add_str(rec, "circuit", circuit_names[s->state]);
+    outpost_record_add_str(rec, OUTPOST_F_CIRCUIT, outpost_circuit_name(s->state));
     return OUTPOST_PASS;
 }
 
@@ -383,8 +386,8 @@ cb_init(outpost_instance_t *inst)
         free(cb);
         return -1;
     }
-    cb->k_success = outpost_intern("success");
-    cb->k_response_ms = outpost_intern("response_ms");
+    cb->k_success = outpost_intern(OUTPOST_F_SUCCESS);
+    cb->k_response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     cb->last_save_ns = outpost_time_now();
     {
         struct load_ctx ctx = { c, cb->last_save_ns };

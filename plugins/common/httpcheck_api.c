@@ -11,29 +11,50 @@
 #include <time.h>
 #include "httpcheck_int.h"
 
+/* Retry-After (RFC 9110 10.2.3) is delta-seconds (1*DIGIT) or an
+ * HTTP-date, which a recipient must read in all three of its formats.
+ * Anything else ("1e9", "-5", "inf", "soon") is ignored, so no value can
+ * turn into a NaN, an infinity or an overflowing deferral. Both forms give
+ * seconds from now (a date in the past: 0), at most RETRY_AFTER_MAX; the
+ * caller caps them further (a preset's max_retry_after). */
+#define RETRY_AFTER_MAX 1e9        /* ~31 years: still fits the clocks */
+
 double
 httpcheck_retry_after(const httpcheck_call_t *c)
 {
-    const char *v = httpcheck_header(c, "retry-after");
+    static const char *const date_formats[] = {
+        "%a, %d %b %Y %H:%M:%S GMT",    /* IMF-fixdate */
+        "%A, %d-%b-%y %H:%M:%S GMT",    /* obsolete RFC 850 */
+        "%a %b %e %H:%M:%S %Y",         /* obsolete asctime() */
+    };
+    const char *v = httpcheck_header(c, "retry-after"), *p, *end;
+    double s = 0;
     struct tm tm;
-    char *end;
-    double s;
 
     if (v == NULL || *v == '\0')
         return -1;
-    errno = 0;
-    s = strtod(v, &end);
-    if (end != v && errno == 0) {
+    for (p = v; isdigit((unsigned char) *p); p++)
+        if (s < RETRY_AFTER_MAX)
+            s = s * 10 + (*p - '0');
+    if (p != v) {
+        while (isspace((unsigned char) *p))
+            p++;
+        if (*p != '\0')
+            return -1;
+        return s < RETRY_AFTER_MAX ? s : RETRY_AFTER_MAX;
+    }
+    for (size_t i = 0; i < sizeof(date_formats) / sizeof(date_formats[0]);
+         i++) {
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(v, date_formats[i], &tm);
+        if (end == NULL)
+            continue;
         while (isspace((unsigned char) *end))
             end++;
-        if (*end == '\0')
-            return s >= 0 ? s : -1;
-    }
-    /* IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT" */
-    memset(&tm, 0, sizeof(tm));
-    if (strptime(v, "%a, %d %b %Y %H:%M:%S", &tm) != NULL) {
-        double d = difftime(timegm(&tm), time(NULL));
-        return d > 0 ? d : 0;
+        if (*end != '\0')
+            continue;
+        s = difftime(timegm(&tm), time(NULL));
+        return s <= 0 ? 0 : s < RETRY_AFTER_MAX ? s : RETRY_AFTER_MAX;
     }
     return -1;
 }

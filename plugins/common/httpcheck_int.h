@@ -79,6 +79,7 @@ struct httpcheck_call {
     char                  *body;
     size_t                 body_len, body_cap, body_max;
     int                    keep_body;
+    int                    body_over;    /* the body went past body_max */
     char                  *hdrs;         /* "name\0value\0" pairs */
     size_t                 hdrs_len, hdrs_cap;
     json_t                *json;

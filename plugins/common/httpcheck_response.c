@@ -1,7 +1,8 @@
 /*
  * httpcheck_response.c - what comes back: the final response's headers
  * (kept for conditions and hooks), its body (kept only when something
- * reads it, and only up to max_body), and the phase timings.
+ * reads it, and only up to max_body: a longer one is marked, and reported
+ * as too large rather than as not JSON), and the phase timings.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ hc_response_reset(httpcheck_call_t *c)
     c->result = CURLE_OK;
     c->status = 0;
     c->body_len = 0;
+    c->body_over = 0;
     if (c->body)
         c->body[0] = '\0';
     c->hdrs_len = 0;
@@ -58,11 +60,16 @@ hc_on_body(char *ptr, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb, take;
 
     c->bytes += (int64_t) n;
-    if (!c->keep_body || c->body_len >= c->body_max)
+    if (!c->keep_body)
         return n;
+    if (c->body_len >= c->body_max) {
+        c->body_over |= n > 0;
+        return n;
+    }
     take = c->body_max - c->body_len;
     if (take > n)
         take = n;
+    c->body_over |= take < n;
     if (grow(&c->body, &c->body_cap, c->body_len + take + 1, 1024) != 0)
         return n;                   /* judged on what was kept */
     memcpy(c->body + c->body_len, ptr, take);
@@ -148,12 +155,20 @@ httpcheck_body(const httpcheck_call_t *c, size_t *len)
     return c->body ? c->body : "";
 }
 
+size_t
+httpcheck_body_over(const httpcheck_call_t *c)
+{
+    return c->body_over ? c->body_max : 0;
+}
+
+/* A body cut at max_body is not read as JSON: half a document is not the
+ * vendor's answer (httpcheck_body_over says why). */
 json_t *
 httpcheck_json(httpcheck_call_t *c)
 {
     if (!c->json_tried) {
         c->json_tried = 1;
-        if (c->body && c->body_len > 0)
+        if (c->body && c->body_len > 0 && !c->body_over)
             c->json = json_loadb(c->body, c->body_len, JSON_DECODE_ANY,
                                  NULL);
     }

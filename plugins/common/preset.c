@@ -11,14 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <outpost/fields.h>
 #include "preset.h"
 
 #define ERROR_TEXT_MAX 200     /* of a vendor's message, in `error` */
-
-static const char *const cred_names[PC__COUNT] = {
-    "secret", "client_id", "key_id", "merchant_key", "access_code",
-    "account_sid", "auth_token"
-};
 
 int64_t
 preset_now_ms(void)
@@ -29,25 +25,38 @@ preset_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *
-preset_cred(const preset_t *p, enum preset_cred which)
+/* The string field at off in the plugin's conf. */
+static const char *
+conf_str(const preset_t *p, size_t off)
 {
-    const struct preset_conf *cf = p->conf;
-    const char *v = NULL;
+    return *(char *const *) ((const char *) p->conf + off);
+}
 
-    switch (which) {
-    case PC_SECRET:       v = cf->secret; break;
-    case PC_CLIENT_ID:    v = cf->client_id; break;
-    case PC_KEY_ID:       v = cf->key_id; break;
-    case PC_MERCHANT_KEY: v = cf->merchant_key; break;
-    case PC_ACCESS_CODE:  v = cf->access_code; break;
-    case PC_ACCOUNT_SID:  v = cf->account_sid; break;
-    case PC_AUTH_TOKEN:
-        v = cf->auth_token && *cf->auth_token ? cf->auth_token : cf->secret;
-        break;
-    default:              break;
-    }
+const char *
+preset_cred(const preset_t *p, int which)
+{
+    const struct preset_cred_def *d = p->plugin->creds;
+    const char *v;
+
+    for (int i = 0; i < which; i++)
+        if (d[i].name == NULL)
+            return "";
+    if (d[which].name == NULL)
+        return "";
+    v = conf_str(p, d[which].offset);
+    if ((v == NULL || *v == '\0') && d[which].fallback >= 0)
+        return preset_cred(p, d[which].fallback);
     return v ? v : "";
+}
+
+/* The index of the credential called name (n bytes), or -1. */
+static int
+cred_index(const struct preset_cred_def *d, const char *name, size_t n)
+{
+    for (int i = 0; d[i].name; i++)
+        if (strlen(d[i].name) == n && strncmp(d[i].name, name, n) == 0)
+            return i;
+    return -1;
 }
 
 const char *
@@ -75,16 +84,17 @@ grow_append(char **out, size_t *len, const char *s, size_t n)
     return 0;
 }
 
-/* The value of a {placeholder} in a provider's path. */
+/* The value of a {placeholder} in a provider's path: api_version, or one
+ * of the plugin's credentials by name. */
 static const char *
 placeholder(const preset_t *p, const char *name, size_t n)
 {
-    if (n == 11 && strncmp(name, "account_sid", n) == 0)
-        return preset_cred(p, PC_ACCOUNT_SID);
-    if (n == 15 && strncmp(name, "phone_number_id", n) == 0)
-        return p->conf->phone_number_id ? p->conf->phone_number_id : "";
+    int i;
+
     if (n == 11 && strncmp(name, "api_version", n) == 0)
         return preset_api_version(p);
+    if ((i = cred_index(p->plugin->creds, name, n)) >= 0)
+        return preset_cred(p, i);
     return NULL;
 }
 
@@ -146,11 +156,29 @@ preset_rate_limited(preset_t *p, httpcheck_call_t *c, double seconds)
     p->rate_limit_hits++;
     if (rec)
         outpost_record_add_int(rec, "rate_limit_hits", p->rate_limit_hits);
-    if (seconds >= 0) {
+    if (seconds >= 0)
+        preset_defer(p, c, seconds);
+}
+
+void
+preset_defer(preset_t *p, httpcheck_call_t *c, double seconds)
+{
+    outpost_record_t *rec = httpcheck_record(c);
+    double max = (double) p->conf->max_retry_after / 1000;
+
+    if (!(seconds >= 0))
+        return;
+    if (max <= 0)
+        max = (double) outpost_instance_interval_ms(p->inst) / 1000
+              * PRESET_RETRY_INTERVALS;
+    if (rec)
+        outpost_record_add_float(rec, OUTPOST_F_RETRY_AFTER_S, seconds);
+    if (seconds > max) {
+        seconds = max;
         if (rec)
-            outpost_record_add_float(rec, "retry_after_s", seconds);
-        httpcheck_defer(c, seconds);
+            outpost_record_add_float(rec, "retry_after_capped_s", seconds);
     }
+    httpcheck_defer(c, seconds);
 }
 
 void
@@ -192,9 +220,83 @@ vendor_message(const preset_t *p, httpcheck_call_t *c)
     return json_string_value(v);
 }
 
+static const struct {
+    unsigned    type;
+    const char *name;
+} json_type_names[] = {
+    { PJ_OBJECT, "an object" }, { PJ_ARRAY, "an array" },
+    { PJ_STRING, "a string" }, { PJ_NUMBER, "a number" },
+    { PJ_BOOL, "a boolean" }, { PJ_NULL, "null" },
+};
+
+static unsigned
+json_type_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:  return PJ_OBJECT;
+    case JSON_ARRAY:   return PJ_ARRAY;
+    case JSON_STRING:  return PJ_STRING;
+    case JSON_INTEGER:
+    case JSON_REAL:    return PJ_NUMBER;
+    case JSON_TRUE:
+    case JSON_FALSE:   return PJ_BOOL;
+    default:           return PJ_NULL;
+    }
+}
+
+/* "a string or a number" into buf. */
+static const char *
+json_types_text(unsigned types, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(json_type_names) / sizeof(*json_type_names);
+         i++)
+        if ((types & json_type_names[i].type) && n < len)
+            n += (size_t) snprintf(buf + n, len - n, "%s%s", n ? " or " : "",
+                                   json_type_names[i].name);
+    return buf;
+}
+
+/* A 2xx JSON answer must have the fields the vendor's answer always has
+ * (the provider's shape): else it is not the vendor talking (a captive
+ * portal, a proxy's page, a misrouted base_url) and the check is down. */
+static int
+check_shape(const preset_t *p, httpcheck_call_t *c, long st)
+{
+    json_t *root = httpcheck_json(c), *v;
+    char want[96], got[32];
+
+    if (!json_is_object(root)) {
+        preset_verdict(c, "down", "vendor", "HTTP %ld: the answer is %s, "
+                       "not a %s object", st,
+                       json_types_text(json_type_of(root), got, sizeof(got)),
+                       p->prov->name);
+        return -1;
+    }
+    for (const struct preset_shape *s = p->prov->shape; s->path; s++) {
+        v = *s->path ? httpcheck_json_get(root, s->path) : root;
+        if (v == NULL) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: not a %s answer: "
+                           "\"%s\" is missing", st, p->prov->name, s->path);
+            return -1;
+        }
+        if (!(json_type_of(v) & s->types)) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: not a %s answer: "
+                           "\"%s\" is %s, not %s", st, p->prov->name, s->path,
+                           json_types_text(json_type_of(v), got, sizeof(got)),
+                           json_types_text(s->types, want, sizeof(want)));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The common reading of one answer: what httpcheck_classify_api says,
- * other 4xx as "request", a 2xx that should be JSON and is not as the
- * vendor failing, and the vendor's message in `error`. */
+ * other 4xx as "request", a 2xx that should be JSON and is not (or is
+ * over max_body, or lacks the provider's shape) as the vendor failing,
+ * and the vendor's message in `error`. */
 static void
 read_answer(preset_t *p, httpcheck_call_t *c)
 {
@@ -215,13 +317,23 @@ read_answer(preset_t *p, httpcheck_call_t *c)
     else if (st >= 400) {
         reason = "request";
         httpcheck_set_hint(c, "down", reason);
-    } else if (st >= 200 && st < 300 && p->prov->json
-               && httpcheck_json(c) == NULL) {
+    } else if (st >= 200 && st < 300 && p->prov->json) {
         size_t len;
-        httpcheck_body(c, &len);
-        preset_verdict(c, "down", "vendor", "HTTP %ld with %s", st,
-                       len ? "a body that is not JSON" : "an empty body");
-        return;
+        if (httpcheck_body_over(c)) {
+            preset_verdict(c, "down", "vendor", "HTTP %ld: response body "
+                           "over max_body (%zu bytes)", st,
+                           httpcheck_body_over(c));
+            return;
+        }
+        if (httpcheck_json(c) == NULL) {
+            httpcheck_body(c, &len);
+            preset_verdict(c, "down", "vendor", "HTTP %ld with %s", st,
+                           len ? "a body that is not JSON"
+                               : "an empty body");
+            return;
+        }
+        if (p->prov->shape && check_shape(p, c, st) != 0)
+            return;
     }
     if (reason && httpcheck_failed(c)) {
         msg = vendor_message(p, c);
@@ -245,20 +357,20 @@ attach_vendor_status(preset_t *p, httpcheck_call_t *c)
         return;
     sp_cache_verdict(p->status, &v);
     if (!v.have) {
-        outpost_record_add_str(rec, "vendor_status", "unknown");
+        outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, "unknown");
         return;
     }
-    outpost_record_add_str(rec, "vendor_status", v.indicator);
-    outpost_record_add_str(rec, "vendor_health", sp_health_name(v.health));
-    outpost_record_add_str(rec, "vendor_description", v.description);
-    outpost_record_add_str(rec, "vendor_incidents", v.incidents);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, v.indicator);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_HEALTH, sp_health_name(v.health));
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_DESCRIPTION, v.description);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_INCIDENTS, v.incidents);
 }
 
 /* The first needed credential that is empty, or -1. */
 static int
 missing_cred(const preset_t *p)
 {
-    for (int i = 0; i < PC__COUNT; i++)
+    for (int i = 0; i < PRESET_CREDS_MAX && p->plugin->creds[i].name; i++)
         if ((p->prov->needs & PC(i)) && *preset_cred(p, i) == '\0')
             return i;
     return -1;
@@ -273,15 +385,15 @@ set_auth(preset_t *p, httpcheck_call_t *c)
 
     switch (pv->auth) {
     case PA_BEARER:
-        return httpcheck_set_bearer(c, preset_cred(p, PC_SECRET));
+        return httpcheck_set_bearer(c, preset_cred(p, 0));
     case PA_BOT:
         if (asprintf(&h, "Authorization: Bot %s",
-                     preset_cred(p, PC_SECRET)) < 0)
+                     preset_cred(p, 0)) < 0)
             return -1;
         break;
     case PA_HEADER:
         if (asprintf(&h, "%s: %s", pv->auth_header,
-                     preset_cred(p, PC_SECRET)) < 0)
+                     preset_cred(p, 0)) < 0)
             return -1;
         break;
     case PA_BASIC:
@@ -310,10 +422,10 @@ on_prepare(httpcheck_call_t *c, void *arg)
     if (rec)
         outpost_record_add_int(rec, "rate_limit_hits", p->rate_limit_hits);
     if ((missing = missing_cred(p)) >= 0) {
+        const char *name = p->plugin->creds[missing].name;
         /* nothing is sent: unknown, not down (it is not the vendor) */
         httpcheck_fail(c, "credentials", "%s is empty (set %s, %s_env or "
-                       "%s_file)", cred_names[missing], cred_names[missing],
-                       cred_names[missing], cred_names[missing]);
+                       "%s_file)", name, name, name, name);
         httpcheck_set_hint(c, "unknown", "credentials missing");
         return HTTPCHECK_SKIP;
     }
@@ -404,37 +516,90 @@ preset_validate(const void *conf, char *err, size_t errlen)
     return httpcheck_validate(&c->check, err, errlen);
 }
 
-/* What provider pv needs of the conf that no credential check covers. */
+/* What provider pv needs of the conf that no credential check covers:
+ * each {name} of its path that is a credential it does not list in
+ * needs (e.g. whatsapp's phone_number_id) must be set. */
 static int
-provider_needs(const struct preset_provider *pv, const struct preset_conf *cf,
+provider_needs(const struct preset_plugin *pl,
+               const struct preset_provider *pv, const void *conf,
                char *err, size_t errlen)
 {
-    if (strstr(pv->path, "{phone_number_id}")
-        && (cf->phone_number_id == NULL || *cf->phone_number_id == '\0')) {
-        snprintf(err, errlen, "phone_number_id: required for provider %s",
-                 pv->name);
-        return -1;
+    const char *s = pv->path, *open, *close, *v;
+    int i;
+
+    while ((open = strchr(s, '{')) && (close = strchr(open, '}'))) {
+        i = cred_index(pl->creds, open + 1, (size_t) (close - open - 1));
+        s = close + 1;
+        if (i < 0 || (pv->needs & PC(i)))
+            continue;
+        v = *(char *const *) ((const char *) conf + pl->creds[i].offset);
+        if (v == NULL || *v == '\0') {
+            snprintf(err, errlen, "%s: required for provider %s",
+                     pl->creds[i].name, pv->name);
+            return -1;
+        }
     }
     return 0;
 }
 
-int
-preset_validate_provider(const void *conf, const char *provider,
-                         const struct preset_provider *providers, char *err,
-                         size_t errlen)
+/* Credentials and ids set for a provider that does not read them: the
+ * core's warnings, one a line (see validate_provider in plugin.h). A
+ * provider reads entry 0 (what bearer, bot and header auth send), what it
+ * needs, its basic-auth pair, the {name}s of its path, and what those fall
+ * back on (twilio's auth_token on the secret). */
+static int
+foreign_options(const struct preset_plugin *pl,
+                const struct preset_provider *pv, const void *conf,
+                char *err, size_t errlen)
 {
-    const struct preset_provider *pv = find_provider(providers, provider);
+    unsigned used = pv->needs | PC(0);
+    size_t len = 0;
+    char ref[64];
 
-    return pv ? provider_needs(pv, conf, err, errlen) : 0;
+    if (pv->auth == PA_BASIC)
+        used |= PC(pv->basic_user) | PC(pv->basic_pass);
+    for (int i = 0; pl->creds[i].name; i++) {
+        snprintf(ref, sizeof(ref), "{%s}", pl->creds[i].name);
+        if (strstr(pv->path, ref))
+            used |= PC(i);
+    }
+    for (int i = 0; pl->creds[i].name; i++)
+        if ((used & PC(i)) && pl->creds[i].fallback >= 0)
+            used |= PC(pl->creds[i].fallback);
+    err[0] = '\0';
+    for (int i = 0; pl->creds[i].name; i++) {
+        const char *v = *(char *const *) ((const char *) conf
+                                          + pl->creds[i].offset);
+        if (v != NULL && !(used & PC(i)) && len < errlen)
+            len += (size_t) snprintf(err + len, errlen - len, "%s%s: ignored "
+                                     "by provider %s", len ? "\n" : "",
+                                     pl->creds[i].name, pv->name);
+    }
+    return len > 0 ? 1 : 0;
 }
 
 int
-preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
+preset_validate_provider(const void *conf, const char *provider,
+                         const struct preset_plugin *pl, char *err,
+                         size_t errlen)
+{
+    const struct preset_provider *pv = find_provider(pl->providers,
+                                                     provider);
+
+    if (pv == NULL)
+        return 0;
+    if (provider_needs(pl, pv, conf, err, errlen) != 0)
+        return -1;
+    return foreign_options(pl, pv, conf, err, errlen);
+}
+
+int
+preset_init(outpost_instance_t *inst, const struct preset_plugin *pl)
 {
     const struct preset_conf *cf = outpost_instance_conf(inst);
     const char *name = outpost_tagset_get(outpost_instance_tags(inst),
                                           "provider");
-    const struct preset_provider *pv = find_provider(providers, name);
+    const struct preset_provider *pv = find_provider(pl->providers, name);
     char err[256];
     preset_t *p;
 
@@ -445,6 +610,7 @@ preset_init(outpost_instance_t *inst, const struct preset_provider *providers)
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return -1;
     p->inst = inst;
+    p->plugin = pl;
     p->prov = pv;
     p->conf = cf;
     if ((p->url = preset_url(p, pv->path)) == NULL)

@@ -7,14 +7,22 @@
  * and its option rows, building the request, the common reading of the
  * answer, Retry-After, rate_limit_hits, the status_page verdict.
  *
- * A preset plugin is a table and three one-line callbacks:
+ * A preset plugin is its conf (struct preset_conf first, then its own
+ * credentials), its credential table, its provider table and three
+ * one-line callbacks:
  *
+ *     static const struct preset_cred_def creds[] = {
+ *         { "secret", offsetof(struct x_conf, secret), -1 }, ..., { 0 } };
  *     static const struct preset_provider providers[] = { {...}, { 0 } };
+ *     static const struct preset_plugin x = { providers, creds };
  *     static int x_init(outpost_instance_t *inst)
- *     { return preset_init(inst, providers); }
- *     ... .conf_size = sizeof(struct preset_conf), .init = x_init,
+ *     { return preset_init(inst, &x); }
+ *     ... .conf_size = sizeof(struct x_conf), .init = x_init,
  *         .collect = preset_collect, .shutdown = preset_shutdown,
  *         .flags = OUTPOST_PLUGIN_ASYNC ...
+ *
+ * So a plugin's credentials are declared by that plugin alone: adding one
+ * to messaging touches neither payments nor ai nor this engine.
  *
  * Every check reports, besides the engine's fields (success, status_code,
  * response_ms, phases, error):
@@ -28,13 +36,15 @@
  *                  rate_limited        429 (or the vendor's equivalent):
  *                                      degraded, success stays true
  *                  vendor              5xx, timeout, an answer we cannot
- *                                      read
+ *                                      read: not JSON, over max_body, or
+ *                                      JSON without the fields the
+ *                                      vendor's answer always has
  *                  network             dns, connect, tls
  *                  request             another 4xx: the probe itself is
  *                                      refused (wrong id, bad version)
  *                  account             the account is suspended/closed
  *   retry_after_s  seconds from Retry-After on a 429 (the next check is
- *                  deferred by as much)
+ *                  deferred by as much, at most max_retry_after)
  *   rate_limit_hits 429s this instance has met since the agent started
  *   ratelimit_*    the vendor's headroom headers, as numbers
  *   vendor_status, vendor_health, vendor_description, vendor_incidents
@@ -49,32 +59,35 @@
 #include "httpcheck.h"
 #include "preset_statuspage.h"
 
-/* --- the conf: one layout for every preset plugin ----------------------- */
+/* --- the conf: the common part, then the plugin's own ------------------ */
 
-/* Each plugin's option table lists the rows that apply to its providers;
- * the others stay NULL / 0. */
+/* What every preset has. A plugin's conf starts with it and adds its own
+ * credentials and options after it:
+ *
+ *     struct payments_conf {
+ *         struct preset_conf common;      (first: the engine reads it)
+ *         char *secret, *client_id, ...;
+ *     };
+ *
+ * so the engine's option rows (PRESET_OPTIONS_COMMON, _ENGINE) address the
+ * plugin's conf as well. */
 struct preset_conf {
     struct httpcheck_conf check;    /* transport and conditions */
     char    *base_url;              /* overrides the provider's host */
     char    *status_page;           /* the vendor's summary.json */
-    char    *secret;                /* API key, secret key or token */
-    char    *client_id;             /* paypal */
-    char    *key_id;                /* razorpay */
-    char    *merchant_key;          /* payu */
-    char    *access_code;           /* ccavenue */
-    char    *account_sid;           /* twilio */
-    char    *auth_token;            /* twilio (falls back to secret) */
-    char    *phone_number_id;       /* whatsapp */
     char    *api_version;           /* default: the provider's */
-    int      key_in_query;          /* gemini: ?key= instead of a header */
+    int64_t  max_retry_after;       /* ms a 429 may defer checks by;
+                                       0: PRESET_RETRY_INTERVALS intervals */
 };
+
+#define PRESET_RETRY_INTERVALS 5
 
 #define PRESET_OFF(f) offsetof(struct preset_conf, f)
 
-/* Rows every preset has: base_url, status_page, secret, api_version
- * (first), then its own credentials, then PRESET_OPTIONS_ENGINE: the
- * engine's transport and condition options. */
-#define PRESET_OPTIONS_COMMON(secret_help)                                   \
+/* Rows every preset has: base_url, status_page, api_version (first), then
+ * the plugin's own credentials and options, then PRESET_OPTIONS_ENGINE:
+ * the engine's transport and condition options. */
+#define PRESET_OPTIONS_COMMON                                                \
     { .name = "base_url", .type = OUTPOST_OPT_STRING,                        \
       .offset = PRESET_OFF(base_url),                                        \
       .help = "scheme://host[:port][/prefix] to send the probe to instead "  \
@@ -84,34 +97,40 @@ struct preset_conf {
       .help = "the vendor's Statuspage summary.json; its verdict is added "  \
               "to every check as vendor_status, vendor_incidents "           \
               "(fetched at most once a minute, shared by instances)" },     \
-    { .name = "secret", .type = OUTPOST_OPT_SECRET,                          \
-      .offset = PRESET_OFF(secret), .help = secret_help },                  \
     { .name = "api_version", .type = OUTPOST_OPT_STRING,                     \
       .offset = PRESET_OFF(api_version),                                     \
       .help = "the vendor API version the probe asks for (default: the "     \
-              "provider's, see the docs)" },
+              "provider's, see the docs)" },                                 \
+    { .name = "max_retry_after", .type = OUTPOST_OPT_DURATION,               \
+      .offset = PRESET_OFF(max_retry_after), .def = "0s",                    \
+      .help = "the longest a 429's Retry-After (seconds or a date) defers "  \
+              "the next check (0s: 5 intervals)" },
 
 #define PRESET_OPTIONS_ENGINE                                                \
     HTTPCHECK_OPTIONS_TRANSPORT(struct preset_conf, check)                   \
     HTTPCHECK_OPTIONS_CONDITIONS(struct preset_conf, check)
 
-#define PRESET_OPTION_SECRET(field, help_text)                               \
+/* A credential option of the plugin's conf type T (a secret: also
+ * <field>_env, <field>_file). */
+#define PRESET_OPTION_SECRET(T, field, help_text)                            \
     { .name = #field, .type = OUTPOST_OPT_SECRET,                            \
-      .offset = PRESET_OFF(field), .help = help_text },
+      .offset = offsetof(T, field), .flags = OUTPOST_OPT_HEADER,             \
+      .help = help_text },
 
-/* --- the provider table -------------------------------------------------- */
+/* --- the plugin's credentials ---------------------------------------------- */
 
-/* The credentials a provider can need. */
-enum preset_cred {
-    PC_SECRET = 0,
-    PC_CLIENT_ID,
-    PC_KEY_ID,
-    PC_MERCHANT_KEY,
-    PC_ACCESS_CODE,
-    PC_ACCOUNT_SID,
-    PC_AUTH_TOKEN,          /* auth_token, else secret */
-    PC__COUNT
+/* One credential (or other per-instance string) of a plugin's conf, by
+ * the option's name: a provider row names credentials by their index in
+ * the plugin's table, and a provider's path may say {name}. Entry 0 is
+ * what PA_BEARER, PA_BOT and PA_HEADER send. The table ends with a row
+ * whose name is NULL; at most PRESET_CREDS_MAX rows. */
+struct preset_cred_def {
+    const char *name;       /* the option, e.g. "client_id" */
+    size_t      offset;     /* of its char * in the plugin's conf */
+    int         fallback;   /* index read when this one is empty, or -1 */
 };
+
+#define PRESET_CREDS_MAX 16
 #define PC(x) (1u << (x))
 
 enum preset_auth {
@@ -120,6 +139,22 @@ enum preset_auth {
     PA_BOT,                 /* Authorization: Bot <secret> (Discord) */
     PA_HEADER,              /* <auth_header>: <secret> */
     PA_BASIC                /* Basic <basic_user>:<basic_pass> */
+};
+
+/* What a check of a vendor's 2xx answer requires of its JSON: the value
+ * at path (httpcheck_json_get syntax) has one of the types. */
+enum preset_json_type {
+    PJ_OBJECT = 1u << 0,
+    PJ_ARRAY  = 1u << 1,
+    PJ_STRING = 1u << 2,
+    PJ_NUMBER = 1u << 3,
+    PJ_BOOL   = 1u << 4,
+    PJ_NULL   = 1u << 5
+};
+
+struct preset_shape {
+    const char *path;       /* "" is the root */
+    unsigned    types;      /* PJ_* bits */
 };
 
 typedef struct preset preset_t;
@@ -144,26 +179,38 @@ struct preset_provider {
     const char         *method;      /* NULL: GET */
     enum preset_auth    auth;
     const char         *auth_header; /* PA_HEADER */
-    enum preset_cred    basic_user;  /* PA_BASIC */
-    enum preset_cred    basic_pass;  /* PA_BASIC */
-    unsigned            needs;       /* PC() bits that must be non-empty */
+    int                 basic_user;  /* PA_BASIC: credential indexes */
+    int                 basic_pass;
+    unsigned            needs;       /* PC() bits of credentials that must
+                                        be non-empty */
     const char         *api_version; /* default api_version, or NULL */
     const char         *version_header; /* sends "<it>: <api_version>" */
     const char         *const *headers; /* fixed "Name: value", NULL-ended */
     const char         *body;        /* fixed body (set Content-Type) */
     int                 json;        /* a 2xx answer must be JSON */
+    const struct preset_shape *shape; /* ...with these fields, {NULL}-ended
+                                        (the fields the vendor's answer
+                                        always has) */
     const char         *error_path;  /* JSON path of the vendor's message */
     preset_prepare_fn   prepare;
     preset_step_fn      step;
     preset_refine_fn    refine;
 };
 
+/* A preset plugin: its providers and its credentials. */
+struct preset_plugin {
+    const struct preset_provider  *providers;   /* name NULL ends it */
+    const struct preset_cred_def  *creds;       /* name NULL ends it */
+};
+
 /* --- an instance ----------------------------------------------------------- */
 
 struct preset {
     outpost_instance_t           *inst;
+    const struct preset_plugin   *plugin;
     const struct preset_provider *prov;
-    const struct preset_conf     *conf;
+    const struct preset_conf     *conf;       /* the start of the plugin's
+                                                 conf */
     httpcheck_t                  *hc;
     char                         *url;       /* base + path, built once */
     outpost_run_t                *run;       /* the run in progress */
@@ -177,25 +224,27 @@ struct preset {
                                                         chain is in flight */
 };
 
-/* Plugin callbacks: init looks the instance's provider tag up in
- * providers (ended by a row with name NULL). */
-int  preset_init(outpost_instance_t *inst,
-                 const struct preset_provider *providers);
+/* Plugin callbacks: init looks the instance's provider tag up in the
+ * plugin's providers. */
+int  preset_init(outpost_instance_t *inst, const struct preset_plugin *pl);
 int  preset_collect(outpost_instance_t *inst, outpost_run_t *run);
 void preset_shutdown(outpost_instance_t *inst);
 /* The plugins' validate hook: base_url, status_page and the engine's
  * options, when the config is read. */
 int  preset_validate(const void *conf, char *err, size_t errlen);
 /* For a plugin's validate_provider hook: what the named provider (one of
- * providers) needs of conf. */
+ * the plugin's) needs of conf: a {name} of its path that is not one of
+ * the credentials it needs (checked per check) must be set (-1); else the
+ * credentials set that it would ignore, as warnings (1), or 0. */
 int  preset_validate_provider(const void *conf, const char *provider,
-                              const struct preset_provider *providers,
+                              const struct preset_plugin *pl,
                               char *err, size_t errlen);
 
 /* --- for hooks ------------------------------------------------------------- */
 
-/* The value of a credential ("" when unset). */
-const char *preset_cred(const preset_t *p, enum preset_cred which);
+/* The value of credential `which` (an index in the plugin's table; its
+ * fallback when empty; "" when unset). */
+const char *preset_cred(const preset_t *p, int which);
 /* The API version in use (the option, else the provider's default). */
 const char *preset_api_version(const preset_t *p);
 /* base_url (or the provider's) + path, path given by the hook. malloc'ed;
@@ -209,6 +258,10 @@ void        preset_verdict(httpcheck_call_t *c, const char *hint,
  * counter, and retry_after_s / a deferral when seconds >= 0. */
 void        preset_rate_limited(preset_t *p, httpcheck_call_t *c,
                                 double seconds);
+/* Defers the next check by seconds (the vendor's word), capped at
+ * max_retry_after; records retry_after_s (the vendor's) and, when capped,
+ * retry_after_capped_s. */
+void        preset_defer(preset_t *p, httpcheck_call_t *c, double seconds);
 /* Adds a field to the check's measurement (nothing when memory is
  * short and there is no measurement). */
 void        preset_field_str(httpcheck_call_t *c, const char *key,

@@ -19,13 +19,10 @@
 #include <outpost/http.h>
 #include "preset_statuspage.h"
 
-static const char *const health_names[] = { "healthy", "degraded", "down" };
-
 const char *
 sp_health_name(int health)
 {
-    return health >= SP_HEALTHY && health <= SP_DOWN ? health_names[health]
-                                                     : "unknown";
+    return outpost_status_name(health);
 }
 
 int
@@ -177,6 +174,20 @@ sp_page_parse(json_t *root, const outpost_strlist_t *watch,
         snprintf(err, errlen, "not a Statuspage answer (no status object)");
         return -1;
     }
+    /* summary.json has both lists, status.json neither: present, they
+     * must be lists */
+    if ((components && !json_is_array(components))
+        || (incidents && !json_is_array(incidents))) {
+        snprintf(err, errlen, "not a Statuspage answer (%s is not an "
+                 "array)", components && !json_is_array(components)
+                           ? "components" : "incidents");
+        return -1;
+    }
+    if (!json_is_string(json_object_get(status, "indicator"))) {
+        snprintf(err, errlen, "not a Statuspage answer (status.indicator "
+                 "is not a string)");
+        return -1;
+    }
     page->indicator = str_at(status, "indicator");
     page->description = str_at(status, "description");
     ind = sp_indicator_health(page->indicator);
@@ -244,6 +255,7 @@ struct sp_cache {
     struct curl_slist *headers;
     char              *buf;
     size_t             len;
+    int                over;        /* the body went past SP_CACHE_BODY_MAX */
 };
 
 static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -325,8 +337,10 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb;
     char *b;
 
-    if (sc->len + n > SP_CACHE_BODY_MAX)
+    if (sc->len + n > SP_CACHE_BODY_MAX) {
+        sc->over = 1;
         return 0;                       /* aborts: not a status page */
+    }
     if ((b = realloc(sc->buf, sc->len + n + 1)) == NULL)
         return 0;
     memcpy(b + sc->len, ptr, n);
@@ -347,7 +361,10 @@ take_answer(sp_cache_t *sc, CURLcode rc)
     char err[160] = "";
 
     curl_easy_getinfo(sc->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK)
+    if (sc->over)
+        snprintf(err, sizeof(err), "response body over %d bytes",
+                 SP_CACHE_BODY_MAX);
+    else if (rc != CURLE_OK)
         snprintf(err, sizeof(err), "%s", curl_easy_strerror(rc));
     else if (status != 200)
         snprintf(err, sizeof(err), "HTTP status %ld", status);
@@ -394,6 +411,7 @@ fetch_done(CURL *easy, CURLcode rc, void *arg)
     sc->headers = NULL;
     sc->buf = NULL;
     sc->len = 0;
+    sc->over = 0;
     sc->in_flight = 0;
     sc->owner = NULL;
     w = sc->waiters;

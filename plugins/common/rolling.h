@@ -11,10 +11,10 @@
  *      saved to a state file (statefile.h) and restored from it;
  *   5. the few things every filter does with such a table.
  *
- * It is not a library the core exports: a filter compiles rolling.c and
- * statefile.c in (`outpost_plugin(x SOURCES x.c ../common/rolling.c
- * ${OUTPOST_STATE_SOURCES} LIBS PkgConfig::JANSSON m)`), so every module
- * has its own copy with hidden visibility.
+ * It is not a library the core exports: a filter links the static
+ * library outpost_common (`outpost_plugin(x SOURCES x.c LIBS
+ * outpost_common)`), so every module has its own copy with hidden
+ * visibility.
  *
  * Nothing here takes a lock. Filters call it from process and tick, which
  * the core already serializes (plugin.h, lifetime rule 4); only the

@@ -7,8 +7,7 @@
  * one entry per name they have seen (a bounded set: integrations, groups,
  * deterministic alert keys), so a map only grows.
  *
- * Shared by the failover and alert plugins (alert builds this file from
- * here); it belongs in plugins/common once that folder holds helpers.
+ * Shared by the failover and alert plugins, through outpost_common.
  */
 #ifndef OUTPOST_STRMAP_H
 #define OUTPOST_STRMAP_H

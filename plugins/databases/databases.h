@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <outpost/plugin.h>
+#include "dbconn.h"
 
 /* One option table serves all providers; each reads only its own rows
  * (databases.c warns about rows set for another provider). */
@@ -43,22 +44,19 @@ struct db_probe {
     int                 failed;
 };
 
-/* Monotonic microseconds. */
-int64_t db_now_us(void);
+/* The clock and the time left, from plugins/common/dbconn.h: every
+ * blocking step goes through the shared helpers with p->deadline_us. */
+static inline int64_t
+db_now_us(void)
+{
+    return dbconn_now_us();
+}
 
-/* Milliseconds left before the deadline, at least 1 so that a step given
- * no time still fails by timeout instead of waiting forever (0 means
- * "no limit" to several client libraries). */
-int64_t db_remaining_ms(const struct db_probe *p);
-
-/* 1 once the deadline has passed. */
-int db_expired(const struct db_probe *p);
-
-/* Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline
- * passes. 1: ready, 0: the deadline passed, -1: poll failed. poll()'s
- * timeout is precise, unlike a socket's SO_RCVTIMEO, which the kernel's
- * timer wheel may let run up to an eighth over. */
-int db_wait_fd(int fd, short events, const struct db_probe *p);
+static inline int64_t
+db_remaining_ms(const struct db_probe *p)
+{
+    return dbconn_left_ms(p->deadline_us);
+}
 
 /* Adds the field `name` (e.g. "connect_ms"): milliseconds since t0_us. */
 void db_step(struct db_probe *p, const char *name, int64_t t0_us);
@@ -67,6 +65,10 @@ void db_step(struct db_probe *p, const char *name, int64_t t0_us);
  * reason. Only the first failure of a probe is kept. */
 void db_fail(struct db_probe *p, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Marks the probe failed as a shared helper reported it (dbconn.h); a
+ * missed deadline is told with the time it waited: "<msg> after N ms". */
+void db_fail_err(struct db_probe *p, const struct dbconn_err *e);
 
 /* A secret that is configured but empty at run time: not a failure of the
  * database, so the result is "unknown" (reason "credentials missing",
@@ -87,13 +89,13 @@ struct db_provider {
 
 extern const struct db_provider db_postgres;
 extern const struct db_provider db_redis;
-/* redis.c: 0 if url is a redis:// url this build can use, else -1 and
- * why in err (without the url, which may hold a password). */
-int redis_url_check(const char *url, char *err, size_t errlen);
-/* postgres.c, kafka.c: the provider's options that only the config can
- * fix (syntax, options that go together); 0, or -1 and why in err. */
-int pg_conf_check(const struct db_conf *conf, char *err, size_t errlen);
-int kafka_conf_check(const struct db_conf *conf, char *err, size_t errlen);
 extern const struct db_provider db_kafka;
+
+/* postgres.c, redis.c, kafka.c: the provider's options that only the
+ * config can fix (syntax, options that go together); 0, or -1 and why in
+ * err, never quoting a secret. */
+int pg_conf_check(const struct db_conf *conf, char *err, size_t errlen);
+int redis_conf_check(const struct db_conf *conf, char *err, size_t errlen);
+int kafka_conf_check(const struct db_conf *conf, char *err, size_t errlen);
 
 #endif /* OUTPOST_DATABASES_H */

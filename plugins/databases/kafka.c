@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <librdkafka/rdkafka.h>
+#include <outpost/fields.h>
 #include "databases.h"
+#include "kafka_conf.h"
 
 struct kafka_state {
     outpost_instance_t  *inst;
@@ -64,119 +66,35 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
                 "kafka", "%s: %s", fac, buf);
 }
 
-static int
-set(outpost_instance_t *inst, rd_kafka_conf_t *conf, const char *key,
-    const char *value)
-{
-    char err[256];
-
-    if (rd_kafka_conf_set(conf, key, value, err, sizeof(err))
-        == RD_KAFKA_CONF_OK)
-        return 0;
-    /* librdkafka's message may quote the value, which may be a secret. */
-    outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                "librdkafka rejects property %s", key);
-    return -1;
-}
-
-/* The properties option: "key=value" lines, applied after ours so that
- * an operator can override any of them. */
-static int
-set_properties(outpost_instance_t *inst, rd_kafka_conf_t *conf,
-               const outpost_strlist_t *props)
-{
-    for (size_t i = 0; i < props->n; i++) {
-        char *kv = strdup(props->v[i]), *eq;
-        int rc;
-
-        if (kv == NULL)
-            return -1;
-        if ((eq = strchr(kv, '=')) == NULL || eq == kv) {
-            outpost_log(inst, OUTPOST_LOG_ERROR, "init",
-                        "properties: \"key=value\" expected");
-            free(kv);
-            return -1;
-        }
-        *eq = '\0';
-        rc = set(inst, conf, kv, eq + 1);
-        explicit_bzero(eq + 1, strlen(eq + 1));
-        free(kv);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* For validate (outpostd -t): what only the config can fix. Each
  * property goes through librdkafka on a scratch configuration (no client,
  * no network). The value is never quoted: it may be a secret. */
 int
 kafka_conf_check(const struct db_conf *conf, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *kc;
-    char why[256];
-    int rc = 0;
-
     if ((conf->topic == NULL) != (conf->group == NULL)) {
         snprintf(err, errlen, "consumer lag needs both topic and group");
         return -1;
     }
-    if (conf->properties.n == 0)
-        return 0;
-    if ((kc = rd_kafka_conf_new()) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; rc == 0 && i < conf->properties.n; i++) {
-        const char *kv = conf->properties.v[i], *eq = strchr(kv, '=');
-        char key[128];
-
-        if (eq == NULL || eq == kv || (size_t) (eq - kv) >= sizeof(key)) {
-            snprintf(err, errlen, "properties: \"key=value\" expected");
-            rc = -1;
-            break;
-        }
-        memcpy(key, kv, (size_t) (eq - kv));
-        key[eq - kv] = '\0';
-        if (rd_kafka_conf_set(kc, key, eq + 1, why, sizeof(why))
-            != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "properties: librdkafka rejects property "
-                     "%s", key);
-            rc = -1;
-        }
-    }
-    rd_kafka_conf_destroy(kc);
-    return rc;
+    return kafka_properties_check(&conf->properties, err, errlen);
 }
 
 static rd_kafka_conf_t *
 client_conf(outpost_instance_t *inst, const struct db_conf *conf,
             struct kafka_state *st)
 {
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int64_t timeout = outpost_instance_timeout_ms(inst);
-    char request_ms[24], setup_ms[24];
+    const struct kafka_client_opts opts = {
+        .brokers = conf->brokers,
+        .username = conf->username,
+        .password = conf->password,
+        .timeout_ms = outpost_instance_timeout_ms(inst),
+        .properties = &conf->properties,
+    };
+    rd_kafka_conf_t *kc;
+    char err[256];
 
-    /* A request unanswered within the instance timeout is an outage, and
-     * after one the client should be back within about a second of the
-     * cluster (librdkafka waits up to 10 s by default). */
-    snprintf(request_ms, sizeof(request_ms), "%lld",
-             (long long) (timeout > 10 ? timeout : 10));
-    snprintf(setup_ms, sizeof(setup_ms), "%lld",
-             (long long) (timeout > 1000 ? timeout : 1000));
-    if (kc == NULL
-        || set(inst, kc, "bootstrap.servers", conf->brokers) != 0
-        || set(inst, kc, "client.id", "outpost") != 0
-        || set(inst, kc, "socket.timeout.ms", request_ms) != 0
-        || set(inst, kc, "socket.connection.setup.timeout.ms", setup_ms) != 0
-        || set(inst, kc, "reconnect.backoff.max.ms", "1000") != 0
-        || (conf->username
-            && set(inst, kc, "sasl.username", conf->username) != 0)
-        || (conf->password && conf->password[0]
-            && set(inst, kc, "sasl.password", conf->password) != 0)
-        || set_properties(inst, kc, &conf->properties) != 0) {
-        if (kc)
-            rd_kafka_conf_destroy(kc);
+    if ((kc = kafka_conf_client(&opts, err, sizeof(err))) == NULL) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err);
         return NULL;
     }
     rd_kafka_conf_set_opaque(kc, st);
@@ -281,24 +199,6 @@ survey(const rd_kafka_metadata_t *md, struct cluster *cl)
  * out of time. */
 #define OUT_OF_TIME_SLACK_US 10000
 
-static int
-auth_error(rd_kafka_resp_err_t err)
-{
-    return err == RD_KAFKA_RESP_ERR__AUTHENTICATION
-           || err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED
-           || err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED
-           || err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
-}
-
-/* Errors that say no broker can be reached, whatever the call returned. */
-static int
-unreachable(rd_kafka_resp_err_t err)
-{
-    return err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
-           || err == RD_KAFKA_RESP_ERR__RESOLVE
-           || err == RD_KAFKA_RESP_ERR__SSL;
-}
-
 /* Why no metadata came. The call itself mostly returns "timed out"; the
  * client's last error (error_cb) says why: brokers down, SASL refused. */
 static void
@@ -308,16 +208,17 @@ metadata_failed(struct kafka_state *st, rd_kafka_resp_err_t err,
     long long ms = (long long) ((db_now_us() - p->start_us) / 1000);
 
     rd_kafka_poll(st->rk, 0);           /* collect the client's errors */
-    if (auth_error(st->last_err))
+    if (kafka_err_auth(st->last_err))
         db_fail(p, "auth", "%s", st->last_errstr);
-    else if (unreachable(st->last_err))
+    else if (kafka_err_unreachable(st->last_err))
         db_fail(p, "connect", "%s", st->last_errstr);
     else if (err == RD_KAFKA_RESP_ERR__TIMED_OUT
              || db_now_us() + OUT_OF_TIME_SLACK_US >= p->deadline_us)
         db_fail(p, "timeout", "no metadata after %lld ms", ms);
     else if (st->last_err == RD_KAFKA_RESP_ERR__TRANSPORT)
         db_fail(p, "connect", "%s", st->last_errstr);
-    else if (err == RD_KAFKA_RESP_ERR__TRANSPORT || unreachable(err))
+    else if (err == RD_KAFKA_RESP_ERR__TRANSPORT
+             || kafka_err_unreachable(err))
         db_fail(p, "connect", "metadata: %s", rd_kafka_err2str(err));
     else
         db_fail(p, "protocol", "metadata: %s", rd_kafka_err2str(err));
@@ -337,7 +238,7 @@ report_cluster(struct kafka_state *st, const struct cluster *cl,
     /* The cluster answers, but some data cannot be written or a broker
      * is gone: worse than healthy, not down. */
     if (cl->offline > 0 || (size_t) cl->brokers_up < st->nknown)
-        outpost_record_add_str(p->rec, "status_hint", "degraded");
+        outpost_record_add_str(p->rec, OUTPOST_F_STATUS_HINT, "degraded");
 }
 
 /* --- consumer-group lag -------------------------------------------------- */

@@ -6,18 +6,16 @@
  * version, whether the server is a replica and how far behind it is, and
  * runs the operator's optional query, comparing its value with `expect`.
  *
- * libpq's own limits (connect_timeout counts whole seconds, at least 2)
- * are too coarse for the instance timeout, so every step uses libpq's
- * asynchronous calls and waits on the socket with poll() until the
- * probe's deadline. statement_timeout is sent as well, so that the server
- * stops a query we have given up on.
+ * Every step ends by the probe's deadline through the shared helpers
+ * (plugins/common/pg_conn.h: libpq's asynchronous calls and poll()).
+ * statement_timeout is sent as well, so that the server stops a query we
+ * have given up on.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libpq-fe.h>
 #include "databases.h"
+#include "pg_conn.h"
 
 /* One round trip for the replication state. On a replica, lag is 0 while
  * it has replayed everything it received (an idle primary sends nothing,
@@ -30,32 +28,18 @@ static const char pg_status_sql[] =
     "      ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
     " END";
 
-#define SQLSTATE_QUERY_CANCELED "57014"   /* statement_timeout fired */
-
 /* For validate (outpostd -t) and init: what only the config can fix.
  * libpq's message may quote the string, which may hold a password, so it
  * is not passed on. */
 int
 pg_conf_check(const struct db_conf *conf, char *err, size_t errlen)
 {
-    PQconninfoOption *opts;
-    char *msg = NULL;
-
     if (conf->expect != NULL && conf->query == NULL) {
         snprintf(err, errlen, "expect needs a query whose value it checks");
         return -1;
     }
     /* Empty is checked at run time (credentials missing). */
-    if (conf->conninfo && conf->conninfo[0] != '\0') {
-        if ((opts = PQconninfoParse(conf->conninfo, &msg)) == NULL) {
-            PQfreemem(msg);
-            snprintf(err, errlen, "conninfo is not a valid libpq connection "
-                     "string or URI");
-            return -1;
-        }
-        PQconninfoFree(opts);
-    }
-    return 0;
+    return pg_conninfo_check(conf->conninfo, err, errlen);
 }
 
 static int
@@ -69,149 +53,36 @@ pg_init(outpost_instance_t *inst, const struct db_conf *conf, void **state)
     return 0;
 }
 
-/* libpq's message, first line only (the rest is a hint), no newline. */
-static void
-pg_message(const char *msg, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", msg && msg[0] ? msg : "unknown error");
-    buf[strcspn(buf, "\r\n")] = '\0';
-}
-
-static int
-pg_wait(PGconn *conn, short events, const struct db_probe *p)
-{
-    return db_wait_fd(PQsocket(conn), events, p);
-}
-
-/* The server refused the session (as opposed to not being reachable):
- * a wrong password, an unknown role or database, no pg_hba.conf entry. */
-static int
-pg_refused(const char *msg)
-{
-    static const char *const words[] = {
-        "authentication", "password", "pg_hba.conf", "role \"",
-        "does not exist", "permission denied", "not permitted"
-    };
-
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strstr(msg, words[i]) != NULL)
-            return 1;
-    return 0;
-}
-
-static void
-pg_connect_failed(PGconn *conn, struct db_probe *p)
-{
-    char msg[400];
-
-    pg_message(PQerrorMessage(conn), msg, sizeof(msg));
-    if (strstr(msg, "timeout expired") != NULL)
-        db_fail(p, "timeout", "%s", msg);
-    else
-        db_fail(p, pg_refused(msg) ? "auth" : "connect", "%s", msg);
-}
-
 static PGconn *
 pg_connect(const struct db_conf *conf, struct db_probe *p)
 {
-    /* Array entries before dbname can be overridden by the conninfo
-     * (an operator's own options or application_name win); the connect
-     * timeout after it cannot. */
-    const char *keys[] = { "application_name", "options", "dbname",
-                           "connect_timeout", NULL };
-    char timeout_opt[64], connect_timeout[24];
-    const char *values[] = { "outpost", timeout_opt, conf->conninfo,
-                             connect_timeout, NULL };
-    int64_t ms = db_remaining_ms(p);
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    PGconn *conn;
+    const struct pg_connect_opts opts = {
+        .conninfo = conf->conninfo,
+        .application_name = "outpost",
+        .statement_timeout_ms = db_remaining_ms(p),
+    };
+    struct dbconn_err e = { 0 };
+    PGconn *conn = pg_connect_by(&opts, p->deadline_us, &e);
 
-    snprintf(timeout_opt, sizeof(timeout_opt), "-c statement_timeout=%lld",
-             (long long) ms);
-    snprintf(connect_timeout, sizeof(connect_timeout), "%lld",
-             (long long) (ms / 1000 + 2));      /* libpq's minimum is 2 */
-    if ((conn = PQconnectStartParams(keys, values, 1)) == NULL) {
-        db_fail(p, "connect", "out of memory");
-        return NULL;
-    }
-    while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK
-           && st != PGRES_POLLING_FAILED) {
-        int rc = pg_wait(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                         p);
-        if (rc <= 0) {
-            if (rc == 0)
-                db_fail(p, "timeout", "no connection after %lld ms",
-                        (long long) ((db_now_us() - p->start_us) / 1000));
-            else
-                db_fail(p, "connect", "cannot wait on the socket");
-            PQfinish(conn);
-            return NULL;
-        }
-        st = PQconnectPoll(conn);
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        pg_connect_failed(conn, p);
-        PQfinish(conn);
-        return NULL;
-    }
+    if (conn == NULL)
+        db_fail_err(p, &e);
     return conn;
 }
 
-/* Runs sql and returns its result: the first error if a statement failed,
- * else the last statement's result. NULL after db_fail(). what names the
- * step in a timeout's error. */
+/* Runs sql and returns its result (pg_exec_by), or NULL after db_fail().
+ * what names the step in a timeout's error. */
 static PGresult *
 pg_exec(PGconn *conn, const char *sql, const char *what, struct db_probe *p)
 {
-    PGresult *keep = NULL, *res;
-    char msg[400];
+    struct dbconn_err e = { 0 };
+    PGresult *res = pg_exec_by(conn, sql, p->deadline_us, &e);
 
-    if (!PQsendQuery(conn, sql))
-        goto lost;
-    for (;;) {
-        while (PQisBusy(conn)) {
-            int rc = pg_wait(conn, POLLIN, p);
-            if (rc == 0) {
-                PQclear(keep);
-                db_fail(p, "timeout", "no answer to %s after %lld ms",
-                        what,
-                        (long long) ((db_now_us() - p->start_us) / 1000));
-                return NULL;
-            }
-            if (rc < 0 || !PQconsumeInput(conn)) {
-                PQclear(keep);
-                goto lost;
-            }
-        }
-        if ((res = PQgetResult(conn)) == NULL)
-            break;
-        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR)
-            PQclear(res);
-        else {
-            PQclear(keep);
-            keep = res;
-        }
+    if (res == NULL) {
+        if (e.deadline)
+            snprintf(e.msg, sizeof(e.msg), "no answer to %s", what);
+        db_fail_err(p, &e);
     }
-    if (keep == NULL)
-        goto lost;
-    if (PQresultStatus(keep) == PGRES_FATAL_ERROR) {
-        const char *state = PQresultErrorField(keep, PG_DIAG_SQLSTATE);
-        const char *text = PQresultErrorField(keep,
-                                              PG_DIAG_MESSAGE_PRIMARY);
-
-        pg_message(text ? text : PQresultErrorMessage(keep), msg,
-                   sizeof(msg));
-        db_fail(p, state && strcmp(state, SQLSTATE_QUERY_CANCELED) == 0
-                   ? "timeout" : "query", "%s", msg);
-        PQclear(keep);
-        return NULL;
-    }
-    return keep;
-lost:
-    pg_message(PQerrorMessage(conn), msg, sizeof(msg));
-    db_fail(p, PQstatus(conn) == CONNECTION_BAD ? "connect" : "protocol",
-            "%s", msg);
-    return NULL;
+    return res;
 }
 
 /* SELECT 1: the round trip of the smallest query, like Redis's PING. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "group.h"
 #include "lookup.h"
@@ -311,7 +312,7 @@ observe_event(struct failover *fo, struct fo_member *m,
     const char *to;
 
     if (rec->event_kind == OUTPOST_EV_CIRCUIT) {
-        to = outpost_record_string(rec, "to");
+        to = outpost_record_string(rec, OUTPOST_F_TO);
         if (to)
             circuit = fo_circuit_parse(to);
     } else {
@@ -353,6 +354,11 @@ describe(const struct fo_group *g, enum fo_change change, char *msg,
 {
     size_t off;
 
+    if (change == FO_SWITCHED && g->previous < 0) {
+        snprintf(msg, len, "%s: routing to %s (%s)", g->name,
+                 member_name(g, g->active), g->reason);
+        return;
+    }
     if (change == FO_SWITCHED) {
         snprintf(msg, len, "%s: %s -> %s (%s)", g->name,
                  member_name(g, g->previous), member_name(g, g->active),
@@ -394,7 +400,7 @@ report(struct failover *fo, const struct fo_group *g, enum fo_change change,
         return;
     if (cause == NULL)
         copy_tags(ev, trigger);
-    outpost_record_set_tag(ev, "failover_group", g->name);
+    outpost_record_set_tag(ev, OUTPOST_TAG_FAILOVER_GROUP, g->name);
     outpost_record_add_str(ev, "group", g->name);
     outpost_record_add_str(ev, "active", g->active >= 0
                            ? g->members[g->active].name : "");
@@ -403,7 +409,7 @@ report(struct failover *fo, const struct fo_group *g, enum fo_change change,
     outpost_record_add_str(ev, "strategy", fo_strategy_name(fo->p.strategy));
     outpost_record_add_str(ev, "change",
                            change == FO_SWITCHED ? "switch" : "weights");
-    outpost_record_add_str(ev, "reason", g->reason);
+    outpost_record_add_str(ev, OUTPOST_F_REASON, g->reason);
     for (size_t i = 0; i < g->n; i++) {
         snprintf(field, sizeof(field), "weight.%s", g->members[i].name);
         outpost_record_add_float(ev, field, g->members[i].share);
@@ -426,6 +432,23 @@ worth_saving(const struct fo_member *a, const struct fo_member *b)
            || (!b->usable && a->ok_streak != b->ok_streak);
 }
 
+struct log_ctx {
+    outpost_instance_t *inst;
+};
+
+/* One line per group restored from state: where its traffic goes now. */
+static void
+log_active(void *value, void *arg)
+{
+    const struct fo_group *g = value;
+    const struct log_ctx *lc = arg;
+
+    if (g->decided)
+        outpost_log(lc->inst, OUTPOST_LOG_INFO, "start",
+                    "%s: routing to %s (as when the agent stopped)",
+                    g->name, member_name(g, g->active));
+}
+
 static int
 failover_init(outpost_instance_t *inst)
 {
@@ -435,10 +458,10 @@ failover_init(outpost_instance_t *inst)
     if (fo == NULL)
         return -1;
     fo->k = (struct fo_keys) {
-        outpost_intern("failover_group"), outpost_intern("integration"),
-        outpost_intern("priority"), outpost_intern("weight"),
-        outpost_intern("status"), outpost_intern("success"),
-        outpost_intern("health_score"), outpost_intern("circuit"),
+        outpost_intern(OUTPOST_TAG_FAILOVER_GROUP), outpost_intern(OUTPOST_TAG_INTEGRATION),
+        outpost_intern(OUTPOST_F_PRIORITY), outpost_intern(OUTPOST_TAG_WEIGHT),
+        outpost_intern(OUTPOST_F_STATUS), outpost_intern(OUTPOST_F_SUCCESS),
+        outpost_intern(OUTPOST_F_HEALTH_SCORE), outpost_intern(OUTPOST_F_CIRCUIT),
     };
     fo->p.strategy = strcmp(conf->strategy, "weighted") == 0
                      ? FO_WEIGHTED : FO_PRIMARY_SECONDARY;
@@ -449,6 +472,7 @@ failover_init(outpost_instance_t *inst)
     fo->p.half_open_weight = conf->half_open_weight;
     fo->p.weight_change = conf->weight_change;
     restore(inst, fo);
+    strmap_each(&fo->groups, log_active, &(struct log_ctx) { inst });
     fo->saved_ns = outpost_time_now();
     outpost_instance_set_data(inst, fo);
     return 0;
@@ -485,6 +509,11 @@ failover_process(outpost_instance_t *inst, outpost_record_t *rec,
         report(fo, g, change, rec, out);
         fo->urgent = 1;
     }
+    /* Where the group's traffic goes, on the check itself: the alert of
+     * the integration that lost it can say so, in the same message. */
+    if (rec->kind == OUTPOST_MEASUREMENT && g->decided)
+        outpost_record_add_str(rec, OUTPOST_F_FAILOVER_ACTIVE, g->active >= 0
+                               ? g->members[g->active].name : "");
     return OUTPOST_PASS;
 }
 

@@ -7,44 +7,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "group.h"
-
-static const char *const status_names[] = {
-    [FO_UNKNOWN] = "unknown", [FO_HEALTHY] = "healthy",
-    [FO_DEGRADED] = "degraded", [FO_DOWN] = "down",
-};
-static const char *const circuit_names[] = {
-    [FO_CLOSED] = "closed", [FO_HALF_OPEN] = "half_open", [FO_OPEN] = "open",
-};
 
 const char *
 fo_status_name(enum fo_status s)
 {
-    return status_names[s];
+    return outpost_status_name(s);
 }
 
 enum fo_status
 fo_status_parse(const char *s)
 {
-    for (int i = FO_HEALTHY; i <= FO_DOWN; i++)
-        if (s && strcmp(s, status_names[i]) == 0)
-            return (enum fo_status) i;
-    return FO_UNKNOWN;
+    int st = outpost_status_parse(s);
+
+    return st < 0 ? FO_UNKNOWN : (enum fo_status) st;
 }
 
 const char *
 fo_circuit_name(enum fo_circuit c)
 {
-    return circuit_names[c];
+    return outpost_circuit_name(c);
 }
 
 enum fo_circuit
 fo_circuit_parse(const char *s)
 {
-    for (int i = FO_CLOSED; i <= FO_OPEN; i++)
-        if (s && strcmp(s, circuit_names[i]) == 0)
-            return (enum fo_circuit) i;
-    return FO_CLOSED;
+    int c = outpost_circuit_parse(s);
+
+    return c < 0 ? FO_CLOSED : (enum fo_circuit) c;
 }
 
 const char *
@@ -269,7 +260,8 @@ explain(struct fo_group *g, const struct fo_params *p, int cand)
     else if (!fo_member_eligible(p, old))
         snprintf(g->reason, sizeof(g->reason), "%s is %s", old->name,
                  old->circuit == FO_HALF_OPEN
-                     ? "half_open" : fo_status_name(old->status));
+                     ? fo_circuit_name(FO_HALF_OPEN)
+                     : fo_status_name(old->status));
     else if (p->strategy == FO_WEIGHTED)
         snprintf(g->reason, sizeof(g->reason), "%s has the largest share",
                  new->name);

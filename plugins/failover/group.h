@@ -27,11 +27,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <outpost/fields.h>
 #include <outpost/record.h>
 
 enum fo_strategy { FO_PRIMARY_SECONDARY, FO_WEIGHTED };
-enum fo_status   { FO_UNKNOWN, FO_HEALTHY, FO_DEGRADED, FO_DOWN };
-enum fo_circuit  { FO_CLOSED, FO_HALF_OPEN, FO_OPEN };
+/* The shared scales of outpost/fields.h, under this filter's names. */
+enum fo_status   {
+    FO_UNKNOWN = OUTPOST_STATUS_UNKNOWN, FO_HEALTHY = OUTPOST_STATUS_HEALTHY,
+    FO_DEGRADED = OUTPOST_STATUS_DEGRADED, FO_DOWN = OUTPOST_STATUS_DOWN
+};
+enum fo_circuit  {
+    FO_CLOSED = OUTPOST_CIRCUIT_CLOSED, FO_OPEN = OUTPOST_CIRCUIT_OPEN,
+    FO_HALF_OPEN = OUTPOST_CIRCUIT_HALF_OPEN
+};
 
 struct fo_params {
     enum fo_strategy strategy;

@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "health.h"
+#include "verdict.h"
 
 #define STATE_FILE    "health.state"
 #define STATE_VERSION 1
@@ -71,16 +73,6 @@ static const outpost_option_t health_options[] = {
     OUTPOST_OPTION_END
 };
 
-
-const char *const health_status_names[4] = {
-    [ST_UNKNOWN] = "unknown", [ST_HEALTHY] = "healthy",
-    [ST_DEGRADED] = "degraded", [ST_DOWN] = "down",
-};
-
-static const outpost_severity_t status_severity[] = {
-    [ST_UNKNOWN] = OUTPOST_SEV_WARNING, [ST_HEALTHY] = OUTPOST_SEV_INFO,
-    [ST_DEGRADED] = OUTPOST_SEV_WARNING, [ST_DOWN] = OUTPOST_SEV_ERROR,
-};
 
 /* --- classifying one result ---------------------------------------------- */
 
@@ -156,6 +148,7 @@ struct health {
     struct rolling_state *state;          /* health.state */
     int64_t               last_save_ns;
     struct keys           k;
+    struct verdict_board  board;        /* statuspage inputs' verdicts */
 };
 
 /* The status of one check, by the rules in docs/plugins/health.md.
@@ -177,8 +170,10 @@ classify(const struct thresholds *t, const struct keys *k,
         r->why = WHY_REASON;
         r->text = reason;
     } else if (hint && strcmp(hint, "unknown") == 0) {
+        /* "agent overloaded" and the like: not the vendor's doing. */
         r->status = ST_UNKNOWN;
-        r->why = WHY_HINT;
+        r->why = reason ? WHY_REASON : WHY_HINT;
+        r->text = reason;
     } else if (!r->ok) {
         r->status = ST_DOWN;
         r->why = WHY_FAILED;
@@ -211,7 +206,7 @@ explain(const struct result *r, char *buf, size_t len)
         snprintf(buf, len, "%s", r->text);
         break;
     case WHY_HINT:
-        snprintf(buf, len, "status page says %s", health_status_names[r->status]);
+        snprintf(buf, len, "status page says %s", outpost_status_name(r->status));
         break;
     case WHY_FAILED:
         snprintf(buf, len, "%s", r->text ? r->text : "check failed");
@@ -257,9 +252,9 @@ static void
 add_fields(outpost_record_t *rec, const struct health_slot *s, double score,
            const struct health_stats *st)
 {
-    outpost_record_add_str(rec, "status", health_status_names[s->status]);
-    outpost_record_add_float(rec, "health_score", score);
-    outpost_record_add_int(rec, "consecutive_failures",
+    outpost_record_add_str(rec, OUTPOST_F_STATUS, outpost_status_name(s->status));
+    outpost_record_add_float(rec, OUTPOST_F_HEALTH_SCORE, score);
+    outpost_record_add_int(rec, OUTPOST_F_CONSECUTIVE_FAILURES,
                            s->consecutive_failures);
     outpost_record_add_int(rec, "consecutive_successes",
                            s->consecutive_successes);
@@ -288,19 +283,27 @@ health_emit_change(outpost_emitter_t *out, outpost_record_t *cause,
             const char *integration, uint8_t from, uint8_t to,
             const char *why)
 {
-    char msg[512], key[300];
+    char msg[512], key[300], vendor[256] = "";
     outpost_record_t *ev;
 
-    snprintf(msg, sizeof(msg), "%s is %s (was %s)%s%s", integration,
-             health_status_names[to], health_status_names[from], why[0] ? ": " : "", why);
+    /* "Is it us or them?": a change for the worse says what the vendor's
+     * status page says, unless the status page is the reason already. */
+    if (cause && (to == ST_DEGRADED || to == ST_DOWN))
+        verdict_text(cause, vendor, sizeof(vendor));
+    snprintf(msg, sizeof(msg), "%s is %s (was %s)%s%s%s%s", integration,
+             outpost_status_name(to), outpost_status_name(from),
+             why[0] ? ": " : "", why,
+             vendor[0] ? (why[0] ? "; " : ": ") : "", vendor);
     snprintf(key, sizeof(key), "outpost/%s/status", integration);
-    ev = outpost_event_new(OUTPOST_EV_STATE_CHANGE, status_severity[to],
+    ev = outpost_event_new(OUTPOST_EV_STATE_CHANGE, outpost_status_severity(to),
                            cause, msg, key);
     if (ev == NULL)
         return;
-    outpost_record_add_str(ev, "from_status", health_status_names[from]);
-    outpost_record_add_str(ev, "to_status", health_status_names[to]);
-    outpost_record_add_str(ev, "status", health_status_names[to]);
+    outpost_record_add_str(ev, "from_status", outpost_status_name(from));
+    outpost_record_add_str(ev, "to_status", outpost_status_name(to));
+    outpost_record_add_str(ev, OUTPOST_F_STATUS, outpost_status_name(to));
+    if (cause)
+        verdict_copy(cause, ev);
     outpost_emit(out, ev);
 }
 
@@ -339,6 +342,8 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
     if (rec->kind != OUTPOST_MEASUREMENT)
         return OUTPOST_PASS;
     rolling_table_prefetch(h->table, rec);  /* while the fields are read */
+    if (!verdict_board_observe(&h->board, rec))
+        verdict_board_annotate(&h->board, rec);
     success = lookup_field(rec, h->k.success);
     hint = lookup_str(rec, h->k.status_hint);
     if (success == NULL && hint == NULL)
@@ -352,7 +357,7 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
     window_prefetch(&s->w, rec->ts_ns,
                     lookup_num(rec, h->k.response_ms, 0));
     if (retagged)
-        s->tier = tier_of(outpost_record_tag(rec, "tier"));
+        s->tier = tier_of(outpost_record_tag(rec, OUTPOST_TAG_TIER));
     t = thresholds_for(c, s->tier);
     classify(&t, &h->k, rec, success, hint, &r);
     health_note_arrival(s, rec->ts_ns);
@@ -361,6 +366,8 @@ health_process(outpost_instance_t *inst, outpost_record_t *rec,
         char why[256];
 
         explain(&r, why, sizeof(why));
+        if (r.why == WHY_HINT && verdict_status(rec))
+            why[0] = '\0';             /* the verdict says it in words */
         health_emit_change(out, rec, e->name, s->status, r.status, why);
         s->status = r.status;
     }
@@ -406,11 +413,11 @@ health_init(outpost_instance_t *inst)
         free(h);
         return -1;
     }
-    h->k.success = outpost_intern("success");
-    h->k.status_hint = outpost_intern("status_hint");
-    h->k.reason = outpost_intern("reason");
-    h->k.error = outpost_intern("error");
-    h->k.response_ms = outpost_intern("response_ms");
+    h->k.success = outpost_intern(OUTPOST_F_SUCCESS);
+    h->k.status_hint = outpost_intern(OUTPOST_F_STATUS_HINT);
+    h->k.reason = outpost_intern(OUTPOST_F_REASON);
+    h->k.error = outpost_intern(OUTPOST_F_ERROR);
+    h->k.response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     h->last_save_ns = outpost_time_now();
     h->state = rolling_state_open(inst, STATE_FILE, STATE_VERSION);
     rolling_state_load(h->state, h->table, keep_slot, &h->last_save_ns);
@@ -464,6 +471,7 @@ health_shutdown(outpost_instance_t *inst)
         return;
     rolling_state_close(h->state, h->table);
     rolling_table_free(h->table);
+    verdict_board_free(&h->board);
     free(h);
 }
 

@@ -7,15 +7,16 @@
 #define OUTPOST_HEALTH_H
 
 #include <stdint.h>
+#include <outpost/fields.h>
 #include "../common/lookup.h"
 #include "../common/rolling.h"
 
 /* Only ever append: the values are saved in state files. */
 enum health_status {
-    ST_UNKNOWN  = 0,
-    ST_HEALTHY  = 1,
-    ST_DEGRADED = 2,
-    ST_DOWN     = 3
+    ST_UNKNOWN  = OUTPOST_STATUS_UNKNOWN,
+    ST_HEALTHY  = OUTPOST_STATUS_HEALTHY,
+    ST_DEGRADED = OUTPOST_STATUS_DEGRADED,
+    ST_DOWN     = OUTPOST_STATUS_DOWN
 };
 
 /* One bucket of the 1 h ring (5 minutes) or the 24 h ring (1 hour). */
@@ -94,7 +95,6 @@ struct health_conf {
     int64_t save_interval_ms;
 };
 
-extern const char *const health_status_names[4];
 
 /* health.c: a state_change event from `from` to `to`; cause may be
  * NULL, why may be "". */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "health.h"
 
@@ -66,7 +67,7 @@ mark_stale(outpost_emitter_t *out, struct rolling_entry *e, int64_t now,
     /* The event's cause is a small health measurement carrying the
      * integration's latest tags, so outputs can route it like others. */
     if (cause) {
-        outpost_record_add_str(cause, "status", "unknown");
+        outpost_record_add_str(cause, OUTPOST_F_STATUS, "unknown");
         outpost_record_add_bool(cause, "stale", 1);
     }
     snprintf(why, sizeof(why), "no result for %" PRId64 "s (expected every "

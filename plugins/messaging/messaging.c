@@ -21,16 +21,53 @@
 #include <string.h>
 #include "../common/preset.h"
 
+/* The conf: the common preset part, then the providers' credentials. */
+struct messaging_conf {
+    struct preset_conf common;
+    char              *secret;          /* token or API key */
+    char              *account_sid;     /* twilio */
+    char              *auth_token;      /* twilio (falls back to secret) */
+    char              *phone_number_id; /* whatsapp */
+};
+
+enum messaging_cred {
+    MSG_SECRET = 0,
+    MSG_ACCOUNT_SID,
+    MSG_AUTH_TOKEN,         /* auth_token, else secret */
+    MSG_PHONE_NUMBER_ID
+};
+
 static const outpost_option_t messaging_options[] = {
-    PRESET_OPTIONS_COMMON("the provider's token or API key (Twilio: "
-                          "auth_token, or this)")
-    PRESET_OPTION_SECRET(account_sid, "Twilio account SID (AC...)")
-    PRESET_OPTION_SECRET(auth_token, "Twilio auth token")
+    PRESET_OPTIONS_COMMON
+    PRESET_OPTION_SECRET(struct messaging_conf, secret,
+                         "the provider's token or API key (Twilio: "
+                         "auth_token, or this)")
+    PRESET_OPTION_SECRET(struct messaging_conf, account_sid,
+                         "Twilio account SID (AC...)")
+    PRESET_OPTION_SECRET(struct messaging_conf, auth_token,
+                         "Twilio auth token")
     { .name = "phone_number_id", .type = OUTPOST_OPT_STRING,
-      .offset = PRESET_OFF(phone_number_id),
+      .offset = offsetof(struct messaging_conf, phone_number_id),
       .help = "whatsapp: the business phone number's Graph API id" },
     PRESET_OPTIONS_ENGINE
     OUTPOST_OPTION_END
+};
+
+/* In enum messaging_cred order; phone_number_id is not a secret, but the
+ * whatsapp path names it. */
+static const struct preset_cred_def messaging_creds[] = {
+    [MSG_SECRET] =          { "secret",
+                              offsetof(struct messaging_conf, secret), -1 },
+    [MSG_ACCOUNT_SID] =     { "account_sid",
+                              offsetof(struct messaging_conf, account_sid),
+                              -1 },
+    [MSG_AUTH_TOKEN] =      { "auth_token",
+                              offsetof(struct messaging_conf, auth_token),
+                              MSG_SECRET },
+    [MSG_PHONE_NUMBER_ID] = { "phone_number_id",
+                              offsetof(struct messaging_conf,
+                                       phone_number_id), -1 },
+    { NULL, 0, -1 }
 };
 
 /* --- Twilio ------------------------------------------------------------------ */
@@ -183,61 +220,87 @@ discord_refine(preset_t *p, httpcheck_call_t *c)
     json_t *root;
     double s;
 
-    (void) p;
     if (httpcheck_status(c) != 429 || httpcheck_retry_after(c) >= 0
         || (root = httpcheck_json(c)) == NULL
         || !json_is_number(json_object_get(root, "retry_after")))
         return;
     s = json_number_value(json_object_get(root, "retry_after"));
-    if (s >= 0) {
-        preset_field_float(c, "retry_after_s", s);
-        httpcheck_defer(c, s);
-    }
+    preset_defer(p, c, s);
 }
 
 /* --- the table ------------------------------------------------------------------ */
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each provider's answer to the probe always has. */
+static const struct preset_shape twilio_shape[] = {
+    { "sid", PJ_STRING }, { "status", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape slack_shape[] = {
+    { "ok", PJ_BOOL }, { NULL, 0 }
+};
+static const struct preset_shape resend_shape[] = {
+    { "data", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape sendgrid_shape[] = {
+    { "scopes", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape whatsapp_shape[] = {
+    { "id", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape discord_shape[] = {
+    { "id", PJ_STRING }, { "username", PJ_STRING }, { NULL, 0 }
+};
+
 static const struct preset_provider messaging_providers[] = {
     { .name = "twilio", .base_url = "https://api.twilio.com",
       .path = "/2010-04-01/Accounts/{account_sid}.json", .auth = PA_BASIC,
-      .basic_user = PC_ACCOUNT_SID, .basic_pass = PC_AUTH_TOKEN,
-      .needs = PC(PC_ACCOUNT_SID) | PC(PC_AUTH_TOKEN), .json = 1,
-      .error_path = "message", .refine = twilio_refine },
+      .basic_user = MSG_ACCOUNT_SID, .basic_pass = MSG_AUTH_TOKEN,
+      .needs = PC(MSG_ACCOUNT_SID) | PC(MSG_AUTH_TOKEN), .json = 1,
+      .shape = twilio_shape, .error_path = "message",
+      .refine = twilio_refine },
     { .name = "slack", .base_url = "https://slack.com",
       .path = "/api/auth.test", .method = "POST", .auth = PA_BEARER,
-      .needs = PC(PC_SECRET), .json = 1, .error_path = "error",
-      .refine = slack_refine },
+      .needs = PC(MSG_SECRET), .json = 1, .shape = slack_shape,
+      .error_path = "error", .refine = slack_refine },
     { .name = "resend", .base_url = "https://api.resend.com",
-      .path = "/domains", .auth = PA_BEARER, .needs = PC(PC_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "message",
-      .prepare = resend_prepare, .step = resend_step },
+      .path = "/domains", .auth = PA_BEARER, .needs = PC(MSG_SECRET),
+      .headers = json_accept, .json = 1, .shape = resend_shape,
+      .error_path = "message", .prepare = resend_prepare,
+      .step = resend_step },
     { .name = "sendgrid", .base_url = "https://api.sendgrid.com",
-      .path = "/v3/scopes", .auth = PA_BEARER, .needs = PC(PC_SECRET),
-      .headers = json_accept, .json = 1, .error_path = "errors[0].message" },
+      .path = "/v3/scopes", .auth = PA_BEARER, .needs = PC(MSG_SECRET),
+      .headers = json_accept, .json = 1, .shape = sendgrid_shape,
+      .error_path = "errors[0].message" },
     { .name = "whatsapp", .base_url = "https://graph.facebook.com",
       .path = "/{api_version}/{phone_number_id}", .api_version = "v21.0",
-      .auth = PA_BEARER, .needs = PC(PC_SECRET), .json = 1,
-      .error_path = "error.message", .refine = whatsapp_refine },
+      .auth = PA_BEARER, .needs = PC(MSG_SECRET), .json = 1,
+      .shape = whatsapp_shape, .error_path = "error.message",
+      .refine = whatsapp_refine },
     { .name = "discord", .base_url = "https://discord.com",
       .path = "/api/v{api_version}/users/@me", .api_version = "10",
-      .auth = PA_BOT, .needs = PC(PC_SECRET), .headers = json_accept,
-      .json = 1, .error_path = "message", .refine = discord_refine },
+      .auth = PA_BOT, .needs = PC(MSG_SECRET), .headers = json_accept,
+      .json = 1, .shape = discord_shape, .error_path = "message",
+      .refine = discord_refine },
     { .name = NULL }
+};
+
+static const struct preset_plugin messaging = {
+    .providers = messaging_providers,
+    .creds = messaging_creds,
 };
 
 static int
 messaging_init(outpost_instance_t *inst)
 {
-    return preset_init(inst, messaging_providers);
+    return preset_init(inst, &messaging);
 }
 
 static int
 messaging_validate_provider(const void *conf, const char *provider,
                             char *err, size_t errlen)
 {
-    return preset_validate_provider(conf, provider, messaging_providers, err,
+    return preset_validate_provider(conf, provider, &messaging, err,
                                     errlen);
 }
 
@@ -254,7 +317,7 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .kind = OUTPOST_INPUT,
     .flags = OUTPOST_PLUGIN_ASYNC,
     .options = messaging_options,
-    .conf_size = sizeof(struct preset_conf),
+    .conf_size = sizeof(struct messaging_conf),
     .init = messaging_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,

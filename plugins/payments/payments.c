@@ -21,17 +21,35 @@
 
 #define TOKEN_MARGIN_MS 60000   /* renew a token this long before expiry */
 
+#define PAY_OPTION(field, help) \
+    PRESET_OPTION_SECRET(struct payments_conf, field, help)
+
 static const outpost_option_t payments_options[] = {
-    PRESET_OPTIONS_COMMON("the provider's secret: Stripe/Square/Adyen API "
-                          "key or token, PayPal client secret, Razorpay key "
-                          "secret, PayU salt, CCAvenue working key")
-    PRESET_OPTION_SECRET(client_id, "PayPal REST app client id")
-    PRESET_OPTION_SECRET(key_id, "Razorpay key id (rzp_live_... or "
-                         "rzp_test_...)")
-    PRESET_OPTION_SECRET(merchant_key, "PayU merchant key")
-    PRESET_OPTION_SECRET(access_code, "CCAvenue access code")
+    PRESET_OPTIONS_COMMON
+    PAY_OPTION(secret, "the provider's secret: Stripe/Square/Adyen API key "
+               "or token, PayPal client secret, Razorpay key secret, PayU "
+               "salt, CCAvenue working key")
+    PAY_OPTION(client_id, "PayPal REST app client id")
+    PAY_OPTION(key_id, "Razorpay key id (rzp_live_... or rzp_test_...)")
+    PAY_OPTION(merchant_key, "PayU merchant key")
+    PAY_OPTION(access_code, "CCAvenue access code")
     PRESET_OPTIONS_ENGINE
     OUTPOST_OPTION_END
+};
+
+/* In enum payments_cred order. */
+static const struct preset_cred_def payments_creds[] = {
+    [PAY_SECRET] =       { "secret", offsetof(struct payments_conf, secret),
+                           -1 },
+    [PAY_CLIENT_ID] =    { "client_id",
+                           offsetof(struct payments_conf, client_id), -1 },
+    [PAY_KEY_ID] =       { "key_id", offsetof(struct payments_conf, key_id),
+                           -1 },
+    [PAY_MERCHANT_KEY] = { "merchant_key",
+                           offsetof(struct payments_conf, merchant_key), -1 },
+    [PAY_ACCESS_CODE] =  { "access_code",
+                           offsetof(struct payments_conf, access_code), -1 },
+    { NULL, 0, -1 }
 };
 
 /* --- PayPal: a client-credentials token, kept until it expires ------------- */
@@ -53,8 +71,8 @@ paypal_token_request(preset_t *p, httpcheck_call_t *c)
     if (httpcheck_set_url(c, p->url) != 0
         || httpcheck_set_method(c, "POST") != 0
         || httpcheck_set_body(c, body, sizeof(body) - 1) != 0
-        || httpcheck_set_basic_auth(c, preset_cred(p, PC_CLIENT_ID),
-                                    preset_cred(p, PC_SECRET)) != 0)
+        || httpcheck_set_basic_auth(c, preset_cred(p, PAY_CLIENT_ID),
+                                    preset_cred(p, PAY_SECRET)) != 0)
         return -1;
     for (size_t i = 0; form_headers[i]; i++)
         if (httpcheck_add_header(c, form_headers[i]) != 0)
@@ -135,9 +153,9 @@ paypal_step(preset_t *p, httpcheck_call_t *c)
         if (st != 200)
             return HTTPCHECK_DONE;       /* invalid_client: credentials */
         if (paypal_keep_token(p, c) != 0) {
-            preset_verdict(c, "down", "vendor", "HTTP 200 without an "
-                           "access_token");
-            return HTTPCHECK_DONE;
+            preset_verdict(c, "down", "vendor", "HTTP 200: not a paypal "
+                           "answer: \"access_token\" is missing");
+            return PRESET_HANDLED;
         }
         return paypal_call_request(p, c) == 0 ? HTTPCHECK_CHAIN
                                               : HTTPCHECK_DONE;
@@ -155,53 +173,80 @@ paypal_step(preset_t *p, httpcheck_call_t *c)
 
 static const char *const json_accept[] = { "Accept: application/json", NULL };
 
+/* What each gateway's answer to the probe always has. */
+static const struct preset_shape stripe_shape[] = {
+    { "object", PJ_STRING }, { "available", PJ_ARRAY },
+    { "pending", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape paypal_shape[] = {
+    { "webhooks", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape razorpay_shape[] = {
+    { "entity", PJ_STRING }, { "items", PJ_ARRAY }, { NULL, 0 }
+};
+static const struct preset_shape payu_shape[] = {
+    { "status", PJ_NUMBER | PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape adyen_shape[] = {
+    { "id", PJ_STRING }, { NULL, 0 }
+};
+static const struct preset_shape square_shape[] = {
+    { "locations", PJ_ARRAY }, { NULL, 0 }
+};
+
 static const struct preset_provider payments_providers[] = {
     { .name = "stripe", .base_url = "https://api.stripe.com",
-      .path = "/v1/balance", .auth = PA_BEARER, .needs = PC(PC_SECRET),
-      .json = 1, .error_path = "error.message" },
+      .path = "/v1/balance", .auth = PA_BEARER, .needs = PC(PAY_SECRET),
+      .json = 1, .shape = stripe_shape, .error_path = "error.message" },
     { .name = "paypal", .base_url = "https://api-m.paypal.com",
       .path = "/v1/oauth2/token", .auth = PA_HOOK,
-      .needs = PC(PC_CLIENT_ID) | PC(PC_SECRET), .json = 1,
-      .error_path = "error_description",
+      .needs = PC(PAY_CLIENT_ID) | PC(PAY_SECRET), .json = 1,
+      .shape = paypal_shape, .error_path = "error_description",
       .prepare = paypal_prepare, .step = paypal_step },
     { .name = "razorpay", .base_url = "https://api.razorpay.com",
       .path = "/v1/payments?count=1", .auth = PA_BASIC,
-      .basic_user = PC_KEY_ID, .basic_pass = PC_SECRET,
-      .needs = PC(PC_KEY_ID) | PC(PC_SECRET), .json = 1,
-      .error_path = "error.description" },
+      .basic_user = PAY_KEY_ID, .basic_pass = PAY_SECRET,
+      .needs = PC(PAY_KEY_ID) | PC(PAY_SECRET), .json = 1,
+      .shape = razorpay_shape, .error_path = "error.description" },
     { .name = "payu", .base_url = "https://info.payu.in",
       .path = "/merchant/postservice.php?form=2", .method = "POST",
-      .auth = PA_HOOK, .needs = PC(PC_MERCHANT_KEY) | PC(PC_SECRET),
-      .headers = form_headers, .json = 1, .error_path = "msg",
+      .auth = PA_HOOK, .needs = PC(PAY_MERCHANT_KEY) | PC(PAY_SECRET),
+      .headers = form_headers, .json = 1, .shape = payu_shape,
+      .error_path = "msg",
       .prepare = payu_prepare, .refine = payu_refine },
     { .name = "ccavenue", .base_url = "https://api.ccavenue.com",
       .path = "/apis/servlet/DoWebTrans", .method = "POST",
-      .auth = PA_HOOK, .needs = PC(PC_ACCESS_CODE) | PC(PC_SECRET),
+      .auth = PA_HOOK, .needs = PC(PAY_ACCESS_CODE) | PC(PAY_SECRET),
       .headers = form_headers, .json = 0,
       .prepare = ccavenue_prepare, .refine = ccavenue_refine },
     { .name = "adyen", .base_url = "https://management-live.adyen.com",
       .path = "/v3/me", .auth = PA_HEADER, .auth_header = "X-API-Key",
-      .needs = PC(PC_SECRET), .headers = json_accept, .json = 1,
-      .error_path = "detail" },
+      .needs = PC(PAY_SECRET), .headers = json_accept, .json = 1,
+      .shape = adyen_shape, .error_path = "detail" },
     { .name = "square", .base_url = "https://connect.squareup.com",
-      .path = "/v2/locations", .auth = PA_BEARER, .needs = PC(PC_SECRET),
+      .path = "/v2/locations", .auth = PA_BEARER, .needs = PC(PAY_SECRET),
       .api_version = "2024-10-17", .version_header = "Square-Version",
-      .headers = json_accept, .json = 1, .error_path = "errors[0].detail" },
+      .headers = json_accept, .json = 1, .shape = square_shape,
+      .error_path = "errors[0].detail" },
     { .name = NULL }
+};
+
+static const struct preset_plugin payments = {
+    .providers = payments_providers,
+    .creds = payments_creds,
 };
 
 static int
 payments_init(outpost_instance_t *inst)
 {
-    return preset_init(inst, payments_providers);
+    return preset_init(inst, &payments);
 }
 
 static int
 payments_validate_provider(const void *conf, const char *provider, char *err,
                            size_t errlen)
 {
-    return preset_validate_provider(conf, provider, payments_providers, err,
-                                    errlen);
+    return preset_validate_provider(conf, provider, &payments, err, errlen);
 }
 
 /* The common option `provider` picks one (outpostd -t checks it). */
@@ -217,7 +262,7 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .kind = OUTPOST_INPUT,
     .flags = OUTPOST_PLUGIN_ASYNC,
     .options = payments_options,
-    .conf_size = sizeof(struct preset_conf),
+    .conf_size = sizeof(struct payments_conf),
     .init = payments_init,
     .collect = preset_collect,
     .shutdown = preset_shutdown,

@@ -42,12 +42,12 @@ sha512_hex(const char *text, size_t len, char hex[129])
 int
 payu_prepare(preset_t *p, httpcheck_call_t *c)
 {
-    const char *key = preset_cred(p, PC_MERCHANT_KEY);
+    const char *key = preset_cred(p, PAY_MERCHANT_KEY);
     char *text = NULL, *body = NULL, *ekey, hash[129];
     int n, rc = HTTPCHECK_SKIP;
 
     n = asprintf(&text, "%s|verify_payment|" PROBE_ID "|%s", key,
-                 preset_cred(p, PC_SECRET));
+                 preset_cred(p, PAY_SECRET));
     if (n < 0)
         goto out;
     if (sha512_hex(text, (size_t) n, hash) != 0) {
@@ -143,7 +143,7 @@ ccavenue_prepare(preset_t *p, httpcheck_call_t *c)
     char hex[2 * sizeof(enc) + 1], *code, *body = NULL;
     int len = 0, n;
 
-    if (cc_crypt(preset_cred(p, PC_SECRET), 1, (const unsigned char *) req,
+    if (cc_crypt(preset_cred(p, PAY_SECRET), 1, (const unsigned char *) req,
                  (int) sizeof(req) - 1, enc, &len) != 0) {
         httpcheck_fail(c, "internal", "cannot encrypt the request");
         return HTTPCHECK_SKIP;
@@ -151,7 +151,7 @@ ccavenue_prepare(preset_t *p, httpcheck_call_t *c)
     for (int i = 0; i < len; i++)
         snprintf(hex + 2 * i, 3, "%02x", enc[i]);
     code = curl_easy_escape(httpcheck_easy(c),
-                            preset_cred(p, PC_ACCESS_CODE), 0);
+                            preset_cred(p, PAY_ACCESS_CODE), 0);
     n = code ? asprintf(&body, "enc_request=%s&access_code=%s"
                         "&command=orderStatusTracker&request_type=JSON"
                         "&response_type=JSON&version=1.2", hex, code) : -1;
@@ -215,12 +215,13 @@ ccavenue_refine(preset_t *p, httpcheck_call_t *c)
         return;
     if (form_value(body, "status", status, sizeof(status)) == NULL
         || form_value(body, "enc_response", resp, sizeof(resp)) == NULL) {
-        preset_verdict(c, "down", "vendor", "not a CCAvenue answer");
+        preset_verdict(c, "down", "vendor", "not a ccavenue answer: no status "
+                       "and enc_response");
         return;
     }
     if (strcmp(status, "0") == 0) {
         if ((n = unhex(resp, raw, sizeof(raw))) < 0
-            || cc_crypt(preset_cred(p, PC_SECRET), 0, raw, n, plain, &m)
+            || cc_crypt(preset_cred(p, PAY_SECRET), 0, raw, n, plain, &m)
                != 0)
             preset_verdict(c, "down", "credentials", "CCAvenue's answer "
                            "does not decrypt with the working key");

@@ -41,7 +41,7 @@ entry_json(const struct sla_conf *c, struct rolling_entry *e, int64_t now,
     const struct sla_sums *bw;
     json_t *o, *wins, *firing;
     int64_t period_s;
-    double remaining, rate;
+    double remaining, spent, rate;
 
     sla_advance(s, now);
     if (s->month != month) {            /* quiet since last month */
@@ -51,6 +51,7 @@ entry_json(const struct sla_conf *c, struct rolling_entry *e, int64_t now,
     bw = sla_budget_window(sla_budget_window_of(c->compliance_window), s,
                            month_s, &period_s);
     remaining = sla_budget_remaining(bw, &t);
+    spent = sla_budget_spent(bw, &t);
     rate = sla_burn_rate(&s->win[W_1H], &t);
 
     wins = json_object();
@@ -63,7 +64,7 @@ entry_json(const struct sla_conf *c, struct rolling_entry *e, int64_t now,
         if (s->firing & (1u << i))
             json_array_append_new(firing, json_string(sla_burn_rule(i)));
 
-    o = json_pack("{s:s, s:s, s:{s:f, s:f, s:f}, s:s, s:b, s:f, s:f}",
+    o = json_pack("{s:s, s:s, s:{s:f, s:f, s:f}, s:s, s:b, s:f, s:f, s:f}",
                   "integration", e->name,
                   "tier", sla_tier_names[s->tier],
                   "targets", "availability", t.availability,
@@ -74,6 +75,7 @@ entry_json(const struct sla_conf *c, struct rolling_entry *e, int64_t now,
                                && sla_avg_ms(bw) <= t.response_ms
                                && sla_error_rate(bw) <= t.error_rate,
                   "error_budget_remaining", remaining,
+                  "error_budget_spent", spent,
                   "burn_rate_1h", rate);
     if (o == NULL) {
         json_decref(wins);

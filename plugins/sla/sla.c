@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 #include "sla.h"
 
@@ -59,6 +60,10 @@ static const outpost_option_t sla_options[] = {
     { "burn_min_checks", OUTPOST_OPT_INT, O(burn_min_checks), "30",
       "checks a long window must hold before its burn rate can alert (a "
       "new integration's first failure is not a page)", 0, 1, 1e9, NULL },
+    { "burn_min_coverage", OUTPOST_OPT_FLOAT, O(burn_min_coverage), "0.5",
+      "fraction of a long window the integration's checks must span before "
+      "its burn rate can alert (minutes of history are not an hour)",
+      0, 0, 1, NULL },
     { "burn_resolve_ratio", OUTPOST_OPT_FLOAT, O(burn_resolve_ratio),
       "0.5", "a firing burn-rate alert resolves once either window burns "
       "at most this fraction of the rule's rate", 0, 0.01, 1, NULL },
@@ -182,13 +187,37 @@ sla_burn_rate(const struct sla_sums *w, const struct sla_targets *t)
     return ((double) w->bad / w->checks) / (1.0 - t->availability);
 }
 
-/* 1 - (budget spent / budget): 1 untouched, 0 spent, negative overspent. */
+/* Budget spent / budget: 0 untouched, 1 all spent, over 1 overspent. */
 double
-sla_budget_remaining(const struct sla_sums *w, const struct sla_targets *t)
+sla_budget_spent(const struct sla_sums *w, const struct sla_targets *t)
 {
     double allowed = (1.0 - t->availability) * w->checks;
 
-    return w->checks ? 1.0 - w->bad / allowed : 1.0;
+    return w->checks ? w->bad / allowed : 0.0;
+}
+
+/* The part of the budget left, in [0, 1]: an overspent budget is 0 left,
+ * and sla_budget_spent() says by how much. */
+double
+sla_budget_remaining(const struct sla_sums *w, const struct sla_targets *t)
+{
+    double left = 1.0 - sla_budget_spent(w, t);
+
+    return left > 0 ? left : 0.0;
+}
+
+/* "42% of the error budget left", or how far over it went. */
+static void
+budget_text(double spent, char *buf, size_t len)
+{
+    if (spent < 1.0)
+        snprintf(buf, len, "%.0f%% of the error budget left",
+                 (1.0 - spent) * 100.0);
+    else if (spent < 1.005)
+        snprintf(buf, len, "the error budget is spent");
+    else
+        snprintf(buf, len, "the error budget is spent and overspent by "
+                 "%.0f%%", (spent - 1.0) * 100.0);
 }
 
 /* --- burn-rate alerts ---------------------------------------------------- */
@@ -202,44 +231,62 @@ sla_burn_rule(unsigned i)
 static void
 emit_burn(struct rolling_entry *e, outpost_record_t *rec,
           outpost_emitter_t *out, const struct burn_rule *r, int firing,
-          double long_rate, double short_rate, double remaining)
+          double long_rate, double short_rate, double spent)
 {
     const struct sla_window_def *lw = &sla_windows[r->long_w];
     const struct sla_window_def *sw = &sla_windows[r->short_w];
-    char msg[512], key[300];
+    char msg[512], key[300], budget[96];
     outpost_record_t *ev;
 
+    budget_text(spent, budget, sizeof(budget));
     if (firing)
         snprintf(msg, sizeof(msg), "%s is burning its error budget %.1fx "
-                 "over %s and %.1fx over %s (%s threshold %.1fx); %.0f%% "
-                 "of the budget left", e->name, long_rate, lw->name,
-                 short_rate, sw->name, r->action, r->factor,
-                 remaining * 100.0);
+                 "over %s and %.1fx over %s (%s threshold %.1fx); %s",
+                 e->name, long_rate, lw->name, short_rate, sw->name,
+                 r->action, r->factor, budget);
     else
         snprintf(msg, sizeof(msg), "%s error budget burn has slowed to "
                  "%.1fx over %s and %.1fx over %s (%s threshold %.1fx)",
                  e->name, long_rate, lw->name, short_rate, sw->name,
                  r->action, r->factor);
     snprintf(key, sizeof(key), "outpost/%s/sla/%s", e->name, r->name);
+    /* A resolve is good news: severity info, the alert's own kept as its
+     * priority. */
     ev = outpost_event_new(firing ? OUTPOST_EV_ALERT : OUTPOST_EV_RESOLVE,
-                           r->severity, rec, msg, key);
+                           firing ? r->severity : OUTPOST_SEV_INFO, rec, msg,
+                           key);
     if (ev == NULL)
         return;
+    outpost_record_add_str(ev, OUTPOST_F_PRIORITY, outpost_priority_name(
+                               outpost_severity_priority(r->severity)));
     outpost_record_add_str(ev, "rule", r->name);
-    outpost_record_add_str(ev, "action", r->action);
+    outpost_record_add_str(ev, OUTPOST_F_ACTION, r->action);
     outpost_record_add_float(ev, "burn_rate_long", long_rate);
     outpost_record_add_float(ev, "burn_rate_short", short_rate);
     outpost_record_add_float(ev, "burn_rate_threshold", r->factor);
     outpost_record_add_str(ev, "long_window", lw->name);
     outpost_record_add_str(ev, "short_window", sw->name);
-    outpost_record_add_float(ev, "error_budget_remaining", remaining);
+    outpost_record_add_float(ev, OUTPOST_F_ERROR_BUDGET_REMAINING,
+                             spent < 1.0 ? 1.0 - spent : 0.0);
+    outpost_record_add_float(ev, "error_budget_spent", spent);
     outpost_emit(out, ev);
 }
 
+/*
+ * A rule opens only when all of these hold, so that a few minutes of
+ * history or a recovered integration never page:
+ *   - the long window holds burn_min_checks checks AND its checks span
+ *     burn_min_coverage of it (four minutes of checks are not "the last
+ *     hour", however many there are);
+ *   - both windows burn faster than the rule's factor;
+ *   - the check at hand is bad: an integration that is up now is not
+ *     burning now, whatever its windows still remember.
+ * It resolves once either window burns under factor * burn_resolve_ratio.
+ */
 static void
 check_burn(const struct sla_conf *c, struct rolling_entry *e,
            outpost_record_t *rec, outpost_emitter_t *out,
-           const struct sla_targets *t, double remaining)
+           const struct sla_targets *t, int bad_now, double spent)
 {
     struct sla_slot *s = rolling_slot(e);
 
@@ -257,12 +304,15 @@ check_burn(const struct sla_conf *c, struct rolling_entry *e,
             double floor = r->factor * c->burn_resolve_ratio;
             fire = lr > floor && sr > floor;
         } else
-            fire = lw->checks >= (uint64_t) c->burn_min_checks
-                   && lr > r->factor && sr > r->factor;
+            fire = bad_now && lw->checks >= (uint64_t) c->burn_min_checks
+                   && lr > r->factor && sr > r->factor
+                   && sla_window_span_s(s, r->long_w)
+                      >= c->burn_min_coverage
+                         * (double) sla_windows[r->long_w].seconds;
         if (fire == was)
             continue;
         s->firing ^= (uint8_t) (1u << i);
-        emit_burn(e, rec, out, r, fire, lr, sr, remaining);
+        emit_burn(e, rec, out, r, fire, lr, sr, spent);
     }
 }
 
@@ -301,8 +351,9 @@ month_of(struct sla *sla, int64_t ns)
 static void
 add_fields(outpost_record_t *rec, const struct sla_slot *s,
            const struct sla_targets *t, const struct sla_sums *bw,
-           int64_t period_s, double remaining)
+           int64_t period_s, double spent)
 {
+    double remaining = spent < 1.0 ? 1.0 - spent : 0.0;
     double rate = sla_burn_rate(&s->win[W_1H], t);
     int compliant = sla_availability(bw) >= t->availability
                     && sla_avg_ms(bw) <= t->response_ms
@@ -311,7 +362,8 @@ add_fields(outpost_record_t *rec, const struct sla_slot *s,
     outpost_record_add_float(rec, "sla_availability_30d",
                              sla_availability(&s->win[W_30D]));
     outpost_record_add_bool(rec, "sla_compliant", compliant);
-    outpost_record_add_float(rec, "error_budget_remaining", remaining);
+    outpost_record_add_float(rec, OUTPOST_F_ERROR_BUDGET_REMAINING, remaining);
+    outpost_record_add_float(rec, "error_budget_spent", spent);
     /* The forecast, only while the budget burns: burn rate 1 spends the
      * whole budget in one period. */
     if (remaining <= 0)
@@ -335,7 +387,7 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     struct sla_targets t;
     const struct sla_sums *bw;
     int64_t period_s;
-    double remaining;
+    double spent;
     int retagged;
 
     if (rec->kind != OUTPOST_MEASUREMENT)
@@ -351,7 +403,7 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     s = rolling_slot(e);
     sla_prefetch(s, rec->ts_ns);
     if (retagged)
-        s->tier = (uint8_t) tier_of(outpost_record_tag(rec, "tier"),
+        s->tier = (uint8_t) tier_of(outpost_record_tag(rec, OUTPOST_TAG_TIER),
                                     sla->default_tier);
     if (rec->ts_ns > s->last_ns)
         s->last_ns = rec->ts_ns;
@@ -364,10 +416,10 @@ sla_process(outpost_instance_t *inst, outpost_record_t *rec,
     bw = sla_budget_window(sla->budget_window, s,
                            (sla->month_end - sla->month_start) / NS,
                            &period_s);
-    remaining = sla_budget_remaining(bw, &t);
+    spent = sla_budget_spent(bw, &t);
     if (c->burn_alerts)
-        check_burn(c, e, rec, out, &t, remaining);
-    add_fields(rec, s, &t, bw, period_s, remaining);
+        check_burn(c, e, rec, out, &t, x.bad, spent);
+    add_fields(rec, s, &t, bw, period_s, spent);
     return OUTPOST_PASS;
 }
 
@@ -399,9 +451,9 @@ sla_init(outpost_instance_t *inst)
     }
     sla->default_tier = tier_of(c->default_tier, TIER_BASIC);
     sla->budget_window = sla_budget_window_of(c->compliance_window);
-    sla->k_success = outpost_intern("success");
-    sla->k_status = outpost_intern("status");
-    sla->k_response_ms = outpost_intern("response_ms");
+    sla->k_success = outpost_intern(OUTPOST_F_SUCCESS);
+    sla->k_status = outpost_intern(OUTPOST_F_STATUS);
+    sla->k_response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     sla->last_save_ns = outpost_time_now();
     sla->state = rolling_state_open(inst, STATE_FILE, STATE_VERSION);
     rolling_state_load(sla->state, sla->table, keep_slot,

@@ -91,6 +91,7 @@ struct sla_conf {
     char    *compliance_window;       /* "30d", "7d", "24h" or "month" */
     int      burn_alerts;
     int64_t  burn_min_checks;
+    double   burn_min_coverage;       /* of the long window's length */
     double   burn_resolve_ratio;      /* resolve under factor * this */
     int64_t  save_interval_ms;
 };
@@ -117,6 +118,9 @@ const struct sla_sums *sla_budget_window(int which, const struct sla_slot *s,
 /* Name of burn rule i (bit i of sla_slot.firing), NULL past the last. */
 const char *sla_burn_rule(unsigned i);
 double sla_burn_rate(const struct sla_sums *w, const struct sla_targets *t);
+/* The error budget spent (1: all of it; more: overspent) and what is
+ * left of it, clamped to [0, 1]. */
+double sla_budget_spent(const struct sla_sums *w, const struct sla_targets *t);
 double sla_budget_remaining(const struct sla_sums *w,
                             const struct sla_targets *t);
 
@@ -134,6 +138,10 @@ void sla_prefetch(const struct sla_slot *s, int64_t ns);
 /* Moves the rings to time now (windows of an integration that has gone
  * quiet shrink), for reports. */
 void sla_advance(struct sla_slot *s, int64_t now);
+/* How much of window w the integration's checks span, in seconds: from
+ * the start of the oldest bucket of w that holds a check to the end of
+ * the newest. */
+int64_t sla_window_span_s(const struct sla_slot *s, int w);
 /* Calendar month (UTC) of ns as year * 12 + month, with its bounds. */
 int32_t sla_month_of(int64_t ns, int64_t *start_ns, int64_t *end_ns);
 

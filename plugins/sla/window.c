@@ -194,6 +194,19 @@ sla_advance(struct sla_slot *s, int64_t now)
     }
 }
 
+int64_t
+sla_window_span_s(const struct sla_slot *s, int w)
+{
+    const struct sla_window_def *d = &sla_windows[w];
+    struct ring g = ring_of((struct sla_slot *) s, d->ring);
+    int64_t head = s->head[d->ring], oldest = -1;
+
+    for (int64_t b = head; b > head - (int64_t) d->buckets && b >= 0; b--)
+        if (g.slots[b % g.n].checks)
+            oldest = b;
+    return oldest < 0 ? 0 : (head - oldest + 1) * (ring_width[d->ring] / NS);
+}
+
 void
 sla_prefetch(const struct sla_slot *s, int64_t ns)
 {

@@ -94,7 +94,11 @@ jsonl "records" { path = "%s" flush_interval = "20ms" }
             self.assertFalse(alert["fields"]["muted"])
             self.assertEqual(alert["fields"]["priority"], "critical")
             self.assertEqual(alert["severity"], "critical")
-            self.assertIn("3 consecutive failures", alert["message"])
+            self.assertIn("3 failed checks in a row", alert["message"])
+            # Where the traffic went, in the alert of the one that lost it.
+            self.assertIn("checkout traffic moved to paypal",
+                          alert["message"])
+            self.assertEqual(alert["fields"]["failover_active"], "paypal")
             self.assertEqual(
                 alert["measurement"]["fields"]["consecutive_failures"], 3)
             circuit = events(recs, "circuit", integration="stripe",
@@ -128,8 +132,23 @@ jsonl "records" { path = "%s" flush_interval = "20ms" }
         self.assertEqual(len(events(recs, "alert", dedup_key=HEALTH_KEY)), 1)
         resolves = events(recs, "resolve", dedup_key=HEALTH_KEY)
         self.assertEqual(len(resolves), 1)
-        self.assertIn("stripe recovered after", resolves[0]["message"])
+        self.assertIn("stripe recovered: ", resolves[0]["message"])
         self.assertGreater(resolves[0]["fields"]["occurrences"], 1)
+        self.assertEqual(resolves[0]["severity"], "info")
+        self.assertEqual(resolves[0]["fields"]["priority"], "critical")
+        # The log alone tells the story, one line per step, at info.
+        story = [json.loads(line) for line in err.splitlines()
+                 if line.startswith("{") and '"event"' in line]
+        said = [(l["level"], l["message"]) for l in story
+                if l.get("operation") == "event"]
+        for want in ("checkout: routing to stripe",
+                     "checkout: stripe -> paypal (stripe",
+                     "stripe circuit open",
+                     "stripe is down: 3 failed checks in a row",
+                     "stripe recovered: ",
+                     "checkout: paypal -> stripe"):
+            self.assertTrue([m for lvl, m in said if lvl == "info"
+                             and m.startswith(want)], (want, said))
         self.assertTrue(events(recs, "circuit", integration="stripe",
                                to="half_open"))
         self.assertEqual(events(recs, "alert", integration="paypal"), [])

@@ -1,13 +1,19 @@
 """An output that fails for a while, a SIGKILL with records spilled, and a
-SIGHUP reload: every record arrives, once, in order per integration."""
+SIGHUP reload: every record arrives, once, in order per integration. An
+output that refuses some records for good: they land in its dead letters,
+`outpostd --dead-letters` prints them, `--requeue` puts them back and the
+next run delivers them."""
 import glob
+import json
 import os
 import signal
+import subprocess
 import time
 import unittest
 
-from harness import (FakeAPI, Workdir, read_jsonl, run_once, start_daemon,
-                     stop_daemon, wait_for)
+from harness import (OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, FakeAPI, Workdir,
+                     read_jsonl, run_once, start_daemon, stop_daemon,
+                     wait_for)
 
 
 def key(r):
@@ -99,6 +105,89 @@ jsonl "late" { path = "%s" flush_interval = "50ms" batch_size = 7
         self.assertIn("d", {r["tags"]["integration"] for r in good})
         self.assertIn("keeping the running config", err)
         self.assertIn("30-bad.conf:1", err)
+
+
+class DeadLetterTest(unittest.TestCase):
+    """pickyout (tests/plugins) refuses integration "b"; jsonl gets all."""
+
+    def setUp(self):
+        self.api = FakeAPI()
+        self.w = Workdir()
+        plugins = self.w.file("plugins")
+        os.makedirs(plugins)
+        for d in (PLUGIN_DIR, TEST_PLUGIN_DIR):
+            for f in glob.glob(os.path.join(d, "*.so")):
+                name = os.path.join(plugins, os.path.basename(f))
+                if "badabi" not in f and not os.path.exists(name):
+                    os.symlink(f, name)
+        self.conf = self.w.write_main(plugin_dir=plugins, timeout="2s")
+        self.picked = self.w.file("picked.jsonl")
+        self.w.write_dropin("10-http.conf", """
+http "a" { url = "%(u)s/health" }
+http "b" { url = "%(u)s/health" }
+""" % {"u": self.api.url})
+        self.write_out('{"b"}')
+
+    def write_out(self, reject):
+        self.w.write_dropin("90-out.conf", """
+pickyout "out" { path = "%s" reject = %s }
+""" % (self.picked, reject))
+
+    def tearDown(self):
+        self.api.stop()
+        self.w.cleanup()
+
+    def cli(self, *args):
+        env = dict(os.environ, OUTPOST_PLUGIN_DIR=self.w.file("plugins"))
+        return subprocess.run([OUTPOSTD, "-C", self.conf, *args],
+                              capture_output=True, text=True, timeout=30,
+                              env=env)
+
+    def test_poison_records_dead_letters_print_and_requeue(self):
+        rc, err = run_once(self.conf)
+        # Not everything was delivered: --once says so.
+        self.assertEqual(rc, 1, err)
+        self.assertIn("rejected 1 of 2 records for good", err)
+        picked = read_jsonl(self.picked)
+        self.assertEqual([r["tags"]["integration"] for r in picked], ["a"])
+
+        p = self.cli("--dead-letters", "out")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        dead = [json.loads(line) for line in p.stdout.splitlines()]
+        self.assertEqual(len(dead), 1)
+        self.assertEqual(dead[0]["reason"], "integration is refused here")
+        self.assertEqual(dead[0]["record"]["tags"]["integration"], "b")
+        self.assertRegex(dead[0]["time"], r"^\d{4}-\d\d-\d\dT")
+        # plugin:instance names it too; an unknown name is an error.
+        self.assertEqual(self.cli("--dead-letters", "pickyout:out").stdout,
+                         p.stdout)
+        q = self.cli("--dead-letters", "nope")
+        self.assertEqual(q.returncode, 1)
+        self.assertIn('no output "nope"', q.stderr)
+
+        p = self.cli("--requeue", "out")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("1 dead letters of pickyout:out queued again",
+                      p.stderr)
+        self.assertEqual(self.cli("--dead-letters", "out").stdout, "")
+
+        # The next run takes b again: the requeued record arrives first.
+        self.write_out("{}")
+        rc, err = run_once(self.conf)
+        self.assertEqual(rc, 0, err)
+        picked = read_jsonl(self.picked)
+        self.assertEqual(picked[1]["ts_ns"], dead[0]["record"]["ts_ns"])
+        self.assertEqual(picked[1]["tags"]["integration"], "b")
+        self.assertEqual(sorted(r["tags"]["integration"]
+                                for r in picked[2:]), ["a", "b"])
+        self.assertIn("1 dead letters from", err)
+
+    def test_describe_shows_the_plugins_defaults(self):
+        p = self.cli("--describe", "pickyout")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"flush_interval\s+duration, default 50ms")
+        self.assertRegex(p.stdout, r"timeout\s+duration")
+        self.assertRegex(p.stdout, r"dead_letter_limit_mb\s+integer")
 
 
 if __name__ == "__main__":

@@ -250,6 +250,18 @@ http "outrange" { url = "%(o)s/json" json_path = "data[5].id" }
         self.assertError(r["bad"], "condition: json_path status: body is "
                                    "not JSON")
 
+    def test_json_path_on_a_body_over_max_body(self):
+        # /health answers {"status":"ok",...}: cut at 5 bytes, it is too
+        # large - not "not JSON"
+        r = self.run_checks('http "big" { url = "%s/health" max_body = 5 '
+                            'json_path = "status" }\n'
+                            'http "fits" { url = "%s/health" max_body = 4096 '
+                            'json_path = "status" }\n'
+                            % (self.api.url, self.api.url))
+        self.assertError(r["big"], "condition: json_path status: response "
+                                   "body over max_body (5 bytes)")
+        self.assertPass(r["fits"])
+
     def test_expect_header(self):
         u = self.api.url
         r = self.run_checks("""
@@ -299,7 +311,7 @@ http "fine"    { url = "%(u)s/health" }
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         for line, msg in (
-                (2, 'http "badre": body_regex:'),
+                (2, 'option \'body_regex\' in http "badre": regex:'),
                 (3, 'http "badpath": json_path: cannot read "a..b"'),
                 (4, 'http "badca": ca_file: cannot read /nonexistent/ca.pem'),
                 (5, 'http "notpem": ca_file: %s holds no PEM certificate'

@@ -3,10 +3,11 @@ vendor routes: good key, bad key, missing secret, rate limits with
 Retry-After, vendor failures, headroom headers and each vendor's own way
 of saying "no" - through outpostd and the health filter, read back from
 the jsonl output."""
+import subprocess
 import time
 import unittest
 
-from harness import (FakeAPITest, read_jsonl, run_once,
+from harness import (FakeAPITest, OUTPOSTD, read_jsonl, run_once,
                      start_daemon, stop_daemon, wait_for)
 
 SID = "AC00000000000000000000000000000000"
@@ -233,7 +234,8 @@ class PresetTest(FakeAPITest):
         self.api.fault(path, status=429, retry_after=3, count=2)
         conf = self.write(section("payments", "stripe", "stripe",
                                   self.base("stripe"),
-                                  {"secret": "sk_test_outpost"}),
+                                  {"secret": "sk_test_outpost",
+                                   "max_retry_after": "10s"}),
                           interval="300ms")
         d = start_daemon(conf)
         try:
@@ -258,6 +260,119 @@ class PresetTest(FakeAPITest):
                          ["degraded", "degraded", "healthy"])
         self.assertEqual(f[0]["retry_after_s"], 3)
         self.assertNotIn("retry_after_s", f[2])
+
+    def test_retry_after_of_a_year_is_capped(self):
+        # A 429 asking for a year must not stop checks for a year: the
+        # deferral is capped at max_retry_after (default 5 intervals).
+        path = "/openai/v1/models"
+
+        def hits():
+            return self.stats()["paths"].get(path, 0)
+
+        self.api.fault(path, status=429, retry_after=31536000, count=1)
+        conf = self.write(section("ai", "openai", "openai",
+                                  self.base("openai"),
+                                  {"secret": "sk-outpost-test"}),
+                          interval="300ms")
+        d = start_daemon(conf)
+        try:
+            self.assertTrue(wait_for(lambda: hits() >= 1, timeout=10))
+            t0 = time.time()
+            self.assertTrue(wait_for(lambda: hits() >= 2, timeout=10),
+                            self.stats())
+            waited = time.time() - t0
+            self.assertTrue(wait_for(
+                lambda: len(self.measurements()) >= 2, timeout=10))
+        finally:
+            rc, err = stop_daemon(d)
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(waited, 1.0)     # deferred, by 5 x 300 ms
+        f = self.measurements()
+        self.assertEqual(f[0]["retry_after_s"], 31536000)
+        self.assertEqual(f[0]["retry_after_capped_s"], 1.5)
+        self.assertTrue(f[1]["success"])
+
+    def test_retry_after_forms(self):
+        # delta-seconds and an HTTP-date are both read; nonsense is not
+        self.api.fault("/stripe/v1/balance", status=429, retry_date=100)
+        self.api.fault("/adyen/v3/me", status=429, retry_after=20)
+        self.api.fault("/square/v2/locations", status=429,
+                       retry_after=1000000)
+        recs = self.once(
+            section("payments", "stripe", "stripe", self.base("stripe"),
+                    {"secret": "sk_test_outpost"}) +
+            section("payments", "adyen", "adyen", self.base("adyen"),
+                    {"secret": "AQEoutpost-adyen-api-key"}) +
+            section("payments", "square", "square", self.base("square"),
+                    {"secret": "EAAAoutpost-square-token",
+                     "max_retry_after": "2m"}))
+        f = recs["stripe"]["fields"]
+        self.assertGreater(f["retry_after_s"], 95)
+        self.assertLessEqual(f["retry_after_s"], 100)
+        self.assertNotIn("retry_after_capped_s", f)   # 5 x 30 s = 150 s
+        f = recs["adyen"]["fields"]
+        self.assertEqual(f["retry_after_s"], 20)
+        f = recs["square"]["fields"]
+        self.assertEqual(f["retry_after_s"], 1000000)
+        self.assertEqual(f["retry_after_capped_s"], 120)
+
+    def test_wrong_shape_is_down_vendor_for_every_preset(self):
+        # A 200 with JSON that is not the vendor's answer (a proxy's page,
+        # a misrouted base_url) is not a success.
+        text = ""
+        for plugin, provider, good, _, extra, _, route in PRESETS:
+            self.api.fault(route, body="shape")
+            text += section(plugin, provider, provider, self.base(provider),
+                            dict(extra, **good))
+        recs = self.once(text)
+        for plugin, provider, *_ in PRESETS:
+            f = recs[provider]["fields"]
+            with self.subTest(provider=provider):
+                self.assertFalse(f["success"], f)
+                self.assertEqual(f["status_code"], 200, f)
+                self.assertEqual(f["reason"], "vendor", f)
+                self.assertEqual(f["status_hint"], "down", f)
+                self.assertEqual(f["status"], "down", f)
+                self.assertIn("not a %s answer" % provider, f["error"])
+        # the message names the field
+        self.assertEqual(recs["stripe"]["fields"]["error"],
+                         'vendor: HTTP 200: not a stripe answer: "object" '
+                         'is missing')
+        self.assertEqual(recs["twilio"]["fields"]["error"],
+                         'vendor: HTTP 200: not a twilio answer: "sid" is '
+                         'missing')
+        self.assertEqual(recs["payu"]["fields"]["error"],
+                         'vendor: HTTP 200: not a payu answer: "status" is '
+                         'an array, not a string or a number')
+
+    def test_body_over_max_body_is_too_large_not_bad_json(self):
+        f = self.one("payments", "stripe", {"secret": "sk_test_outpost",
+                                            "max_body": 64})
+        self.assertFalse(f["success"])
+        self.assertEqual(f["reason"], "vendor")
+        self.assertEqual(f["error"], "vendor: HTTP 200: response body over "
+                         "max_body (64 bytes)")
+
+    def test_describe_lists_each_plugins_own_credentials(self):
+        own = {"payments": ["secret", "client_id", "key_id", "merchant_key",
+                            "access_code"],
+               "ai": ["secret", "key_in_query"],
+               "messaging": ["secret", "account_sid", "auth_token",
+                             "phone_number_id"]}
+        every = {o for opts in own.values() for o in opts}
+        for plugin, opts in own.items():
+            p = subprocess.run([OUTPOSTD, "--describe", plugin],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            listed = {line.split()[0] for line in p.stdout.splitlines()
+                      if line.startswith("  ") and not
+                      line.startswith("   ")}
+            with self.subTest(plugin=plugin):
+                for o in opts + ["base_url", "status_page", "api_version",
+                                 "max_retry_after", "max_body"]:
+                    self.assertIn(o, listed)
+                for o in every - set(opts):
+                    self.assertNotIn(o, listed)
 
     def test_headroom_headers_are_fields(self):
         text = ""
@@ -411,7 +526,8 @@ class PresetTest(FakeAPITest):
         self.assertNotEqual(rc, 0)
         self.assertRegex(err, r'\.conf:1: payments "stripe": base_url: the '
                          r'scheme must be http:// or https://')
-        self.assertRegex(err, r'\.conf:2: ai "openai": status_page: the '
+        # At the line of the option (the section starts on line 2).
+        self.assertRegex(err, r'\.conf:3: ai "openai": status_page: the '
                          r'scheme must be http:// or https://')
         self.assertRegex(err, r'\.conf:4: messaging "whatsapp": '
                          r'phone_number_id: required for provider whatsapp')

@@ -143,6 +143,25 @@ class StatuspageTest(FakeAPITest):
         self.assertFalse(pages["x"]["success"])
         self.assertIn("not a Statuspage answer", pages["x"]["error"])
 
+    def test_wrong_shape_is_down(self):
+        # JSON, but not a Statuspage's: status must be an object with an
+        # indicator, components and incidents lists
+        self.api.fault("/api/v2/summary.json", body="shape")
+        p, c = self.check()
+        self.assertFalse(p["success"])
+        self.assertEqual(p["reason"], "vendor")
+        self.assertEqual(p["status"], "down")
+        self.assertEqual(p["error"], "vendor: not a Statuspage answer (no "
+                         "status object)")
+        self.assertEqual(c, {})
+        # a page cut at max_body is too large, not "not JSON"
+        self.api.clear()
+        pages, _ = self.once('statuspage "big" { url = "%s" max_body = 40 }\n'
+                             % self.summary)
+        self.assertFalse(pages["big"]["success"])
+        self.assertEqual(pages["big"]["error"], "vendor: response body over "
+                         "max_body (40 bytes)")
+
     def test_5xx_is_down(self):
         self.api.fault("/api/v2/summary.json", status=502)
         p, _ = self.check()

@@ -313,8 +313,8 @@ fa_dispatch(struct MHD_Connection *conn, const char *url, const char *method,
 
     if (fault.drop || fault.reset) {
         /* no answer will be sent, so there is none to build */
-    } else if (fault.status != 0 || fault.badjson) {
-        (void) fa_fault_reply(&fault, &reply);
+    } else if (fault.status != 0 || fault.body != FA_BODY_NONE) {
+        (void) fa_fault_reply(&fault, &r, &reply);
     } else {
         fa_answer(&r, &reply);
     }

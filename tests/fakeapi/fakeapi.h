@@ -65,9 +65,17 @@ typedef struct {
 
 /*
  * A fault replaces or disturbs the answer for one path.  It is active when
- * any of status, delay_ms, hang, drop, reset or badjson is set;
- * retry_after only adds a header to a status answer.
+ * any of status, delay_ms, hang, drop, reset or body is set;
+ * retry_after and retry_date only add a header to a status answer.
  */
+enum {
+    FA_BODY_NONE = 0,
+    FA_BODY_BADJSON,        /* cut off mid-object: not JSON */
+    FA_BODY_ECHO,           /* a 401-style error quoting the credentials */
+    FA_BODY_SHAPE,          /* JSON of no vendor's shape */
+    FA_BODY_CRLF            /* an error message that forges a log line */
+};
+
 typedef struct {
     unsigned                status;     /* answer this instead */
     unsigned                delay_ms;   /* wait before answering */
@@ -76,7 +84,9 @@ typedef struct {
     unsigned                drop;       /* close without an answer */
     unsigned                reset;      /* as drop, but with a TCP RST */
     unsigned                retry_after; /* Retry-After (s) on a status */
-    unsigned                badjson;    /* answer a body that is not JSON */
+    unsigned                retry_date; /* Retry-After as an HTTP-date
+                                           this many s from now */
+    unsigned                body;       /* FA_BODY_*: answer this body */
 } fa_fault_t;
 
 
@@ -123,7 +133,8 @@ void fa_fault_clear_all(void);
 int fa_fault_match(const char *pattern, const char *path);
 int fa_fault_load(const char *file);
 json_t *fa_fault_to_json(const fa_fault_t *f);
-int fa_fault_reply(const fa_fault_t *f, fa_reply_t *out);
+int fa_fault_reply(const fa_fault_t *f, const fa_request_t *r,
+    fa_reply_t *out);
 json_t *fa_faults_json(void);
 json_t *fa_stats_json(void);
 void fa_stats_reset(void);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fakeapi.h"
 
@@ -81,7 +82,7 @@ static int
 fa_fault_active(const fa_fault_t *f)
 {
     return f->status || f->delay_ms || f->hang || f->drop || f->reset
-           || f->badjson;
+           || f->body != FA_BODY_NONE;
 }
 
 
@@ -246,8 +247,19 @@ static const fa_fault_key_t  fa_fault_keys[] = {
     { "drop",     offsetof(fa_fault_t, drop),     0,   1 },
     { "reset",    offsetof(fa_fault_t, reset),    0,   1 },
     { "count",    offsetof(fa_fault_t, count),    0,   FA_COUNT_MAX },
-    { "retry_after", offsetof(fa_fault_t, retry_after), 0, 86400 },
+    { "retry_after", offsetof(fa_fault_t, retry_after), 0, 1000000000 },
+    { "retry_date", offsetof(fa_fault_t, retry_date), 0, 1000000000 },
     { NULL, 0, 0, 0 }
+};
+
+
+/* What body=crlf puts after its CR LF: a line a log reader would trust. */
+#define FA_FORGED  "2026-01-01T00:00:00.000Z error core forged: " \
+                   "injected line\\u0007"
+
+/* body=<word>, indexed by FA_BODY_* */
+static const char *const  fa_bodies[] = {
+    "", "badjson", "echo", "shape", "crlf", NULL
 };
 
 
@@ -263,12 +275,14 @@ fa_fault_parse(fa_fault_t *f, const char *key, const char *val,
 
     /* the only key whose value is a word: what to put in the body */
     if (strcmp(key, "body") == 0) {
-        if (strcmp(val, "badjson") != 0) {
-            snprintf(err, len, "body: must be badjson");
-            return -1;
+        for (size_t b = 1; fa_bodies[b] != NULL; b++) {
+            if (strcmp(val, fa_bodies[b]) == 0) {
+                f->body = (unsigned) b;
+                return 0;
+            }
         }
-        f->badjson = 1;
-        return 0;
+        snprintf(err, len, "body: must be badjson, echo, shape or crlf");
+        return -1;
     }
 
     for (k = fa_fault_keys; k->key != NULL; k++) {
@@ -284,7 +298,7 @@ fa_fault_parse(fa_fault_t *f, const char *key, const char *val,
     }
 
     snprintf(err, len, "%s: unknown key (status, delay_ms, hang, drop, "
-             "reset, count, retry_after, body)", key);
+             "reset, count, retry_after, retry_date, body)", key);
     return -1;
 }
 
@@ -466,8 +480,8 @@ fa_fault_to_json(const fa_fault_t *f)
         }
     }
 
-    if (f->badjson) {
-        json_object_set_new(j, "body", json_string("badjson"));
+    if (f->body != FA_BODY_NONE) {
+        json_object_set_new(j, "body", json_string(fa_bodies[f->body]));
     }
 
     return j;
@@ -475,37 +489,96 @@ fa_fault_to_json(const fa_fault_t *f)
 
 
 /*
- * The answer of a fault that has a status or a bad body: the status (200
- * for a bad body alone) with {"error":"injected fault",...}, or with a
- * body cut off mid-object, and Retry-After when retry_after is set.
+ * The answer of a fault that has a status or a body: the status (200 for
+ * a body alone) with {"error":"injected fault",...}, or the body asked
+ * for, and Retry-After when retry_after or retry_date is set.
+ *
+ * body=echo is what careless vendors do: a 401 whose message quotes the
+ * request's credentials (Authorization, X-API-Key, x-goog-api-key and a
+ * `key` query argument) back.
  */
-int
-fa_fault_reply(const fa_fault_t *f, fa_reply_t *out)
+static int
+fa_echo_reply(const fa_request_t *r, unsigned status, fa_reply_t *out)
 {
-    unsigned  status = f->status ? f->status : MHD_HTTP_OK;
-    char      secs[16];
+    static const char *const  heads[] = {
+        "Authorization", "X-API-Key", "x-goog-api-key", NULL
+    };
+    const char  *v;
+    char         msg[2048];
+    size_t       n;
 
-    if (f->badjson) {
-        if (fa_reply_json(out, status, "%s",
-                          "{\"object\":\"list\",\"data\":[{\"id\":") != 0)
-        {
-            return -1;
+    n = (size_t) snprintf(msg, sizeof(msg), "Invalid API Key provided:");
+    for (size_t i = 0; heads[i] != NULL && n < sizeof(msg); i++) {
+        v = fa_request_header(r, heads[i]);
+        if (v != NULL) {
+            n += (size_t) snprintf(msg + n, sizeof(msg) - n, " %s: %s",
+                                   heads[i], v);
         }
-    } else if (fa_reply_json(out, status,
-                             "{\"error\":\"injected fault\",\"status\":%u}",
-                             status) != 0)
-    {
+    }
+    v = fa_request_arg(r, "key");
+    if (v != NULL && n < sizeof(msg)) {
+        (void) snprintf(msg + n, sizeof(msg) - n, " (query key=%s)", v);
+    }
+
+    return fa_reply_jansson(out, status,
+                            json_pack("{s:{s:s, s:s}, s:s}", "error",
+                                      "message", msg,
+                                      "type", "invalid_request_error",
+                                      "message", msg));
+}
+
+
+int
+fa_fault_reply(const fa_fault_t *f, const fa_request_t *r, fa_reply_t *out)
+{
+    unsigned    status = f->status ? f->status : MHD_HTTP_OK;
+    char        secs[64];
+    int         rc;
+    time_t      when;
+    struct tm   tm;
+
+    switch (f->body) {
+    case FA_BODY_BADJSON:
+        rc = fa_reply_json(out, status, "%s",
+                           "{\"object\":\"list\",\"data\":[{\"id\":");
+        break;
+    case FA_BODY_ECHO:
+        rc = fa_echo_reply(r, f->status ? f->status : MHD_HTTP_UNAUTHORIZED,
+                           out);
+        break;
+    case FA_BODY_SHAPE:
+        rc = fa_reply_json(out, status, "%s",
+                           "{\"status\":[1,2],\"components\":{\"name\":5}}");
+        break;
+    case FA_BODY_CRLF:
+        rc = fa_reply_json(out, f->status ? f->status : MHD_HTTP_UNAUTHORIZED,
+                           "%s", "{\"error\":{\"message\":\"denied\\r\\n"
+                           FA_FORGED "\"},\"message\":\"denied\\r\\n"
+                           FA_FORGED "\"}");
+        break;
+    default:
+        rc = fa_reply_json(out, status,
+                           "{\"error\":\"injected fault\",\"status\":%u}",
+                           status);
+    }
+    if (rc != 0) {
         return -1;
     }
 
     if (f->retry_after != 0) {
         (void) snprintf(secs, sizeof(secs), "%u", f->retry_after);
-        if (MHD_add_response_header(out->resp, "Retry-After", secs)
-            != MHD_YES)
-        {
-            fa_reply_release(out);
-            return -1;
-        }
+    } else if (f->retry_date != 0) {
+        when = time(NULL) + (time_t) f->retry_date;
+        gmtime_r(&when, &tm);
+        (void) strftime(secs, sizeof(secs), "%a, %d %b %Y %H:%M:%S GMT",
+                        &tm);
+    } else {
+        return 0;
+    }
+
+    if (MHD_add_response_header(out->resp, "Retry-After", secs) != MHD_YES) {
+        fa_reply_release(out);
+        return -1;
     }
 
     return 0;

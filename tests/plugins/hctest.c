@@ -10,20 +10,14 @@
  *   scenario "api": classify is httpcheck_classify_api() (401, 429, 5xx,
  *     Retry-After, rate-limit headers).
  *
- * Test plugins are built from one file each with no link libraries
- * (tests/CMakeLists.txt), so the engine is compiled in here; curl and
- * jansson resolve against the daemon that loads the module.
+ * It links the engine's library, outpost_httpcheck, as the real plugins
+ * do (tests/CMakeLists.txt, test_plugin_libs_hctest).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../plugins/common/httpcheck.c"
-#include "../../plugins/common/httpcheck_api.c"
-#include "../../plugins/common/httpcheck_conditions.c"
-#include "../../plugins/common/httpcheck_pool.c"
-#include "../../plugins/common/httpcheck_request.c"
-#include "../../plugins/common/httpcheck_response.c"
-#include "../../plugins/common/httpcheck_tls.c"
+#include "httpcheck.h"
 
 struct hctest_conf {
     struct httpcheck_conf check;

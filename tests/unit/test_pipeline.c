@@ -88,6 +88,11 @@ static const outpost_plugin_t sinkp = {
     OUTPOST_PLUGIN_HEADER, .name = "sink", .kind = OUTPOST_OUTPUT,
     .flags = OUTPOST_PLUGIN_NOTIFIER, .options = none, .write = sink_write,
 };
+/* The same sink, but an output that records (not a notifier). */
+static const outpost_plugin_t recorderp = {
+    OUTPOST_PLUGIN_HEADER, .name = "recorder", .kind = OUTPOST_OUTPUT,
+    .options = none, .write = sink_write,
+};
 
 static outpost_record_t *
 measurement(const char *integration)
@@ -107,7 +112,7 @@ test_chain_order_drop_emit_and_match(void **state)
         "tagger \"A\" { }\n"
         "judge  \"J\" { }\n"
         "tagger \"B\" { match = {\"integration=b*\"} }\n"
-        "sink \"all\" { flush_interval = \"5ms\" }\n"
+        "recorder \"all\" { flush_interval = \"5ms\" }\n"
         "sink \"events\" { flush_interval = \"5ms\" match = {\"kind=event\"} }\n";
     char path[PATH_MAX];
     struct registry *reg = registry_new();
@@ -123,6 +128,7 @@ test_chain_order_drop_emit_and_match(void **state)
     registry_add(reg, &tagger, "test", &d);
     registry_add(reg, &judge, "test", &d);
     registry_add(reg, &sinkp, "test", &d);
+    registry_add(reg, &recorderp, "test", &d);
     assert_int_equal(tmp_template(path, sizeof(path), "pipe"), 0);
     fd = mkstemp(path);
     assert_true(write(fd, text, strlen(text)) > 0);
@@ -165,7 +171,8 @@ test_chain_order_drop_emit_and_match(void **state)
     assert_int_equal(sinks[1].n, 1);
     assert_int_equal(sinks[1].recs[0]->kind, OUTPOST_EVENT);
 
-    /* An event naming a notifier ("plugin:instance") reaches only it. */
+    /* An event naming a notifier ("plugin:instance") reaches only that
+     * notifier, and every output that records. */
     {
         outpost_record_t *ev = outpost_event_new(OUTPOST_EV_ALERT,
                                                  OUTPOST_SEV_CRITICAL, NULL,
@@ -175,7 +182,7 @@ test_chain_order_drop_emit_and_match(void **state)
         pipeline_submit(p, &ev, 1);
         assert_int_equal(output_drain(workers[0], clock_mono_ms() + 5000), 0);
         assert_int_equal(output_drain(workers[1], clock_mono_ms() + 5000), 0);
-        assert_int_equal(sinks[0].n, 3);
+        assert_int_equal(sinks[0].n, 4);
         assert_int_equal(sinks[1].n, 2);
         assert_string_equal(sinks[1].recs[1]->event->message, "page");
     }

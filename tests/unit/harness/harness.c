@@ -86,12 +86,27 @@ capture_shutdown(outpost_instance_t *inst)
 }
 
 static const outpost_option_t none[] = { OUTPOST_OPTION_END };
+/* `capture` sections, "all" among them, are notifiers: they get only the
+ * events routed to them. "records" is a `record` section, an output that
+ * records, so it gets every record: a NULL name means it. */
 static const outpost_plugin_t capture_plugin = {
     OUTPOST_PLUGIN_HEADER, .name = "capture", .kind = OUTPOST_OUTPUT,
     .flags = OUTPOST_PLUGIN_NOTIFIER, .description = "test capture",
     .options = none, .init = capture_init, .write = capture_write,
     .shutdown = capture_shutdown,
 };
+static const outpost_plugin_t record_plugin = {
+    OUTPOST_PLUGIN_HEADER, .name = "record", .kind = OUTPOST_OUTPUT,
+    .description = "test capture of every record",
+    .options = none, .init = capture_init, .write = capture_write,
+    .shutdown = capture_shutdown,
+};
+
+static int
+is_capture(const outpost_instance_t *out)
+{
+    return out->plugin == &capture_plugin || out->plugin == &record_plugin;
+}
 
 static void
 load_config(struct harness *h, const char *config)
@@ -104,11 +119,13 @@ load_config(struct harness *h, const char *config)
     f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "state_dir = \"%s\"\ninterval = \"10s\"\n"
-            "capture \"all\" { flush_interval = \"1ms\" }\n%s\n", h->state,
+            "capture \"all\" { flush_interval = \"1ms\" }\n"
+            "record \"records\" { flush_interval = \"1ms\" }\n%s\n", h->state,
             config);
     fclose(f);
     h->reg = registry_new();
     registry_add(h->reg, &capture_plugin, "harness", &d);
+    registry_add(h->reg, &record_plugin, "harness", &d);
     registry_load_dir(h->reg, BUILD_PLUGIN_DIR, &d);
     h->cfg = config_load(path, h->reg, NULL, &d);
     if (h->cfg == NULL) {
@@ -255,9 +272,9 @@ static struct capture *
 capture_named(struct harness *h, const char *name)
 {
     if (name == NULL)
-        name = "all";
+        name = "records";
     for (size_t i = 0; i < h->noutputs; i++)
-        if (h->outputs[i]->plugin == &capture_plugin
+        if (is_capture(h->outputs[i])
             && strcmp(h->outputs[i]->name, name) == 0)
             return outpost_instance_data(h->outputs[i]);
     fail_msg("harness: no capture output named %s", name);
@@ -282,7 +299,7 @@ size_t
 harness_events(struct harness *h, outpost_event_kind_t kind,
                outpost_record_t **out, size_t max)
 {
-    struct capture *c = capture_named(h, "all");
+    struct capture *c = capture_named(h, NULL);
     size_t n = 0;
 
     for (size_t i = 0; i < c->n; i++) {
@@ -300,7 +317,7 @@ void
 harness_clear(struct harness *h)
 {
     for (size_t i = 0; i < h->noutputs; i++)
-        if (h->outputs[i]->plugin == &capture_plugin)
+        if (is_capture(h->outputs[i]))
             capture_clear(outpost_instance_data(h->outputs[i]));
 }
 

@@ -12,10 +12,12 @@
 
 struct harness;
 
-/* config: filter sections (and more "capture" outputs if wanted; one
- * capture "all" is always there). The state_dir is a fresh temporary
- * directory unless state_dir is given (to test restarts). Aborts the test
- * on a config problem. */
+/* config: filter sections (and more "capture" outputs if wanted). A
+ * capture output is a notifier: it gets only the events routed to it.
+ * Two outputs are always there: the capture "all", and "records", an
+ * output that records, which gets every record (harness_last reads it).
+ * The state_dir is a fresh temporary directory unless state_dir is given
+ * (to test restarts). Aborts the test on a config problem. */
 struct harness *harness_new(const char *config, const char *state_dir);
 /* Shuts the filters down (they save state) and frees everything; the
  * state directory is kept when keep_state, else removed. */
@@ -36,16 +38,17 @@ void harness_tick(struct harness *h);
 int  harness_control(struct harness *h, const char *instance,
                      const char *cmd, const char *args, char **reply);
 
-/* What the capture output named name ("all" by default) received so far.
- * Borrowed; valid until harness_clear or harness_free. */
+/* What the capture output named name (NULL: "records", which gets every
+ * record) received so far. Borrowed; valid until harness_clear or
+ * harness_free. */
 size_t harness_count(struct harness *h, const char *name);
 outpost_record_t *harness_at(struct harness *h, const char *name, size_t i);
-/* Events only, optionally of one kind (0 = any). */
+/* Events that reached "records", optionally of one kind (0 = any). */
 size_t harness_events(struct harness *h, outpost_event_kind_t kind,
                       outpost_record_t **out, size_t max);
 void harness_clear(struct harness *h);
-/* The latest measurement of integration that reached "all", and a number
- * field of it; either fails the test when it is not there. */
+/* The latest measurement of integration that reached "records", and a
+ * number field of it; either fails the test when it is not there. */
 outpost_record_t *harness_last(struct harness *h, const char *integration);
 double harness_number(struct harness *h, const char *integration,
                       const char *field);

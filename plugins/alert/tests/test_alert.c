@@ -202,14 +202,15 @@ test_opens_after_three_failures_then_groups(void **state)
 
     ev = only(h, "all", OUTPOST_EV_ALERT);
     assert_string_equal(ev->event->dedup_key, "outpost/stripe/health");
-    assert_string_equal(ev->event->message, "stripe is down: 3 consecutive "
-                        "failures (status: got 503, expected 2xx)");
+    assert_string_equal(ev->event->message, "stripe is down: 3 failed "
+                        "checks in a row (status: got 503, expected 2xx)");
     assert_int_equal(ev->severity, OUTPOST_SEV_ERROR);     /* high */
     assert_str_field(ev, "priority", "high");
     assert_str_field(ev, "status", "down");
     assert_str_field(ev, "action", "open");
     assert_str_field(ev, "condition", "health");
-    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 1);
+    /* The failed checks that opened it count, as the log counts them. */
+    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 3);
     assert_false(outpost_record_number(ev, "acknowledged", 1));
     assert_false(outpost_record_number(ev, "muted", 1));
     assert_null(outpost_record_tag(ev, "notify"));  /* no policy: all */
@@ -227,7 +228,8 @@ test_opens_after_three_failures_then_groups(void **state)
     assert_int_equal(got(h, "all", OUTPOST_EV_ALERT, NULL, 0), 2);
     ev = harness_at(h, "all", harness_count(h, "all") - 1);
     assert_str_field(ev, "action", "repeat");
-    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 302);
+    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 304);
+    assert_non_null(strstr(ev->event->message, "304 bad checks since"));
     harness_free(h, 0);
 }
 
@@ -251,7 +253,10 @@ test_resolve_after_success_threshold(void **state)
     assert_int_equal(got(h, "all", OUTPOST_EV_ALERT, NULL, 0), 0);
     assert_string_equal(ev->event->dedup_key, "outpost/stripe/health");
     assert_string_equal(ev->event->message,
-                        "stripe recovered after 1m (4 occurrences)");
+                        "stripe recovered: 6 bad checks in 1m");
+    /* Good news: info, the alert's priority kept as a field. */
+    assert_int_equal(ev->severity, OUTPOST_SEV_INFO);
+    assert_str_field(ev, "priority", "high");
     assert_str_field(ev, "action", "resolve");
     assert_str_field(ev, "status", "healthy");
 
@@ -261,7 +266,7 @@ test_resolve_after_success_threshold(void **state)
         bad(h, "stripe", NULL);
     ev = only(h, "all", OUTPOST_EV_ALERT);
     assert_string_equal(ev->event->dedup_key, "outpost/stripe/health");
-    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 1);
+    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 3);
     harness_free(h, 0);
 }
 
@@ -779,8 +784,151 @@ test_restart_mid_alert_keeps_timer_no_second_page(void **state)
     clock_fake_advance(S);
     harness_tick(h);
     ev = only(h, "sms", OUTPOST_EV_ESCALATE);
-    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 11);
+    assert_int_equal(outpost_record_number(ev, "occurrences", 0), 13);
     assert_string_equal(outpost_record_tag(ev, "integration"), "stripe");
+    harness_free(h, 0);
+}
+
+/* --- "is it us or them?" ------------------------------------------------- */
+
+/* A stripe check as the preset makes it, with or without the verdict of
+ * the vendor's status page (vendor_status...), in a failover group. */
+static void
+stripe_check(struct harness *h, int ok, const char *indicator,
+             const char *incident)
+{
+    outpost_record_t *r = harness_measurement("stripe",
+                                              "failover_group=checkout,"
+                                              "priority=1");
+
+    outpost_record_add_bool(r, "success", ok);
+    outpost_record_add_float(r, "response_ms", 120);
+    if (!ok)
+        outpost_record_add_str(r, "error", "HTTP 503");
+    if (indicator) {
+        outpost_record_add_str(r, "vendor_status", indicator);
+        outpost_record_add_str(r, "vendor_description", "Partial outage");
+        outpost_record_add_str(r, "vendor_incidents", incident);
+    }
+    harness_submit(h, r);
+    clock_fake_advance(10 * S);
+}
+
+static void
+paypal_check(struct harness *h)
+{
+    outpost_record_t *r = harness_measurement("paypal",
+                                              "failover_group=checkout,"
+                                              "priority=2");
+
+    outpost_record_add_bool(r, "success", 1);
+    outpost_record_add_float(r, "response_ms", 90);
+    harness_submit(h, r);
+}
+
+/* The status page's verdict and where the traffic went are in the state
+ * change, the alert (as words and as fields) and the escalation. */
+static void
+test_vendor_verdict_and_failover_in_every_message(void **state)
+{
+    struct harness *h;
+    outpost_record_t *ev[8];
+    const char *want = "Stripe reports a major outage: Elevated API errors";
+
+    (void) state;
+    h = harness_new("health \"h\" { }\n"
+                    "failover \"f\" { failover_after = 1 }\n"
+                    "alert \"al\" {\n" POLICIES
+                    "  events_notify = {\"slack\"}\n}\n" NOTIFIERS, NULL);
+    paypal_check(h);
+    stripe_check(h, 1, "none", "");
+    for (int i = 0; i < 3; i++)
+        stripe_check(h, 0, "major", "Elevated API errors");
+
+    /* unknown -> healthy for both, then stripe healthy -> down */
+    assert_int_equal(got(h, "slack", OUTPOST_EV_STATE_CHANGE, ev, 8), 3);
+    assert_string_equal(ev[2]->event->message, "stripe is down (was "
+                        "healthy): HTTP 503; Stripe reports a major outage: "
+                        "Elevated API errors");
+    assert_str_field(ev[2], "vendor_status", "major");
+    ev[0] = only(h, "email", OUTPOST_EV_ALERT);
+    assert_non_null(strstr(ev[0]->event->message, want));
+    assert_non_null(strstr(ev[0]->event->message,
+                           "checkout traffic moved to paypal"));
+    assert_str_field(ev[0], "vendor_status", "major");
+    assert_str_field(ev[0], "vendor_incidents", "Elevated API errors");
+    assert_str_field(ev[0], "failover_active", "paypal");
+
+    /* Unacknowledged for 10 minutes: the escalation says it all again. */
+    clock_fake_advance(10 * MIN);
+    harness_tick(h);
+    ev[0] = only(h, "sms", OUTPOST_EV_ESCALATE);
+    assert_non_null(strstr(ev[0]->event->message, want));
+    harness_free(h, 0);
+}
+
+/* A statuspage input for the same provider speaks for checks that carry
+ * no verdict of their own; its own alert names the indicator and the
+ * incident, not "is down (0 ms)". */
+static void
+test_statuspage_input_speaks_for_its_provider(void **state)
+{
+    struct harness *h;
+    outpost_record_t *r, *ev[8];
+    size_t n;
+
+    (void) state;
+    h = harness_new("health \"h\" { }\nalert \"al\" { }\n", NULL);
+    r = harness_measurement("stripe-status", NULL);
+    outpost_record_set_tag(r, "provider", "stripe");
+    outpost_record_add_bool(r, "success", 1);
+    outpost_record_add_float(r, "response_ms", 0);
+    outpost_record_add_str(r, "status_hint", "down");
+    outpost_record_add_str(r, "indicator", "critical");
+    outpost_record_add_str(r, "description", "Major System Outage");
+    outpost_record_add_str(r, "incidents", "Payments failing in EU");
+    harness_submit(h, r);
+    n = harness_events(h, OUTPOST_EV_ALERT, ev, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0]->event->message, "stripe-status is down: "
+                        "Stripe reports a critical outage: Payments "
+                        "failing in EU");
+
+    harness_clear(h);
+    for (int i = 0; i < 3; i++) {
+        r = harness_measurement("stripe", NULL);
+        outpost_record_add_bool(r, "success", 0);
+        outpost_record_add_str(r, "error", "HTTP 500");
+        harness_submit(h, r);
+        clock_fake_advance(10 * S);
+    }
+    n = harness_events(h, OUTPOST_EV_ALERT, ev, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0]->event->message, "stripe is down: 3 failed "
+                        "checks in a row (HTTP 500); Stripe reports a "
+                        "critical outage: Payments failing in EU");
+    assert_str_field(ev[0], "vendor_status", "critical");
+    harness_free(h, 0);
+}
+
+/* Unknown says nothing of the vendor (credentials missing, the agent
+ * overloaded): failed checks with status unknown open nothing. */
+static void
+test_unknown_checks_open_nothing(void **state)
+{
+    struct harness *h;
+
+    (void) state;
+    h = start("", NULL);
+    for (int i = 0; i < 5; i++) {
+        outpost_record_t *r = harness_measurement("stripe", NULL);
+        outpost_record_add_bool(r, "success", 0);
+        outpost_record_add_str(r, "status", "unknown");
+        outpost_record_add_str(r, "reason", "agent overloaded");
+        harness_submit(h, r);
+        clock_fake_advance(10 * S);
+    }
+    assert_int_equal(got(h, "all", OUTPOST_EV_ALERT, NULL, 0), 0);
     harness_free(h, 0);
 }
 
@@ -788,6 +936,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_vendor_verdict_and_failover_in_every_message, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_statuspage_input_speaks_for_its_provider, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_checks_open_nothing,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_opens_after_three_failures_then_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(

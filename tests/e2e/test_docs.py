@@ -1,0 +1,149 @@
+"""docs/ against the code: every docs/plugins/<name>.md options table says
+what `outpostd --describe <name>` says (names, types, defaults), and the
+README points at nothing outside the repository.
+
+An options table is any markdown table under the page's "## Options"
+heading (down to the next "## ") whose header starts
+`| option | type | default |`. Its first column holds one option or
+several, comma-separated, that share a type and a default; the type is the
+one --describe prints ("secret" for a secret, "one of a, b, c" for a
+choice), followed by ", required" for a required option; the default is
+--describe's, without quotes, or empty when it has none. Every option of
+the plugin's own table must have a row (the common options of its kind
+may); a page whose Options section links to http.md#options shares the
+http engine's options documented there."""
+import os
+import re
+import subprocess
+import unittest
+
+from harness import OUTPOSTD
+
+SOURCE = os.environ.get("OUTPOST_SOURCE_DIR", os.path.join(
+    os.path.dirname(__file__), "..", ".."))
+DOCS = os.path.join(SOURCE, "docs", "plugins")
+
+OPTION = re.compile(
+    r"^  (?P<name>\w+) +(?P<type>secret \(also [^)]*\)|one of \S+"
+    r"|list of \w+|\w+)(?:, default (?P<default>.*?))?(?P<required>, "
+    r"required)?(?:, \S+\.\.\S+)?$")
+
+
+def describe(name):
+    """{option: (type, default, required)} and the set of the plugin's
+    own options (those before the common ones)."""
+    p = subprocess.run([OUTPOSTD, "--describe", name], capture_output=True,
+                       text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(p.stderr)
+    opts, own, common = {}, set(), False
+    for line in p.stdout.splitlines():
+        if line.startswith("common "):
+            common = True
+        m = OPTION.match(line)
+        if not m:
+            continue
+        t = m.group("type")
+        if t.startswith("secret"):
+            t = "secret"
+        d = m.group("default") or ""
+        if len(d) >= 2 and d[0] == '"' and d[-1] == '"':
+            d = d[1:-1]
+        opts[m.group("name")] = (t, d, bool(m.group("required")))
+        if not common:
+            own.add(m.group("name"))
+    return opts, own
+
+
+def links_engine(path):
+    """Does the page's Options section point at http.md#options?"""
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"^## Options\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    return bool(m) and "(http.md#options)" in m.group(1)
+
+
+def doc_rows(path):
+    """[(line number, [names], type, default, required)] of the options
+    tables."""
+    rows, in_options, in_table = [], False, False
+    with open(path) as f:
+        lines = f.read().split("\n")
+    for n, line in enumerate(lines, 1):
+        if line.startswith("## "):
+            in_options = line.strip() == "## Options"
+            in_table = False
+            continue
+        if not in_options or not line.startswith("|"):
+            in_table = False
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[:3] == ["option", "type", "default"]:
+            in_table = True
+            continue
+        if not in_table or set(cells[0]) <= set("-: "):
+            continue
+        names = [x.strip().strip("`") for x in cells[0].split(",")]
+        t = cells[1]
+        required = t.endswith(", required")
+        if required:
+            t = t[:-len(", required")]
+        if t.startswith("one of "):
+            t = "one of " + "|".join(x.strip() for x in t[7:].split(","))
+        d = cells[2].strip("`")
+        rows.append((n, names, t, d, required))
+    return rows
+
+
+class DocsTest(unittest.TestCase):
+    def test_every_plugin_has_a_page(self):
+        p = subprocess.run([OUTPOSTD, "--list-plugins"], capture_output=True,
+                           text=True, timeout=30)
+        for line in p.stdout.splitlines():
+            name = line.split()[0]
+            self.assertTrue(os.path.exists(os.path.join(DOCS, name + ".md")),
+                            name)
+
+    def test_options_tables_match_describe(self):
+        problems = []
+        for page in sorted(os.listdir(DOCS)):
+            name = page[:-3]
+            path = os.path.join(DOCS, page)
+            opts, own = describe(name)
+            seen = set()
+            for n, names, t, d, req in doc_rows(path):
+                where = "docs/plugins/%s:%d" % (page, n)
+                for o in names:
+                    seen.add(o)
+                    if o not in opts:
+                        problems.append("%s: %s is not an option of %s"
+                                        % (where, o, name))
+                        continue
+                    want = opts[o]
+                    if (t, d, req) != want:
+                        problems.append(
+                            "%s: %s: the page says %r, --describe %r"
+                            % (where, o, (t, d, req), want))
+            if links_engine(path) and name != "http":
+                own -= set(o for r in doc_rows(os.path.join(DOCS, "http.md"))
+                           for o in r[1])
+            for o in sorted(own - seen):
+                problems.append("docs/plugins/%s: no row for option %s"
+                                % (page, o))
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+    def test_readme_stays_in_the_repository(self):
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            text = f.read()
+        self.assertNotIn("DESIGN.md", text)
+        self.assertNotIn("shared folder", text)
+        for link in re.findall(r"\]\(([^)#]+)", text):
+            if "://" in link:
+                continue
+            self.assertTrue(os.path.exists(os.path.join(SOURCE, link)), link)
+        for path in re.findall(r"\b(docs/[\w/.-]+\.md)", text):
+            self.assertTrue(os.path.exists(os.path.join(SOURCE, path)), path)
+
+
+if __name__ == "__main__":
+    unittest.main()
