@@ -25,7 +25,8 @@
  *     Others run on a collector thread.
  *  4. process and tick (filters) run under the pipeline lock: one at a time
  *     across all filters, so filter state needs no locking of its own.
- *  5. write and flush (outputs) run on the output instance's own thread.
+ *  5. write, flush and output_tick (outputs) run on the output instance's
+ *     own thread.
  *  6. Modules stay loaded until the process exits, even across a reload.
  *
  * Threads. Which thread runs each callback, in a running agent:
@@ -55,9 +56,10 @@
  *   control (filters)         the thread that asks (the operator's API,
  *                             a test), under the pipeline lock: the same
  *                             rules as process.
- *   write, flush (outputs)    the output instance's own thread, one per
- *                             instance; they may block: a queue in front
- *                             of the output keeps the rest going.
+ *   write, flush, output_tick the output instance's own thread, one per
+ *   (outputs)                 instance; they may block (write within the
+ *                             output's timeout): a queue in front of the
+ *                             output keeps the rest going.
  *
  * What may be called from where:
  *
