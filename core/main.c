@@ -402,6 +402,10 @@ main(int argc, char **argv)
         options_release_defaults();
         return rc;
     }
+    /* What -t prints as warnings (an option the chosen provider ignores)
+     * is logged on a real start too, as a reload logs it. */
+    for (size_t i = 0; i < d.nwarns; i++)
+        log_core(OUTPOST_LOG_WARN, "config", "%s", d.warns[i]);
     diag_free(&d);
 
     signal(SIGPIPE, SIG_IGN);
