@@ -74,8 +74,10 @@ hc_request_base(httpcheck_t *hc, char *err, size_t errlen)
     }
     for (size_t i = 0; i < cf->headers.n; i++) {
         if (!header_valid(cf->headers.v[i])) {
-            snprintf(err, errlen, "headers: \"%s\" is not \"Name: value\"",
-                     cf->headers.v[i]);
+            /* Not quoted: a header without its ':' is not known as a
+             * secret (secrets.h), yet may well be "Authorization ..." */
+            snprintf(err, errlen, "headers: entry %zu is not \"Name: "
+                     "value\" (no ':' after a name)", i + 1);
             return -1;
         }
         if (slist_add(&hc->headers, cf->headers.v[i]) != 0)
