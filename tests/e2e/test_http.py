@@ -319,7 +319,7 @@ http "fine"    { url = "%(u)s/health" }
                 (6, 'http "ftp": url: the scheme must be http:// or '
                     'https://'),
                 (7, 'http "nourl": url: not a URL'),
-                (8, 'http "header": headers: "NoColon" is not "Name: '
+                (8, 'http "header": headers: entry 1 is not "Name: '
                     'value"')):
             self.assertIn("10-http.conf:%d: %s" % (line, msg), p.stderr)
         self.assertNotIn('"fine"', p.stderr)
