@@ -4,8 +4,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (OUTPOSTD, Workdir, log_lines, run_once, start_daemon,
-                     stop_daemon)
+from harness import (OUTPOSTD, FakeAPITest, Workdir, log_lines, run_once,
+                     start_daemon, stop_daemon)
 
 # A provider-ignored option: valid, but -t warns, and so must a start.
 DB = ('databases "cache" {\n  provider = "redis"\n'
@@ -65,6 +65,29 @@ class NoSecretQuotedBack(unittest.TestCase):
         self.assertIn('headers: entry 2 is not "Name: value"', p.stderr)
         self.assertNotIn("sk_live_QUOTEDBACK", p.stderr)
         self.assertNotIn("Bearer", p.stderr)
+
+
+class HostileBody(FakeAPITest):
+    def test_regex_reads_a_bounded_prefix(self):
+        """A 1 MiB body against a pattern glibc's regexec needs 3 to 12 s
+        for over 1 MiB (0.2 s over 64 KiB): the check reads only
+        max_match_bytes of it, so the run, and the other check, are not
+        held up, and the reason says how much was read."""
+        self.api.fault("/huge", body="huge")
+        text = ('http "hostile" {\n  url = "%s/huge"\n'
+                '  body_regex = "[a-z]{1,255}x"\n}\n'
+                'http "fine" { url = "%s/health" }\n'
+                % (self.api.url, self.api.url))
+        start = time.monotonic()
+        recs = self.run_measurements(text, timeout="30s")
+        took = time.monotonic() - start
+        by = {r["tags"]["integration"]: r for r in recs}
+        self.assertTrue(by["fine"]["fields"]["success"], by["fine"])
+        f = by["hostile"]["fields"]
+        self.assertFalse(f["success"], f)
+        self.assertIn('body_regex "[a-z]{1,255}x" did not match the first '
+                      '65536 bytes (max_match_bytes) of 1048576', f["error"])
+        self.assertLess(took, 2.0)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ enum {
     FA_BODY_BADJSON,        /* cut off mid-object: not JSON */
     FA_BODY_ECHO,           /* a 401-style error quoting the credentials */
     FA_BODY_SHAPE,          /* JSON of no vendor's shape */
-    FA_BODY_CRLF            /* an error message that forges a log line */
+    FA_BODY_CRLF,           /* an error message that forges a log line */
+    FA_BODY_HUGE            /* 1 MiB: {"data":"aaa...a"} */
 };
 
 typedef struct {

@@ -259,7 +259,7 @@ static const fa_fault_key_t  fa_fault_keys[] = {
 
 /* body=<word>, indexed by FA_BODY_* */
 static const char *const  fa_bodies[] = {
-    "", "badjson", "echo", "shape", "crlf", NULL
+    "", "badjson", "echo", "shape", "crlf", "huge", NULL
 };
 
 
@@ -281,7 +281,8 @@ fa_fault_parse(fa_fault_t *f, const char *key, const char *val,
                 return 0;
             }
         }
-        snprintf(err, len, "body: must be badjson, echo, shape or crlf");
+        snprintf(err, len, "body: must be badjson, echo, shape, "
+                 "crlf or huge");
         return -1;
     }
 
@@ -528,6 +529,28 @@ fa_echo_reply(const fa_request_t *r, unsigned status, fa_reply_t *out)
 }
 
 
+/* body=huge: what a hostile or broken server sends to a check that reads
+ * its body, 1 MiB (the checks' default max_body) of one letter. */
+static int
+fa_huge_reply(unsigned status, fa_reply_t *out)
+{
+    static const char  head[] = "{\"data\":\"", tail[] = "\"}";
+    size_t             len = 1024 * 1024;
+    char              *body = malloc(len + 1);
+    int                rc;
+
+    if (body == NULL) {
+        return -1;
+    }
+    memcpy(body, head, sizeof(head) - 1);
+    memset(body + sizeof(head) - 1, 'a', len - sizeof(head) - sizeof(tail) + 2);
+    memcpy(body + len - sizeof(tail) + 1, tail, sizeof(tail));
+    rc = fa_reply_json(out, status, "%s", body);
+    free(body);
+    return rc;
+}
+
+
 int
 fa_fault_reply(const fa_fault_t *f, const fa_request_t *r, fa_reply_t *out)
 {
@@ -555,6 +578,9 @@ fa_fault_reply(const fa_fault_t *f, const fa_request_t *r, fa_reply_t *out)
                            "%s", "{\"error\":{\"message\":\"denied\\r\\n"
                            FA_FORGED "\"},\"message\":\"denied\\r\\n"
                            FA_FORGED "\"}");
+        break;
+    case FA_BODY_HUGE:
+        rc = fa_huge_reply(status, out);
         break;
     default:
         rc = fa_reply_json(out, status,
