@@ -165,6 +165,22 @@ struct rd_pending {
 /* A record's fate within one write. */
 enum rd_fate { F_OPEN = 0, F_REJECTED, F_CHECK };
 
+/* "tags.<key>" and "fields.<key>" for an interned key (record.h, rule 3:
+ * its pointer names it for the process's lifetime), made once. */
+#define RD_KEYS 512     /* a power of two */
+
+struct rd_key {
+    const char *key;
+    char       *tag;
+    char       *field;
+};
+
+/* An integration seen in the batch, and its latest check's index. */
+struct rd_seen {
+    const char *name;
+    uint32_t    last;
+};
+
 struct rd_state {
     struct redis_target target;
     int                 url_empty;   /* the url secret resolved to "" */
@@ -180,7 +196,9 @@ struct rd_state {
     uint8_t            *fate;        /* per record, enum rd_fate */
     uint32_t           *owner;       /* per record: the index whose state
                                         transaction covers it */
+    struct rd_seen     *seen;
     size_t              capn;
+    struct rd_key       keys[RD_KEYS];
 };
 
 /* --- building commands --------------------------------------------------- */
@@ -269,6 +287,43 @@ arg_fmt(struct rd_cmd *c, const char *fmt, ...)
     return 0;
 }
 
+/* A decimal integer, kept in the command's text (printf is the slow
+ * part of building a command). */
+static int
+arg_int(struct rd_cmd *c, long long v)
+{
+    char digits[24], *p = digits + sizeof(digits);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
+                                 : (unsigned long long) v;
+    size_t n;
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    n = (size_t) (digits + sizeof(digits) - p);
+    if (c->tlen + n + 1 > c->tcap) {
+        size_t cap = c->tcap ? c->tcap * 2 : 4096;
+        char *t = realloc(c->text, cap);
+
+        if (t == NULL)
+            return -1;
+        c->text = t;
+        c->tcap = cap;
+    }
+    if (c->n == c->cap && cmd_grow(c) != 0)
+        return -1;
+    memcpy(c->text + c->tlen, p, n);
+    c->text[c->tlen + n] = '\0';
+    c->v[c->n] = NULL;
+    c->len[c->n] = n;
+    c->off[c->n++] = c->tlen;
+    c->tlen += n + 1;
+    return 0;
+}
+
 /* A field's value as text: numbers as printf writes them, booleans as
  * true/false (as in the record's JSON), strings as they are. */
 static int
@@ -276,7 +331,7 @@ arg_value(struct rd_cmd *c, const outpost_field_t *f)
 {
     switch (f->type) {
     case OUTPOST_FIELD_INT:
-        return arg_fmt(c, "%lld", (long long) f->v.i);
+        return arg_int(c, (long long) f->v.i);
     case OUTPOST_FIELD_FLOAT:
         return arg_fmt(c, "%.15g", f->v.f);
     case OUTPOST_FIELD_BOOL:
@@ -385,13 +440,18 @@ ensure_conn(outpost_instance_t *inst, struct rd_state *st)
     if (st->c && redis_login_by(st->c, &st->target, deadline, &e) != 0)
         drop_conn(st);
     if (st->c == NULL) {
+        char where[300];
+        size_t n = (size_t) snprintf(where, sizeof(where), "%s:%d: ",
+                                     st->target.host, st->target.port);
+        const char *msg = strncmp(e.msg, where, n) == 0 ? e.msg + n : e.msg;
+
         if (e.deadline)
             report(inst, st, "connect", "%s:%d: timeout: %s after %lld ms",
-                   st->target.host, st->target.port, e.msg,
+                   st->target.host, st->target.port, msg,
                    (long long) conf->connect_timeout_ms);
         else
             report(inst, st, "connect", "%s:%d: %s: %s", st->target.host,
-                   st->target.port, e.reason ? e.reason : "connect", e.msg);
+                   st->target.port, e.reason ? e.reason : "connect", msg);
         return -1;
     }
     /* Each read and write on the socket ends within command_timeout; the
@@ -512,8 +572,8 @@ send_check_state(struct rd_state *st, size_t i, const outpost_record_t *rec)
     if (arg_str(c, "HSET") || arg_fmt(c, RD_INTEGRATION "%s", integ)
         || arg_str(c, "integration") || arg_str(c, integ)
         || arg_str(c, "check") || arg_str(c, rec->name)
-        || arg_str(c, "checked_at") || arg_fmt(c, "%lld", at)
-        || arg_str(c, "updated_at") || arg_fmt(c, "%lld", now))
+        || arg_str(c, "checked_at") || arg_int(c, at)
+        || arg_str(c, "updated_at") || arg_int(c, now))
         return -1;
     for (const char *const *t = state_tags; *t; t++) {
         const char *v = outpost_record_tag(rec, *t);
@@ -541,10 +601,10 @@ send_check_state(struct rd_state *st, size_t i, const outpost_record_t *rec)
     if (circuit) {
         if (arg_str(c, "HSET") || arg_fmt(c, RD_CIRCUIT "%s", integ)
             || arg_str(c, "state") || arg_str(c, circuit)
-            || arg_str(c, "updated_at") || arg_fmt(c, "%lld", now)
+            || arg_str(c, "updated_at") || arg_int(c, now)
             || cmd_send(st, i, W_QUEUED)
             || arg_str(c, "HSETNX") || arg_fmt(c, RD_CIRCUIT "%s", integ)
-            || arg_str(c, "since") || arg_fmt(c, "%lld", at)
+            || arg_str(c, "since") || arg_int(c, at)
             || cmd_send(st, i, W_QUEUED)
             || expire(st, i, RD_CIRCUIT, integ))
             return -1;
@@ -552,7 +612,7 @@ send_check_state(struct rd_state *st, size_t i, const outpost_record_t *rec)
     if (active && group) {
         if (arg_str(c, "HSET") || arg_fmt(c, RD_FAILOVER "%s", group)
             || arg_str(c, "active") || arg_str(c, active)
-            || arg_str(c, "updated_at") || arg_fmt(c, "%lld", now)
+            || arg_str(c, "updated_at") || arg_int(c, now)
             || cmd_send(st, i, W_QUEUED)
             || expire(st, i, RD_FAILOVER, group))
             return -1;
@@ -666,6 +726,44 @@ fnv1a(const char *const *parts, size_t n)
     return h;
 }
 
+static const char *
+prefixed(struct rd_state *st, const char *key, int field)
+{
+    size_t h = ((uintptr_t) key >> 4) & (RD_KEYS - 1);
+
+    for (size_t i = 0; i < RD_KEYS; i++, h = (h + 1) & (RD_KEYS - 1)) {
+        struct rd_key *e = &st->keys[h];
+
+        if (e->key == NULL) {
+            size_t n = strlen(key);
+
+            if ((e->tag = malloc(n + 6)) == NULL
+                || (e->field = malloc(n + 8)) == NULL) {
+                free(e->tag);
+                e->tag = NULL;
+                return NULL;
+            }
+            memcpy(e->tag, "tags.", 5);
+            memcpy(e->tag + 5, key, n + 1);
+            memcpy(e->field, "fields.", 7);
+            memcpy(e->field + 7, key, n + 1);
+            e->key = key;
+        }
+        if (e->key == key)
+            return field ? e->field : e->tag;
+    }
+    return NULL;        /* full: the caller formats it */
+}
+
+static int
+arg_prefixed(struct rd_state *st, const char *key, int field)
+{
+    const char *s = prefixed(st, key, field);
+
+    return s ? arg_str(&st->cmd, s)
+             : arg_fmt(&st->cmd, "%s%s", field ? "fields." : "tags.", key);
+}
+
 /* The record's stream id (see the top of the file). */
 static int
 arg_stream_id(struct rd_cmd *c, const outpost_record_t *rec)
@@ -705,7 +803,7 @@ send_xadd(struct rd_state *st, size_t i, const outpost_record_t *rec,
         || arg_str(c, "type")
         || arg_str(c, rec->kind == OUTPOST_EVENT ? "event" : "measurement")
         || arg_str(c, "name") || arg_str(c, rec->name)
-        || arg_str(c, "ts_ns") || arg_fmt(c, "%lld", (long long) rec->ts_ns))
+        || arg_str(c, "ts_ns") || arg_int(c, (long long) rec->ts_ns))
         return -1;
     if (rec->kind == OUTPOST_EVENT
         && (arg_str(c, "kind")
@@ -718,11 +816,11 @@ send_xadd(struct rd_state *st, size_t i, const outpost_record_t *rec,
         return -1;
     for (size_t k = 0; k < ntags; k++) {
         const outpost_tag_t *t = outpost_tagset_at(rec->tags, k);
-        if (arg_fmt(c, "tags.%s", t->key) || arg_str(c, t->value))
+        if (arg_prefixed(st, t->key, 0) || arg_str(c, t->value))
             return -1;
     }
     for (uint16_t k = 0; k < rec->nfields; k++)
-        if (arg_fmt(c, "fields.%s", rec->fields[k].key)
+        if (arg_prefixed(st, rec->fields[k].key, 1)
             || arg_value(c, &rec->fields[k]))
             return -1;
     return cmd_send(st, i, late ? W_XADD_LATE : W_XADD);
@@ -903,6 +1001,7 @@ prepare(struct rd_state *st, size_t n)
     if (n > st->capn) {
         uint8_t *f = realloc(st->fate, n);
         uint32_t *o;
+        struct rd_seen *seen;
 
         if (f == NULL)
             return -1;
@@ -910,6 +1009,9 @@ prepare(struct rd_state *st, size_t n)
         if ((o = realloc(st->owner, n * sizeof(*o))) == NULL)
             return -1;
         st->owner = o;
+        if ((seen = realloc(st->seen, n * sizeof(*seen))) == NULL)
+            return -1;
+        st->seen = seen;
         st->capn = n;
     }
     memset(st->fate, F_OPEN, n);
@@ -924,19 +1026,24 @@ prepare(struct rd_state *st, size_t n)
 static int
 send_state(struct rd_state *st, const outpost_batch_t *b)
 {
-    for (size_t k = 0; k < b->n; k++) {
+    size_t nseen = 0;
+
+    /* From the end: the first check of an integration met is its latest,
+     * and it carries the state of all of them. */
+    for (size_t k = b->n; k-- > 0;) {
         const outpost_record_t *rec = b->records[k];
         const char *integ = integration_of(rec);
+        size_t j = 0;
 
         st->owner[k] = UINT32_MAX;
         if (rec->kind == OUTPOST_MEASUREMENT && integ) {
-            /* Whose state is newer in this batch? Later ones win. */
-            for (size_t j = b->n; j-- > k;)
-                if (b->records[j]->kind == OUTPOST_MEASUREMENT
-                    && same(integration_of(b->records[j]), integ)) {
-                    st->owner[k] = (uint32_t) j;
-                    break;
-                }
+            while (j < nseen && !same(st->seen[j].name, integ))
+                j++;
+            if (j == nseen) {
+                st->seen[nseen].name = integ;
+                st->seen[nseen++].last = (uint32_t) k;
+            }
+            st->owner[k] = st->seen[j].last;
         } else if (rec->kind == OUTPOST_EVENT
                    && ((rec->event_kind == OUTPOST_EV_CIRCUIT && integ)
                        || rec->event_kind == OUTPOST_EV_FAILOVER))
@@ -1086,6 +1193,11 @@ state_free(struct rd_state *st)
     free(st->pend);
     free(st->fate);
     free(st->owner);
+    free(st->seen);
+    for (size_t i = 0; i < RD_KEYS; i++) {
+        free(st->keys[i].tag);
+        free(st->keys[i].field);
+    }
     free(st);
 }
 
