@@ -29,9 +29,13 @@
  * that stopped leaves no state that looks current. Everything comes from
  * the records themselves, never from a filter's memory.
  *
- * A batch, on the output's thread (plugin.h, output rule 8), takes two
- * pipelined round trips, three when a record needs a second look:
+ * A batch, on the output's thread (plugin.h, output rule 8), takes three
+ * pipelined round trips, four or five when a record needs a second look:
  *
+ *   0. TYPE of every state key the transactions will write: Redis does
+ *      not roll a transaction back, so a key of another type (someone
+ *      else's) would still get the PEXPIRE. Such a key refuses the
+ *      records behind it, before anything is written.
  *   1. state: one MULTI/EXEC per integration (its latest check in the
  *      batch: the hash is current state, the stream keeps the history)
  *      and per circuit or failover event, so a hash and its TTL change
@@ -154,7 +158,7 @@ struct rd_cmd {
 };
 
 /* What a reply in the pipeline answers. */
-enum rd_what { W_MULTI, W_QUEUED, W_EXEC, W_XADD, W_PUBLISH, W_XRANGE,
+enum rd_what { W_TYPE, W_MULTI, W_QUEUED, W_EXEC, W_XADD, W_PUBLISH, W_XRANGE,
                W_XADD_LATE };
 
 struct rd_pending {
@@ -981,6 +985,20 @@ read_replies(outpost_instance_t *inst, struct rd_state *st,
             else
                 st->fate[pd->rec] = F_OPEN;
             break;
+        case W_TYPE:
+            if (err)
+                reject_state(st, b, pd->rec, err);
+            else if (rep->type == REDIS_REPLY_STATUS
+                     && strcmp(rep->str, "hash") != 0
+                     && strcmp(rep->str, "none") != 0
+                     && st->fate[pd->rec] != F_REJECTED) {
+                char why[160];
+
+                snprintf(why, sizeof(why), "WRONGTYPE a state key holds a "
+                         "%s, not a hash: left alone", rep->str);
+                reject_state(st, b, pd->rec, why);
+            }
+            break;
         case W_PUBLISH:
         case W_XADD_LATE:
             if (err)
@@ -1020,7 +1038,41 @@ prepare(struct rd_state *st, size_t n)
     return 0;
 }
 
-/* Round 1: the state transactions. owner[k] = the index of the latest
+/* TYPE of every key a state transaction writes: Redis does not roll a
+ * transaction back, so one that fails on a key of another type would
+ * still run its other commands (a PEXPIRE on that key). A key that is
+ * neither a hash nor missing refuses its records before anything runs. */
+static int
+send_types(struct rd_state *st, size_t k, const outpost_record_t *rec)
+{
+    struct rd_cmd *c = &st->cmd;
+    const char *integ = integration_of(rec);
+    const char *group = NULL;
+
+    if (rec->kind == OUTPOST_MEASUREMENT) {
+        if (arg_str(c, "TYPE") || arg_fmt(c, RD_INTEGRATION "%s", integ)
+            || cmd_send(st, k, W_TYPE))
+            return -1;
+        if (outpost_record_string(rec, OUTPOST_F_FAILOVER_ACTIVE))
+            group = outpost_record_tag(rec, OUTPOST_TAG_FAILOVER_GROUP);
+    } else if (rec->event_kind == OUTPOST_EV_FAILOVER) {
+        group = outpost_record_string(rec, "group");
+        if (group == NULL)
+            group = outpost_record_tag(rec, OUTPOST_TAG_FAILOVER_GROUP);
+    }
+    if ((rec->kind == OUTPOST_MEASUREMENT
+         ? outpost_record_string(rec, OUTPOST_F_CIRCUIT) != NULL
+         : rec->event_kind == OUTPOST_EV_CIRCUIT)
+        && (arg_str(c, "TYPE") || arg_fmt(c, RD_CIRCUIT "%s", integ)
+            || cmd_send(st, k, W_TYPE)))
+        return -1;
+    if (group && (arg_str(c, "TYPE") || arg_fmt(c, RD_FAILOVER "%s", group)
+                  || cmd_send(st, k, W_TYPE)))
+        return -1;
+    return 0;
+}
+
+/* Round 1: the TYPE of the state keys. owner[k] = the index of the latest
  * check of k's integration (measurements), k itself (events), or
  * UINT32_MAX (no state). */
 static int
@@ -1049,11 +1101,21 @@ send_state(struct rd_state *st, const outpost_batch_t *b)
                        || rec->event_kind == OUTPOST_EV_FAILOVER))
             st->owner[k] = (uint32_t) k;
     }
+    for (size_t k = 0; k < b->n; k++)
+        if (st->owner[k] == k && send_types(st, k, b->records[k]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Round 1b: the transactions of the state not refused. */
+static int
+send_transactions(struct rd_state *st, const outpost_batch_t *b)
+{
     for (size_t k = 0; k < b->n; k++) {
         const outpost_record_t *rec = b->records[k];
         int rc = 0;
 
-        if (st->owner[k] != k)
+        if (st->owner[k] != k || st->fate[k] == F_REJECTED)
             continue;
         if (rec->kind == OUTPOST_MEASUREMENT)
             rc = send_check_state(st, k, rec);
@@ -1128,6 +1190,12 @@ rd_write(outpost_instance_t *inst, const outpost_batch_t *b)
         goto nomem;
     if (st->npend > 0 && round_trip(inst, st, b, &r) != 0) {
         r.delivered = 0;        /* the stream has none of them yet */
+        goto failed;
+    }
+    if (send_transactions(st, b) != 0)
+        goto nomem;
+    if (st->npend > 0 && round_trip(inst, st, b, &r) != 0) {
+        r.delivered = 0;
         goto failed;
     }
     if (send_records(st, b) != 0)

@@ -364,6 +364,7 @@ failover "default"        { failback_after = 3 }
                 and x["tags"]["integration"] == "ship"]
         self.assertEqual(len(ship), 2)
         self.assertEqual(r.get("outpost:integration:ship"), "not a hash")
+        self.assertEqual(r.pttl("outpost:integration:ship"), -1)  # untouched
         self.assertEqual(r.hget("outpost:integration:pay", "success"), "true")
         self.assert_stream(r, [x for x in recs if x not in ship])
         p = subprocess.run([OUTPOSTD, "-C", conf, "--dead-letters", "live"],
