@@ -46,14 +46,22 @@
  *      PUBLISH, for every record not refused.
  *   3. resend check: XADD refuses an id not above the stream's last. The
  *      record was either delivered already (its reply was lost, or it was
- *      replayed after a crash: XRANGE finds its id) or it is late (an
- *      input that took longer stamped it earlier than records already
- *      written): it is added with an id Redis picks.
+ *      replayed after a crash: XRANGE finds an entry with its id, ts_ns
+ *      and name) or it is late (an input that took longer stamped it
+ *      earlier than records already written). The same round reads the
+ *      stream's last id.
+ *   4. late records: XADD with the next id after the last, in the last
+ *      one's millisecond (never the clock's: an id from the clock would
+ *      make every record after it late).
  *
- * The stream id of a record: <ms>-<seq>, ms = ts_ns / 1e6, seq = the
- * sub-millisecond nanoseconds << 40 | 40 bits of FNV-1a over what makes
- * the record unique (a measurement: integration and name; an event:
- * dedup_key and kind). The same record always gets the same id.
+ * The stream id of a record, its own: <ms>-<seq>, ms = ts_ns / 1e6, seq =
+ * the sub-millisecond nanoseconds << 40 | 40 bits of FNV-1a over what
+ * makes the record unique (a measurement: integration and name; an
+ * event: dedup_key and kind). The same record always gets the same id.
+ * A late record's id is remembered by its own (the last RD_LATE of them,
+ * in memory), so that its resend is recognised the same way; after a
+ * restart of the agent a late record whose reply was lost may be written
+ * twice.
  *
  * Errors: a broken connection, a timeout, LOADING, BUSY, READONLY (a
  * replica), OOM, MASTERDOWN, TRYAGAIN, NOAUTH/WRONGPASS/NOPERM: the
@@ -159,7 +167,21 @@ struct rd_cmd {
 
 /* What a reply in the pipeline answers. */
 enum rd_what { W_TYPE, W_MULTI, W_QUEUED, W_EXEC, W_XADD, W_PUBLISH, W_XRANGE,
-               W_XADD_LATE };
+               W_XADD_LATE, W_TOP };
+
+/* A stream entry id, <ms>-<seq>. */
+struct rd_id {
+    uint64_t ms, seq;
+};
+
+/* The ids given to late records, by their own id: a resend gets the
+ * same one, so it is recognised too. A fixed table: an entry pushed out
+ * by another only costs that recognition. */
+#define RD_LATE 65536   /* a power of two */
+
+struct rd_late {
+    struct rd_id own, given;
+};
 
 struct rd_pending {
     uint32_t rec;       /* the record (batch index) it belongs to */
@@ -201,7 +223,12 @@ struct rd_state {
     uint32_t           *owner;       /* per record: the index whose state
                                         transaction covers it */
     struct rd_seen     *seen;
+    struct rd_id       *used;        /* per record: the id it was sent with */
     size_t              capn;
+    struct rd_id        top;         /* the stream's last id as far as we
+                                        know: read on connecting, raised
+                                        by every id we send */
+    struct rd_late     *late;        /* RD_LATE entries */
     struct rd_key       keys[RD_KEYS];
 };
 
@@ -426,6 +453,22 @@ report(outpost_instance_t *inst, struct rd_state *st, const char *op,
                 msg);
 }
 
+static void read_top(struct rd_state *st, const redisReply *rep);
+
+/* Where the stream ends, as this connection finds it. */
+static int
+stream_top(struct rd_state *st, int64_t deadline, struct dbconn_err *e)
+{
+    const char *argv[] = { "XREVRANGE", RD_STREAM, "+", "-", "COUNT", "1" };
+    redisReply *rep = redis_command_by(st->c, 6, argv, deadline, e);
+
+    if (rep == NULL)
+        return -1;
+    read_top(st, rep);
+    freeReplyObject(rep);
+    return 0;
+}
+
 static int
 ensure_conn(outpost_instance_t *inst, struct rd_state *st)
 {
@@ -441,7 +484,8 @@ ensure_conn(outpost_instance_t *inst, struct rd_state *st)
         return -1;
     }
     st->c = redis_connect_by(&st->target, deadline, &e);
-    if (st->c && redis_login_by(st->c, &st->target, deadline, &e) != 0)
+    if (st->c && (redis_login_by(st->c, &st->target, deadline, &e) != 0
+                  || stream_top(st, deadline, &e) != 0))
         drop_conn(st);
     if (st->c == NULL) {
         char where[300];
@@ -768,9 +812,21 @@ arg_prefixed(struct rd_state *st, const char *key, int field)
              : arg_fmt(&st->cmd, "%s%s", field ? "fields." : "tags.", key);
 }
 
-/* The record's stream id (see the top of the file). */
 static int
-arg_stream_id(struct rd_cmd *c, const outpost_record_t *rec)
+id_after(struct rd_id a, struct rd_id b)
+{
+    return a.ms > b.ms || (a.ms == b.ms && a.seq > b.seq);
+}
+
+static int
+id_same(struct rd_id a, struct rd_id b)
+{
+    return a.ms == b.ms && a.seq == b.seq;
+}
+
+/* The record's own stream id (see the top of the file). */
+static struct rd_id
+own_id(const outpost_record_t *rec)
 {
     const char *parts[2];
     uint64_t ns = rec->ts_ns > 0 ? (uint64_t) rec->ts_ns : 0;
@@ -782,18 +838,70 @@ arg_stream_id(struct rd_cmd *c, const outpost_record_t *rec)
         parts[0] = integration_of(rec);
         parts[1] = rec->name;
     }
-    return arg_fmt(c, "%llu-%llu", (unsigned long long) (ns / 1000000),
-                   (unsigned long long) ((ns % 1000000) << 40
-                                         | (fnv1a(parts, 2)
-                                            & ((1ULL << 40) - 1))));
+    return (struct rd_id) { ns / 1000000, (ns % 1000000) << 40
+                                          | (fnv1a(parts, 2)
+                                             & ((1ULL << 40) - 1)) };
 }
 
-/* XADD outpost:events [MAXLEN ~ N] <id|*> type name ts_ns [kind severity
+static struct rd_late *
+late_slot(struct rd_state *st, struct rd_id own)
+{
+    return &st->late[(own.ms * 31 + own.seq * 1000003) & (RD_LATE - 1)];
+}
+
+/* The id record k goes with: the one it was given before as a late
+ * record, else its own. force (round 4: the record is known not to be in
+ * the stream under that id, and the id is not after the stream's last):
+ * the next id after the last, within the same millisecond, so the
+ * stream's ids keep following the records' time, not the clock of the
+ * write. */
+static struct rd_id
+plan_id(struct rd_state *st, size_t k, const outpost_record_t *rec,
+        int force)
+{
+    struct rd_id own = own_id(rec), id = own;
+    struct rd_late *slot = late_slot(st, own);
+
+    if (!force && id_same(slot->own, own) && (own.ms || own.seq))
+        id = slot->given;
+    else if (force) {
+        id = (struct rd_id) { st->top.ms, st->top.seq + 1 };
+        slot->own = own;
+        slot->given = id;
+    }
+    if (id_after(id, st->top))
+        st->top = id;
+    st->used[k] = id;
+    return id;
+}
+
+static int
+arg_id(struct rd_cmd *c, struct rd_id id)
+{
+    return arg_fmt(c, "%llu-%llu", (unsigned long long) id.ms,
+                   (unsigned long long) id.seq);
+}
+
+/* "<ms>-<seq>" into *id; 0 or -1. */
+static int
+parse_id(const char *s, struct rd_id *id)
+{
+    char *end;
+
+    id->ms = strtoull(s, &end, 10);
+    if (*end != '-')
+        return -1;
+    id->seq = strtoull(end + 1, &end, 10);
+    return *end == '\0' ? 0 : -1;
+}
+
+/* XADD outpost:events [MAXLEN ~ N] <id> type name ts_ns [kind severity
  * message dedup_key] tags.<k> <v>... fields.<k> <v>... */
 static int
 send_xadd(struct rd_state *st, size_t i, const outpost_record_t *rec,
           int late)
 {
+    struct rd_id id = plan_id(st, i, rec, late);
     struct rd_cmd *c = &st->cmd;
     size_t ntags = outpost_tagset_count(rec->tags);
 
@@ -803,7 +911,7 @@ send_xadd(struct rd_state *st, size_t i, const outpost_record_t *rec,
         && (arg_str(c, "MAXLEN") || arg_str(c, "~")
             || arg_str(c, st->maxlen)))
         return -1;
-    if ((late ? arg_str(c, "*") : arg_stream_id(c, rec))
+    if (arg_id(c, id)
         || arg_str(c, "type")
         || arg_str(c, rec->kind == OUTPOST_EVENT ? "event" : "measurement")
         || arg_str(c, "name") || arg_str(c, rec->name)
@@ -847,14 +955,56 @@ send_publish(struct rd_state *st, size_t i, const outpost_record_t *rec)
 
 /* XRANGE outpost:events <id> <id>: is the record there already? */
 static int
-send_xrange(struct rd_state *st, size_t i, const outpost_record_t *rec)
+send_xrange(struct rd_state *st, size_t i)
 {
     struct rd_cmd *c = &st->cmd;
 
     if (arg_str(c, "XRANGE") || arg_str(c, RD_STREAM)
-        || arg_stream_id(c, rec) || arg_stream_id(c, rec))
+        || arg_id(c, st->used[i]) || arg_id(c, st->used[i]))
         return -1;
     return cmd_send(st, i, W_XRANGE);
+}
+
+/* The stream's last id (an XREVRANGE + - COUNT 1 reply) into st->top. */
+static void
+read_top(struct rd_state *st, const redisReply *rep)
+{
+    const redisReply *e;
+
+    st->top = (struct rd_id) { 0, 0 };
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+        return;
+    e = rep->element[0];
+    if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1
+        && e->element[0]->type == REDIS_REPLY_STRING)
+        parse_id(e->element[0]->str, &st->top);
+}
+
+/* Whether an XRANGE reply holds rec: one entry with its ts_ns and name. */
+static int
+holds(const redisReply *rep, const outpost_record_t *rec)
+{
+    const redisReply *f;
+    int ts = 0, name = 0;
+
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1
+        || rep->element[0]->type != REDIS_REPLY_ARRAY
+        || rep->element[0]->elements != 2)
+        return 0;
+    f = rep->element[0]->element[1];
+    if (f->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
+
+        if (k == NULL || v == NULL)
+            continue;
+        if (strcmp(k, "ts_ns") == 0)
+            ts = strtoll(v, NULL, 10) == rec->ts_ns;
+        else if (strcmp(k, "name") == 0)
+            name = strcmp(v, rec->name) == 0;
+    }
+    return ts && name;
 }
 
 /* --- reading the replies ------------------------------------------------- */
@@ -976,14 +1126,16 @@ read_replies(outpost_instance_t *inst, struct rd_state *st,
                 reject_one(st, b, pd->rec, err);
             break;
         case W_XRANGE:
-            /* Not there: the record is late, not a resend. */
-            if (err == NULL && rep->type == REDIS_REPLY_ARRAY
-                && rep->elements == 0)
-                st->fate[pd->rec] = F_CHECK;
-            else if (err)
+            /* There: a resend, delivered before. Not there (or another
+             * record under that id): late, it needs an id of its own. */
+            if (err)
                 reject_one(st, b, pd->rec, err);
-            else
+            else if (holds(rep, b->records[pd->rec]))
                 st->fate[pd->rec] = F_OPEN;
+            break;
+        case W_TOP:
+            if (err == NULL)
+                read_top(st, rep);
             break;
         case W_TYPE:
             if (err)
@@ -999,8 +1151,18 @@ read_replies(outpost_instance_t *inst, struct rd_state *st,
                 reject_state(st, b, pd->rec, why);
             }
             break;
-        case W_PUBLISH:
         case W_XADD_LATE:
+            if (err && stale_id(err)) {
+                /* Someone else writes to the stream: start again from
+                 * what it holds. */
+                round_fail(r, END_SERVER, pd->rec, "%s", err);
+                freeReplyObject(rep);
+                return;
+            }
+            if (err)
+                reject_one(st, b, pd->rec, err);
+            break;
+        case W_PUBLISH:
             if (err)
                 reject_one(st, b, pd->rec, err);
             break;
@@ -1020,6 +1182,7 @@ prepare(struct rd_state *st, size_t n)
         uint8_t *f = realloc(st->fate, n);
         uint32_t *o;
         struct rd_seen *seen;
+        struct rd_id *used;
 
         if (f == NULL)
             return -1;
@@ -1030,6 +1193,9 @@ prepare(struct rd_state *st, size_t n)
         if ((seen = realloc(st->seen, n * sizeof(*seen))) == NULL)
             return -1;
         st->seen = seen;
+        if ((used = realloc(st->used, n * sizeof(*used))) == NULL)
+            return -1;
+        st->used = used;
         st->capn = n;
     }
     memset(st->fate, F_OPEN, n);
@@ -1146,10 +1312,14 @@ send_records(struct rd_state *st, const outpost_batch_t *b)
     return 0;
 }
 
-/* Round 3 (and 4): records whose id was not above the stream's last. */
+/* Round 3: is each record whose id was refused there already (and the
+ * stream's last id, for round 4)? Round 4: the records that were not
+ * get the next ids after the last. */
 static int
 send_checks(struct rd_state *st, const outpost_batch_t *b, int late)
 {
+    static const char *const top[] = { "XREVRANGE", RD_STREAM, "+", "-",
+                                       "COUNT", "1" };
     size_t sent = 0;
 
     for (size_t k = 0; k < b->n; k++)
@@ -1159,9 +1329,11 @@ send_checks(struct rd_state *st, const outpost_batch_t *b, int late)
                 st->fate[k] = F_OPEN;
                 if (send_xadd(st, k, b->records[k], 1) != 0)
                     return -1;
-            } else if (send_xrange(st, k, b->records[k]) != 0)
+            } else if (send_xrange(st, k) != 0)
                 return -1;
         }
+    if (sent && !late && send_simple(st, b->n - 1, W_TOP, 6, top) != 0)
+        return -1;
     return sent > 0;
 }
 
@@ -1203,7 +1375,7 @@ rd_write(outpost_instance_t *inst, const outpost_batch_t *b)
     if (round_trip(inst, st, b, &r) != 0)
         goto failed;
     /* Ids not above the stream's last: resends (XRANGE finds them) or
-     * late records (added with an id Redis picks). */
+     * late records (round 4 gives them the next ids). */
     for (int late = 0; late <= 1; late++) {
         if ((rc = send_checks(st, b, late)) < 0)
             goto nomem;
@@ -1211,6 +1383,9 @@ rd_write(outpost_instance_t *inst, const outpost_batch_t *b)
             goto failed;
     }
     st->last_error[0] = '\0';
+    /* Said outright: should the write have outlived `timeout`, the core
+     * still knows all of it is in (plugin.h, output rule 5). */
+    outpost_batch_delivered(b, b->n);
     return OUTPOST_OK;
 
 nomem:
@@ -1262,6 +1437,8 @@ state_free(struct rd_state *st)
     free(st->fate);
     free(st->owner);
     free(st->seen);
+    free(st->used);
+    free(st->late);
     for (size_t i = 0; i < RD_KEYS; i++) {
         free(st->keys[i].tag);
         free(st->keys[i].field);
@@ -1278,6 +1455,10 @@ rd_init(outpost_instance_t *inst)
 
     if (st == NULL)
         return -1;
+    if ((st->late = calloc(RD_LATE, sizeof(*st->late))) == NULL) {
+        free(st);
+        return -1;
+    }
     if (conf->url == NULL || conf->url[0] == '\0')
         st->url_empty = 1;
     else if (redis_url_parse(conf->url, &st->target) != 0) {
