@@ -208,6 +208,7 @@ kafka_validate(const void *c, char *err, size_t errlen)
     const struct kafka_out_conf *conf = c;
     char key[KAFKA_KEY_MAX];
     const char *value;
+    char why[256];
     rd_kafka_conf_t *kc;
 
     if (conf->brokers[0] == '\0') {
@@ -229,8 +230,12 @@ kafka_validate(const void *c, char *err, size_t errlen)
                 return -1;
             }
     }
-    if (kafka_properties_check(&conf->rdkafka, err, errlen) != 0)
+    /* The shared check calls the list "properties"; here it is rdkafka. */
+    if (kafka_properties_check(&conf->rdkafka, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "rdkafka: %s",
+                 strncmp(why, "properties: ", 12) == 0 ? why + 12 : why);
         return -1;
+    }
     /* The whole configuration, as write will make it (no network). */
     if ((kc = make_conf(conf, 5000, err, errlen)) == NULL)
         return -1;
@@ -488,7 +493,10 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
                 ((struct kafka_out_conf *) outpost_instance_conf(inst))
                     ->brokers,
                 done,
-                first_err <= ST_PENDING ? "no delivery report in time"
+                first_err <= ST_PENDING
+                || first_err == RD_KAFKA_RESP_ERR__PURGE_QUEUE
+                || first_err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT
+                    ? "no delivery report within the timeout"
                     : rd_kafka_err2str((rd_kafka_resp_err_t) first_err),
                 k->last_err ? "; last cluster error: " : "",
                 k->last_err ? k->last_why : "");

@@ -4,7 +4,8 @@
  * that counts up across runs from 0, and ts_ns = the run's start + seq
  * (unique per integration). Every `pad_every`-th record (seq a multiple
  * of it, when pad_bytes > 0) carries a string field pad of pad_bytes
- * bytes, to make a message too large for the broker.
+ * bytes, to make a message too large for the broker. With limit > 0 an
+ * instance stops after that many records in all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ struct kgen_conf {
     int64_t count;
     int64_t pad_bytes;
     int64_t pad_every;
+    int64_t limit;
 };
 
 static const outpost_option_t kgen_options[] = {
@@ -26,6 +28,9 @@ static const outpost_option_t kgen_options[] = {
     { .name = "pad_every", .type = OUTPOST_OPT_INT,
       .offset = offsetof(struct kgen_conf, pad_every), .def = "1",
       .min = 1, .max = 1000000, .help = "which records get it" },
+    { .name = "limit", .type = OUTPOST_OPT_INT,
+      .offset = offsetof(struct kgen_conf, limit), .def = "0",
+      .min = 0, .max = 1000000000, .help = "records in all; 0: no end" },
     OUTPOST_OPTION_END
 };
 
@@ -62,6 +67,8 @@ kgen_collect(outpost_instance_t *inst, outpost_run_t *run)
     struct kgen_state *st = outpost_instance_data(inst);
 
     for (int64_t i = 0; i < conf->count; i++) {
+        if (conf->limit > 0 && st->seq >= conf->limit)
+            break;
         outpost_record_t *rec = outpost_run_measurement(run);
 
         if (rec == NULL)
