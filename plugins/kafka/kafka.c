@@ -101,6 +101,7 @@ static const outpost_default_t kafka_defaults[] = {
  * without them a delivered batch could be lost or duplicated. */
 static const char *const fixed_props[] = {
     "enable.idempotence", "acks", "request.required.acks",
+    "enable.gapless.guarantee",
     "delivery.report.only.error", NULL
 };
 
@@ -186,6 +187,10 @@ make_conf(const struct kafka_out_conf *conf, int64_t timeout_ms, char *err,
     const char *settings[] = {
         "enable.idempotence", "true",
         "acks", "all",
+        /* A batch that fails for good (not a timeout) stops the producer
+         * rather than let the partition's next batches through: a gap
+         * would put the resend behind later records. */
+        "enable.gapless.guarantee", "true",
         "compression.codec", conf->compression,
         "linger.ms", "5",
         /* a write waits for its reports anyway: do not wait long for a
