@@ -271,5 +271,41 @@ class KafkaPrivateTest(KafkaBase):
         self.assertEqual(seqs, list(range(50)))
         self.assertIn("Broker: Topic authorization failed", err)
 
+    def dead_letters(self, conf):
+        p = subprocess.run([OUTPOSTD, "-C", conf, "--dead-letters",
+                            "pipeline"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_too_large_record_is_dead_lettered_and_the_rest_goes_on(self):
+        mock = self.start_mock(partitions=2)
+        conf = self.configure(
+            'kgen "alpha" { count = 30 pad_bytes = 2000000 pad_every = 7 }\n',
+            brokers=mock.bootstrap)
+        rc, err = run_once(conf)
+        self.assertEqual(rc, 1, err)    # --once: not all delivered
+        self.assertIn("backend rejected 5 of 30 records for good (first: "
+                      "Broker: Message size too large)", err)
+        seqs = [json.loads(m["value"])["fields"]["seq"]
+                for m in consume(mock.bootstrap, self.mtopic)]
+        self.assertEqual(seqs, [s for s in range(30) if s % 7])
+        dead = self.dead_letters(conf)
+        self.assertEqual(dead.count("too large"), 5, dead)
+
+    def test_unknown_topic_is_dead_lettered(self):
+        mock = self.start_mock()
+        self.mtopic = "no-such-topic"
+        mock.command("topic-error no-such-topic 3")
+        conf = self.configure('kgen "alpha" { count = 3 }\n',
+                              brokers=mock.bootstrap, kafka="""
+  rdkafka = {"topic.metadata.propagation.max.ms=500"}""")
+        rc, err = run_once(conf)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("backend rejected 3 of 3 records for good", err)
+        dead = self.dead_letters(conf)
+        self.assertEqual(len([l for l in dead.splitlines() if "kgen" in l]),
+                         3, dead)
+
 if __name__ == "__main__":
     unittest.main()

@@ -15,6 +15,8 @@
  *                                   these Kafka error codes, in order
  *                                   (rd_kafka_mock_push_request_errors)
  *   topic NAME PARTITIONS           creates a topic
+ *   topic-error NAME CODE           metadata answers CODE for the topic
+ *                                   (3: it does not exist)
  */
 #include <poll.h>
 #include <signal.h>
@@ -63,7 +65,10 @@ command(rd_kafka_mock_cluster_t *mc, int nbrokers, char *line)
             errs[i - 1] = (rd_kafka_resp_err_t) atoi(words[i]);
         rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */,
                                                 (size_t) (n - 1), errs);
-    } else if (n == 3 && strcmp(words[0], "topic") == 0)
+    } else if (n == 3 && strcmp(words[0], "topic-error") == 0)
+        rd_kafka_mock_topic_set_error(mc, words[1],
+                                      (rd_kafka_resp_err_t) atoi(words[2]));
+    else if (n == 3 && strcmp(words[0], "topic") == 0)
         return rd_kafka_mock_topic_create(mc, words[1], atoi(words[2]), 1)
                ? -1 : 0;
     else
