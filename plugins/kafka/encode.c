@@ -8,9 +8,11 @@
  * kind and severity and the string fields message and dedup_key). In the
  * measurement a comma or space is escaped with a backslash; in tag keys,
  * tag values and field keys also '='. A string field value is quoted,
- * with '"' and '\' escaped. Integers end in 'i'. NaN and infinities have
- * no spelling: such a field is left out. A newline, which would end the
- * line, is written as a space in names and tags and as "\n" in strings.
+ * with '"' and '\' escaped. Integers end in 'i'; floats take 15
+ * significant digits, or 17 when 15 do not read back exactly. NaN and
+ * infinities have no spelling: such a field is left out. A newline,
+ * which would end the line, is a space in names and tags and "\n" in
+ * strings.
  */
 #include <math.h>
 #include <stdio.h>
@@ -131,7 +133,10 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
     case OUTPOST_FIELD_FLOAT:
         if (!isfinite(f->v.f))
             return 0;
-        n = snprintf(num, sizeof(num), "%.17g", f->v.f);
+        /* the shortest spelling that reads back as the same double */
+        n = snprintf(num, sizeof(num), "%.15g", f->v.f);
+        if (strtod(num, NULL) != f->v.f)
+            n = snprintf(num, sizeof(num), "%.17g", f->v.f);
         break;
     case OUTPOST_FIELD_BOOL:
         n = snprintf(num, sizeof(num), "%s", f->v.b ? "true" : "false");
