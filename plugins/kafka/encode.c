@@ -11,37 +11,15 @@
  * with '"' and '\' escaped. Integers end in 'i'; floats take 15
  * significant digits, or 17 when 15 do not read back exactly. NaN and
  * infinities have no spelling: such a field is left out. A newline,
- * which would end the line, is a space in names and tags and "\n" in
- * strings.
+ * which would end the line, is an (escaped) space in names and tags and
+ * "\n" in strings.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "kafka.h"
-
-int
-kafka_encode_json(const outpost_record_t *rec, char **out, size_t *len)
-{
-    static const char head[] = "{\"schema\":" KAFKA_SCHEMA ",";
-    char *json, *v;
-    size_t n;
-
-    if (outpost_record_to_json(rec, &json, &n) != 0)
-        return -1;
-    /* json is "{...}" with at least "type" in it: splice the version in
-     * front of its first member. */
-    if ((v = malloc(sizeof(head) - 1 + n)) == NULL) {
-        free(json);
-        return -1;
-    }
-    memcpy(v, head, sizeof(head) - 1);
-    memcpy(v + sizeof(head) - 1, json + 1, n - 1);
-    free(json);
-    *out = v;
-    *len = sizeof(head) - 1 + n - 1;
-    return 0;
-}
 
 static int
 reserve(struct kbuf *b, size_t more)
@@ -79,6 +57,7 @@ put_escaped(struct kbuf *b, const char *s, const char *specials)
         return -1;
     for (; *s; s++) {
         if (*s == '\n' || *s == '\r') {
+            b->p[b->len++] = '\\';  /* an escaped space */
             b->p[b->len++] = ' ';
             continue;
         }
@@ -154,6 +133,253 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
     if (n < 0)
         return put_string_value(b, f->v.s ? f->v.s : "");
     return put(b, num, (size_t) n);
+}
+
+/* --- JSON ----------------------------------------------------------------
+ *
+ * The same object as outpost_record_to_json() (core/record_json.c, on
+ * jansson), written straight into the buffer: jansson builds a tree of
+ * allocations per record, which was most of the output's CPU. The members
+ * and their order, the number spellings (integers; reals as jansson's
+ * JSON_REAL_PRECISION(10): "%.10g", ".0" added to a whole number, no '+'
+ * or leading zeros in an exponent) and string escapes are jansson's.
+ * A string that is not valid UTF-8 (jansson refuses it) sends the record
+ * down jansson's path, so both always agree. */
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not one. */
+static int
+utf8_len(const unsigned char *s)
+{
+    int n = (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
+          : (*s & 0xf8) == 0xf0 ? 4 : 0;
+
+    if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* s as a JSON string: -2 when it is not UTF-8 (jansson refuses it). Runs
+ * of characters that need no escape are copied at once. */
+static int
+json_str(struct kbuf *b, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *) str;
+    size_t len = strlen(str);
+
+    if (reserve(b, 6 * len + 2) != 0)
+        return -1;
+    b->p[b->len++] = '"';
+    while (*s) {
+        const unsigned char *run = s;
+        int n;
+
+        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+            s++;
+        memcpy(b->p + b->len, run, (size_t) (s - run));
+        b->len += (size_t) (s - run);
+        if (*s == '\0')
+            break;
+        if (*s >= 0x80) {
+            if ((n = utf8_len(s)) == 0)
+                return -2;
+            memcpy(b->p + b->len, s, (size_t) n);
+            b->len += (size_t) n;
+            s += n;
+            continue;
+        }
+        b->p[b->len++] = '\\';
+        switch (*s) {
+        case '"':  b->p[b->len++] = '"';  break;
+        case '\\': b->p[b->len++] = '\\'; break;
+        case '\b': b->p[b->len++] = 'b';  break;
+        case '\f': b->p[b->len++] = 'f';  break;
+        case '\n': b->p[b->len++] = 'n';  break;
+        case '\r': b->p[b->len++] = 'r';  break;
+        case '\t': b->p[b->len++] = 't';  break;
+        default:
+            memcpy(b->p + b->len, "u00", 3);
+            b->p[b->len + 3] = hex[*s >> 4];
+            b->p[b->len + 4] = hex[*s & 15];
+            b->len += 5;
+        }
+        s++;
+    }
+    b->p[b->len++] = '"';
+    return 0;
+}
+
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static int
+json_real(struct kbuf *b, double v)
+{
+    char num[40], *e;
+    int n = snprintf(num, sizeof(num), "%.10g", v);
+
+    if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    if ((e = strchr(num, 'e')) != NULL) {
+        char *start = e + 1, *end;
+
+        if (*start == '-')
+            start++;
+        end = start;
+        if (*end == '+')
+            end++;
+        while (*end == '0' && end[1] != '\0')
+            end++;
+        memmove(start, end, strlen(end) + 1);
+        n = (int) strlen(num);
+    }
+    return put(b, num, (size_t) n);
+}
+
+static int
+json_int(struct kbuf *b, long long v)
+{
+    char num[24], *e = num + sizeof(num), *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
+                                 : (unsigned long long) v;
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return put(b, p, (size_t) (e - p));
+}
+
+/* ,"key":value for one field; jansson leaves out a real it cannot hold. */
+static int
+json_field(struct kbuf *b, const outpost_field_t *f, int *first)
+{
+    int rc;
+
+    if (f->type == OUTPOST_FIELD_FLOAT && !isfinite(f->v.f))
+        return 0;
+    if (f->type == OUTPOST_FIELD_STRING && f->v.s == NULL)
+        return 0;
+    if (!*first && PUTS(b, ","))
+        return -1;
+    *first = 0;
+    if ((rc = json_str(b, f->key)) != 0 || PUTS(b, ":"))
+        return rc ? rc : -1;
+    switch (f->type) {
+    case OUTPOST_FIELD_INT:    return json_int(b, (long long) f->v.i);
+    case OUTPOST_FIELD_FLOAT:  return json_real(b, f->v.f);
+    case OUTPOST_FIELD_BOOL:   return f->v.b ? PUTS(b, "true")
+                                             : PUTS(b, "false");
+    case OUTPOST_FIELD_STRING: return json_str(b, f->v.s);
+    default:                   return PUTS(b, "null");
+    }
+}
+
+static int
+json_record(struct kbuf *b, const outpost_record_t *rec)
+{
+    int64_t secs = rec->ts_ns / 1000000000LL;
+    size_t ntags = outpost_tagset_count(rec->tags);
+    int is_event = rec->kind == OUTPOST_EVENT && rec->event != NULL;
+    int rc, first = 1, ms = (int) ((rec->ts_ns / 1000000LL) % 1000);
+    char frac[8];
+
+    if ((rc = PUTS(b, "\"type\":")) != 0
+        || (rc = is_event || rec->kind == OUTPOST_EVENT ? PUTS(b, "\"event\"")
+                                                       : PUTS(b, "\"measurement\""))
+        || (rc = PUTS(b, ",\"name\":")) || (rc = json_str(b, rec->name)))
+        return rc;
+    /* Records come in bursts of the same second: format it once. */
+    if (secs != b->ts_sec || b->ts_text[0] == '\0') {
+        time_t t = (time_t) secs;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        snprintf(b->ts_text, sizeof(b->ts_text),
+                 "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100,
+                 tm.tm_min % 100, tm.tm_sec % 100);
+        b->ts_sec = secs;
+    }
+    frac[0] = '.';
+    frac[1] = (char) ('0' + ms / 100);
+    frac[2] = (char) ('0' + ms / 10 % 10);
+    frac[3] = (char) ('0' + ms % 10);
+    if ((rc = PUTS(b, ",\"timestamp\":\""))
+        || (rc = put(b, b->ts_text, strlen(b->ts_text)))
+        || (rc = put(b, frac, 4)) || (rc = PUTS(b, "Z\",\"ts_ns\":"))
+        || (rc = json_int(b, rec->ts_ns)))
+        return rc;
+    if (is_event) {
+        const char *integ = outpost_record_tag(rec, "integration");
+
+        if ((rc = PUTS(b, ",\"kind\":"))
+            || (rc = json_str(b, outpost_event_kind_name(rec->event_kind)))
+            || (rc = PUTS(b, ",\"severity\":"))
+            || (rc = json_str(b, outpost_severity_name(rec->severity)))
+            || (rc = PUTS(b, ",\"integration\":"))
+            || (rc = integ ? json_str(b, integ) : PUTS(b, "null")))
+            return rc;
+        if (rec->event->message && ((rc = PUTS(b, ",\"message\":"))
+                                    || (rc = json_str(b, rec->event->message))))
+            return rc;
+        if (rec->event->dedup_key
+            && ((rc = PUTS(b, ",\"dedup_key\":"))
+                || (rc = json_str(b, rec->event->dedup_key))))
+            return rc;
+    }
+    if ((rc = PUTS(b, ",\"tags\":{")))
+        return rc;
+    for (size_t i = 0; i < ntags; i++) {
+        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
+
+        if ((i > 0 && (rc = PUTS(b, ","))) || (rc = json_str(b, t->key))
+            || (rc = PUTS(b, ":")) || (rc = json_str(b, t->value)))
+            return rc;
+    }
+    if ((rc = PUTS(b, "},\"fields\":{")))
+        return rc;
+    for (uint16_t i = 0; i < rec->nfields; i++)
+        if ((rc = json_field(b, &rec->fields[i], &first)))
+            return rc;
+    if ((rc = PUTS(b, "}")))
+        return rc;
+    if (is_event && rec->event->cause) {
+        if ((rc = PUTS(b, ",\"measurement\":{"))
+            || (rc = json_record(b, rec->event->cause)) || (rc = PUTS(b, "}")))
+            return rc;
+    }
+    return 0;
+}
+
+int
+kafka_encode_json(const outpost_record_t *rec, struct kbuf *b)
+{
+    int rc;
+
+    b->len = 0;
+    if ((rc = PUTS(b, "{\"schema\":" KAFKA_SCHEMA ",")) == 0
+        && (rc = json_record(b, rec)) == 0)
+        rc = PUTS(b, "}");
+    if (rc == -2) {
+        /* not UTF-8: as jansson has it (it leaves such strings out) */
+        char *json;
+        size_t n;
+
+        b->len = 0;
+        if (outpost_record_to_json(rec, &json, &n) != 0)
+            return -1;
+        rc = PUTS(b, "{\"schema\":" KAFKA_SCHEMA ",")
+             || put(b, json + 1, n - 1);
+        free(json);
+    }
+    return rc ? -1 : 0;
 }
 
 int

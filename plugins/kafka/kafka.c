@@ -348,24 +348,14 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
     const outpost_record_t *rec = b->records[i];
     int is_event = rec->kind == OUTPOST_EVENT;
     const char *key = outpost_record_tag(rec, "integration");
-    char *value;
-    size_t len;
     const char *why = "cannot be encoded as JSON";
     rd_kafka_headers_t *h;
     rd_kafka_resp_err_t err;
 
     if (key == NULL)
         key = rec->name;
-    if (k->influx) {
-        if (kafka_encode_influx(rec, &k->line, &why) != 0
-            || (value = malloc(k->line.len)) == NULL) {
-            outpost_batch_reject(b, i, why);
-            k->st[i] = ST_REJECTED;
-            return 0;
-        }
-        memcpy(value, k->line.p, k->line.len);
-        len = k->line.len;
-    } else if (kafka_encode_json(rec, &value, &len) != 0) {
+    if (k->influx ? kafka_encode_influx(rec, &k->line, &why) != 0
+                  : kafka_encode_json(rec, &k->line) != 0) {
         outpost_batch_reject(b, i, why);
         k->st[i] = ST_REJECTED;
         return 0;
@@ -381,14 +371,14 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
         err = rd_kafka_producev(k->rk,
             RD_KAFKA_V_RKT(is_event ? k->rkt_e : k->rkt_m),
             RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE(value, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_VALUE(k->line.p, k->line.len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE((void *) (((uintptr_t) k->gen << 32)
                                         | (uintptr_t) i)),
             RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            k->outstanding++;           /* value and h are librdkafka's */
+            k->outstanding++;           /* h is librdkafka's now */
             return 0;
         }
         rd_kafka_headers_destroy(h);
@@ -399,13 +389,10 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
          * again; the poll waits for a report, it does not sleep. */
         int64_t left = deadline - mono_ms();
 
-        if (left <= 0) {
-            free(value);
+        if (left <= 0)
             return -1;
-        }
         rd_kafka_poll(k->rk, left < 100 ? (int) left : 100);
     }
-    free(value);
     if (err_permanent(err)) {
         k->st[i] = (int) err;
         return 0;

@@ -12,19 +12,22 @@
 #define OUTPOST_KAFKA_OUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <outpost/record.h>
 
 #define KAFKA_SCHEMA "1"
 
 /* A growable byte buffer; the encoders append to it. */
 struct kbuf {
-    char   *p;
-    size_t  len, cap;
+    char    *p;
+    size_t   len, cap;
+    int64_t  ts_sec;            /* the second ts_text spells */
+    char     ts_text[40];       /* "2026-12-07T17:38:11", or "" */
 };
 
-/* The record as the JSON value: *out is malloc'ed (the caller owns it,
- * or hands it to librdkafka with RD_KAFKA_MSG_F_FREE). 0 or -1. */
-int kafka_encode_json(const outpost_record_t *rec, char **out, size_t *len);
+/* The record as the JSON value, in b after b->len is reset. 0, or -1
+ * (out of memory, or jansson cannot encode it either). */
+int kafka_encode_json(const outpost_record_t *rec, struct kbuf *b);
 
 /* The record as one line of line protocol (no newline), appended to b
  * after b->len is reset. 0, or -1 with why (static text): a record
