@@ -38,9 +38,10 @@
  * idempotent producer destroys it; the next write makes a new one.
  *
  * Threads: init, write, shutdown run on the output's own thread (plugin.h
- * output rule 8). The delivery report, error and log callbacks are served
- * by rd_kafka_poll()/rd_kafka_flush() inside write and shutdown, so they
- * run on that thread too and touch the state without locks.
+ * output rule 8). The delivery report and error callbacks are served by
+ * rd_kafka_poll()/rd_kafka_flush() inside write and shutdown, so they run
+ * on that thread too and touch the state without locks. The log callback
+ * runs on librdkafka's threads and only reads k->inst.
  */
 #include <stdint.h>
 #include <stdio.h>
