@@ -389,13 +389,15 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
         k->st[i] = ST_UNSENT;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
-        /* The local queue is full: serve reports to make room, then try
-         * again; the poll waits for a report, it does not sleep. */
+        /* The local queue is full: send what it holds now (rd_kafka_flush
+         * ignores linger.ms, which a plain poll would wait out) and serve
+         * the reports to make room, then try again. It waits for reports;
+         * it does not sleep. */
         int64_t left = deadline - mono_ms();
 
         if (left <= 0)
             return -1;
-        rd_kafka_poll(k->rk, left < 100 ? (int) left : 100);
+        rd_kafka_flush(k->rk, left < 100 ? (int) left : 100);
     }
     if (err_permanent(err)) {
         k->st[i] = (int) err;

@@ -196,6 +196,19 @@ health "default" { }
             self.assertEqual(m["key"], r["tags"]["integration"])
             self.assertIn("seq=%di" % r["fields"]["seq"], x.group("fields"))
 
+    def test_full_local_queue_is_served_not_lost(self):
+        # librdkafka holds 10 messages at most: produce() answers
+        # QUEUE_FULL most of the time; the output serves reports and goes
+        # on, within the same write.
+        conf = self.configure('kgen "alpha" { count = 300 }\n',
+                              kafka='rdkafka = {"queue.buffering.max.'
+                                    'messages=10"}')
+        rc, err = run_once(conf)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("acknowledged", err)
+        ms = consume(S["KAFKA_BROKERS"], self.mtopic)
+        self.assert_in_order(ms, read_jsonl(self.ref), exactly_once=True)
+
     # --- -t and an unreachable cluster -------------------------------------
 
     def test_bad_property_is_refused_at_its_line(self):
