@@ -418,6 +418,7 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
     int64_t deadline = mono_ms() + timeout - timeout / 10;
     size_t i, done;
     int first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    char why[256] = "";
 
     if (b->n == 0)
         return OUTPOST_OK;
@@ -476,10 +477,11 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
         first_err = e;
         break;
     }
-    if (k->fatal) {
+    if (rd_kafka_fatal_error(k->rk, why, sizeof(why))
+        != RD_KAFKA_RESP_ERR_NO_ERROR || k->fatal) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "write",
                     "the idempotent producer failed (%s); starting a new one",
-                    k->last_why);
+                    k->fatal ? k->last_why : why);
         producer_destroy(k);
     }
     if (done == b->n)
