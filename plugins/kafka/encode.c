@@ -214,11 +214,66 @@ json_str(struct kbuf *b, const char *str)
 
 #define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
 
+/* "%.10g" of v without printf, for the common case: 1e-4 <= |v| < 1e9
+ * with at most 6 decimals and 10 significant digits (a response time, a
+ * score). v is then the double nearest to the decimal r / 1e6, so
+ * rounding v to 10 digits gives that decimal back, which is what printf
+ * prints, in fixed notation since the exponent is within -4..8. Returns
+ * the length written to out (with the ".0" jansson adds), or -1. */
+static int
+real_fast(double v, char *out)
+{
+    double a = fabs(v);
+    long long r, ip, fp;
+    char digits[24];
+    int n = 0, nd = 0, decimals = 6, sig;
+
+    if (!(a >= 1e-4 && a < 1e9))
+        return -1;
+    r = llround(a * 1e6);
+    if ((double) r / 1e6 != a)
+        return -1;
+    ip = r / 1000000;
+    fp = r % 1000000;
+    while (decimals > 1 && fp % 10 == 0) {
+        fp /= 10;
+        decimals--;
+    }
+    for (long long x = ip; x > 0; x /= 10)
+        nd++;
+    sig = nd > 0 ? nd + decimals : 0;
+    if (nd == 0)
+        for (long long x = fp; x > 0; x /= 10)
+            sig++;
+    if (sig > 10)
+        return -1;
+    if (v < 0)
+        out[n++] = '-';
+    if (ip == 0)
+        out[n++] = '0';
+    for (int i = 0, m = nd; i < nd; i++, m--) {
+        digits[m - 1] = (char) ('0' + ip % 10);
+        ip /= 10;
+    }
+    memcpy(out + n, digits, (size_t) nd);
+    n += nd;
+    out[n++] = '.';
+    for (int i = decimals - 1; i >= 0; i--) {
+        out[n + i] = (char) ('0' + fp % 10);
+        fp /= 10;
+    }
+    return n + decimals;
+}
+
 static int
 json_real(struct kbuf *b, double v)
 {
     char num[40], *e;
-    int n = snprintf(num, sizeof(num), "%.10g", v);
+    int n = real_fast(v, num);
+
+    if (n > 0)
+        return put(b, num, (size_t) n);
+    n = snprintf(num, sizeof(num), "%.10g", v);
 
     if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
         memcpy(num + n, ".0", 3);

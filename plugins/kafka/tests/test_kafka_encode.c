@@ -50,6 +50,8 @@ test_json_matches_jansson(void **state)
     static const double reals[] = {
         0.0, -0.0, 1.0, 0.1 + 0.2, 1e20, 1e-5, 123456789012.0, -2.5e-300,
         1.7976931348623157e308, 3.14159265358979, 100.0, 1e100,
+        0.0001, 0.00012, 999999999.0, 123456789.1, 1234567.891, 0.000123456,
+        -42.125, 5e-5, 1e9, 12.4, 0.1,
     };
     outpost_tagset_t *ts = tags("stripe");
     outpost_record_t *m = outpost_measurement_new("http", ts, 1796665091624594501LL);
@@ -87,6 +89,34 @@ test_json_matches_jansson(void **state)
     outpost_record_add_str(m, "bin", "\xff\xfe");
     assert_same_as_jansson(m);
     outpost_record_unref(m);
+    outpost_tagset_unref(ts);
+}
+
+/* Reals one by one against jansson: the printf-free path must agree. */
+static void
+test_reals_match_jansson(void **state)
+{
+    outpost_tagset_t *ts = tags("x");
+    unsigned seed = 12345;
+
+    (void) state;
+    for (int i = 0; i < 50000; i++) {
+        outpost_record_t *m = outpost_measurement_new("m", ts, 1);
+        double v;
+
+        switch (i % 6) {
+        case 0: v = i / 10.0; break;
+        case 1: v = -i / 1000.0; break;
+        case 2: v = i * 1.000001; break;
+        case 3: v = (double) rand_r(&seed) / RAND_MAX * 1e10; break;
+        case 4: v = (double) rand_r(&seed) / 1e7; break;
+        default: v = (double) (rand_r(&seed) % 100000000) / 1e6
+                      + (i % 2 ? 999999.0 : 0.0); break;
+        }
+        outpost_record_add_float(m, "v", v);
+        assert_same_as_jansson(m);
+        outpost_record_unref(m);
+    }
     outpost_tagset_unref(ts);
 }
 
@@ -136,6 +166,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_matches_jansson),
+        cmocka_unit_test(test_reals_match_jansson),
         cmocka_unit_test(test_influx_escapes),
     };
 
