@@ -21,6 +21,8 @@
 #include <time.h>
 #include "kafka.h"
 
+static int real_fast(double v, char *out);
+
 static int
 reserve(struct kbuf *b, size_t more)
 {
@@ -112,7 +114,10 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
     case OUTPOST_FIELD_FLOAT:
         if (!isfinite(f->v.f))
             return 0;
-        /* the shortest spelling that reads back as the same double */
+        /* a spelling that reads back as the same double: the JSON
+         * path's when it has one, else 15 or 17 digits */
+        if ((n = real_fast(f->v.f, num)) > 0)
+            break;
         n = snprintf(num, sizeof(num), "%.15g", f->v.f);
         if (strtod(num, NULL) != f->v.f)
             n = snprintf(num, sizeof(num), "%.17g", f->v.f);
