@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <outpost/fields.h>
 #include "pgout.h"
 
@@ -263,6 +264,46 @@ pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
     put_field(b, rec, "success_rate_24h", 0);
     put_tab(b);
     put_field(b, rec, "uptime_30d", 0);
+    put_tab(b);
+    put_field(b, rec, OUTPOST_F_ERROR, 0);
+    put_tab(b);
+    put_tags(b, rec);
+    pgout_buf_add(b, "\n", 1);
+}
+
+void
+pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec)
+{
+    const char *integration = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
+    static const char *const numbers[] = {
+        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, "dns_ms", "connect_ms",
+        "tls_ms", "ttfb_ms", "transfer_ms", OUTPOST_F_HEALTH_SCORE,
+    };
+    int64_t us = floor_div(rec->ts_ns, 1000);
+    time_t secs = (time_t) floor_div(us, 1000000);
+    struct tm tm;
+
+    /* timestamptz in ISO form, UTC, to the microsecond. */
+    gmtime_r(&secs, &tm);
+    pgout_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int) (us - (int64_t) secs * 1000000));
+    put_text(b, integration ? integration : rec->name);
+    put_tab(b);
+    put_text(b, rec->name);
+    put_tab(b);
+    put_str_or_null(b, outpost_record_tag(rec, OUTPOST_TAG_CATEGORY));
+    put_tab(b);
+    put_str_or_null(b, outpost_record_tag(rec, OUTPOST_TAG_PROVIDER));
+    put_tab(b);
+    put_field(b, rec, OUTPOST_F_STATUS, 0);
+    put_tab(b);
+    put_field(b, rec, OUTPOST_F_SUCCESS, 1);
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        put_tab(b);
+        put_field(b, rec, numbers[i], 0);
+    }
     put_tab(b);
     put_field(b, rec, OUTPOST_F_ERROR, 0);
     put_tab(b);

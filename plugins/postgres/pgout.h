@@ -49,6 +49,11 @@ struct pgout {
     struct pgout_buf rows;          /* the batch's COPY rows */
     size_t  *ends;                  /* ends[i]: rows.len after record i */
     size_t   nends;
+    struct pgout_buf log;           /* the fast path: rows of the log */
+    struct pgout_buf latest;        /* and the stage rows of the latest
+                                       check of each integration */
+    uint32_t *slots;                /* hash of integrations -> index + 1 */
+    size_t   nslots;
     char     last_err[512];         /* the last failure logged, to not
                                        repeat it every retry */
     int64_t  last_err_ns;
@@ -81,6 +86,14 @@ void pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec);
     "transfer_ms, health_score, consecutive_failures, circuit, " \
     "failover_group, failover_active, success_rate_24h, uptime_30d, " \
     "error, tags"
+
+/* Appends one measurement as a row of integration_health_log itself
+ * (COPY text format, the columns of PGOUT_LOG_COLUMNS). */
+void pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec);
+#define PGOUT_LOG_COLUMNS \
+    "ts, integration, name, category, provider, status, success, " \
+    "status_code, response_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, " \
+    "transfer_ms, health_score, error, tags"
 
 /* An alert, escalate, acknowledge or resolve event as the parameters of
  * PGOUT_ALERT_SQL. 0, or -1 when rec is not an alert event. The values

@@ -4,27 +4,37 @@
  * integration into integration_health, alerts into integration_alerts
  * (schema.c has the tables).
  *
- * A batch is one transaction:
+ * A batch is one transaction. First the fast path:
  *
  *   BEGIN
- *   COPY outpost_stage FROM STDIN          the batch's measurements
- *   INSERT INTO integration_health_log ... SELECT ... FROM outpost_stage
- *       ON CONFLICT DO NOTHING             a resent batch adds nothing
- *   INSERT INTO integration_health ... SELECT DISTINCT ON (integration)
- *       ... ON CONFLICT (integration) DO UPDATE ... WHERE newer
+ *   COPY integration_health_log FROM STDIN  the batch's measurements
+ *   COPY outpost_stage FROM STDIN           the latest of each integration
+ *   INSERT INTO integration_health ... SELECT ... FROM outpost_stage
+ *       ON CONFLICT (integration) DO UPDATE ... WHERE newer
  *   INSERT INTO integration_alerts ... ON CONFLICT DO UPDATE   per event
  *   COMMIT
  *
+ * The log's primary key (integration, ts, name) is what a measurement is
+ * (outpost/plugin.h: unique by integration, name and time). When the
+ * answer to a COMMIT was lost and the core writes the batch again, the
+ * COPY meets rows already there (23505) and the batch takes the merge
+ * path instead, where every row goes through the stage:
+ *
+ *   COPY outpost_stage FROM STDIN           the whole batch
+ *   INSERT INTO integration_health_log ... SELECT ... FROM outpost_stage
+ *       ON CONFLICT DO NOTHING              the rows already in are skipped
+ *   (the same upserts)
+ *
+ * so a resent batch adds nothing, and the common case pays for one COPY
+ * (the merge path costs about twice the server's time per row). Alert
+ * upserts only move forward (encode.c), so they are safe to repeat.
  * outpost_stage is a temporary table (ON COMMIT DELETE ROWS) made on each
- * connection. The log's primary key (integration, ts, name) is what a
- * measurement is (outpost/plugin.h: unique by integration, name and time):
- * when the answer to COMMIT is lost and the core writes the batch again,
- * the rows already in are skipped. Alert upserts only move forward
- * (encode.c), so they are safe to repeat too.
+ * connection.
  *
  * What the server says decides what happens (its SQLSTATE):
- *   class 22 (a bad value) or 23 (a constraint): one record is at fault.
- *     The batch is written again inside one transaction, bisected with
+ *   class 22 (a bad value) or 23 (a constraint): a resent batch (above)
+ *     or a record at fault. If the merge path fails the same way, the
+ *     batch is written again inside one transaction, bisected with
  *     savepoints: halves that go in stay, a half refused is split, and a
  *     single record refused is dead-lettered (outpost_batch_reject) with
  *     the server's reason. The rest of the batch goes in.
@@ -96,50 +106,61 @@ static const char COPY_SQL[] =
 
 #define TS_OF_US "timestamptz 'epoch' + ts_us * interval '1 microsecond'"
 
-static const char APPLY_SQL[] =
-    "INSERT INTO integration_health_log (ts, integration, name, category,"
-    " provider, status, success, status_code, response_ms, dns_ms,"
-    " connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags)"
-    " SELECT " TS_OF_US ", integration, name, category, provider, status,"
-    " success, status_code::integer, response_ms, dns_ms, connect_ms,"
-    " tls_ms, ttfb_ms, transfer_ms, health_score, error, tags"
+#define LOG_MERGE_SQL \
+    "INSERT INTO integration_health_log (ts, integration, name, category," \
+    " provider, status, success, status_code, response_ms, dns_ms," \
+    " connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags)" \
+    " SELECT " TS_OF_US ", integration, name, category, provider, status," \
+    " success, status_code::integer, response_ms, dns_ms, connect_ms," \
+    " tls_ms, ttfb_ms, transfer_ms, health_score, error, tags" \
     " FROM outpost_stage ON CONFLICT DO NOTHING;"
-    "INSERT INTO integration_health AS h (integration, category, provider,"
-    " status, health_score, last_check_at, success, response_ms,"
-    " success_rate_24h, uptime_30d, consecutive_failures, circuit,"
-    " failover_group, failover_active, last_error, last_error_at,"
-    " updated_at)"
-    " SELECT DISTINCT ON (integration) integration, category, provider,"
-    " coalesce(status, CASE success WHEN true THEN 'healthy'"
-    "  WHEN false THEN 'down' ELSE 'unknown' END),"
-    " health_score, " TS_OF_US ", success, response_ms, success_rate_24h,"
-    " uptime_30d, consecutive_failures::integer, circuit, failover_group,"
-    " failover_active, CASE WHEN success IS NOT TRUE THEN error END,"
-    " CASE WHEN success IS NOT TRUE AND error IS NOT NULL THEN "
-    TS_OF_US " END, now()"
-    " FROM outpost_stage ORDER BY integration, ts_us DESC"
-    " ON CONFLICT (integration) DO UPDATE SET"
-    " category = coalesce(EXCLUDED.category, h.category),"
-    " provider = coalesce(EXCLUDED.provider, h.provider),"
-    " status = EXCLUDED.status,"
-    " health_score = coalesce(EXCLUDED.health_score, h.health_score),"
-    " last_check_at = EXCLUDED.last_check_at,"
-    " success = EXCLUDED.success,"
-    " response_ms = EXCLUDED.response_ms,"
-    " success_rate_24h = coalesce(EXCLUDED.success_rate_24h,"
-    "  h.success_rate_24h),"
-    " uptime_30d = coalesce(EXCLUDED.uptime_30d, h.uptime_30d),"
-    " consecutive_failures = coalesce(EXCLUDED.consecutive_failures,"
-    "  h.consecutive_failures),"
-    " circuit = coalesce(EXCLUDED.circuit, h.circuit),"
-    " failover_group = coalesce(EXCLUDED.failover_group, h.failover_group),"
-    " failover_active = coalesce(EXCLUDED.failover_active,"
-    "  h.failover_active),"
-    " last_error = coalesce(EXCLUDED.last_error, h.last_error),"
-    " last_error_at = coalesce(EXCLUDED.last_error_at, h.last_error_at),"
-    " updated_at = now()"
-    " WHERE h.last_check_at IS NULL"
-    " OR h.last_check_at <= EXCLUDED.last_check_at";
+
+#define HEALTH_SQL \
+    "INSERT INTO integration_health AS h (integration, category, provider," \
+    " status, health_score, last_check_at, success, response_ms," \
+    " success_rate_24h, uptime_30d, consecutive_failures, circuit," \
+    " failover_group, failover_active, last_error, last_error_at," \
+    " updated_at)" \
+    " SELECT DISTINCT ON (integration) integration, category, provider," \
+    " coalesce(status, CASE success WHEN true THEN 'healthy'" \
+    "  WHEN false THEN 'down' ELSE 'unknown' END)," \
+    " health_score, " TS_OF_US ", success, response_ms, success_rate_24h," \
+    " uptime_30d, consecutive_failures::integer, circuit, failover_group," \
+    " failover_active, CASE WHEN success IS NOT TRUE THEN error END," \
+    " CASE WHEN success IS NOT TRUE AND error IS NOT NULL THEN " \
+    TS_OF_US " END, now()" \
+    " FROM outpost_stage ORDER BY integration, ts_us DESC" \
+    " ON CONFLICT (integration) DO UPDATE SET" \
+    " category = coalesce(EXCLUDED.category, h.category)," \
+    " provider = coalesce(EXCLUDED.provider, h.provider)," \
+    " status = EXCLUDED.status," \
+    " health_score = coalesce(EXCLUDED.health_score, h.health_score)," \
+    " last_check_at = EXCLUDED.last_check_at," \
+    " success = EXCLUDED.success," \
+    " response_ms = EXCLUDED.response_ms," \
+    " success_rate_24h = coalesce(EXCLUDED.success_rate_24h," \
+    "  h.success_rate_24h)," \
+    " uptime_30d = coalesce(EXCLUDED.uptime_30d, h.uptime_30d)," \
+    " consecutive_failures = coalesce(EXCLUDED.consecutive_failures," \
+    "  h.consecutive_failures)," \
+    " circuit = coalesce(EXCLUDED.circuit, h.circuit)," \
+    " failover_group = coalesce(EXCLUDED.failover_group, h.failover_group)," \
+    " failover_active = coalesce(EXCLUDED.failover_active," \
+    "  h.failover_active)," \
+    " last_error = coalesce(EXCLUDED.last_error, h.last_error)," \
+    " last_error_at = coalesce(EXCLUDED.last_error_at, h.last_error_at)," \
+    " updated_at = now()" \
+    " WHERE h.last_check_at IS NULL" \
+    " OR h.last_check_at <= EXCLUDED.last_check_at"
+
+/* The merge path: every row through the stage. */
+static const char APPLY_SQL[] = LOG_MERGE_SQL HEALTH_SQL;
+
+/* The fast path: rows straight into the log, the latest of each
+ * integration through the stage into the current state. */
+static const char COPY_LOG_SQL[] =
+    "COPY integration_health_log (" PGOUT_LOG_COLUMNS ") FROM STDIN";
+static const char FAST_HEALTH_SQL[] = HEALTH_SQL;
 
 /* What a failure means for the batch and the connection. */
 enum verdict {
@@ -276,16 +297,16 @@ pgout_exec(struct pgout *st, const char *sql, int64_t deadline_us,
     return res ? 0 : -1;
 }
 
-/* COPY len bytes of rows into outpost_stage. */
+/* COPY (sql) len bytes of rows. */
 static int
-copy_rows(struct pgout *st, const char *rows, size_t len,
+copy_rows(struct pgout *st, const char *sql, const char *rows, size_t len,
           int64_t deadline_us, struct dbconn_err *e)
 {
     PGconn *c = st->conn;
     PGresult *res;
     int rc;
 
-    if (!PQsendQuery(c, COPY_SQL) || flush_by(c, deadline_us, e) != 0) {
+    if (!PQsendQuery(c, sql) || flush_by(c, deadline_us, e) != 0) {
         dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
         return -1;
     }
@@ -363,7 +384,8 @@ write_range(struct pgout *st, const outpost_batch_t *b, size_t lo,
     size_t from = lo ? st->ends[lo - 1] : 0, to = st->ends[hi - 1];
 
     if (to > from) {
-        if (copy_rows(st, st->rows.p + from, to - from, deadline_us, e) != 0
+        if (copy_rows(st, COPY_SQL, st->rows.p + from, to - from, deadline_us,
+                      e) != 0
             || pgout_exec(st, APPLY_SQL, deadline_us, e) != 0
             || (clear && pgout_exec(st, "DELETE FROM outpost_stage",
                                  deadline_us, e) != 0))
@@ -523,6 +545,92 @@ encode(struct pgout *st, const outpost_batch_t *b)
     return st->rows.oom ? -1 : 0;
 }
 
+/* FNV-1a. */
+static uint32_t
+hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    return h;
+}
+
+static const char *
+integration_of(const outpost_record_t *r)
+{
+    const char *i = outpost_record_tag(r, "integration");
+
+    return i ? i : r->name;
+}
+
+/* The fast path's rows: every measurement as a log row, and the latest
+ * measurement of each integration as a stage row. */
+static int
+encode_fast(struct pgout *st, const outpost_batch_t *b)
+{
+    size_t want = 64, mask;
+
+    while (want < 2 * b->n)
+        want *= 2;
+    if (want > st->nslots) {
+        uint32_t *s = realloc(st->slots, want * sizeof(*s));
+
+        if (s == NULL)
+            return -1;
+        st->slots = s;
+        st->nslots = want;
+    }
+    mask = want - 1;
+    memset(st->slots, 0, want * sizeof(*st->slots));
+    pgout_buf_reset(&st->log);
+    pgout_buf_reset(&st->latest);
+    for (size_t i = 0; i < b->n; i++) {
+        const outpost_record_t *r = b->records[i];
+        const char *key;
+        size_t h;
+
+        if (r->kind != OUTPOST_MEASUREMENT)
+            continue;
+        pgout_encode_log_row(&st->log, r);
+        key = integration_of(r);
+        for (h = hash_str(key) & mask; st->slots[h]; h = (h + 1) & mask)
+            if (strcmp(integration_of(b->records[st->slots[h] - 1]),
+                       key) == 0)
+                break;
+        if (st->slots[h] == 0
+            || r->ts_ns >= b->records[st->slots[h] - 1]->ts_ns)
+            st->slots[h] = (uint32_t) i + 1;
+    }
+    for (size_t h = 0; h < want; h++)
+        if (st->slots[h])
+            pgout_encode_row(&st->latest, b->records[st->slots[h] - 1]);
+    return st->log.oom || st->latest.oom ? -1 : 0;
+}
+
+/* The fast path: COPY straight into the log. A batch written before (the
+ * answer to its COMMIT lost) or a record the server refuses fails it
+ * (23505, class 22/23): the caller then takes the merge path. */
+static int
+write_fast(struct pgout *st, const outpost_batch_t *b, int64_t deadline_us,
+           struct dbconn_err *e)
+{
+    if (pgout_exec(st, "BEGIN", deadline_us, e) != 0
+        || (st->log.len
+            && copy_rows(st, COPY_LOG_SQL, st->log.p, st->log.len,
+                         deadline_us, e) != 0)
+        || (st->latest.len
+            && (copy_rows(st, COPY_SQL, st->latest.p, st->latest.len,
+                          deadline_us, e) != 0
+                || pgout_exec(st, FAST_HEALTH_SQL, deadline_us, e) != 0)))
+        return -1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->records[i]->kind == OUTPOST_EVENT
+            && upsert_alert(st, b->records[i], deadline_us, e) != 0)
+            return -1;
+    return pgout_exec(st, "COMMIT", deadline_us, e);
+}
+
 static outpost_result_t
 fail(struct pgout *st, const struct dbconn_err *e, int64_t t0_us,
      int64_t deadline_us)
@@ -546,6 +654,24 @@ pgout_write(outpost_instance_t *inst, const outpost_batch_t *b)
 
     if (b->n == 0)
         return OUTPOST_OK;
+    if (encode_fast(st, b) != 0) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "write", "out of memory");
+        return OUTPOST_RETRY;
+    }
+    if (prepare(st, deadline, &e) != 0
+        || partitions_for(st, b, deadline, &e) != 0)
+        return fail(st, &e, t0, deadline);
+    if (write_fast(st, b, deadline, &e) == 0)
+        return OUTPOST_OK;
+    switch (classify(&e)) {
+    case V_DATA:
+    case V_PARTITION:
+        break;                  /* the merge path sorts it out */
+    default:
+        return fail(st, &e, t0, deadline);
+    }
+    rollback(st, deadline);
+    /* The merge path: through the stage, ON CONFLICT DO NOTHING. */
     if (encode(st, b) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "write", "out of memory");
         return OUTPOST_RETRY;
@@ -642,6 +768,9 @@ pgout_shutdown(outpost_instance_t *inst)
         return;
     drop_conn(st);
     pgout_buf_free(&st->rows);
+    pgout_buf_free(&st->log);
+    pgout_buf_free(&st->latest);
+    free(st->slots);
     free(st->ends);
     free(st);
 }
