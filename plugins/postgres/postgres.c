@@ -63,8 +63,10 @@
 
 static const outpost_option_t pgout_options[] = {
     { .name = "conninfo", .type = OUTPOST_OPT_SECRET, .offset = OFF(conninfo),
+      .def = "postgresql:///outpost",
       .help = "libpq connection string or URI (a secret: conninfo_env or "
-              "conninfo_file)" },
+              "conninfo_file); the default is the local server's socket, "
+              "database outpost" },
     { .name = "retention", .type = OUTPOST_OPT_DURATION,
       .offset = OFF(retention_ms), .def = "90d", .min = DAY_MS,
       .max = 36500 * DAY_MS,
@@ -735,11 +737,6 @@ pgout_validate(const void *conf, char *err, size_t errlen)
 {
     const struct pgout_conf *c = conf;
 
-    if (c->conninfo == NULL) {
-        snprintf(err, errlen, "conninfo (or conninfo_env, conninfo_file) "
-                 "is required");
-        return -1;
-    }
     return pg_conninfo_check(c->conninfo, err, errlen);
 }
 

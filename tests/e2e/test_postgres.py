@@ -8,10 +8,11 @@ integration_health_log exactly once; the pgburst test input
 import glob
 import os
 import signal
+import subprocess
 import time
 import unittest
 
-from harness import (PLUGIN_DIR, TEST_PLUGIN_DIR, Workdir, log_lines,
+from harness import (OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, Workdir, log_lines,
                      start_daemon, stop_daemon, wait_for)
 from servers_private import PrivatePostgres
 
@@ -37,14 +38,15 @@ class PostgresStream(unittest.TestCase):
         self.w = Workdir()
         self.addCleanup(self.w.cleanup)
         self.plugins = plugin_dir(self.w)
+        self.done = self.w.file("burst.done")
 
     def configure(self, burst=True, per_run=250, spill_after="100ms"):
         conf = self.w.write_main(interval="50ms", timeout="5s",
                                  plugin_dir=self.plugins)
         if burst:
             self.w.write_dropin("10-burst.conf", 'pgburst "burst" { '
-                                'per_run = %d total = %d }\n'
-                                % (per_run, TOTAL))
+                                'per_run = %d total = %d done_file = "%s" }\n'
+                                % (per_run, TOTAL, self.done))
         else:
             self.w.write_dropin("10-burst.conf", "")
         self.w.write_dropin("90-pg.conf", 'postgres "history" { '
@@ -102,22 +104,18 @@ class PostgresStream(unittest.TestCase):
         self.assertTrue(errors, "the outage was not logged")
         self.assertIn('postgres "history"', errors[0]["message"])
 
-    # Fails on the core today: after SIGKILL the last ~400 records the
-    # input emitted while the backend was down (the queue's tail, still in
-    # memory seconds after the spill began) are lost; the 8,500 on disk
-    # are replayed. Expected to fail until the core's spill writes its
-    # tail through; an unexpected success then fails the run as a
-    # reminder to drop this marker.
-    @unittest.expectedFailure
     def test_killed_while_server_down_replays_spill(self):
-        conf = self.configure(per_run=100)
+        # 250 a run, every 50 ms: the input is done in about 2 s.
+        conf = self.configure(per_run=250)
         d = start_daemon(conf, env=self.env())
         self.assertTrue(wait_for(lambda: self.count() >= 1000, timeout=60),
                         self.count())
         self.pg.stop()
         # The input finishes its 10,000 while the server is down; they
         # wait on disk (spill_after 100ms).
-        time.sleep(4)
+        self.assertTrue(wait_for(lambda: os.path.exists(self.done),
+                                 timeout=60))
+        time.sleep(1.5)
         d.send_signal(signal.SIGKILL)
         d.communicate(timeout=30)
         before = None
@@ -190,6 +188,17 @@ class PostgresRefused(unittest.TestCase):
             "SELECT count(*) FROM pg_class WHERE relname = "
             "'integration_health_log'").strip(), "0")
         self.assertNotIn('"dropped"', err)
+
+    def test_config_check_refuses_a_bad_conninfo(self):
+        conf = self.w.write_main(plugin_dir=self.plugins)
+        self.w.write_dropin("90-pg.conf", 'postgres "history" { '
+                            'conninfo = "nonsense-Secret-9" }\n')
+        p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
+                           text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('90-pg.conf:1: postgres "history": conninfo is not a '
+                      'valid libpq connection string or URI', p.stderr)
+        self.assertNotIn("nonsense-Secret-9", p.stderr)
 
     def test_unreachable_host(self):
         s = __import__("socket").socket()

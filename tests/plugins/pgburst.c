@@ -4,7 +4,8 @@
  * `total` in all, then nothing. Measurement k (from 0) is stamped
  * base_us + k microseconds and tagged integration "burst-<k % 10>", so
  * every one is a distinct row of integration_health_log and a test can
- * tell which arrived, and how often.
+ * tell which arrived, and how often. done_file, if set, is created once
+ * the last one is emitted.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@ struct burst_conf {
     int64_t per_run;
     int64_t total;
     int64_t base_us;
+    char   *done_file;
 };
 
 static const outpost_option_t burst_options[] = {
@@ -28,6 +30,9 @@ static const outpost_option_t burst_options[] = {
       .offset = offsetof(struct burst_conf, base_us),
       .def = "1796644800000000", .min = 0, .max = 4e15,
       .help = "time of the first measurement, Unix microseconds" },
+    { .name = "done_file", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct burst_conf, done_file),
+      .help = "created once the last measurement is emitted" },
     OUTPOST_OPTION_END
 };
 
@@ -62,6 +67,11 @@ burst_collect(outpost_instance_t *inst, outpost_run_t *run)
         outpost_record_add_float(r, "response_ms", (double) (*next % 500));
         outpost_record_add_int(r, "seq", *next);
         outpost_run_emit(run, r);
+        if (*next + 1 == c->total && c->done_file) {
+            FILE *f = fopen(c->done_file, "w");
+            if (f)
+                fclose(f);
+        }
     }
     return OUTPOST_RUN_DONE;
 }
