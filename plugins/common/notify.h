@@ -52,10 +52,11 @@ struct notify_conf {
     int64_t            summary_max;     /* events named in a summary */
 };
 
-#define NOTIFY_DEFAULT_TEMPLATE \
-    "{integration} is {status}: {message}"
-#define NOTIFY_DEFAULT_RESOLVE_TEMPLATE \
-    "{integration} recovered: {message}"
+/* The alert filter's messages already say it all ("stripe is down: 3
+ * failed checks in a row (HTTP 503); Stripe reports a major outage...;
+ * checkout traffic moved to paypal"). */
+#define NOTIFY_DEFAULT_TEMPLATE         "{message}"
+#define NOTIFY_DEFAULT_RESOLVE_TEMPLATE "{message}"
 
 #define NOTIFY_OPTIONS(T, M, RATE)                                      \
     { .name = "template", .type = OUTPOST_OPT_STRING,                      \
