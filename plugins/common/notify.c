@@ -510,6 +510,10 @@ wanted(const struct notify *n, const outpost_record_t *ev)
 
     if (ev->kind != OUTPOST_EVENT)
         return 0;
+    /* Routed here by name (the alert filter's policies, events_notify):
+     * the operator asked for it. */
+    if ((kind = outpost_record_tag(ev, OUTPOST_TAG_NOTIFY)) != NULL && *kind)
+        return 1;
     kind = outpost_event_kind_name((outpost_event_kind_t) ev->event_kind);
     for (size_t i = 0; i < n->conf->events.n; i++)
         if (strcmp(n->conf->events.v[i], kind) == 0)

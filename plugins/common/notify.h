@@ -13,8 +13,10 @@
  * as "" (numbers without a fraction print as integers).
  *
  * The write loop (notify_write) keeps the output contract (plugin.h):
- *  1. Events are taken in order. An event whose kind the channel does not
- *     notify (option `events`) is settled without a message.
+ *  1. Events are taken in order. An event routed to every notifier (no
+ *     "notify" tag) whose kind the channel does not notify (option
+ *     `events`) is settled without a message; one routed to this channel
+ *     by name is always sent.
  *  2. While the rate limit allows, each event is one message, and it is
  *     settled (outpost_batch_delivered) the moment the service accepted
  *     it, so a failure later in the batch never sends it twice.
@@ -74,7 +76,8 @@ struct notify_conf {
     { .name = "events", .type = OUTPOST_OPT_STRLIST,                       \
       .offset = offsetof(T, M.events),                                  \
       .def = "{\"alert\", \"resolve\", \"escalate\"}",                     \
-      .help = "event kinds that send a message; others are skipped" },     \
+      .help = "event kinds that send a message unless routed here by "    \
+              "name; others are skipped" },     \
     { .name = "dashboard_url", .type = OUTPOST_OPT_STRING,                 \
       .offset = offsetof(T, M.dashboard_url),                           \
       .help = "link added to messages; may hold {integration}" },          \
