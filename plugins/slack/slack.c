@@ -103,7 +103,9 @@ headline(const outpost_record_t *ev, char *buf, size_t len)
         up[i] = (char) (sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
     up[i] = '\0';
     integ = integ ? integ : "outpost";
-    if (ev->event_kind == OUTPOST_EV_RESOLVE)
+    if (strcmp(action, "test") == 0)
+        snprintf(buf, len, "[TEST] outpost test notification");
+    else if (ev->event_kind == OUTPOST_EV_RESOLVE)
         snprintf(buf, len, "[RESOLVED] %s recovered", integ);
     else if (strcmp(action, "acknowledge") == 0)
         snprintf(buf, len, "[ACKNOWLEDGED] %s", integ);

@@ -349,6 +349,49 @@ slack "ops" { webhook_url = "%(u)s%(slack)s"
             "expected 2xx / checkout traffic moved to paypal")
 
 
+class TestNotifyTest(NotifyBase):
+    def test_test_notify_says_whether_the_service_accepted(self):
+        self.outputs("""
+slack "ops" { webhook_url = "%(u)s%(slack)s" events = {"resolve"} }
+slack "gone" { webhook_url = "%(u)s/slack/services/T0/B0/revoked" }
+pagerduty "oncall" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty"
+                     timeout = "1s" }
+jsonl "records" { path = "-" }
+""")
+        p = self.cli("--test-notify", "ops")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("slack:ops: the test message was accepted", p.stderr)
+        body = self.bodies("/slack/")[0]
+        self.assertRegex(body["text"], r"^\[TEST\] outpost test notification "
+                         r"from \S+ to slack:ops: no action needed")
+        self.assertEqual(body["attachments"][0]["title"],
+                         "[TEST] outpost test notification")
+
+        p = self.cli("--test-notify", "slack:gone")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("the test message was refused", p.stderr)
+        self.assertIn("no_service", p.stderr)
+        self.assertNotIn("revoked", p.stderr)
+        self.assertEqual(self.cli("--dead-letters", "gone").stdout, "")
+
+        self.api.fault("/pagerduty/v2/enqueue", status=503)
+        p = self.cli("--test-notify", "oncall")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not accepted in time", p.stderr)
+        self.api.clear()
+        p = self.cli("--test-notify", "oncall")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.bodies("/pagerduty/")[0]["payload"]["severity"],
+                         "info")
+
+        p = self.cli("--test-notify", "records")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("jsonl:records is not a notifier", p.stderr)
+        p = self.cli("--test-notify", "nope")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('no output "nope"', p.stderr)
+
+
 class DeliveryTest(NotifyBase):
     def test_5xx_is_retried(self):
         self.outputs("""
