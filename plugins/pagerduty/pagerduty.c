@@ -79,10 +79,14 @@ pd_validate(const void *conf, char *err, size_t errlen)
         snprintf(err, errlen, "base_url: not an http(s) URL");
         return -1;
     }
-    if (c->routing_key && strlen(c->routing_key) != 32) {
-        snprintf(err, errlen, "routing_key: PagerDuty's routing keys are 32 "
-                 "characters, this one has %zu", strlen(c->routing_key));
-        return -1;
+    /* The key's length is PagerDuty's to judge (a 400, dead-lettered):
+     * a placeholder must pass -t. Only what cannot be a key is refused. */
+    for (const char *k = c->routing_key; k && *k; k++) {
+        if (*k <= ' ' || *k == 0x7f) {
+            snprintf(err, errlen, "routing_key: contains a blank or a "
+                     "control character");
+            return -1;
+        }
     }
     if (c->client_url && *c->client_url
         && notify_tmpl_check("client_url", c->client_url, err, errlen) != 0)

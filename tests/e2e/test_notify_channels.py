@@ -318,13 +318,12 @@ webhook "x" { url = "%(u)s/hooks/x" headers = {"Bad Header"} }
         self.assertEqual(p.returncode, 1)
         self.assertIn('90-notify.conf:2: webhook "x": headers:', p.stderr)
         self.outputs("""
-pagerduty "x" { routing_key = "short" base_url = "%(u)s/pagerduty" }
+pagerduty "x" { routing_key = "two words" base_url = "%(u)s/pagerduty" }
 """)
         p = self.cli("-t")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("routing_key: PagerDuty's routing keys are 32",
-                      p.stderr)
-        self.assertNotIn('"short"', p.stderr)
+        self.assertIn("routing_key: contains a blank", p.stderr)
+        self.assertNotIn("two words", p.stderr)
         self.outputs("""
 slack "ops" { webhook_url = "%(u)s%(slack)s" rate_limit = "lots" }
 """)
