@@ -13,12 +13,14 @@
  *      1, so its first failed check opens the alert); the clock starts
  *      when that check is handed to the pipeline and stops when the
  *      receiver has read the whole request. p50 / p99 / max, and the
- *      CPU the process spent per notification, the receiver's own CPU
- *      taken out.
+ *      CPU the process spent per notification, the receiver's and the
+ *      polling main thread's own CPU taken out (the submit in the
+ *      pipeline runs on that thread: its filters' CPU is left out too).
  *   2. burst: `burst` integrations fail in one go into a channel limited
- *      to 30 messages a minute: how many requests the receiver got, how
- *      many alerts they account for (30 single messages plus the
- *      summary's count: none may be missing) and how long it took.
+ *      to 30 messages per 10 s: how many requests the receiver got, how
+ *      many alerts they account for (single messages plus the summaries'
+ *      counts: none may be missing) and how long it took (a summary per
+ *      window at most: what queued after the first one waits a window).
  *
  * The receiver is a few lines of blocking sockets, one thread per
  * connection, keep-alive, answering 200 at once. Prints a table; never
@@ -321,7 +323,7 @@ main(int argc, char **argv)
     char plugin_dir[PATH_MAX] = "";
     struct loop *l;
     struct rig g = { 0 };
-    int64_t *sent, *lat, cpu0, rcpu0, t0;
+    int64_t *sent, *lat, cpu0, rcpu0, mcpu0, t0;
     int port, opt;
 
     while ((opt = getopt(argc, argv, "n:b:p:")) != -1) {
@@ -358,6 +360,7 @@ main(int argc, char **argv)
     rig_start(&g, plugin_dir, port, "");
     cpu0 = process_cpu_ns();
     rcpu0 = atomic_load(&receiver_cpu_ns);
+    mcpu0 = thread_cpu_ns();
     for (long i = 0; i < n; i++) {
         outpost_record_t *r = failed_check(i);
 
@@ -368,8 +371,10 @@ main(int argc, char **argv)
         lat[i] = recv_ns[i] ? recv_ns[i] - sent[i] : INT64_MAX;
     }
     {
+        /* Neither the receiver's nor this thread's polling. */
         int64_t cpu = process_cpu_ns() - cpu0
-                      - (atomic_load(&receiver_cpu_ns) - rcpu0);
+                      - (atomic_load(&receiver_cpu_ns) - rcpu0)
+                      - (thread_cpu_ns() - mcpu0);
         long lost = 0;
 
         for (long i = 0; i < n; i++)
@@ -384,14 +389,14 @@ main(int argc, char **argv)
         row("p50 (ms)", "%.3f", (double) lat[n / 2] / 1e6);
         row("p99 (ms)", "%.3f", (double) lat[(n * 99) / 100] / 1e6);
         row("max (ms)", "%.3f", (double) lat[n - 1] / 1e6);
-        row("CPU per notification, whole agent (us)", "%.1f",
+        row("CPU per notification: filters, queue, notifier (us)", "%.1f",
             (double) cpu / (double) n / 1e3);
     }
     rig_stop(&g);
 
     /* 2. a burst into a channel limited to 30 a minute. */
     atomic_store(&nrequests, 0);
-    rig_start(&g, plugin_dir, port, "30/1m");
+    rig_start(&g, plugin_dir, port, "30/10s");
     {
         outpost_record_t **recs = calloc((size_t) burst, sizeof(*recs));
         long single = 0, accounted;
@@ -401,17 +406,19 @@ main(int argc, char **argv)
         t0 = mono_ns();
         pipeline_submit(g.p, recs, (size_t) burst);
         free(recs);
+        row("burst: handing them to the filters took (ms)", "%.1f",
+            (double) (mono_ns() - t0) / 1e6);
         for (;;) {
             single = 0;
             for (long i = n; i < n + burst; i++)
                 single += recv_ns[i] != 0;
             accounted = single + atomic_load(&nalerts_summarised);
-            if (accounted >= burst || mono_ns() - t0 > 30000000000LL)
+            if (accounted >= burst || mono_ns() - t0 > 60000000000LL)
                 break;
             usleep(1000);
         }
         row("burst: alerts at once", "%.0f", (double) burst);
-        row("burst: requests the receiver got (limit 30/1m)", "%.0f",
+        row("burst: requests the receiver got (limit 30/10s)", "%.0f",
             (double) atomic_load(&nrequests));
         row("burst: single messages", "%.0f", (double) single);
         row("burst: alerts in the summary", "%.0f",

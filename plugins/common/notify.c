@@ -299,9 +299,10 @@ struct notify {
     const char *const         *secrets;
     CURL                      *easy;
     int64_t                    rate_n, rate_per_ms;
-    double                     tokens;          /* token bucket */
-    int64_t                    refilled_ms;     /* monotonic */
-    int64_t                    summary_ms;      /* last summary, or 0 */
+    int64_t                    window_ms;       /* this window's start */
+    int64_t                    used;            /* messages in it */
+    int                        backlog;         /* over the limit and not
+                                                   caught up since */
 };
 
 static int64_t
@@ -329,8 +330,7 @@ notify_new(outpost_instance_t *inst, const struct notify_conf *c,
         return NULL;
     }
     (void) notify_rate_parse(c->rate_limit, &n->rate_n, &n->rate_per_ms);
-    n->tokens = (double) n->rate_n;
-    n->refilled_ms = mono_ms();
+    n->window_ms = mono_ms();
     return n;
 }
 
@@ -521,27 +521,16 @@ wanted(const struct notify *n, const outpost_record_t *ev)
     return 0;
 }
 
-/* Token bucket: rate_n messages per rate_per_ms, refilled smoothly. */
-static void
-refill(struct notify *n, int64_t now)
-{
-    if (n->rate_n == 0)
-        return;
-    n->tokens += (double) (now - n->refilled_ms) * (double) n->rate_n
-                 / (double) n->rate_per_ms;
-    if (n->tokens > (double) n->rate_n)
-        n->tokens = (double) n->rate_n;
-    n->refilled_ms = now;
-}
-
+/* Fixed windows of rate_per_ms: at most rate_n messages (summaries
+ * included) in each. */
 static int64_t
-until_token(const struct notify *n)
+budget(struct notify *n, int64_t now)
 {
-    double missing = 1.0 - n->tokens;
-
-    return missing <= 0 ? 0
-           : (int64_t) ceil(missing * (double) n->rate_per_ms
-                            / (double) n->rate_n);
+    if (now - n->window_ms >= n->rate_per_ms) {
+        n->window_ms = now;
+        n->used = 0;
+    }
+    return n->rate_n - n->used;
 }
 
 static void
@@ -555,28 +544,84 @@ log_failure(const struct notify *n, const char *what,
                 rep->why);
 }
 
+/* The events of b from i on, over the limit, as one message. */
+static outpost_result_t
+send_summary(struct notify *n, const outpost_batch_t *b, size_t i,
+             const struct notify_ops *ops)
+{
+    const outpost_record_t **evs = malloc((b->n - i) * sizeof(*evs));
+    struct notify_reply rep;
+    enum notify_verdict v;
+    size_t k = 0;
+
+    if (evs == NULL)
+        return OUTPOST_RETRY;
+    for (size_t j = i; j < b->n; j++)
+        if (wanted(n, b->records[j]))
+            evs[k++] = b->records[j];
+    n->used++;
+    v = ops->summary(n->inst, evs, k, &rep);
+    free(evs);
+    if (v == NOTIFY_SENT) {
+        outpost_log(n->inst, OUTPOST_LOG_WARN, "write",
+                    "rate limit %s reached: %zu events sent as one summary",
+                    n->conf->rate_limit, k);
+        return OUTPOST_OK;
+    }
+    log_failure(n, "summary", &rep, v);
+    if (rep.retry_after_ms >= 0)
+        outpost_batch_retry_after(b, rep.retry_after_ms);
+    /* A refused summary is retried as a whole: no event is refused for a
+     * message that was not its own. */
+    return OUTPOST_RETRY;
+}
+
 outpost_result_t
 notify_write(struct notify *n, const outpost_batch_t *b,
              const struct notify_ops *ops)
 {
     struct notify_reply rep;
     enum notify_verdict v;
-    size_t i;
+    size_t want = 0;
+    int64_t singles = -1;       /* over the limit: singles still allowed */
 
-    for (i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n; i++)
+        want += wanted(n, b->records[i]);
+    for (size_t i = 0; i < b->n; i++) {
         const outpost_record_t *ev = b->records[i];
-        int64_t now;
 
         if (!wanted(n, ev)) {
             outpost_batch_delivered(b, i + 1);
             continue;
         }
-        now = mono_ms();
-        refill(n, now);
-        if (n->rate_n > 0 && n->tokens < 1.0)
-            goto over_limit;
-        if (n->rate_n > 0)
-            n->tokens -= 1.0;
+        if (n->rate_n > 0) {
+            int64_t now = mono_ms(), left = budget(n, now);
+
+            if (left <= 0) {
+                /* Rule 3: wait for the next window. */
+                outpost_batch_delivered(b, i);
+                outpost_batch_retry_after(b, n->rate_per_ms
+                                             - (now - n->window_ms));
+                return OUTPOST_RETRY;
+            }
+            if (singles < 0 && (int64_t) want > left) {
+                /* Over the limit: what fits goes out as usual, keeping
+                 * one message for the summary of the rest; a backlog
+                 * still over it in a later window is one summary. */
+                singles = n->backlog ? 0 : left - 1;
+                n->backlog = 1;
+            } else if (singles < 0) {
+                n->backlog = 0;
+            }
+            if (singles == 0) {
+                outpost_batch_delivered(b, i);
+                return send_summary(n, b, i, ops);
+            }
+            if (singles > 0)
+                singles--;
+            n->used++;
+        }
+        want--;
         v = ops->send(n->inst, ev, &rep);
         if (v == NOTIFY_SENT) {
             outpost_batch_delivered(b, i + 1);
@@ -593,49 +638,6 @@ notify_write(struct notify *n, const outpost_batch_t *b,
         return OUTPOST_RETRY;
     }
     return OUTPOST_OK;
-
-over_limit:
-    /* Rule 3: everything left becomes one summary, once per window. */
-    {
-        const outpost_record_t **evs;
-        size_t k = 0;
-        int64_t now = mono_ms();
-
-        outpost_batch_delivered(b, i);
-        if (n->summary_ms != 0 && now - n->summary_ms < n->rate_per_ms) {
-            int64_t wait = until_token(n);
-            int64_t win = n->rate_per_ms - (now - n->summary_ms);
-
-            outpost_batch_retry_after(b, wait < win ? wait : win);
-            return OUTPOST_RETRY;
-        }
-        evs = malloc((b->n - i) * sizeof(*evs));
-        if (evs == NULL)
-            return OUTPOST_RETRY;
-        for (size_t j = i; j < b->n; j++)
-            if (wanted(n, b->records[j]))
-                evs[k++] = b->records[j];
-        if (k == 1) {
-            /* A summary of one is the message itself. */
-            v = ops->send(n->inst, evs[0], &rep);
-        } else {
-            v = ops->summary(n->inst, evs, k, &rep);
-        }
-        free(evs);
-        if (v == NOTIFY_SENT) {
-            n->summary_ms = now;
-            outpost_log(n->inst, OUTPOST_LOG_WARN, "write",
-                        "rate limit %s reached: %zu events sent as one "
-                        "summary", n->conf->rate_limit, k);
-            return OUTPOST_OK;
-        }
-        log_failure(n, "summary", &rep, v);
-        if (rep.retry_after_ms >= 0)
-            outpost_batch_retry_after(b, rep.retry_after_ms);
-        /* A refused summary is retried as a whole: no event is refused
-         * for a message that was not its own. */
-        return OUTPOST_RETRY;
-    }
 }
 
 char *

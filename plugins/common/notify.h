@@ -20,11 +20,16 @@
  *  2. While the rate limit allows, each event is one message, and it is
  *     settled (outpost_batch_delivered) the moment the service accepted
  *     it, so a failure later in the batch never sends it twice.
- *  3. Over the limit, everything left in the batch becomes ONE summary
- *     message (at most one per rate window). Its events are settled only
- *     once the summary was accepted; if it fails they are all retried.
- *     Past that, the write pauses (RETRY with retry_after) until the
- *     limit allows again: nothing is dropped.
+ *  3. The limit is N messages per window (fixed windows, summaries
+ *     included). When a batch holds more events than the window has room
+ *     for, the room but one goes to single messages and the rest of the
+ *     batch becomes ONE summary; a backlog still over the limit in a
+ *     later window is one summary, no singles. A summary's events are
+ *     settled only once it was accepted; if it fails they are all
+ *     retried. With no room left, the write pauses (RETRY, retry_after:
+ *     the window's end). Nothing is dropped. (The core retries the rest
+ *     of a batch as it was peeked, so what queued up meanwhile is the
+ *     next window's.)
  *  4. 2xx: sent. 429 and 5xx: retry, honouring Retry-After. Any other 4xx:
  *     that event is refused for good (dead letters) with the service's
  *     answer; secrets are cut out of it. Network errors: retry.
@@ -87,11 +92,13 @@ struct notify_conf {
       .max = 1000 }
 
 /* The notifiers' defaults for the core's output options: a batch only lets
- * the channel see a burst (each event is still its own message, settled
- * as soon as it was accepted); the short flush keeps an alert's latency
- * low. */
+ * the channel see a burst whole (each event is still its own message,
+ * settled as soon as it was accepted), and a burst of 1,000 failing
+ * integrations is 2,000 events or more (each state change comes with its
+ * alert); the short flush keeps an alert's latency low (a burst is
+ * grouped by the wait of rule 3 instead). */
 #define NOTIFY_OUTPUT_DEFAULTS                                             \
-    { "batch_size", "1000" }, { "flush_interval", "10ms" },                \
+    { "batch_size", "10000" }, { "flush_interval", "1ms" },                \
     { "timeout", "10s" }, { "retry_max", "5m" }
 
 /* --- templates ------------------------------------------------------------ */

@@ -506,26 +506,30 @@ webhook "hook" { url = "%(u)s/hooks/x" rate_limit = "2/1m"
         self.start()
         time.sleep(0.5)
         self.go_down()
-        self.wait("the summaries", lambda: len(self.received("/slack/")) == 3
-                  and len(self.received("/hooks/x")) == 3)
-        time.sleep(1.0)
+        self.wait("the summaries", lambda: len(self.received("/slack/")) == 2
+                  and len(self.received("/hooks/x")) == 2)
+        time.sleep(1.5)
         rc, err = self.stop()
+        # 8 alerts, room for 2 messages a minute: one alert, then one
+        # summary of the 7 others; nothing more.
         slack = self.bodies("/slack/")
-        self.assertEqual(len(slack), 3, slack)
-        self.assertRegex(slack[2]["text"],
-                         r"^6 notifications over the rate limit \(2/1m\), "
-                         r"grouped: 6 alerts, 0 resolves: svc\d down, ")
-        self.assertEqual(slack[2]["attachments"][0]["title"],
+        self.assertEqual(len(slack), 2, slack)
+        self.assertRegex(slack[0]["attachments"][0]["title"],
+                         r"^\[ERROR\] svc\d is down$")
+        self.assertRegex(slack[1]["text"],
+                         r"^7 notifications over the rate limit \(2/1m\), "
+                         r"grouped: 7 alerts, 0 resolves: svc\d down, ")
+        self.assertEqual(slack[1]["attachments"][0]["title"],
                          "[SUMMARY] rate limit reached")
         hook = self.bodies("/hooks/x")
-        self.assertEqual(hook[2]["schema"], "outpost.summary/1")
-        self.assertEqual(hook[2]["count"], 6)
-        self.assertEqual(len(hook[2]["events"]), 3)
-        keys = [h["event"]["dedup_key"] for h in hook[:2]] + \
-            hook[2]["dedup_keys"]
+        self.assertEqual(len(hook), 2, hook)
+        self.assertEqual(hook[1]["schema"], "outpost.summary/1")
+        self.assertEqual(hook[1]["count"], 7)
+        self.assertEqual(len(hook[1]["events"]), 3)
+        keys = [hook[0]["event"]["dedup_key"]] + hook[1]["dedup_keys"]
         self.assertEqual(sorted(keys), sorted(
             "outpost/svc%d/health" % i for i in range(8)))
-        self.assertIn("6 events sent as one summary", err)
+        self.assertIn("7 events sent as one summary", err)
 
     def test_restart_with_spilled_notifications_sends_each_once(self):
         self.outputs("""
