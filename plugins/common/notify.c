@@ -496,6 +496,14 @@ notify_post(struct notify *n, const char *url, const char *body, size_t len,
              rep->body[0] ? rep->body : "(no body)");
     if (rep->status >= 200 && rep->status < 300)
         return NOTIFY_SENT;
+    if (rep->status == 429 && rep->retry_after_ms < 0) {
+        /* Discord says it in the body too: {"retry_after": 1.5, ...}. */
+        const char *ra = strstr(rep->body, "\"retry_after\":");
+        double secs = ra ? strtod(ra + 14, NULL) : -1;
+
+        if (secs >= 0 && secs < 86400.0 * 365)
+            rep->retry_after_ms = (int64_t) ceil(secs * 1000);
+    }
     if (rep->status == 429 || rep->status >= 500 || rep->status < 200)
         return NOTIFY_RETRY;
     return NOTIFY_REFUSE;
@@ -569,6 +577,7 @@ send_summary(struct notify *n, const outpost_batch_t *b, size_t i,
         return OUTPOST_OK;
     }
     log_failure(n, "summary", &rep, v);
+    n->used--;
     if (rep.retry_after_ms >= 0)
         outpost_batch_retry_after(b, rep.retry_after_ms);
     /* A refused summary is retried as a whole: no event is refused for a
@@ -628,6 +637,8 @@ notify_write(struct notify *n, const outpost_batch_t *b,
             continue;
         }
         log_failure(n, "message", &rep, v);
+        if (n->rate_n > 0)
+            n->used--;          /* nobody was told: it takes no room */
         if (v == NOTIFY_REFUSE) {
             outpost_batch_reject(b, i, rep.why);
             continue;

@@ -21,7 +21,7 @@
  *     settled (outpost_batch_delivered) the moment the service accepted
  *     it, so a failure later in the batch never sends it twice.
  *  3. The limit is N messages per window (fixed windows, summaries
- *     included). When a batch holds more events than the window has room
+ *     included, messages the service did not accept not counted). When a batch holds more events than the window has room
  *     for, the room but one goes to single messages and the rest of the
  *     batch becomes ONE summary; a backlog still over the limit in a
  *     later window is one summary, no singles. A summary's events are

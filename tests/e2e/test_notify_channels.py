@@ -428,6 +428,25 @@ webhook "hook" { url = "%(u)s/hooks/x" retry_initial = "10ms"
         self.assertEqual([q["status"] for q in
                           self.received("/hooks/x", False)], [429, 200])
 
+    def test_discord_429_waits_for_the_body_retry_after(self):
+        self.outputs("""
+webhook "discord" { url = "%(u)s/discord/api/webhooks/1/tok"
+                    format = "discord" retry_initial = "10ms"
+                    retry_max = "50ms" }
+""")
+        self.plan("/discord/", after=0, status=429, count=1, retry_after=1)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the 429", lambda: self.received("/discord/", False))
+        t0 = time.time()
+        self.wait("the accepted message", lambda: self.received("/discord/"))
+        waited = time.time() - t0
+        self.stop()
+        self.assertGreater(waited, 1.2)     # retry_after 1.5 s
+        self.assertEqual([q["status"] for q in
+                          self.received("/discord/", False)], [429, 204])
+
     def test_4xx_is_dead_lettered_without_the_secret(self):
         self.outputs("""
 slack "ops" { webhook_url = "%(u)s/slack/services/T0/B0/revoked-secret" }
@@ -472,7 +491,7 @@ class BurstTest(NotifyBase):
         rec = self.w.file("records.jsonl")
         self.outputs("""
 webhook "hook" { url = "%(u)s/hooks/x" retry_initial = "300ms"
-                 retry_max = "300ms" }
+                 retry_max = "300ms" flush_interval = "3s" }
 jsonl "records" { path = "RECORDS" flush_interval = "20ms" }
 """.replace("RECORDS", rec))
         # The receiver is down until all 8 alerts wait in one queue...
@@ -499,9 +518,9 @@ jsonl "records" { path = "RECORDS" flush_interval = "20ms" }
     def test_over_the_rate_limit_one_summary(self):
         self.outputs("""
 slack "ops" { webhook_url = "%(u)s%(slack)s" rate_limit = "2/1m"
-              flush_interval = "500ms" }
+              flush_interval = "3s" }
 webhook "hook" { url = "%(u)s/hooks/x" rate_limit = "2/1m"
-                 flush_interval = "500ms" summary_max = 3 }
+                 flush_interval = "3s" summary_max = 3 }
 """)
         self.start()
         time.sleep(0.5)

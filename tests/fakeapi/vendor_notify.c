@@ -25,7 +25,8 @@
  *          [&retry_after=R]   fail plan: once N more requests under prefix
  *          were accepted, answer the next C (default 1) with S (and
  *          Retry-After R), recording them too: "the receiver failed in the
- *          middle of a burst", deterministically.
+ *          middle of a burst", deterministically. Discord's 429 is its
+ *          own: {"retry_after": R.5, ...} in the body, no header.
  *
  * Threading: handlers run on several MHD workers; the inbox and the plan
  * are under one mutex.
@@ -321,6 +322,14 @@ discord_webhook(const fa_request_t *r, fa_reply_t *out)
     }
 
     planned = fv_inbox_add(r, status == 401 ? 400 : status, &ra);
+    if (planned == 429) {
+        /* Discord's own: the pause in the body, as seconds (a float);
+         * left out of the headers so a client must read the body. */
+        json_decref(j);
+        return fa_reply_json(out, 429, "{\"message\":\"You are being rate "
+                             "limited.\",\"retry_after\":%u.5,"
+                             "\"global\":false}", ra);
+    }
     if (planned) {
         json_decref(j);
         return fv_planned(out, planned, ra);
