@@ -19,7 +19,8 @@
  * status it got:
  *
  *   GET    /_admin/received[?path=<prefix>]  {"requests":[{"method","path",
- *          "query","headers":{lower-case name: value},"body","status"}]}
+ *          "query","headers":{lower-case name: value},"body","status",
+ *          "time" (Unix seconds, a float)}]}
  *   DELETE /_admin/received                  forget them
  *   POST   /_admin/received?path=<prefix>&after=N&status=S[&count=C]
  *          [&retry_after=R]   fail plan: once N more requests under prefix
@@ -35,6 +36,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vendor.h"
 
@@ -83,8 +85,9 @@ fv_collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 static unsigned
 fv_inbox_add(const fa_request_t *r, unsigned status, unsigned *retry_after)
 {
-    json_t    *e, *headers, *query;
-    unsigned   planned = 0;
+    json_t          *e, *headers, *query;
+    unsigned         planned = 0;
+    struct timespec  now;
 
     headers = json_object();
     query = json_object();
@@ -115,12 +118,14 @@ fv_inbox_add(const fa_request_t *r, unsigned status, unsigned *retry_after)
         fv_inbox = json_array();
     }
 
-    e = json_pack("{s:s, s:s, s:o, s:o, s:s#, s:i}",
+    clock_gettime(CLOCK_REALTIME, &now);
+    e = json_pack("{s:s, s:s, s:o, s:o, s:s#, s:i, s:f}",
                   "method", r->method, "path", r->path, "query", query,
                   "headers", headers,
                   "body", r->body ? r->body : "",
                   (int) (r->body ? r->body_len : 0),
-                  "status", (int) (planned ? planned : status));
+                  "status", (int) (planned ? planned : status),
+                  "time", (double) now.tv_sec + now.tv_nsec / 1e9);
 
     if (e != NULL && fv_inbox != NULL
         && json_array_size(fv_inbox) < FV_INBOX_MAX)
