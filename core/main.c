@@ -114,8 +114,8 @@ parse_cli(int argc, char **argv, struct cli *c)
         case 'D': c->dead_letters = optarg; break;
         case 'R': c->requeue = optarg; break;
         case 'N': c->test_notify = optarg; break;
-        case 'V': printf("outpostd %s (plugin ABI %d)\n", OUTPOST_VERSION,
-                         OUTPOST_ABI_VERSION);
+        case 'V': printf("outpostd %s (plugin ABI %d.%d)\n", OUTPOST_VERSION,
+                         OUTPOST_ABI_VERSION, OUTPOST_ABI_MINOR);
                   exit(0);
         case 'h': usage(stdout); exit(0);
         case 'T': c->dry_run = 1; break;
@@ -406,8 +406,10 @@ main(int argc, char **argv)
     a = agent_new(&o, &d);
     if (a == NULL || c.test) {
         diag_print(&d, stderr);
-        if (c.test && a)
+        if (c.test && a) {
+            config_summary(agent_config(a), stderr);
             fprintf(stderr, "%s: configuration is valid\n", c.config);
+        }
         rc = a == NULL ? 1 : 0;
         diag_free(&d);
         agent_free(a);

@@ -19,10 +19,11 @@
 #define OFF(f) offsetof(struct alert_conf, f)
 #define ROUTE(sev, opt, text)                                               \
     { .name = opt, .type = OUTPOST_OPT_STRLIST, .offset = OFF(route[sev]),   \
-      .help = text }
+      .flags = OUTPOST_OPT_OUTPUTS, .help = text }
 #define ESCALATE(sev, opt, text)                                            \
     { .name = opt, .type = OUTPOST_OPT_STRLIST,                             \
-      .offset = OFF(escalate[sev]), .help = text }
+      .offset = OFF(escalate[sev]), .flags = OUTPOST_OPT_OUTPUTS,           \
+      .help = text }
 #define AFTER(sev, opt, value)                                              \
     { .name = opt, .type = OUTPOST_OPT_DURATION,                            \
       .offset = OFF(escalate_after_ms[sev]), .def = value, .min = 0,        \
@@ -67,7 +68,7 @@ static const outpost_option_t alert_options[] = {
               "duration=1h[,weekdays=sat|sun][,timezone=Europe/Berlin]"
               "[,match=key=glob]...\"" },
     { .name = "events_notify", .type = OUTPOST_OPT_STRLIST,
-      .offset = OFF(events_notify),
+      .offset = OFF(events_notify), .flags = OUTPOST_OPT_OUTPUTS,
       .help = "outputs that get state_change, circuit and failover events "
               "once any policy is set (default: none, recorded only)" },
     ROUTE(AL_CRITICAL, "critical", "outputs notified of critical alerts"),
@@ -411,8 +412,7 @@ alert_shutdown(outpost_instance_t *inst)
 
     if (st == NULL)
         return;
-    if (st->rules != NULL && (st->dirty || st->urgent))
-        al_store_save(st);
+    al_store_close(st, st->rules != NULL && (st->dirty || st->urgent));
     strmap_each(&st->alerts, alert_free, NULL);
     strmap_free(&st->alerts);
     strmap_each(&st->integs, integ_free, NULL);

@@ -146,6 +146,7 @@ struct alerter {
     int                  urgent;          /* save at the next tick */
     int                  dirty;           /* save within SAVE_EVERY */
     int64_t              saved_ns;
+    struct statefile    *state;           /* alerts.json (store.c) */
 };
 
 /* alert.c */
@@ -223,7 +224,11 @@ void al_silences_free(struct alerter *st);
 void al_duration_format(int64_t ms, char *buf, size_t len);
 
 /* store.c */
+/* Hands a snapshot to the state file's writer thread (tick). */
 void al_store_save(struct alerter *st);
+/* Opens the state file and restores it (init). */
 void al_store_restore(struct alerter *st);
+/* Saves at once when save is set, and closes the state file (shutdown). */
+void al_store_close(struct alerter *st, int save);
 
 #endif
