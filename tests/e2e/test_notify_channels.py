@@ -309,7 +309,8 @@ slack "ops" { webhook_url = "%(u)s%(slack)s"
 """)
         p = self.cli("-t")
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertRegex(p.stderr, r"90-notify\.conf:2: slack \"ops\": "
+        # At the line of the option at fault, not the section's.
+        self.assertRegex(p.stderr, r"90-notify\.conf:3: slack \"ops\": "
                          r"template: unknown field \{nope\}")
         self.outputs("""
 webhook "x" { url = "%(u)s/hooks/x" headers = {"Bad Header"} }
