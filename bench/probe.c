@@ -60,21 +60,32 @@ struct opts {
 
 /* --- a counting output -------------------------------------------------- */
 
-static _Atomic long delivered, failed;
+/* delivered: checks that measured the target (they have "success");
+ * failed: those that said no; unknown: "agent overloaded" results, where
+ * the agent was too late to measure anything (they are not checks kept). */
+static _Atomic long delivered, failed, unknown;
 
 static outpost_result_t
 count_write(outpost_instance_t *inst, const outpost_batch_t *b)
 {
+    long measured = 0;
+
     (void) inst;
-    for (size_t i = 0; i < b->n; i++)
-        if (outpost_record_number(b->records[i], "success", 0) == 0) {
-            if (atomic_fetch_add(&failed, 1) == 0) {
-                const char *e = outpost_record_string(b->records[i], "error");
-                fprintf(stderr, "probe: first failed check: %s\n",
-                        e ? e : "?");
-            }
+    for (size_t i = 0; i < b->n; i++) {
+        const outpost_record_t *r = b->records[i];
+
+        if (outpost_record_field(r, "success") == NULL) {
+            atomic_fetch_add(&unknown, 1);
+            continue;
         }
-    atomic_fetch_add(&delivered, (long) b->n);
+        measured++;
+        if (outpost_record_number(r, "success", 0) == 0
+            && atomic_fetch_add(&failed, 1) == 0) {
+            const char *e = outpost_record_string(r, "error");
+            fprintf(stderr, "probe: first failed check: %s\n", e ? e : "?");
+        }
+    }
+    atomic_fetch_add(&delivered, measured);
     return OUTPOST_OK;
 }
 
@@ -87,6 +98,16 @@ static const outpost_plugin_t count_plugin = {
 };
 
 /* --- measuring ---------------------------------------------------------- */
+
+/* The peak RSS of this process so far. */
+static long
+maxrss_kb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
 
 static long
 rss_bytes(void)
@@ -226,7 +247,7 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
 {
     struct rig r = { 0 };
     struct scheduler_stats st;
-    long rss0, rss1, heap0, heap1, n0, n1, f0, f1;
+    long rss0, rss1, heap0, heap1, n0, n1, f0, f1, u0, u1;
     double cpu0, cpu1, sys0, sys1, t0, t1, rate, cpu_us, sys_us;
     const char *mode = reuse ? "reuse" : "new";
 
@@ -242,11 +263,13 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
     sleep((unsigned) o->warmup_s);
     n0 = atomic_load(&delivered);
     f0 = atomic_load(&failed);
+    u0 = atomic_load(&unknown);
     cpu0 = cpu_seconds(&sys0);
     t0 = (double) clock_mono_ns() / 1e9;
     sleep((unsigned) o->seconds);
     n1 = atomic_load(&delivered);
     f1 = atomic_load(&failed);
+    u1 = atomic_load(&unknown);
     cpu1 = cpu_seconds(&sys1);
     t1 = (double) clock_mono_ns() / 1e9;
     rss1 = rss_bytes();
@@ -265,12 +288,14 @@ run_mode(struct registry *reg, const struct opts *o, int reuse)
            (double) st.late_p99_us / 1000.0, st.skipped, st.timeouts);
     printf("RESULT mode=%s checks=%ld rate=%.1f cpu_us=%.2f sys_us=%.2f "
            "rss_b=%.0f heap_b=%.0f p99_ms=%.3f max_ms=%.3f failed=%ld "
-           "skipped=%" PRIu64 " timeouts=%" PRIu64 "\n", mode, o->checks,
+           "skipped=%" PRIu64 " timeouts=%" PRIu64 " overloaded=%" PRIu64
+           " unknown=%ld maxrss_kb=%ld\n", mode, o->checks,
            rate, cpu_us, sys_us,
            (double) (rss1 - rss0) / (double) o->checks,
            (double) (heap1 - heap0) / (double) o->checks,
            (double) st.late_p99_us / 1000.0, (double) st.late_max_us / 1000.0,
-           f1 - f0, st.skipped, st.timeouts);
+           f1 - f0, st.skipped, st.timeouts, st.overloaded, u1 - u0,
+           maxrss_kb());
     fflush(stdout);
 }
 

@@ -86,6 +86,12 @@ fail:
     return NULL;
 }
 
+const struct config *
+agent_config(const struct agent *a)
+{
+    return a->cfg;
+}
+
 int64_t
 agent_timeout_ms(const struct agent *a)
 {
@@ -302,12 +308,6 @@ agent_start_dry(struct agent *a, const struct agent_dry_run *dry)
     return agent_start(a, 1);
 }
 
-const struct config *
-agent_config(const struct agent *a)
-{
-    return a->cfg;
-}
-
 /* --- stopping ----------------------------------------------------------- */
 
 static int
@@ -428,6 +428,8 @@ agent_reload(struct agent *a)
         diag_free(&d);
         return -1;
     }
+    for (size_t i = 0; i < d.nwarns; i++)
+        log_core(OUTPOST_LOG_WARN, "reload", "%s", d.warns[i]);
     diag_free(&d);
     /* Output queues spill to disk on stop; the new workers, whose spill
      * directories have the same names, replay them in order. */

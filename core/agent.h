@@ -10,6 +10,8 @@
 #include "pipeline.h"
 #include "registry.h"
 
+struct config;
+
 struct agent;
 
 struct agent_opts {

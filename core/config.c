@@ -11,11 +11,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "config_internal.h"
+#include "duration.h"
 #include "options.h"
 
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
@@ -42,12 +44,12 @@ const outpost_option_t config_globals_table[] = {
       "where plugins are loaded from (default: <prefix>/<libdir>/outpost/"
       "plugins of the installed outpostd, or build/plugins next to a "
       "freshly built one; $OUTPOST_PLUGIN_DIR overrides the default)",
-      0, 0, 0, NULL },
+      OUTPOST_OPT_PATH, 0, 0, NULL },
     { "conf_dir", OUTPOST_OPT_STRING, G(conf_dir), "conf.d",
       "every *.conf here is read, in name order (relative: to this "
-      "file's folder)", 0, 0, 0, NULL },
+      "file's folder)", OUTPOST_OPT_PATH, 0, 0, NULL },
     { "state_dir", OUTPOST_OPT_STRING, G(state_dir), "/var/lib/outpost",
-      "filter state and spilled records", 0, 0, 0, NULL },
+      "filter state and spilled records", OUTPOST_OPT_PATH, 0, 0, NULL },
     { "log_level", OUTPOST_OPT_ENUM, G(log_level), "info",
       "least severe log line written", 0, 0, 0, "debug|info|warn|error" },
     { "log_format", OUTPOST_OPT_ENUM, G(log_format), "json",
@@ -58,10 +60,11 @@ const outpost_option_t config_globals_table[] = {
 
 const outpost_option_t config_api_table[] = {
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
-      "address the HTTP API is to listen on (not built yet: nothing "
-      "listens)", 0, 0, 0, NULL },
+      "address the HTTP API is to listen on, \"host:port\" (not built "
+      "yet: nothing listens)", OUTPOST_OPT_ADDRESS, 0, 0, NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
-      "bearer token for requests that change state", 0, 0, 0, NULL },
+      "bearer token for requests that change state", OUTPOST_OPT_PATH, 0, 0,
+      NULL },
     OUTPOST_OPTION_END
 };
 
@@ -164,33 +167,51 @@ config_section_setup(struct load *L, const outpost_plugin_t *p, cfg_t *sec,
     return 0;
 }
 
+/* Warnings of validate_provider, one a line, each at its option's line. */
+static void
+provider_warnings(struct load *L, size_t si, char *text)
+{
+    const struct seen *s = &L->seen[si];
+
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        diag_warn(L->d, s->file, config_option_line(L, si, line),
+                  "%s \"%s\": %s", s->plugin, s->title, line);
+}
+
 /* The common option provider, or the instance's name it defaults to, must
  * be one the plugin knows (a preset picks its vendor by it); then the
  * plugin may check the options that provider needs. */
 static void
-check_provider(struct load *L, const struct seen *s, const struct section *n)
+check_provider(struct load *L, size_t si, const struct section *n)
 {
+    const struct seen *s = &L->seen[si];
     const char *const *list = registry_providers(n->plugin);
     registry_provider_check_fn check = registry_validate_provider(n->plugin);
     const char *v = n->common.provider ? n->common.provider : n->instance;
-    char names[512] = "", err[512] = "";
+    char names[512] = "", err[1024] = "";
     size_t len = 0, i;
+    int rc;
 
     if (list == NULL)
         return;
     for (i = 0; list[i] && strcmp(list[i], v) != 0; i++)
         ;
     if (list[i] != NULL) {
-        if (check && check(n->conf, v, err, sizeof(err)) != 0)
-            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
-                     s->title, err[0] ? err : "invalid configuration");
+        rc = check ? check(n->conf, v, err, sizeof(err)) : 0;
+        if (rc < 0)
+            diag_add(L->d, s->file, config_option_line(L, si, err),
+                     "%s \"%s\": %s", s->plugin, s->title,
+                     err[0] ? err : "invalid configuration");
+        else if (rc > 0)
+            provider_warnings(L, si, err);
         return;
     }
     for (i = 0; list[i] && len < sizeof(names); i++)
         len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
                                  i ? ", " : "", list[i]);
     if (n->common.provider)
-        diag_add(L->d, s->file, s->line, "option 'provider' in %s \"%s\": "
+        diag_add(L->d, s->file, config_option_line(L, si, "provider"),
+                 "option 'provider' in %s \"%s\": "
                  "\"%s\" is not one of %s", s->plugin, s->title, v, names);
     else
         diag_add(L->d, s->file, s->line, "%s \"%s\": no provider set, and "
@@ -209,8 +230,8 @@ add_sections(struct load *L, size_t from)
         const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
         char err[512] = "";
 
-        if (s->section < 0 && s->sec == NULL)
-            continue;               /* not set up: the load has problems */
+        if (s->bad || (s->section < 0 && s->sec == NULL))
+            continue;               /* not set up: it has problems */
         if (s->section < 0 && add_section(L->c, p, s->sec, s) != 0) {
             diag_add(L->d, s->file, s->line, "cannot set up %s \"%s\": out "
                      "of memory, or a secret changed while loading",
@@ -219,12 +240,13 @@ add_sections(struct load *L, size_t from)
         }
         if (s->section < 0)
             s->section = (long) L->c->nsections - 1;
-        check_provider(L, s, &L->c->sections[s->section]);
+        check_provider(L, i, &L->c->sections[s->section]);
         if (p->validate
             && p->validate(L->c->sections[s->section].conf, err,
                            sizeof(err)) != 0)
-            diag_add(L->d, s->file, s->line, "%s \"%s\": %s", s->plugin,
-                     s->title, err[0] ? err : "invalid configuration");
+            diag_add(L->d, s->file, config_option_line(L, i, err),
+                     "%s \"%s\": %s", s->plugin, s->title,
+                     err[0] ? err : "invalid configuration");
     }
 }
 
@@ -261,17 +283,45 @@ blank_comments(char *s)
     }
 }
 
+/* Line (from 1) of text + off. */
+static int
+line_at(const char *text, size_t off)
+{
+    int line = 1;
+
+    for (const char *p = text; (p = memchr(p, '\n', (size_t) (text + off
+                                                      - p))) != NULL; p++)
+        line++;
+    return line;
+}
+
+/* A config file is UTF-8 text: a NUL byte would silently end it for the
+ * parser (and everything after it, sections included, would be ignored),
+ * and a name that is not UTF-8 cannot be put in a JSON record. */
 static char *
 read_text(struct load *L, const char *path)
 {
-    char *text = option_read_file(path, CONFIG_FILE_MAX);
+    char why[128], *text;
+    size_t len, bad;
 
-    if (text == NULL)
-        diag_add(L->d, path, 0, "cannot read config file: %s",
-                 strerror(errno));
-    else
+    text = option_read_file(path, CONFIG_FILE_MAX, &len, why, sizeof(why));
+    if (text == NULL) {
+        diag_add(L->d, path, 0, "cannot read config file: %s", why);
+        return NULL;
+    }
+    if ((bad = strlen(text)) < len) {
+        diag_add(L->d, path, line_at(text, bad), "NUL byte: a config file "
+                 "is text");
+    } else if ((bad = option_utf8_invalid(text, len)) < len) {
+        diag_add(L->d, path, line_at(text, bad), "invalid UTF-8 (byte "
+                 "0x%02x): a config file is UTF-8 text",
+                 (unsigned char) text[bad]);
+    } else {
         blank_comments(text);
-    return text;
+        return text;
+    }
+    free(text);
+    return NULL;
 }
 
 static void
@@ -284,10 +334,10 @@ read_config(struct load *L, const char *path, char *text, int dropin)
         return;
     if (!dropin)
         read_globals(L, root);
-    /* With problems the load fails anyway, and a bad value would not
-     * convert: sections are only set up while there are none. */
-    if (L->d->n == L->before)
-        add_sections(L, from);
+    /* A section with a problem of its own is not set up (a bad value
+     * would not convert); every other one is, and checked by its plugin,
+     * so one run reports every plugin's problems. */
+    add_sections(L, from);
     config_root_free(L, root);
 }
 
@@ -401,6 +451,7 @@ static void
 load_free(struct load *L)
 {
     config_forget_learned(L);
+    config_refs_truncate(L, 0);
     for (size_t i = 0; i < L->nseen; i++) {
         free(L->seen[i].plugin);
         free(L->seen[i].title);
@@ -467,6 +518,7 @@ config_load(const char *path, struct registry *reg,
     load_plugins(&L, text, default_plugin_dir);
     read_config(&L, path, text, 0);
     read_conf_dir(&L);
+    config_refs_check(&L);
 out:
     free(text);
     load_free(&L);
@@ -505,4 +557,112 @@ config_free(struct config *c)
     free(c->api_listen);
     free(c->api_token_file);
     free(c);
+}
+
+/* --- the summary of `outpostd -t` ---------------------------------------- */
+
+/* The value of tag key that every record of input s carries (as
+ * instance.c tags them), or NULL when it depends on the record. */
+static const char *
+static_tag(const struct section *s, const char *key, size_t klen)
+{
+    const struct common_conf *cc = &s->common;
+    const char *v = NULL;
+
+    for (size_t i = 0; i < cc->tags.n; i++)      /* the user's tags win */
+        if (strncmp(cc->tags.v[i], key, klen) == 0
+            && cc->tags.v[i][klen] == '=')
+            v = cc->tags.v[i] + klen + 1;
+    if (v != NULL)
+        return v;
+#define IS(k) (klen == strlen(k) && strncmp(key, k, klen) == 0)
+    if (IS("integration"))
+        return s->instance;
+    if (IS("category"))
+        return cc->category ? cc->category : s->plugin->name;
+    if (IS("provider"))
+        return cc->provider ? cc->provider : s->instance;
+    if (IS("tier"))
+        return cc->tier ? cc->tier : "";
+    if (IS("failover_group"))
+        return cc->failover_group ? cc->failover_group : "";
+#undef IS
+    return NULL;
+}
+
+/* Does output o take records of input s: 1 always, 0 never, -1 only
+ * some (its match names what only the record says); *cond is then the
+ * first such term. */
+static int
+takes(const struct section *o, const struct section *s, const char **cond)
+{
+    int rc = 1;
+
+    for (size_t i = 0; i < o->common.match.n; i++) {
+        const char *m = o->common.match.v[i], *eq = strchr(m, '=');
+        const char *v = eq ? static_tag(s, m, (size_t) (eq - m))
+                           : s->instance;
+
+        if (v == NULL) {
+            if (rc == 1)
+                *cond = m;
+            rc = -1;
+        } else if (fnmatch(eq ? eq + 1 : m, v, 0) != 0) {
+            return 0;
+        }
+    }
+    return rc;
+}
+
+static void
+print_outputs(const struct config *c, const struct section *s, FILE *out)
+{
+    const char *sep = " -> ", *cond = NULL;
+
+    for (size_t i = 0; i < c->nsections; i++) {
+        const struct section *o = &c->sections[i];
+        int t;
+
+        if (o->plugin->kind != OUTPOST_OUTPUT || (t = takes(o, s, &cond)) == 0)
+            continue;
+        fprintf(out, "%s%s \"%s\"", sep, o->plugin->name, o->instance);
+        if (t < 0)
+            fprintf(out, " (when %s)", cond);
+        sep = ", ";
+    }
+    if (strcmp(sep, " -> ") == 0)
+        fputs(" -> no output takes its records", out);
+}
+
+void
+config_summary(const struct config *c, FILE *out)
+{
+    for (size_t i = 0; i < c->nsections; i++) {
+        const struct section *s = &c->sections[i];
+        char every[32];
+
+        fprintf(out, "%s:%d: %s \"%s\"", s->file, s->line, s->plugin->name,
+                s->instance);
+        switch (s->plugin->kind) {
+        case OUTPOST_INPUT:
+            duration_format(s->common.interval_ms > 0 ? s->common.interval_ms
+                            : c->interval_ms, every, sizeof(every));
+            fprintf(out, ": input every %s", every);
+            print_outputs(c, s, out);
+            break;
+        case OUTPOST_FILTER:
+            fputs(": filter", out);
+            for (size_t k = 0; k < s->common.match.n; k++)
+                fprintf(out, "%s%s", k ? ", " : " of records matching ",
+                        s->common.match.v[k]);
+            break;
+        case OUTPOST_OUTPUT:
+            fputs(": output", out);
+            for (size_t k = 0; k < s->common.match.n; k++)
+                fprintf(out, "%s%s", k ? ", " : " of records matching ",
+                        s->common.match.v[k]);
+            break;
+        }
+        fputc('\n', out);
+    }
 }

@@ -76,6 +76,11 @@ struct config *config_load(const char *path, struct registry *reg,
                            const char *default_plugin_dir, struct diag *d);
 void config_free(struct config *c);
 
+/* One line per instance, for `outpostd -t`: FILE:LINE, plugin, name,
+ * kind; for an input its interval and the outputs that take its records
+ * (as far as their match can tell from the input's own tags). */
+void config_summary(const struct config *c, FILE *out);
+
 /* The plugin_dir config_load would use for path (the file's, or else
  * default_plugin_dir), without loading anything: for --list-plugins,
  * --describe and --sample-config with -C. Malloc'ed; NULL with d filled

@@ -31,12 +31,26 @@ struct seen {             /* a section that closed */
     cfg_t      *sec;      /* NULL: freed as it closed (all but a plugin
                              called "root", alive until config_root_free) */
     long        section;  /* index in c->sections once set up, else -1 */
+    int         bad;      /* has a problem of its own: never set up */
 };
 
 struct problem {
     int    line;
     size_t seq;
     char  *msg;
+    int    syntax;    /* libconfuse's own message */
+};
+
+struct ref {              /* a value that names output instances */
+    const char *file;     /* main_path or one of load.files */
+    int         line;
+    char       *what;     /* "option 'critical' in alert \"a\"" */
+    char       *names;    /* "name" or "plugin:name", comma-separated */
+};
+
+struct set_opt {          /* a scalar option set in this pass */
+    cfg_opt_t *opt;
+    int        line;
 };
 
 struct load {
@@ -61,6 +75,12 @@ struct load {
     /* the current pass over it */
     struct problem  *probs;
     size_t           nprobs;
+    int              marking;     /* problems now are syntax errors */
+    int              syntax_line, syntax_all;  /* see scan_shape */
+    struct ref      *refs;        /* checked once every file is read */
+    size_t           nrefs, nrefs_committed;
+    struct set_opt  *set_root, *set_sec;  /* see check_twice */
+    size_t           nset_root, nset_sec;
     int              may_learn, learned_new;
     cfg_opt_t       *last_opt;    /* a list's last check, see on_value */
     unsigned         last_n;
@@ -93,6 +113,8 @@ void config_sections_truncate(struct config *c, size_t n);
 /* Records a problem of the current pass at line. */
 void config_problem(struct load *L, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "unknown plugin 'x' (loaded: ...)", with a guess at what was meant. */
+void config_unknown_plugin(struct load *L, int line, const char *name);
 /* The names of the loaded plugins, for messages. */
 const char *config_loaded(struct load *L);
 /* Parses one file until no new name is learned (see config_parse.c); free
@@ -100,10 +122,22 @@ const char *config_loaded(struct load *L);
 cfg_t *config_parse_file(struct load *L, const char *file, const char *text,
                          int dropin);
 void config_forget_learned(struct load *L);
+/* Forgets the scalar options set in the section being read (and with
+ * root, at the top level too). */
+void config_forget_set(struct load *L, int root);
+
+/* Forgets refs[n..] (those of a pass that is parsed again). */
+void config_refs_truncate(struct load *L, size_t n);
+/* Reports every ref naming an output instance the config lacks. */
+void config_refs_check(struct load *L);
 
 /* config_sections.c */
 
 int config_index_lines(struct load *L, const char *text);
+/* The line of seen[i] (a section of the file being read) that sets the
+ * option msg starts with ("json_path: ..."), so a plugin's complaint
+ * about an option points at it; else the section's line. */
+int config_option_line(struct load *L, size_t i, const char *msg);
 void config_seen_truncate(struct load *L, size_t n);
 /* on_value's work when a section closes (opt is of type CFGT_SEC). */
 int config_section_closed(struct load *L, cfg_opt_t *opt);

@@ -46,6 +46,56 @@ line_opens(const char *p, const char *eol, const char *name,
     return 0;
 }
 
+/* Does [p, eol) set name (`name =` or `name +=`)? */
+static int
+line_sets(const char *p, const char *eol, const char *name)
+{
+    size_t nlen = strlen(name);
+
+    for (const char *s = p; (s = memmem(s, (size_t) (eol - s), name, nlen));
+         s++) {
+        const char *t = s + nlen;
+
+        if ((s > p && ident_char(s[-1])) || (t < eol && ident_char(*t)))
+            continue;
+        while (t < eol && (*t == ' ' || *t == '\t'))
+            t++;
+        if (t < eol && (*t == '=' || (*t == '+' && t + 1 < eol
+                                      && t[1] == '=')))
+            return 1;
+    }
+    return 0;
+}
+
+int
+config_option_line(struct load *L, size_t i, const char *msg)
+{
+    const struct seen *s = &L->seen[i];
+    const outpost_plugin_t *p = registry_find(L->reg, s->plugin);
+    int end = (int) L->nlines;
+    enum secret_variant v;
+    char name[OPTION_NAME_MAX + 8];
+    size_t n = 0;
+
+    if (s->file != L->file || p == NULL)
+        return s->line;
+    while (n + 1 < sizeof(name) && ident_char(msg[n]) && msg[n] != '-') {
+        name[n] = msg[n];
+        n++;
+    }
+    name[n] = '\0';
+    if (n == 0 || (option_find(p->options, name, &v) == NULL
+                   && option_find(config_common_options(p->kind), name,
+                                  &v) == NULL))
+        return s->line;
+    if (i + 1 < L->nseen && L->seen[i + 1].file == s->file)
+        end = L->seen[i + 1].line;
+    for (int line = s->line; line <= end && line <= (int) L->nlines; line++)
+        if (line_sets(L->starts[line - 1], L->starts[line] - 1, name))
+            return line;
+    return s->line;
+}
+
 /* Where each line of text starts; starts[nlines] is one past the end. */
 int
 config_index_lines(struct load *L, const char *text)
@@ -213,7 +263,7 @@ add_seen(struct load *L, const char *plugin, cfg_t *sec, int line)
         return NULL;
     v = L->seen;
     v[L->nseen] = (struct seen) { strdup(plugin), strdup(sec->title), L->file,
-                                  line, sec, -1 };
+                                  line, sec, -1, 0 };
     if (v[L->nseen].plugin == NULL || v[L->nseen].title == NULL) {
         free(v[L->nseen].plugin);
         free(v[L->nseen].title);
@@ -246,6 +296,42 @@ check_required(struct load *L, cfg_t *sec, const outpost_plugin_t *p,
                            "\"%s\"", o->name, p->name, sec->title);
 }
 
+/* An instance's name goes into every record's tags, log lines and file
+ * names: UTF-8 without control characters, and not empty. */
+static int
+title_ok(struct load *L, int line, const char *plugin, const char *title)
+{
+    size_t len = strlen(title), bad = option_utf8_invalid(title, len);
+
+    if (len == 0) {
+        config_problem(L, line, "%s \"\": an instance needs a name", plugin);
+        return 0;
+    }
+    if (bad < len) {
+        config_problem(L, line, "%s instance name: invalid UTF-8 (byte 0x%02x "
+                       "at offset %zu)", plugin, (unsigned char) title[bad],
+                       bad);
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char) title[i] < 0x20 || title[i] == 0x7f) {
+            config_problem(L, line, "%s instance name: control character "
+                           "0x%02x at offset %zu", plugin,
+                           (unsigned char) title[i], i);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Has this pass recorded a problem in the section that starts at line
+ * (and has just closed)? Problems are recorded in reading order. */
+static int
+section_has_problems(struct load *L, int line)
+{
+    return L->nprobs > 0 && L->probs[L->nprobs - 1].line >= line;
+}
+
 int
 config_section_closed(struct load *L, cfg_opt_t *opt)
 {
@@ -268,10 +354,11 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
     }
     p = registry_find(L->reg, opt->name);
     if (p == NULL) {
-        config_problem(L, line, "unknown plugin '%s' (loaded: %s)",
-                       opt->name, config_loaded(L));
+        config_unknown_plugin(L, line, opt->name);
         return 0;
     }
+    if (!title_ok(L, line, opt->name, sec->title))
+        return 0;
     first = find_seen(L, opt->name, sec->title);
     if (first != NULL) {
         config_problem(L, line, "duplicate instance %s \"%s\" (first "
@@ -281,14 +368,18 @@ config_section_closed(struct load *L, cfg_opt_t *opt)
     }
     s = add_seen(L, opt->name, sec, line);
     check_required(L, sec, p, line);
-    /* Set up now while the load has no problem (with one it fails anyway,
-     * and a bad value would not convert); either way libconfuse's copy,
+    /* Set up now unless the section itself has a problem (a bad value
+     * would not convert), so that every other section is still checked by
+     * its plugin in the same run; either way libconfuse's copy,
      * 8 KB a section, is not needed any more. Not for a plugin called
      * "root": freeing such a section resets libconfuse's lexer (see
      * config_root_free); add_sections sets it up after the parse. */
-    if (s == NULL || strcmp(opt->name, "root") == 0)
+    if (s == NULL)
         return 0;
-    if (!L->quiet && L->nprobs == 0 && L->d->n == L->before)
+    s->bad = section_has_problems(L, line);
+    if (strcmp(opt->name, "root") == 0)
+        return 0;
+    if (!L->quiet && !s->bad)
         config_section_setup(L, p, sec, s);
     drop_closed(L, s);
     return 0;

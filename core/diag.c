@@ -1,42 +1,60 @@
 /*
- * diag.c - collected "FILE:LINE: message" problems.
+ * diag.c - collected "FILE:LINE: message" problems and warnings.
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include "diag.h"
 
-void
-diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+static void
+add(char ***v, size_t *n, size_t *cap, const char *file, int line,
+    const char *kind, const char *fmt, va_list ap)
 {
     char msg[1024], *full;
-    va_list ap;
-    int n;
+    int len;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-
     if (file && line > 0)
-        n = asprintf(&full, "%s:%d: %s", file, line, msg);
+        len = asprintf(&full, "%s:%d: %s%s", file, line, kind, msg);
     else if (file)
-        n = asprintf(&full, "%s: %s", file, msg);
+        len = asprintf(&full, "%s: %s%s", file, kind, msg);
     else
-        n = asprintf(&full, "%s", msg);
-    if (n < 0)
+        len = asprintf(&full, "%s%s", kind, msg);
+    if (len < 0)
         return;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        char **m = realloc(*v, c * sizeof(*m));
 
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        char **m = realloc(d->msgs, cap * sizeof(*m));
         if (m == NULL) {
             free(full);
             return;
         }
-        d->msgs = m;
-        d->cap = cap;
+        *v = m;
+        *cap = c;
     }
-    d->msgs[d->n++] = full;
+    (*v)[(*n)++] = full;
+}
+
+void
+diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    add(&d->msgs, &d->n, &d->cap, file, line, "", fmt, ap);
+    va_end(ap);
+}
+
+void
+diag_warn(struct diag *d, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    add(&d->warns, &d->nwarns, &d->capwarns, file, line, "warning: ", fmt,
+        ap);
+    va_end(ap);
 }
 
 void
@@ -44,6 +62,8 @@ diag_print(const struct diag *d, FILE *out)
 {
     for (size_t i = 0; i < d->n; i++)
         fprintf(out, "%s\n", d->msgs[i]);
+    for (size_t i = 0; i < d->nwarns; i++)
+        fprintf(out, "%s\n", d->warns[i]);
 }
 
 void
@@ -51,7 +71,10 @@ diag_free(struct diag *d)
 {
     for (size_t i = 0; i < d->n; i++)
         free(d->msgs[i]);
+    for (size_t i = 0; i < d->nwarns; i++)
+        free(d->warns[i]);
     free(d->msgs);
-    d->msgs = NULL;
-    d->n = d->cap = 0;
+    free(d->warns);
+    d->msgs = d->warns = NULL;
+    d->n = d->cap = d->nwarns = d->capwarns = 0;
 }

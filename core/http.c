@@ -4,9 +4,10 @@
  * every output that speaks HTTP.
  *
  * Invariant: a transfer is in the multi handle iff it is on the all-list;
- * a transfer that belongs to a run is also on that run's list. Both lists
- * and the multi handle are touched only on the loop thread. The core keeps
- * its transfer in CURLOPT_PRIVATE while the transfer runs.
+ * a transfer that belongs to a running run also has a cancel hook on it
+ * (run.h), which aborts the transfer when the run is cancelled. The list,
+ * the hooks and the multi handle are touched only on the loop thread. The
+ * core keeps its transfer in CURLOPT_PRIVATE while the transfer runs.
  *
  * Sockets curl opens through us (CURLOPT_OPENSOCKETFUNCTION) and closes
  * through us (CURLOPT_CLOSESOCKETFUNCTION) stay in the epoll set when curl
@@ -30,7 +31,7 @@
 
 struct transfer {
     struct transfer      *next, *prev;         /* all transfers */
-    struct transfer      *run_next;            /* the run's transfers */
+    struct run_hook       cancel;              /* on the run, if any */
     CURL                 *easy;
     outpost_http_done_fn  done;
     void                 *arg;
@@ -69,21 +70,6 @@ list_del(struct transfer *t)
     t->next = t->prev = NULL;
 }
 
-static void
-run_list_del(struct transfer *t)
-{
-    struct transfer **pp;
-
-    if (t->run == NULL)
-        return;
-    for (pp = &t->run->transfers; *pp; pp = &(*pp)->run_next) {
-        if (*pp == t) {
-            *pp = t->run_next;
-            break;
-        }
-    }
-}
-
 /* Loop thread: t is over; keep it for the next transfer. */
 static void
 transfer_put(struct transfer *t)
@@ -103,7 +89,7 @@ complete(struct transfer *t, CURLcode result)
 {
     curl_multi_remove_handle(client->multi, t->easy);
     list_del(t);
-    run_list_del(t);
+    run_hook_remove(&t->cancel);
     t->done(t->easy, result, t->arg);
     transfer_put(t);
 }
@@ -297,6 +283,13 @@ http_client_stop(void)
     client = NULL;
 }
 
+/* Loop thread: t's run was cancelled. */
+static void
+cancel_transfer(void *arg)
+{
+    complete(arg, CURLE_ABORTED_BY_CALLBACK);
+}
+
 /* Loop thread. */
 static void
 add_transfer(void *arg)
@@ -304,7 +297,8 @@ add_transfer(void *arg)
     struct transfer *t = arg;
     CURLMcode rc;
 
-    if (t->run && outpost_run_cancelled(t->run)) {
+    /* A run cancelled (or ended) before its transfer got here. */
+    if (t->run && run_on_cancel(t->run, &t->cancel, cancel_transfer, t)) {
         t->done(t->easy, CURLE_ABORTED_BY_CALLBACK, t->arg);
         transfer_put(t);
         return;
@@ -317,6 +311,7 @@ add_transfer(void *arg)
     if (rc != CURLM_OK) {
         log_core(OUTPOST_LOG_ERROR, "http", "cannot start transfer: %s",
                  curl_multi_strerror(rc));
+        run_hook_remove(&t->cancel);
         t->done(t->easy, CURLE_FAILED_INIT, t->arg);
         transfer_put(t);
         return;
@@ -325,10 +320,6 @@ add_transfer(void *arg)
     if (client->all)
         client->all->prev = t;
     client->all = t;
-    if (t->run) {
-        t->run_next = t->run->transfers;
-        t->run->transfers = t;
-    }
 }
 
 int
@@ -365,13 +356,6 @@ outpost_http_start(outpost_run_t *run, CURL *easy, outpost_http_done_fn done,
         return -1;
     }
     return 0;
-}
-
-void
-http_cancel_run(outpost_run_t *run)
-{
-    while (client && run->transfers)
-        complete(run->transfers, CURLE_ABORTED_BY_CALLBACK);
 }
 
 /* --- blocking perform for output threads -------------------------------- */
@@ -432,8 +416,17 @@ outpost_http_perform(CURL *easy)
     set_deadline(easy);
 
     /* Without a running agent (tools, some tests) behave like curl. */
-    if (client == NULL || loop_on_thread(client->loop))
+    if (client == NULL)
         return curl_easy_perform(easy);
+    /* On the loop thread the transfer could never run: the loop would be
+     * waiting here for itself. Say so rather than hang or block checks. */
+    if (loop_on_thread(client->loop)) {
+        log_core(OUTPOST_LOG_ERROR, "http", "outpost_http_perform called "
+                 "on the event-loop thread (from collect, process, tick or "
+                 "a transfer's callback?): refused; use outpost_http_start "
+                 "there");
+        return CURLE_RECURSIVE_API_CALL;
+    }
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, NULL);
     if (outpost_http_start(NULL, easy, perform_done, &w) == 0) {

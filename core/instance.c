@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <outpost/pattern.h>
 #include "instance.h"
 #include "log.h"
 #include "options.h"
@@ -103,9 +104,16 @@ build_match(outpost_instance_t *inst)
         return -1;
     for (size_t i = 0; i < m->n; i++) {
         const char *eq = strchr(m->v[i], '=');
-        char key[128];
+        char key[128], why[128];
         size_t klen;
 
+        /* The config refused an unbounded glob at its line already; a
+         * section built any other way is held to the same bounds. */
+        if (outpost_glob_check(eq ? eq + 1 : m->v[i], why, sizeof(why))) {
+            log_core(OUTPOST_LOG_ERROR, "start", "%s \"%s\": match \"%.60s\": "
+                     "%s", inst->plugin->name, inst->name, m->v[i], why);
+            return -1;
+        }
         if (eq == NULL) {   /* a bare glob matches the integration */
             inst->match[i].key = outpost_intern("integration");
             inst->match[i].pattern = strdup(m->v[i]);

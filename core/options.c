@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <outpost/pattern.h>
 #include "config.h"
 #include "duration.h"
 #include "options.h"
@@ -57,19 +59,14 @@ parse_float(const char *s, double *v)
     return 0;
 }
 
+/* Booleans are spelled as the docs write them: true or false. */
 static int
 parse_bool(const char *s, int *v)
 {
-    static const char *const yes[] = { "true", "yes", "on", "1" };
-    static const char *const no[] = { "false", "no", "off", "0" };
-
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-            *v = strcasecmp(s, yes[i]) == 0;
-            return 0;
-        }
-    }
-    return -1;
+    if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+        return -1;
+    *v = s[0] == 't';
+    return 0;
 }
 
 static int
@@ -113,25 +110,138 @@ check_bounds(const outpost_option_t *o, double v, const char *text,
     return -1;
 }
 
+/* Every text value: UTF-8 without control characters but tab and
+ * newline (pairs like tags, and header values: not even those). */
+static int
+check_text(const outpost_option_t *o, const char *text, char *err,
+           size_t errlen)
+{
+    size_t len = strlen(text), bad = option_utf8_invalid(text, len);
+    int line_ok = option_pair_form(o) == NULL
+                  && !(o->flags & OUTPOST_OPT_HEADER);
+
+    if (bad < len && o->type == OUTPOST_OPT_SECRET) {
+        snprintf(err, errlen, "invalid UTF-8 at offset %zu", bad);
+        return -1;                      /* no byte of a secret is shown */
+    }
+    if (bad < len) {
+        snprintf(err, errlen, "invalid UTF-8 (byte 0x%02x at offset %zu)",
+                 (unsigned char) text[bad], bad);
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+        if ((*p >= 0x20 && *p != 0x7f)
+            || (line_ok && (*p == '\t' || *p == '\n')))
+            continue;
+        snprintf(err, errlen, "control character 0x%02x at offset %zu%s", *p,
+                 (size_t) (p - (const unsigned char *) text),
+                 *p == '\r' || *p == '\n' ? " (a value cannot span lines "
+                 "here)" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* "host:port" or "[v6addr]:port": a host of letters, digits, '.', '-'
+ * and '_' (or an IPv6 address in brackets) and a port 1..65535. */
+static int
+check_address(const char *text, char *err, size_t errlen)
+{
+    const char *colon, *host = text, *p;
+    char *end;
+    long port;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (close == NULL || close[1] != ':' || close == text + 1)
+            goto bad;
+        for (p = text + 1; p < close; p++)
+            if (!strchr("0123456789abcdefABCDEF:.", *p))
+                goto bad;
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || colon == text)
+            goto bad;
+        for (p = host; p < colon; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9') || strchr(".-_", *p)))
+                goto bad;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0
+        || port < 1 || port > 65535)
+        goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "expected \"host:port\" (port 1..65535), got "
+             "\"%s\"", text);
+    return -1;
+}
+
+/* What the flags of a STRING, SECRET or STRLIST row say of its text. */
+static int
+check_string(const outpost_option_t *o, const char *text, char *err,
+             size_t errlen)
+{
+    char why[256];
+
+    if ((o->flags & OUTPOST_OPT_ADDRESS)
+        && check_address(text, err, errlen) != 0)
+        return -1;
+    if ((o->flags & OUTPOST_OPT_PATH) && text[0] == '\0') {
+        snprintf(err, errlen, "an empty path");
+        return -1;
+    }
+    if (o->flags & OUTPOST_OPT_REGEX) {
+        regex_t re;
+
+        if (outpost_regex_compile(&re, text, REG_EXTENDED | REG_NOSUB, why,
+                                  sizeof(why)) != 0) {
+            snprintf(err, errlen, "regex: %s", why);
+            return -1;
+        }
+        regfree(&re);
+    }
+    return 0;
+}
+
 int
 option_check_value(const outpost_option_t *o, const char *text,
                    char *err, size_t errlen)
 {
     const char *form;
+    char why[256];
     int64_t i;
     double d;
     int b;
 
+    if (check_text(o, text, err, errlen) != 0)
+        return -1;
     switch (o->type) {
     case OUTPOST_OPT_STRING:
     case OUTPOST_OPT_SECRET:
-        return 0;
+        return check_string(o, text, err, errlen);
     case OUTPOST_OPT_STRLIST:
+        if (check_string(o, text, err, errlen) != 0)
+            return -1;
         form = option_pair_form(o);
-        if (form == NULL || (text[0] != '=' && strchr(text, '=') != NULL))
+        if (form == NULL)
             return 0;
-        snprintf(err, errlen, "expected \"%s\", got \"%s\"", form, text);
-        return -1;
+        if (text[0] == '=' || strchr(text, '=') == NULL) {
+            snprintf(err, errlen, "expected \"%s\", got \"%s\"", form,
+                     text);
+            return -1;
+        }
+        if (strcmp(form, "key=glob") == 0
+            && outpost_glob_check(strchr(text, '=') + 1, why,
+                                  sizeof(why)) != 0) {
+            snprintf(err, errlen, "glob \"%.60s\": %s", text, why);
+            return -1;
+        }
+        return 0;
     case OUTPOST_OPT_INT:
     case OUTPOST_OPT_INTLIST:
         if (parse_int(text, &i) != 0) {
@@ -168,51 +278,106 @@ option_check_value(const outpost_option_t *o, const char *text,
     return -1;
 }
 
+/* --- text -------------------------------------------------------------- */
+
+size_t
+option_utf8_invalid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *) text;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i], n, cp, min;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return i;
+        if (len - i <= n)
+            return i;
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 /* --- files and secrets ------------------------------------------------- */
 
+/* Never blocks: a FIFO, a device or a directory named where a file is
+ * expected is refused before anything is read from it (opening a FIFO
+ * O_NONBLOCK returns at once; reading it would wait for a writer). */
 char *
-option_read_file(const char *path, size_t max)
+option_read_file(const char *path, size_t max, size_t *lenp, char *why,
+                 size_t whylen)
 {
-    size_t len = 0, cap = 256;
-    char *buf = NULL, *p;
-    int fd, saved = 0;
+    size_t len = 0, cap;
+    struct stat st;
+    char *buf = NULL;
+    int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
         return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "not a regular file");
+        goto fail;
+    }
+    if ((uintmax_t) st.st_size > max) {
+        snprintf(why, whylen, "larger than %zu bytes", max);
+        goto fail;
+    }
+    /* One byte more than fstat says, to see a file that grew. */
+    cap = (size_t) st.st_size + 2;
+    if ((buf = malloc(cap)) == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto fail;
+    }
     for (;;) {
-        ssize_t got;
+        ssize_t got = read(fd, buf + len, cap - 1 - len);
 
-        if (buf == NULL || len + 1 == cap) {
-            if (buf && cap > max) {
-                saved = EFBIG;
-                break;
-            }
-            p = realloc(buf, buf ? cap * 2 : cap);
-            if (p == NULL) {
-                saved = ENOMEM;
-                break;
-            }
-            cap = buf ? cap * 2 : cap;
-            buf = p;
-        }
-        got = read(fd, buf + len, cap - 1 - len);
-        if (got < 0 && errno == EINTR)
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (got <= 0) {
-            saved = got < 0 ? errno : 0;
-            break;
+        if (got < 0) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            goto fail;
         }
+        if (got == 0)
+            break;
         len += (size_t) got;
+        if (len == cap - 1) {
+            snprintf(why, whylen, "changed while being read");
+            goto fail;
+        }
     }
     close(fd);
-    if (saved != 0) {
-        free(buf);
-        errno = saved;
-        return NULL;
-    }
     buf[len] = '\0';
+    if (lenp)
+        *lenp = len;
     return buf;
+fail:
+    free(buf);
+    close(fd);
+    return NULL;
 }
 
 int
@@ -220,15 +385,22 @@ option_secret_read(enum secret_variant variant, const char *arg,
                    char **out, char *err, size_t errlen)
 {
     const char *v;
+    char why[128];
     size_t len;
 
     if (variant == SECRET_FILE) {
-        *out = option_read_file(arg, SECRET_FILE_MAX);
+        *out = option_read_file(arg, SECRET_FILE_MAX, &len, why, sizeof(why));
         if (*out == NULL) {
-            snprintf(err, errlen, "cannot read %s: %s", arg, strerror(errno));
+            snprintf(err, errlen, "cannot read %s: %s", arg, why);
             return -1;
         }
-        len = strlen(*out);
+        if (memchr(*out, '\0', len) != NULL) {
+            snprintf(err, errlen, "%s holds a NUL byte", arg);
+            explicit_bzero(*out, len);
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
         while (len > 0 && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
             (*out)[--len] = '\0';
         return 0;

@@ -70,9 +70,16 @@ void options_warm(const outpost_option_t *table);
 /* Frees the parsed defaults; at exit, for leak checkers. */
 void options_release_defaults(void);
 
-/* The whole of a (small) file as a string. NULL with errno set when it
- * cannot be read or is larger than max bytes (EFBIG). */
-char *option_read_file(const char *path, size_t max);
+/* The offset of the first byte of text[0..len) that is not valid UTF-8
+ * (overlong forms and surrogates included); len when all is. */
+size_t option_utf8_invalid(const char *text, size_t len);
+
+/* The whole of a (small) regular file as a string, its length in *len
+ * (it may hold NUL bytes). Never blocks: a FIFO, device or directory is
+ * refused unread. NULL with the reason in why when it cannot be read, is
+ * not a regular file or is larger than max bytes. */
+char *option_read_file(const char *path, size_t max, size_t *len, char *why,
+                       size_t whylen);
 
 /* A libconfuse option array under construction. cfg_init() copies what
  * it is given, so a builder is freed right after cfg_init(). */

@@ -469,15 +469,29 @@ queue_open(const struct queue_opts *o)
 void
 queue_close(struct queue *q)
 {
+    uint64_t dropped;
+    size_t left;
+
     if (q == NULL)
         return;
-    if (q->count > 0 && spill_memory(q) != 0)
+    if (q->count > 0 && spill_memory(q) != 0) {
         log_write(q->spill ? OUTPOST_LOG_ERROR : OUTPOST_LOG_WARN, "queue",
                   "stop", q->name, NULL, 0, "%zu queued records discarded%s",
                   q->count, q->spill ? ": they could not be spilled to disk"
                                      : " (no spill directory)");
+        q->dropped += q->count;
+    }
     while (q->count > 0)
         outpost_record_unref(ring_pop(q));
+    /* The closing account: with what the output delivered (and failed),
+     * it adds up to every record this queue was given. */
+    left = disk_count(q);
+    dropped = q->dropped + disk_dropped(q);
+    if (left > 0 || dropped > 0)
+        log_write(dropped ? OUTPOST_LOG_WARN : OUTPOST_LOG_INFO, "queue",
+                  "stop", q->name, NULL, 0,
+                  "%zu records stay queued on disk; %" PRIu64 " dropped in "
+                  "all since start", left, dropped);
     spill_close(q->spill);
     record_decoder_free(&q->dec);
     codec_buf_free(&q->enc);

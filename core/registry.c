@@ -9,18 +9,158 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <ltdl.h>
 #include "config.h"
 #include "options.h"
 #include "registry.h"
 
-/* The size of outpost_plugin_t in ABI version 1. A later version may only
- * append fields (providers came after validate), so a plugin's struct is
- * never smaller than this; read an appended field with plugin_has(). */
+/* The size of outpost_plugin_t in ABI 1.0. A later minor may only append
+ * fields (providers came after validate, in 1.1), so a plugin's struct is
+ * never smaller than this; read an appended field with PLUGIN_HAS(). */
 #define PLUGIN_V1_SIZE offsetof(outpost_plugin_t, providers)
+/* A struct_size past this is not a plugin's struct but garbage. */
+#define PLUGIN_MAX_SIZE 4096
+
+/* --- the layouts plugins compile in -------------------------------------
+ * A plugin builds the SDK's types into its own code: it fills
+ * outpost_plugin_t and outpost_option_t, reads outpost_batch_t and the
+ * record structs (record.h's inline functions too), so the version check
+ * only protects it if a layout never changes without the version. These
+ * frozen copies are ABI 1.2 as plugins compile it; the build fails when a
+ * type in include/outpost/ drifts from them. Changing a layout means:
+ * bump OUTPOST_ABI_VERSION (appending to outpost_plugin_t: the minor),
+ * then write the new layout here. */
+_Static_assert(OUTPOST_ABI_VERSION == 1 && OUTPOST_ABI_MINOR == 2,
+               "the plugin ABI changed: record its layouts below");
+
+struct abi1_option {
+    const char *name; int type; size_t offset; const char *def;
+    const char *help; unsigned flags; double min, max; const char *choices;
+};
+struct abi1_list      { size_t n; void *v; };
+struct abi1_batch     { void *records; size_t n; };
+struct abi1_plugin {
+    uint32_t abi_version, struct_size; const char *name, *description;
+    int kind; uint32_t flags; const void *options; size_t conf_size;
+    void (*init)(void), (*shutdown)(void), (*collect)(void),
+         (*process)(void), (*tick)(void), (*write)(void), (*flush)(void),
+         (*control)(void), (*validate)(void);
+    const void *providers;                                /* 1.1 */
+    void (*validate_provider)(void);                      /* 1.1 */
+    const void *output_defaults;                          /* 1.2 */
+    void (*output_tick)(void);                            /* 1.2 */
+};
+struct abi1_field {
+    const char *key; uint32_t type;
+    union { int64_t i; double f; int b; const char *s; } v;
+};
+struct abi1_tag       { const char *key, *value; };
+struct abi1_default   { const char *name, *value; };                /* 1.2 */
+struct abi1_event     { char *message, *dedup_key; void *cause; };
+struct abi1_record {
+    uint32_t refs; uint8_t kind, event_kind, severity, flags;
+    uint16_t nfields, capfields; int64_t ts_ns; const char *name;
+    void *tags, *fields, *event;
+};
+
+#define ABI_FIELD(T, S, f) \
+    _Static_assert(offsetof(T, f) == offsetof(struct S, f) \
+                   && sizeof(((T *) 0)->f) == sizeof(((struct S *) 0)->f), \
+                   #T "." #f " moved or changed size: bump the ABI version")
+#define ABI_SIZE(T, S) \
+    _Static_assert(sizeof(T) == sizeof(struct S), \
+                   #T " changed size: bump the ABI version")
+
+ABI_FIELD(outpost_option_t, abi1_option, name);
+ABI_FIELD(outpost_option_t, abi1_option, type);
+ABI_FIELD(outpost_option_t, abi1_option, offset);
+ABI_FIELD(outpost_option_t, abi1_option, def);
+ABI_FIELD(outpost_option_t, abi1_option, help);
+ABI_FIELD(outpost_option_t, abi1_option, flags);
+ABI_FIELD(outpost_option_t, abi1_option, min);
+ABI_FIELD(outpost_option_t, abi1_option, max);
+ABI_FIELD(outpost_option_t, abi1_option, choices);
+ABI_SIZE(outpost_option_t, abi1_option);
+ABI_FIELD(outpost_strlist_t, abi1_list, n);
+ABI_FIELD(outpost_strlist_t, abi1_list, v);
+ABI_SIZE(outpost_strlist_t, abi1_list);
+ABI_FIELD(outpost_intlist_t, abi1_list, n);
+ABI_FIELD(outpost_intlist_t, abi1_list, v);
+ABI_SIZE(outpost_intlist_t, abi1_list);
+ABI_FIELD(outpost_batch_t, abi1_batch, records);
+ABI_FIELD(outpost_batch_t, abi1_batch, n);
+ABI_SIZE(outpost_batch_t, abi1_batch);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, abi_version);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, struct_size);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, name);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, description);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, kind);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, flags);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, options);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, conf_size);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, init);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, shutdown);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, collect);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, process);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, tick);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, write);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, flush);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, control);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, validate);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, providers);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, validate_provider);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, output_defaults);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, output_tick);
+ABI_SIZE(outpost_plugin_t, abi1_plugin);
+ABI_FIELD(outpost_field_t, abi1_field, key);
+ABI_FIELD(outpost_field_t, abi1_field, type);
+ABI_FIELD(outpost_field_t, abi1_field, v);
+ABI_SIZE(outpost_field_t, abi1_field);
+ABI_FIELD(outpost_default_t, abi1_default, name);
+ABI_FIELD(outpost_default_t, abi1_default, value);
+ABI_SIZE(outpost_default_t, abi1_default);
+ABI_FIELD(outpost_tag_t, abi1_tag, key);
+ABI_FIELD(outpost_tag_t, abi1_tag, value);
+ABI_SIZE(outpost_tag_t, abi1_tag);
+ABI_FIELD(outpost_event_info_t, abi1_event, message);
+ABI_FIELD(outpost_event_info_t, abi1_event, dedup_key);
+ABI_FIELD(outpost_event_info_t, abi1_event, cause);
+ABI_SIZE(outpost_event_info_t, abi1_event);
+ABI_FIELD(outpost_record_t, abi1_record, refs);
+ABI_FIELD(outpost_record_t, abi1_record, kind);
+ABI_FIELD(outpost_record_t, abi1_record, event_kind);
+ABI_FIELD(outpost_record_t, abi1_record, severity);
+ABI_FIELD(outpost_record_t, abi1_record, flags);
+ABI_FIELD(outpost_record_t, abi1_record, nfields);
+ABI_FIELD(outpost_record_t, abi1_record, capfields);
+ABI_FIELD(outpost_record_t, abi1_record, ts_ns);
+ABI_FIELD(outpost_record_t, abi1_record, name);
+ABI_FIELD(outpost_record_t, abi1_record, tags);
+ABI_FIELD(outpost_record_t, abi1_record, fields);
+ABI_FIELD(outpost_record_t, abi1_record, event);
+ABI_SIZE(outpost_record_t, abi1_record);
+
+/* The values plugins compile in are part of the ABI too. */
+_Static_assert(OUTPOST_INPUT == 1 && OUTPOST_FILTER == 2
+               && OUTPOST_OUTPUT == 3
+               && OUTPOST_OK == 0 && OUTPOST_RETRY == 1 && OUTPOST_FAIL == 2
+               && OUTPOST_RUN_DONE == 0 && OUTPOST_RUN_PENDING == 1
+               && OUTPOST_PASS == 0 && OUTPOST_DROP == 1
+               && OUTPOST_LOG_DEBUG == 0 && OUTPOST_LOG_ERROR == 3
+               && OUTPOST_OPT_STRING == 1 && OUTPOST_OPT_ENUM == 9
+               && OUTPOST_OPT_REQUIRED == 0x1u
+               && OUTPOST_PLUGIN_ASYNC == 0x1u
+               && OUTPOST_PLUGIN_NOTIFIER == 0x2u
+               && OUTPOST_MEASUREMENT == 1 && OUTPOST_EVENT == 2
+               && OUTPOST_FIELD_INT == 1 && OUTPOST_FIELD_STRING == 4
+               && OUTPOST_EV_STATE_CHANGE == 1 && OUTPOST_EV_ESCALATE == 6
+               && OUTPOST_SEV_INFO == 1 && OUTPOST_SEV_CRITICAL == 4,
+               "a value plugins compile in changed: bump the ABI version");
 
 /* Names that the top level of outpost.conf uses itself. */
 static const char *const reserved[] = {
@@ -226,17 +366,29 @@ registry_check_abi(const outpost_plugin_t *p, const char *origin, char *err,
            && p->name ? p->name : "?";
     if (p->abi_version != OUTPOST_ABI_VERSION) {
         snprintf(err, errlen, "%s: plugin '%s' was built for ABI version %u, "
-                 "this outpostd has ABI version %d; rebuild it against this "
-                 "SDK", origin, name, (unsigned) p->abi_version,
-                 OUTPOST_ABI_VERSION);
+                 "this outpostd has ABI version %d.%d; rebuild it against "
+                 "this SDK", origin, name, (unsigned) p->abi_version,
+                 OUTPOST_ABI_VERSION, OUTPOST_ABI_MINOR);
         return -1;
     }
-    if (p->struct_size < PLUGIN_V1_SIZE) {
-        snprintf(err, errlen, "%s: plugin '%s' has struct_size %u, smaller "
-                 "than %zu in ABI version %d; rebuild it against this SDK",
-                 origin, name, (unsigned) p->struct_size, PLUGIN_V1_SIZE,
-                 OUTPOST_ABI_VERSION);
+    if (p->struct_size < PLUGIN_V1_SIZE || p->struct_size > PLUGIN_MAX_SIZE) {
+        snprintf(err, errlen, "%s: plugin '%s' has struct_size %u, not "
+                 "between %zu (ABI version %d.0) and %d; rebuild it against "
+                 "this SDK", origin, name, (unsigned) p->struct_size,
+                 PLUGIN_V1_SIZE, OUTPOST_ABI_VERSION, PLUGIN_MAX_SIZE);
         return -1;
+    }
+    /* Built for a newer minor: fine while it leaves the fields this core
+     * does not know zero (a plugin's static struct has zero padding). */
+    for (size_t i = sizeof(*p); i < p->struct_size; i++) {
+        if (((const unsigned char *) p)[i] != 0) {
+            snprintf(err, errlen, "%s: plugin '%s' sets fields that ABI "
+                     "version %d.%d does not have (its struct_size is %u, "
+                     "this outpostd knows %zu): it needs a newer outpostd",
+                     origin, name, OUTPOST_ABI_VERSION, OUTPOST_ABI_MINOR,
+                     (unsigned) p->struct_size, sizeof(*p));
+            return -1;
+        }
     }
     return check_fields(p, origin, err, errlen);
 }
@@ -328,13 +480,38 @@ registry_add(struct registry *r, const outpost_plugin_t *p,
 
 /* 1 when a plugin was added, 0 when path was already loaded, -1. */
 static int
+has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int
 load_one(struct registry *r, const char *path, struct diag *d)
 {
     const outpost_plugin_t *p;
     const lt_dlinfo *info;
     const char *origin;
     lt_dlhandle h;
+    struct stat st;
 
+    /* dlopen would wait forever on a FIFO named *.so. lt_dlopenext tries
+     * path, then path.so: check what it would open (a directory of the
+     * same name, as in a build tree, is not it). */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        diag_add(d, path, 0, "cannot load plugin: not a regular file");
+        return -1;
+    }
+    if (!has_suffix(path, ".so")) {
+        char so[PATH_MAX];
+
+        snprintf(so, sizeof(so), "%s.so", path);
+        if (stat(so, &st) == 0 && !S_ISREG(st.st_mode)) {
+            diag_add(d, so, 0, "cannot load plugin: not a regular file");
+            return -1;
+        }
+    }
     h = lt_dlopenext(path);
     if (h == NULL) {
         diag_add(d, path, 0, "cannot load plugin: %s", lt_dlerror());

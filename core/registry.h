@@ -14,9 +14,10 @@ struct registry;
 struct registry *registry_new(void);
 void registry_free(struct registry *r);
 
-/* Checks abi_version, struct_size and required fields. 0 when usable;
- * otherwise -1 with a message naming the plugin (origin) and both ABI
- * versions in err. */
+/* Checks abi_version, struct_size (a plugin built for a newer minor must
+ * leave the fields this core does not know zero) and required fields. 0
+ * when usable; otherwise -1 with a message naming the plugin (origin) and
+ * both ABI versions in err. */
 int registry_check_abi(const outpost_plugin_t *p, const char *origin,
                        char *err, size_t errlen);
 

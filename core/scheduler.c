@@ -9,6 +9,24 @@
  * error "timeout". Plugins flagged OUTPOST_PLUGIN_ASYNC collect on the
  * loop thread; others on a collector thread, so a slow input never delays
  * another.
+ *
+ * Overload. When the loop cannot keep pace (more checks than this
+ * machine can run), ticks fire late. A tick later than overload_margin()
+ * of its input's timeout cannot start in time: it is skipped and counted
+ * (stats.overloaded), which costs next to nothing, so the loop catches up
+ * instead of piling up transfers and memory. The first skip of an
+ * episode logs one warning naming the shortfall (how late, how many
+ * checks are due, how many started); the end of the episode and the
+ * stop log what it cost. A run that times out while the loop ran late
+ * by a quarter of its timeout (run_starved: the vendor had no fair
+ * chance) reports status unknown, reason "agent overloaded" (no
+ * "success" field), never a failed check: the vendor was not measured.
+ * Slots that passed while the loop was late are counted as skipped too,
+ * and during an episode no run starts while more are in flight than end
+ * in two seconds at the recent pace (overload_full). So runs start no
+ * faster than the agent can finish them, and what is in flight
+ * (transfers, their buffers: the memory) stays bounded by that pace
+ * instead of growing with the backlog until everything times out.
  */
 #include <malloc.h>
 #include <math.h>
@@ -25,6 +43,13 @@
 
 #define DEADLINE_GRACE_MS 20    /* let a plugin report its own timeout */
 #define LATE_BUCKETS      64    /* log2 histogram of lateness in us */
+#define OVERLOAD_MIN_MS   500   /* lateness never called overload below it */
+#define OVERLOAD_SKIP_MS  1000  /* a tick this late is skipped anyway */
+#define OVERLOAD_FLIGHT_MS 2000 /* overloaded: in flight <= this much ... */
+#define OVERLOAD_MIN_FLIGHT 64  /* ... of the pace runs end at, or this */
+#define OVERLOAD_CALM_MS  1000  /* no skip for this long: episode over */
+#define LAG_BUCKET_MS     250   /* history of the loop's lateness ... */
+#define LAG_BUCKETS       64    /* ... over the last 16 s */
 
 struct input_rt {
     struct scheduler   *s;
@@ -36,6 +61,23 @@ struct input_rt {
     _Atomic int64_t     defer_until; /* wall ns; see outpost_input_defer */
     int                 failing;     /* the last check failed */
     uint64_t            failures;    /* consecutive failed checks */
+    int                 busy_warned; /* "still busy" logged, not run since */
+};
+
+/* An overload episode (loop thread only); see the top of the file. */
+struct overload {
+    int      on;                /* warned, not over yet */
+    int64_t  since_ms;
+    int64_t  last_skip_ms;
+    int64_t  max_late_ms;
+    uint64_t skipped;           /* in this episode */
+    uint64_t started;           /* in this episode */
+    int64_t  win_ms;            /* the current one-second window */
+    uint64_t win_started, win_done;
+    int64_t  last_ms;           /* the previous one, or 0 */
+    uint64_t last_started, last_done;
+    int64_t  lag_at[LAG_BUCKETS];       /* start of the bucket's 250 ms */
+    int64_t  lag_max[LAG_BUCKETS];      /* the worst lateness seen in it */
 };
 
 struct job {
@@ -65,6 +107,8 @@ struct scheduler {
 
     outpost_run_t     *run_pool;      /* ended runs for reuse (loop) */
     size_t             run_pooled;
+    struct overload    ov;            /* loop thread */
+    double             due_per_s;     /* checks the config asks for */
 };
 
 /* The running scheduler, for outpost_input_defer() (one agent per
@@ -81,6 +125,236 @@ scheduler_spread_offset(size_t i, int64_t interval_ms)
     double frac = fmod((double) i * 0.6180339887498949, 1.0);
 
     return (int64_t) (frac * (double) interval_ms);
+}
+
+/* --- overload (loop thread) -------------------------------------------- */
+
+/* How late a tick may fire and still start its check: half the timeout,
+ * but never more than OVERLOAD_SKIP_MS (a loop a second behind has a
+ * second of starts queued in front of the transfers it should drive) nor
+ * less than OVERLOAD_MIN_MS, so a loop that hiccups is not called
+ * overloaded. */
+static int64_t
+overload_margin(int64_t timeout_ms)
+{
+    int64_t m = timeout_ms / 2;
+
+    return m > OVERLOAD_SKIP_MS ? OVERLOAD_SKIP_MS
+         : m < OVERLOAD_MIN_MS ? OVERLOAD_MIN_MS : m;
+}
+
+/* Notes how late the loop ran a timer (a tick, a deadline) at now. */
+static void
+lag_note(struct overload *ov, int64_t now, int64_t late)
+{
+    int64_t at = now - now % LAG_BUCKET_MS;
+    size_t b = (size_t) (at / LAG_BUCKET_MS) % LAG_BUCKETS;
+
+    if (ov->lag_at[b] != at) {
+        ov->lag_at[b] = at;
+        ov->lag_max[b] = 0;
+    }
+    if (late > ov->lag_max[b])
+        ov->lag_max[b] = late;
+}
+
+/* The worst lateness of the loop in [from, to] (the last 16 s at most). */
+static int64_t
+lag_during(const struct overload *ov, int64_t from, int64_t to)
+{
+    int64_t worst = 0;
+
+    if (to - from > LAG_BUCKET_MS * (LAG_BUCKETS - 1))
+        from = to - LAG_BUCKET_MS * (LAG_BUCKETS - 1);
+    for (int64_t at = from - from % LAG_BUCKET_MS; at <= to;
+         at += LAG_BUCKET_MS) {
+        size_t b = (size_t) (at / LAG_BUCKET_MS) % LAG_BUCKETS;
+
+        if (ov->lag_at[b] == at && ov->lag_max[b] > worst)
+            worst = ov->lag_max[b];
+    }
+    return worst;
+}
+
+/* Did the agent's own lateness, while this run lasted, cost it a quarter
+ * of its timeout (500 ms at least)? Then its timeout says nothing about
+ * the vendor. Lower than the margin for skipping: a run starved that
+ * much had no fair chance, though the loop was not late enough to skip. */
+static int
+run_starved(struct scheduler *s, const outpost_run_t *run, int64_t now)
+{
+    int64_t timeout = outpost_instance_timeout_ms(run->inst);
+    int64_t limit = timeout / 4 > OVERLOAD_MIN_MS ? timeout / 4
+                                                  : OVERLOAD_MIN_MS;
+
+    return lag_during(&s->ov, run->start_ms, now) > limit;
+}
+
+/* A copy of a failed check's measurement, recast as status unknown,
+ * reason "agent overloaded": every field but "success". NULL on ENOMEM. */
+static outpost_record_t *
+as_overloaded(const outpost_record_t *rec)
+{
+    outpost_record_t *n = outpost_measurement_new(rec->name, rec->tags,
+                                                  rec->ts_ns);
+
+    if (n == NULL)
+        return NULL;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const outpost_field_t *f = &rec->fields[i];
+
+        if (strcmp(f->key, "success") == 0)
+            continue;
+        switch (f->type) {
+        case OUTPOST_FIELD_INT:
+            outpost_record_add_int(n, f->key, f->v.i);
+            break;
+        case OUTPOST_FIELD_FLOAT:
+            outpost_record_add_float(n, f->key, f->v.f);
+            break;
+        case OUTPOST_FIELD_BOOL:
+            outpost_record_add_bool(n, f->key, f->v.b);
+            break;
+        case OUTPOST_FIELD_STRING:
+            outpost_record_add_str(n, f->key, f->v.s);
+            break;
+        }
+    }
+    outpost_record_add_str(n, "status_hint", "unknown");
+    outpost_record_add_str(n, "reason", "agent overloaded");
+    return n;
+}
+
+/* The checks of a run that timed out while the agent starved it are
+ * not the vendor's failures: recast them (loop thread). */
+static void
+unblame_timeouts(struct scheduler *s, outpost_run_t *run)
+{
+    int starved = -1;
+
+    for (size_t i = 0; i < run->nrecs; i++) {
+        outpost_record_t *rec = run->recs[i], *n;
+        const char *err = outpost_record_string(rec, "error");
+
+        if (rec->kind != OUTPOST_MEASUREMENT || err == NULL
+            || strncmp(err, "timeout", 7) != 0
+            || outpost_record_number(rec, "success", 1) != 0)
+            continue;
+        if (starved < 0)
+            starved = run_starved(s, run, clock_mono_ms());
+        if (!starved || (n = as_overloaded(rec)) == NULL)
+            continue;
+        outpost_record_unref(rec);
+        run->recs[i] = n;
+        pthread_mutex_lock(&s->lock);
+        s->stats.overload_unknown++;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* Counts in the one-second windows: started > 0 a run started, 0 a
+ * tick skipped, < 0 a run ended. */
+static void
+overload_window(struct overload *ov, int64_t now, int started)
+{
+    if (now - ov->win_ms >= 1000) {
+        int recent = now - ov->win_ms < 2000;
+
+        ov->last_ms = recent ? ov->win_ms : 0;
+        ov->last_started = recent ? ov->win_started : 0;
+        ov->last_done = recent ? ov->win_done : 0;
+        ov->win_ms = now;
+        ov->win_started = ov->win_done = 0;
+    }
+    ov->win_started += started > 0;
+    ov->win_done += started < 0;
+    if (ov->on)
+        ov->started += started > 0;
+}
+
+/* A tick that cannot start in time: skip it, count it, warn once. */
+static void
+overload_skip(struct scheduler *s, struct input_rt *rt, int64_t late,
+              int64_t timeout, int64_t now)
+{
+    struct overload *ov = &s->ov;
+
+    pthread_mutex_lock(&s->lock);
+    s->stats.overloaded++;
+    pthread_mutex_unlock(&s->lock);
+    if (!ov->on) {
+        int64_t from = ov->last_ms ? ov->last_ms : ov->win_ms;
+        double secs = (double) (now - from) / 1000.0;
+
+        if (secs < 0.001)
+            secs = 0.001;
+        ov->on = 1;
+        ov->since_ms = now;
+        ov->skipped = ov->started = 0;
+        ov->max_late_ms = 0;
+        outpost_log(rt->inst, OUTPOST_LOG_WARN, "collect",
+                    "agent overloaded: checks start %lld ms behind "
+                    "schedule (the limit is %lld ms for a %lld ms "
+                    "timeout): %.0f checks/s are due, %.0f/s started over "
+                    "the last %.1f s. Checks that cannot start in time "
+                    "are skipped and counted until the agent catches up",
+                    (long long) late, (long long) overload_margin(timeout),
+                    (long long) timeout, s->due_per_s,
+                    (double) (ov->last_started + ov->win_started) / secs,
+                    secs);
+    }
+    overload_window(ov, now, 0);
+    ov->skipped++;
+    ov->last_skip_ms = now;
+    if (late > ov->max_late_ms)
+        ov->max_late_ms = late;
+}
+
+/* While overloaded, no more runs in flight than the loop ends in
+ * OVERLOAD_FLIGHT_MS (at its recent pace): more would only share the
+ * same CPU, each taking longer, until all of them time out, and hold
+ * their transfers' memory meanwhile. The cap follows the pace, so it
+ * opens again as runs get faster. */
+static int
+overload_full(struct scheduler *s, int64_t now)
+{
+    const struct overload *ov = &s->ov;
+    int64_t from = ov->last_ms ? ov->last_ms : ov->win_ms;
+    double secs = (double) (now - from) / 1000.0;
+    double pace = (double) (ov->last_done + ov->win_done)
+                  / (secs > 0.5 ? secs : 0.5);
+    double cap = pace * OVERLOAD_FLIGHT_MS / 1000.0;
+    size_t inflight;
+
+    if (!ov->on)
+        return 0;
+    if (cap < OVERLOAD_MIN_FLIGHT)
+        cap = OVERLOAD_MIN_FLIGHT;
+    pthread_mutex_lock(&s->lock);
+    inflight = s->inflight;
+    pthread_mutex_unlock(&s->lock);
+    return (double) inflight >= cap;
+}
+
+/* A tick on time: ends an episode that has been calm long enough. */
+static void
+overload_calm(struct scheduler *s, int64_t now)
+{
+    struct overload *ov = &s->ov;
+    double secs;
+
+    if (!ov->on || now - ov->last_skip_ms < OVERLOAD_CALM_MS)
+        return;
+    ov->on = 0;
+    secs = (double) (ov->last_skip_ms - ov->since_ms) / 1000.0;
+    if (secs < 1)
+        secs = 1;
+    log_core(OUTPOST_LOG_INFO, "collect",
+             "agent caught up: over %.1f s of overload %llu checks were "
+             "skipped (up to %lld ms late); %.0f/s started of %.0f/s due",
+             secs, (unsigned long long) ov->skipped,
+             (long long) ov->max_late_ms, (double) ov->started / secs,
+             s->due_per_s);
 }
 
 /* --- run lifecycle (loop thread unless said otherwise) ------------------ */
@@ -166,6 +440,7 @@ static void
 submit_ended(struct scheduler *s, outpost_run_t *run)
 {
     if (run->nrecs > 0) {
+        unblame_timeouts(s, run);
         log_transitions(run->rt, run->recs, run->nrecs);
         pipeline_submit(s->pipeline, run->recs, run->nrecs);
         run->nrecs = 0;
@@ -191,6 +466,7 @@ static void
 collect_side_closed(struct scheduler *s, struct input_rt *rt)
 {
     rt->busy = NULL;
+    overload_window(&s->ov, clock_mono_ms(), -1);
     pthread_mutex_lock(&s->lock);
     s->inflight--;
     if (!rt->ran) {
@@ -217,6 +493,7 @@ finish_on_loop(void *arg)
     if (was == RUN_RUNNING) {
         submit_ended(s, run);
         loop_timer_disarm(s->loop, &run->deadline);
+        run_hooks_drop(run);
     }
     collect_side_closed(s, run->rt);
     /* The collect side, and the deadline side if it was still open. */
@@ -231,6 +508,7 @@ cancel_run(outpost_run_t *run, int report)
     struct scheduler *s = run->rt->s;
     outpost_record_t *rec;
     int64_t timeout = outpost_instance_timeout_ms(run->inst);
+    int ours;
 
     pthread_mutex_lock(&run->lock);
     if (run->state != RUN_RUNNING) {
@@ -242,12 +520,20 @@ cancel_run(outpost_run_t *run, int report)
 
     submit_ended(s, run);
 
+    /* The agent's own lateness while the run lasted (this deadline's
+     * included): past the margin, the vendor was not measured. */
+    ours = report && run_starved(s, run, clock_mono_ms());
     rec = report ? outpost_run_measurement(run) : NULL;
     if (rec) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "timeout: no result after %lld ms",
-                 (long long) timeout);
-        outpost_record_add_bool(rec, "success", 0);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "timeout: no result after %lld ms%s",
+                 (long long) timeout,
+                 ours ? ", the agent being too busy to run the check" : "");
+        if (ours) {
+            outpost_record_add_str(rec, "status_hint", "unknown");
+            outpost_record_add_str(rec, "reason", "agent overloaded");
+        } else
+            outpost_record_add_bool(rec, "success", 0);
         outpost_record_add_float(rec, "response_ms",
                                  (double) (clock_mono_ms() - run->start_ms));
         outpost_record_add_str(rec, "error", msg);
@@ -257,21 +543,48 @@ cancel_run(outpost_run_t *run, int report)
     if (report) {
         pthread_mutex_lock(&s->lock);
         s->stats.timeouts++;
+        s->stats.overload_unknown += ours != 0;
         pthread_mutex_unlock(&s->lock);
-        outpost_log(run->inst, OUTPOST_LOG_WARN, "collect",
-                    "run cancelled: still running after its %lld ms timeout",
-                    (long long) timeout);
+        if (!ours)
+            outpost_log(run->inst, OUTPOST_LOG_WARN, "collect",
+                        "run cancelled: still running after its %lld ms "
+                        "timeout", (long long) timeout);
     }
 
-    run->refs++;                /* http_cancel_run may finish the run */
-    http_cancel_run(run);
+    run->refs++;                /* a cancel hook may finish the run */
+    run_hooks_fire(run);
     run_release(run, 2);        /* that extra one, and the deadline side */
 }
 
+/* The deferred verdict of a deadline that fired late (see below). */
+static void
+deadline_recheck(void *arg)
+{
+    outpost_run_t *run = arg;
+
+    cancel_run(run, !run->rt->s->stopping);     /* no-op if it finished */
+    run_release(run, 1);
+}
+
+/* A deadline that fires late may be queued behind the very result it
+ * would cancel: a collector thread finished in time, but the busy loop
+ * has not read its loop_call yet. Then the verdict waits one turn of the
+ * inbox, behind that result (an extra reference keeps the run). */
 static void
 deadline_fired(void *arg)
 {
-    cancel_run(arg, 1);
+    outpost_run_t *run = arg;
+    int64_t due = run->start_ms + outpost_instance_timeout_ms(run->inst)
+                  + DEADLINE_GRACE_MS, now = clock_mono_ms();
+
+    lag_note(&run->rt->s->ov, now, now - due);
+    if (now - due > DEADLINE_GRACE_MS) {
+        run->refs++;
+        if (loop_call(run->rt->s->loop, deadline_recheck, run) == 0)
+            return;
+        run->refs--;
+    }
+    cancel_run(run, 1);
 }
 
 /* --- the SDK side of runs (any thread) ---------------------------------- */
@@ -403,7 +716,6 @@ run_new(struct input_rt *rt)
         rt->s->run_pool = run->pool_next;
         rt->s->run_pooled--;
         run->pool_next = NULL;
-        run->transfers = NULL;
     } else {
         if ((run = calloc(1, sizeof(*run))) == NULL)
             return NULL;
@@ -429,10 +741,16 @@ start_run(struct input_rt *rt)
         pthread_mutex_lock(&s->lock);
         s->stats.skipped++;
         pthread_mutex_unlock(&s->lock);
-        outpost_log(rt->inst, OUTPOST_LOG_WARN, "collect",
-                    "previous run still busy: this interval is skipped");
+        /* Once until a run starts again, not every interval. */
+        if (!rt->busy_warned)
+            outpost_log(rt->inst, OUTPOST_LOG_WARN, "collect",
+                        "previous run still busy: this interval is "
+                        "skipped (and the next ones, until it ends)");
+        rt->busy_warned = 1;
         return;
     }
+    rt->busy_warned = 0;
+    overload_window(&s->ov, clock_mono_ms(), 1);
     run = run_new(rt);
     if (run == NULL) {
         outpost_log(rt->inst, OUTPOST_LOG_ERROR, "collect", "out of memory");
@@ -458,15 +776,22 @@ input_tick(void *arg)
 {
     struct input_rt *rt = arg;
     struct scheduler *s = rt->s;
-    int64_t now = clock_mono_ms(), interval, defer;
+    int64_t now = clock_mono_ms(), interval, defer, late, timeout;
 
     if (s->stopping)
         return;
-    record_lateness(s, now - rt->due_ms);
+    late = now - rt->due_ms;
+    timeout = outpost_instance_timeout_ms(rt->inst);
+    record_lateness(s, late);
+    lag_note(&s->ov, now, late);
     defer = atomic_load(&rt->defer_until);
-    if (s->once || defer == 0 || defer <= outpost_time_now())
+    if (!s->once && (late > overload_margin(timeout)
+                     || overload_full(s, now)))
+        overload_skip(s, rt, late, timeout, now);
+    else if (s->once || defer == 0 || defer <= outpost_time_now()) {
+        overload_calm(s, now);
         start_run(rt);
-    else {
+    } else {
         pthread_mutex_lock(&s->lock);
         s->stats.deferred++;
         pthread_mutex_unlock(&s->lock);
@@ -477,8 +802,16 @@ input_tick(void *arg)
     /* Fixed rate: the next slot after now, skipping any we fell behind. */
     interval = outpost_instance_interval_ms(rt->inst);
     rt->due_ms += interval;
-    if (rt->due_ms <= now)
-        rt->due_ms = now + interval - (now - rt->due_ms) % interval;
+    if (rt->due_ms <= now) {
+        /* Slots that passed while we were late: skipped, and counted. */
+        int64_t missed = (now - rt->due_ms) / interval + 1;
+
+        rt->due_ms += missed * interval;
+        pthread_mutex_lock(&s->lock);
+        s->stats.overloaded += (uint64_t) missed;
+        pthread_mutex_unlock(&s->lock);
+        s->ov.skipped += (uint64_t) missed;
+    }
     loop_timer_arm(s->loop, &rt->timer, rt->due_ms);
 }
 
@@ -532,6 +865,7 @@ arm_all(void *arg)
 
         rt->due_ms = s->once ? now
                              : now + scheduler_spread_offset(i, interval);
+        s->due_per_s += 1000.0 / (double) (interval > 0 ? interval : 1);
         loop_timer_arm(s->loop, &rt->timer, rt->due_ms);
     }
 }
@@ -642,6 +976,16 @@ scheduler_stop(struct scheduler *s)
     }
     s->jobs_tail = NULL;
     wait_inflight(s, 5000);
+    pthread_mutex_lock(&s->lock);
+    if (s->stats.overloaded > 0 || s->stats.overload_unknown > 0)
+        log_core(OUTPOST_LOG_INFO, "stop",
+                 "since start the agent was overloaded: %llu checks "
+                 "skipped, %llu timeouts reported unknown; the loop ran at "
+                 "most %llu ms behind",
+                 (unsigned long long) s->stats.overloaded,
+                 (unsigned long long) s->stats.overload_unknown,
+                 (unsigned long long) (s->stats.late_max_us / 1000));
+    pthread_mutex_unlock(&s->lock);
 }
 
 void

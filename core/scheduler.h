@@ -16,6 +16,10 @@ struct scheduler_stats {
     uint64_t timeouts;        /* runs cancelled at their deadline */
     uint64_t skipped;         /* ticks skipped: the previous run was busy */
     uint64_t deferred;        /* ticks skipped: outpost_input_defer() */
+    uint64_t overloaded;      /* ticks skipped: the agent was too late to
+                                 start them in time (see scheduler.c) */
+    uint64_t overload_unknown;/* runs past their deadline reported unknown,
+                                 "agent overloaded", not failed */
     uint64_t late_p99_us;     /* p99 of start - due, over all runs */
     uint64_t late_max_us;
 };

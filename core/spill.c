@@ -8,11 +8,31 @@
  *   position               the read position (and an flock(2) lock, so two
  *                          agents never share a directory)
  *
- * A segment is a run of entries, each [u32 len][u32 crc32(payload)][payload]
- * (little-endian), rotated once it reaches seg_max (4 MiB, less under a
- * small disk_limit). New segments are numbered after the newest; a segment
- * put in front (spill_prepend) is numbered before the oldest, which is why
- * numbering starts at 2^32 and not 0.
+ * A segment is a run of entries, each one frame (all integers little-endian):
+ *
+ *   [u32 magic "OPR2" = 0x3252504f][u32 len][u32 crc32(payload)]
+ *   [u32 crc32 of the 12 bytes before][payload: len bytes]
+ *
+ * payload is one record in the binary encoding of record_codec.h. The
+ * magic and the header checksum let a reader that meets damage (a flipped
+ * bit, a torn or overwritten stretch) resynchronise: it scans forward for
+ * the next magic whose header and payload both check out, so damage costs
+ * the entries it touches and nothing after them. A header that checks out
+ * but a payload that does not costs exactly that entry. Lost entries are
+ * counted from the frame marks found in the damaged span (at least one a
+ * span), logged in records and counted in `dropped`.
+ *
+ * Segments written before frame marks existed ("v1") hold entries
+ * [u32 len][u32 crc32(payload)][payload]. They are still read (a segment
+ * with no good v2 frame but good v1 ones is v1); damage in one costs the
+ * rest of that segment, as it always did. New entries are always v2, and
+ * a v1 segment is never appended to (invariant 3).
+ *
+ * Segments rotate once they reach seg_max (4 MiB, less under a small
+ * disk_limit). New segments are numbered after the newest; a segment put
+ * in front (spill_prepend) is numbered before the oldest, which is why
+ * numbering starts at 2^32 and not 0. An entry in the directory named like
+ * a segment that is not a regular file is reported and left alone.
  *
  * The position file is one 32-byte record rewritten in place with pwrite:
  * [u32 magic "OPQP"][u32 version][u64 segment seq][u64 byte offset]
@@ -22,8 +42,10 @@
  * Invariants:
  *  1. segs[] is sorted by seq and holds every segment with unconsumed
  *     entries; the read position (rd_off, rd_done) is in segs[0].
- *  2. Bytes before seg->valid are well-formed entries (checked on open or
- *     written by us); nothing after valid is ever read.
+ *  2. Bytes before seg->valid hold the seg->nrec good entries (checked on
+ *     open or written by us), possibly with damaged spans between them
+ *     that every reader steps over the same way (frame_resync); nothing
+ *     after valid is ever read.
  *  3. Appends only go to the newest segment and only when wr_fd is open;
  *     a segment found on open, or one whose write failed, is never
  *     appended to again, so a torn tail is never followed by good data.
@@ -210,20 +232,23 @@ spill_enforce_limit(struct spill *s)
 int
 spill_frame_begin(struct codec_buf *b, size_t *mark)
 {
-    if (codec_buf_reserve(b, ENTRY_HDR) != 0)
+    if (codec_buf_reserve(b, FRAME_HDR) != 0)
         return -1;
     *mark = b->len;
-    b->len += ENTRY_HDR;
+    b->len += FRAME_HDR;
     return 0;
 }
 
 void
 spill_frame_end(struct codec_buf *b, size_t mark)
 {
-    uint32_t len = (uint32_t) (b->len - mark - ENTRY_HDR);
+    uint8_t *h = b->p + mark;
+    uint32_t len = (uint32_t) (b->len - mark - FRAME_HDR);
 
-    put_le32(b->p + mark, len);
-    put_le32(b->p + mark + 4, spill_crc32(b->p + mark + ENTRY_HDR, len));
+    put_le32(h, FRAME_MAGIC);
+    put_le32(h + 4, len);
+    put_le32(h + 8, spill_crc32(h + FRAME_HDR, len));
+    put_le32(h + 12, spill_crc32(h, 12));
 }
 
 void
@@ -318,6 +343,7 @@ spill_prepend(struct spill *s, const struct codec_buf *framed, size_t n)
         return -1;
     }
     sg.seq = s->segs[0].seq - 1;
+    sg.fmt = SEG_V2;
     sg.size = sg.valid = framed->len;
     sg.nrec = n;
     seg_path(s, sg.seq, ".tmp", tmp, sizeof(tmp));
@@ -429,67 +455,112 @@ spill_cursor_init(struct spill *s, struct spill_cursor *c)
     c->pos = 0;
 }
 
-/* The entries of segment i from the cursor on cannot be read: drop them
- * from the books (invariant 2) and stop appending there (invariant 3). */
-static uint64_t
-lose_tail(struct spill *s, struct spill_cursor *c, const char *why)
+/* Reads and checks the frame at off of sg: 1 good (*h, *elen), 0 damaged,
+ * -1 I/O error (logged). */
+static int
+frame_read(struct spill *s, const struct seg *sg, uint64_t off,
+           const uint8_t **h, uint32_t *elen)
 {
-    struct seg *sg = &s->segs[c->seg];
-    uint64_t lost = sg->nrec - c->idx;
+    size_t hl = frame_hdr(sg->fmt);
 
-    s->corrupt++;
-    s->dropped += lost;
-    s->records -= lost;
-    spill_log(s, OUTPOST_LOG_ERROR, "replay",
-              "%016" PRIx64 ".seg: %s at offset %" PRIu64 ": %" PRIu64
-              " records lost", sg->seq, why, c->off, lost);
-    sg->valid = c->off;
-    sg->nrec = c->idx;
-    if (c->seg == s->nsegs - 1 && s->wr_fd >= 0) {
-        close(s->wr_fd);
-        s->wr_fd = -1;
+    if (off > sg->valid || sg->valid - off < hl)
+        return 0;
+    if (read_at(s, sg, off, hl, h) != 0)
+        return -1;
+    if (!frame_head_ok(sg->fmt, *h, sg->valid - off, elen))
+        return 0;
+    if (read_at(s, sg, off, hl + (size_t) *elen, h) != 0)
+        return -1;
+    return frame_body_ok(sg->fmt, *h, *elen);
+}
+
+/* The frame expected at *off in segment i, entry idx, is damaged: moves
+ * *off to the next good frame (sg->valid when none is left) and books
+ * the entries lost in between (invariant 2): those of nrec that the rest
+ * of the segment no longer holds. A span found on open was booked then,
+ * so stepping over it again loses nothing more. 0, or -1 (logged). */
+static int
+resync(struct spill *s, size_t i, uint64_t *off, uint64_t idx,
+       uint64_t *lost)
+{
+    struct seg *sg = &s->segs[i];
+    struct codec_buf b = { 0 };
+    struct frame_scan fs;
+    uint64_t at = *off, left = sg->nrec - idx, next, hint;
+    int fd = reader_fd(s, sg->seq);
+
+    *lost = 0;
+    if (fd < 0 || codec_buf_reserve(&b, (size_t) (sg->valid - at) + 1) != 0)
+        goto fail;
+    while (b.len < sg->valid - at) {
+        ssize_t n = pread(fd, b.p + b.len, (size_t) (sg->valid - at) - b.len,
+                          (off_t) (at + b.len));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        b.len += (size_t) n;
     }
-    return lost;
+    next = frame_resync(sg->fmt, b.p, b.len, 0, &hint);
+    frame_scan(sg->fmt, b.p + next, b.len - next, 0, &fs);
+    codec_buf_free(&b);
+    if (fs.good < left) {
+        *lost = left - fs.good;
+        s->corrupt++;
+        s->dropped += *lost;
+        s->records -= *lost;
+        sg->nrec -= *lost;
+        spill_log(s, OUTPOST_LOG_ERROR, "replay",
+                  "%016" PRIx64 ".seg: damaged entry at offset %" PRIu64
+                  ": %" PRIu64 " record%s lost, reading on at offset %"
+                  PRIu64, sg->seq, at, *lost, *lost == 1 ? "" : "s",
+                  at + next);
+    }
+    *off = at + next;
+    return 0;
+fail:
+    spill_log(s, OUTPOST_LOG_ERROR, "replay",
+              "cannot read %016" PRIx64 ".seg after offset %" PRIu64 ": %s",
+              sg->seq, at, strerror(errno));
+    codec_buf_free(&b);
+    return -1;
 }
 
 int
 spill_cursor_next(struct spill *s, struct spill_cursor *c,
                   const uint8_t **p, uint32_t *len, uint64_t *lost)
 {
-    const uint8_t *h;
-    struct seg *sg;
-    uint32_t elen;
+    for (;;) {
+        const uint8_t *h;
+        struct seg *sg;
+        uint32_t elen;
+        int rc;
 
-    while (c->seg < s->nsegs && c->idx >= s->segs[c->seg].nrec) {
-        c->seg++;
-        c->off = c->idx = 0;
+        while (c->seg < s->nsegs && c->idx >= s->segs[c->seg].nrec) {
+            c->seg++;
+            c->off = c->idx = 0;
+        }
+        if (c->seg >= s->nsegs)
+            return SPILL_END;
+        sg = &s->segs[c->seg];
+        rc = frame_read(s, sg, c->off, &h, &elen);
+        if (rc < 0)
+            return SPILL_ERROR;
+        if (rc == 0) {
+            if (resync(s, c->seg, &c->off, c->idx, lost) != 0)
+                return SPILL_ERROR;
+            if (*lost > 0)
+                return SPILL_LOST;
+            continue;
+        }
+        *p = h + frame_hdr(sg->fmt);
+        *len = elen;
+        c->off += frame_hdr(sg->fmt) + elen;
+        c->idx++;
+        c->pos++;
+        return SPILL_ENTRY;
     }
-    if (c->seg >= s->nsegs)
-        return SPILL_END;
-    sg = &s->segs[c->seg];
-    if (sg->valid - c->off < ENTRY_HDR) {
-        *lost = lose_tail(s, c, "entry past the end");
-        return SPILL_LOST;
-    }
-    if (read_at(s, sg, c->off, ENTRY_HDR, &h) != 0)
-        return SPILL_ERROR;
-    elen = get_le32(h);
-    if (elen > sg->valid - c->off - ENTRY_HDR) {
-        *lost = lose_tail(s, c, "bad length");
-        return SPILL_LOST;
-    }
-    if (read_at(s, sg, c->off, ENTRY_HDR + (size_t) elen, &h) != 0)
-        return SPILL_ERROR;
-    if (spill_crc32(h + ENTRY_HDR, elen) != get_le32(h + 4)) {
-        *lost = lose_tail(s, c, "checksum mismatch");
-        return SPILL_LOST;
-    }
-    *p = h + ENTRY_HDR;
-    *len = elen;
-    c->off += ENTRY_HDR + elen;
-    c->idx++;
-    c->pos++;
-    return SPILL_ENTRY;
 }
 
 /* Drops leading segments with nothing left to read. */
@@ -506,38 +577,35 @@ spill_consume(struct spill *s, uint64_t n)
     int rc = 0;
 
     while (n > 0 && s->nsegs > 0) {
-        struct spill_cursor c;
-        uint64_t rem = s->segs[0].nrec - s->rd_done;
+        struct seg *sg = &s->segs[0];
+        uint64_t rem = sg->nrec - s->rd_done, lost;
         const uint8_t *h;
+        uint32_t elen;
+        int got;
 
         if (n >= rem) {
             n -= rem;
             pop_head(s);
             continue;
         }
-        /* Part of the head segment: walk the headers (usually still in
-         * the read cache from the peek that preceded this). */
-        spill_cursor_init(s, &c);
-        for (; n > 0; n--) {
-            uint64_t valid = s->segs[0].valid;
-
-            if (c.off > valid || valid - c.off < ENTRY_HDR
-                || read_at(s, &s->segs[0], c.off, ENTRY_HDR, &h) != 0
-                || get_le32(h) > valid - c.off - ENTRY_HDR) {
-                spill_log(s, OUTPOST_LOG_ERROR, "spill",
-                          "%016" PRIx64 ".seg: cannot step over entry at "
-                          "%" PRIu64 "; it may be delivered again",
-                          s->segs[0].seq, c.off);
-                rc = -1;
-                break;
-            }
-            c.off += ENTRY_HDR + (uint64_t) get_le32(h);
-            c.idx++;
-            s->records--;
+        /* Part of the head segment: step over good frames (usually still
+         * in the read cache from the peek that preceded this), and over
+         * damage exactly as the cursor did. */
+        got = frame_read(s, sg, s->rd_off, &h, &elen);
+        if (got == 0 && resync(s, 0, &s->rd_off, s->rd_done, &lost) == 0)
+            continue;
+        if (got <= 0) {
+            spill_log(s, OUTPOST_LOG_ERROR, "spill",
+                      "%016" PRIx64 ".seg: cannot step over entry at "
+                      "%" PRIu64 "; it may be delivered again",
+                      sg->seq, s->rd_off);
+            rc = -1;
+            break;
         }
-        s->rd_off = c.off;
-        s->rd_done = c.idx;
-        break;
+        s->rd_off += frame_hdr(sg->fmt) + elen;
+        s->rd_done++;
+        s->records--;
+        n--;
     }
     pop_consumed(s);
     if (spill_pos_save(s) != 0)

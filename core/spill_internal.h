@@ -1,7 +1,7 @@
 /*
- * spill_internal.h - private to spill.c and spill_scan.c: the state of an
- * open spill, the entry and position file formats, and the helpers both
- * files use. The layout on disk and the numbered invariants are described
+ * spill_internal.h - private to spill.c, spill_scan.c and spill_frame.c:
+ * the state of an open spill, the entry and position file formats, and
+ * the helpers they share. The layout on disk and the numbered invariants are described
  * at the top of spill.c. The interface is spill.h.
  */
 #ifndef OUTPOST_SPILL_INTERNAL_H
@@ -15,17 +15,23 @@
 #include "record_codec.h"
 #include "spill.h"
 
-#define ENTRY_HDR       8
+#define FRAME_MAGIC     UINT32_C(0x3252504f)   /* "OPR2" */
+#define FRAME_HDR       16
+#define V1_HDR          8
+#define ENTRY_MAX       (256u << 20)    /* a longer length is corruption */
 #define POS_FILE        "position"
 #define POS_MAGIC       UINT32_C(0x5051504f)   /* "OPQP" */
 #define POS_VERSION     1
 #define POS_SIZE        32
 
+enum seg_fmt { SEG_V2 = 0, SEG_V1 = 1 };  /* v1: before frame marks */
+
 struct seg {
     uint64_t seq;
+    int      fmt;               /* enum seg_fmt */
     uint64_t size;              /* bytes in the file */
-    uint64_t valid;             /* bytes of good entries (invariant 2) */
-    uint64_t nrec;              /* good entries */
+    uint64_t valid;             /* bytes that may be read (invariant 2) */
+    uint64_t nrec;              /* good entries in them */
 };
 
 struct spill {
@@ -89,6 +95,39 @@ seg_path(const struct spill *s, uint64_t seq, const char *suffix,
 
 #define spill_log(s, level, op, ...) \
     log_write((level), "queue", (op), (s)->name, NULL, 0, __VA_ARGS__)
+
+/* spill_frame.c: frames judged in memory. h points at a frame header,
+ * avail bytes from it are readable. */
+size_t frame_hdr(int fmt);
+/* 1 when the header is sound and its entry fits in avail (*elen). */
+int    frame_head_ok(int fmt, const uint8_t *h, uint64_t avail,
+                     uint32_t *elen);
+/* 1 when the payload matches its checksum. */
+int    frame_body_ok(int fmt, const uint8_t *h, uint32_t elen);
+/* Both, for the frame at off of p[0, len). */
+int    frame_ok(int fmt, const uint8_t *p, uint64_t len, uint64_t off,
+                uint32_t *elen);
+/* The frame at off is damaged: the offset of the next good frame after
+ * it (len when none), and in *lost how many entries the damaged span
+ * held as far as their frame marks tell (at least 1). v1 frames have no
+ * marks: the rest of the segment is lost. */
+uint64_t frame_resync(int fmt, const uint8_t *p, uint64_t len, uint64_t off,
+                      uint64_t *lost);
+
+struct frame_scan {
+    uint64_t good;              /* good frames */
+    uint64_t end;               /* just past the last good frame */
+    uint64_t spans;             /* damaged spans */
+    uint64_t lost;              /* entries they held, after `resume` */
+    uint64_t first_bad;         /* offset of the first span, or len */
+    uint64_t done;              /* good frames ending at or before resume */
+    uint64_t rd_off;            /* where the last of those ends */
+};
+/* Counts the frames of a whole segment, stepping over damage. */
+void frame_scan(int fmt, const uint8_t *p, uint64_t len, uint64_t resume,
+                struct frame_scan *fs);
+/* The format of a segment found on disk: v2 when any v2 frame is good. */
+int  frame_detect(const uint8_t *p, uint64_t len);
 
 /* spill.c */
 

@@ -1,9 +1,10 @@
 /*
  * spill_scan.c - opening a spill directory: taking its lock, reading the
  * saved read position (a damaged one means "replay from the start"),
- * scanning the segments found there (a torn or corrupt tail is cut off,
- * the entries before it kept) and rebuilding the segment list, so what an
- * earlier run left behind is delivered first.
+ * scanning the segments found there (damage costs the entries it touches,
+ * which are logged and counted; the good ones around it are kept) and
+ * rebuilding the segment list, so what an earlier run left behind is
+ * delivered first.
  *
  * The layout on disk and the numbered invariants are described at the
  * top of spill.c.
@@ -23,7 +24,6 @@
 #include "spill.h"
 #include "spill_internal.h"
 
-#define ENTRY_MAX       (256u << 20)    /* a longer length is corruption */
 #define SEG_DEFAULT     (4u << 20)
 #define SEG_MIN         (64u << 10)
 #define SEQ_BASE        (UINT64_C(1) << 32)
@@ -101,25 +101,34 @@ pos_open(struct spill *s)
 
 /* --- opening: scan and replay -------------------------------------------- */
 
+/* Reads a whole segment file. 0; 1 when it is not a regular file; -1
+ * when it cannot be read (errno). */
 static int
 read_file(const char *path, struct codec_buf *b)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     int rc = -1;
 
     if (fd < 0)
-        return -1;
+        return errno == ELOOP ? 1 : -1;
     b->len = 0;
-    if (fstat(fd, &st) != 0
-        || codec_buf_reserve(b, (size_t) st.st_size + 1) != 0)
+    if (fstat(fd, &st) != 0)
+        goto out;
+    if (!S_ISREG(st.st_mode)) {
+        rc = 1;
+        goto out;
+    }
+    if (codec_buf_reserve(b, (size_t) st.st_size + 1) != 0)
         goto out;
     while (b->len < (size_t) st.st_size) {
         ssize_t n = read(fd, b->p + b->len, (size_t) st.st_size - b->len);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
+            goto out;
+        if (n == 0)
             break;                      /* shrank under us: use what we got */
         b->len += (size_t) n;
     }
@@ -129,66 +138,55 @@ out:
     return rc;
 }
 
-/* Checks one entry at off in a buffer of len bytes. 0 when good; else a
- * reason for the log. */
-static const char *
-entry_check(const uint8_t *p, uint64_t len, uint64_t off, uint32_t *elen)
-{
-    if (len - off < ENTRY_HDR)
-        return "torn header";
-    *elen = get_le32(p + off);
-    if (*elen > ENTRY_MAX)
-        return "bad length";
-    if (*elen > len - off - ENTRY_HDR)
-        return "torn entry";
-    if (spill_crc32(p + off + ENTRY_HDR, *elen) != get_le32(p + off + 4))
-        return "checksum mismatch";
-    return NULL;
-}
-
-/* Validates a segment found on open: sg gets its size, the length of its
- * good prefix and its entry count. With resume_off, *done and *rd_off tell
- * how many entries lie before that offset and where the first one after
- * it starts. */
+/* Validates a segment found on open: sg gets its format, size, the end
+ * of its last good entry and its count of good entries, and s counts the
+ * entries lost to damage (spans before the saved read position held
+ * entries already delivered). With resume_off, *done and *rd_off tell
+ * how many good entries lie before that offset and where the first one
+ * after it starts. 0; 1: not usable, skip it (logged); -1: error. */
 static int
 scan_segment(struct spill *s, struct seg *sg, struct codec_buf *buf,
              const uint64_t *resume_off, uint64_t *done, uint64_t *rd_off)
 {
     char path[PATH_MAX];
-    const char *why = NULL;
-    uint64_t off = 0;
-    uint32_t elen;
+    struct frame_scan fs;
+    int rc;
 
     seg_path(s, sg->seq, "", path, sizeof(path));
-    if (read_file(path, buf) != 0) {
-        spill_log(s, OUTPOST_LOG_ERROR, "replay", "cannot read %s: %s",
-                  path, strerror(errno));
-        return -1;
-    }
-    sg->size = buf->len;
-    sg->nrec = 0;
-    *done = *rd_off = 0;
-    while (off < buf->len) {
-        why = entry_check(buf->p, buf->len, off, &elen);
-        if (why)
-            break;
-        off += ENTRY_HDR + elen;
-        sg->nrec++;
-        if (resume_off && off <= *resume_off) {
-            *done = sg->nrec;
-            *rd_off = off;
-        }
-    }
-    sg->valid = off;
-    if (why) {
+    rc = read_file(path, buf);
+    if (rc > 0)
+        spill_log(s, OUTPOST_LOG_ERROR, "replay",
+                  "%s is not a regular file: skipped and left alone (the "
+                  "records it held, if any, are lost)", path);
+    else if (rc < 0)
+        spill_log(s, OUTPOST_LOG_ERROR, "replay",
+                  "cannot read %s: %s: skipped and left alone (its records "
+                  "are not delivered by this run)", path, strerror(errno));
+    if (rc != 0) {
         s->corrupt++;
-        spill_log(s, OUTPOST_LOG_WARN, "replay",
-                  "%s: %s at offset %" PRIu64 " (interrupted write?): "
-                  "skipping the last %" PRIu64 " bytes, keeping %" PRIu64
-                  " records before it", path, why, off, buf->len - off,
-                  sg->nrec);
+        return 1;
     }
-    if (resume_off && *rd_off != *resume_off && *resume_off < off)
+    sg->fmt = frame_detect(buf->p, buf->len);
+    frame_scan(sg->fmt, buf->p, buf->len, resume_off ? *resume_off : 0,
+               &fs);
+    sg->size = buf->len;
+    sg->valid = fs.end;
+    sg->nrec = fs.good;
+    *done = resume_off ? fs.done : 0;
+    *rd_off = resume_off ? fs.rd_off : 0;
+    if (fs.spans > 0) {
+        s->corrupt += fs.spans;
+        s->dropped += fs.lost;
+        spill_log(s, fs.lost ? OUTPOST_LOG_ERROR : OUTPOST_LOG_INFO,
+                  "replay", "%s: %" PRIu64 " damaged span%s (the first at "
+                  "offset %" PRIu64 ")%s: %" PRIu64 " record%s lost, %"
+                  PRIu64 " good records kept", path, fs.spans,
+                  fs.spans == 1 ? "" : "s", fs.first_bad,
+                  fs.first_bad >= fs.end ? ", a torn tail (interrupted "
+                                           "write?)" : "",
+                  fs.lost, fs.lost == 1 ? "" : "s", fs.good);
+    }
+    if (resume_off && *rd_off != *resume_off && *resume_off < fs.end)
         spill_log(s, OUTPOST_LOG_WARN, "replay",
                   "%s: saved position %" PRIu64 " is not an entry boundary; "
                   "resuming at %" PRIu64, path, *resume_off, *rd_off);
@@ -289,9 +287,13 @@ load_segments(struct spill *s)
             unlink_seg(s, sg.seq);      /* consumed; died before deleting */
             continue;
         }
-        if (scan_segment(s, &sg, &buf, head ? &poff : NULL, &done,
-                         &rd_off) != 0)
+        rc = scan_segment(s, &sg, &buf, head ? &poff : NULL, &done,
+                          &rd_off);
+        if (rc < 0)
             goto out;
+        if (rc > 0)
+            continue;                   /* not ours to delete */
+        rc = -1;
         if (sg.nrec == 0 || (head && done >= sg.nrec)) {
             unlink_seg(s, sg.seq);      /* empty, unreadable or consumed */
             continue;

@@ -31,10 +31,16 @@ typedef void (*outpost_http_done_fn)(CURL *easy, CURLcode result, void *arg);
 int outpost_http_start(outpost_run_t *run, CURL *easy,
                        outpost_http_done_fn done, void *arg);
 
-/* Runs easy on the shared loop and waits for it: for outputs, which have a
- * thread of their own. Must not be called on the event-loop thread. It
- * never waits forever: it sets CURLOPT_TIMEOUT_MS to what is left of the
- * output's `timeout` when called from write (60 s elsewhere). */
+/* Runs easy on the shared loop and waits for it: for outputs (write,
+ * flush, tick), which have a thread of their own, and for inputs without
+ * OUTPOST_PLUGIN_ASYNC (a collector thread). On the event-loop thread
+ * (an async input's collect, a filter's process or tick, a done
+ * callback) it would wait for itself: there it fails at once with
+ * CURLE_RECURSIVE_API_CALL and an error in the log. Filters never call
+ * it, on any thread: they run under the pipeline lock, which the loop
+ * thread needs. It never waits forever: it sets CURLOPT_TIMEOUT_MS to
+ * what is left of the output's `timeout` when called from write (60 s
+ * elsewhere). Without a running agent (tools) it is curl_easy_perform. */
 CURLcode outpost_http_perform(CURL *easy);
 
 #ifdef __cplusplus

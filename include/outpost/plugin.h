@@ -25,8 +25,61 @@
  *     Others run on a collector thread.
  *  4. process and tick (filters) run under the pipeline lock: one at a time
  *     across all filters, so filter state needs no locking of its own.
- *  5. write and flush (outputs) run on the output instance's own thread.
+ *  5. write, flush and output_tick (outputs) run on the output instance's
+ *     own thread.
  *  6. Modules stay loaded until the process exits, even across a reload.
+ *
+ * Threads. Which thread runs each callback, in a running agent:
+ *
+ *   init, shutdown, validate  the main thread (start, reload, stop;
+ *                             validate also in `outpostd -t`). Shutdown
+ *                             comes after the instance's other callbacks
+ *                             have stopped: an output's thread has been
+ *                             joined, no collect or tick is running.
+ *   collect (inputs)          the event-loop thread when the plugin has
+ *                             OUTPOST_PLUGIN_ASYNC: it must not block
+ *                             (start transfers with outpost_http_start);
+ *                             otherwise one of the collector threads, and
+ *                             it may block (past the instance's timeout
+ *                             the run is cancelled: what it emits then is
+ *                             dropped).
+ *   done callbacks of         the event-loop thread; must not block.
+ *   outpost_http_start
+ *   process, tick (filters)   the event-loop thread (tick: also the main
+ *                             thread once at the end of `--once`), always
+ *                             under the pipeline lock: while one runs, no
+ *                             check moves. They must not block and must
+ *                             stay short: no file or network I/O, no
+ *                             sleeping, no outpost_http_perform. A filter
+ *                             that saves state hands a copy to a thread
+ *                             of its own (plugins/common/statefile.h).
+ *   control (filters)         the thread that asks (the operator's API,
+ *                             a test), under the pipeline lock: the same
+ *                             rules as process.
+ *   write, flush, output_tick the output instance's own thread, one per
+ *   (outputs)                 instance; they may block (write within the
+ *                             output's timeout): a queue in front of the
+ *                             output keeps the rest going.
+ *
+ * What may be called from where:
+ *
+ *   outpost_run_emit, outpost_run_done, outpost_run_cancelled,
+ *   outpost_run_measurement     any thread, until outpost_run_done (after
+ *                               it the run is gone).
+ *   outpost_emit                only inside the process, tick or control
+ *                               call that was given the emitter.
+ *   outpost_http_start          any thread (off the loop it is handed to
+ *                               the loop).
+ *   outpost_http_perform        off the event-loop thread only, and never
+ *                               from a filter (it would hold the pipeline
+ *                               lock while it waits); on the loop thread
+ *                               it fails at once (http.h).
+ *   outpost_input_defer, outpost_log, outpost_time_now,
+ *   outpost_duration_parse      any thread.
+ *   outpost_instance_*          from the instance's own callbacks; the
+ *                               read-only ones (name, plugin, conf, data,
+ *                               tags, interval, timeout) from any thread
+ *                               until shutdown.
  */
 #ifndef OUTPOST_PLUGIN_H
 #define OUTPOST_PLUGIN_H
@@ -39,9 +92,22 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a type in the SDK changes layout or meaning. The core
- * refuses a plugin built for another version. */
+/* The plugin ABI, VERSION.MINOR; `outpostd --version` prints it.
+ * OUTPOST_ABI_VERSION is bumped whenever a type in the SDK changes layout
+ * or meaning, or an SDK function goes away or changes: the core refuses a
+ * plugin built for another version. OUTPOST_ABI_MINOR is bumped when the
+ * SDK only grows: a function added (core/outpostd.sym lists them), a field
+ * appended to outpost_plugin_t. A plugin built for an older minor loads
+ * (its struct_size says which fields it has); one that sets a field this
+ * core does not know is refused.
+ *   1.0  the first ABI
+ *   1.1  outpost_plugin_t gains providers and validate_provider
+ *   1.2  outputs: outpost_batch_delivered/_reject/_retry_after;
+ *        outpost_plugin_t gains output_defaults and output_tick;
+ *        outpost/pattern.h: bounded regex and glob checks; option flags
+ *        OUTPOST_OPT_PATH, _REGEX, _HEADER, _ADDRESS, _OUTPUTS */
 #define OUTPOST_ABI_VERSION 1
+#define OUTPOST_ABI_MINOR   2
 
 typedef enum {
     OUTPOST_INPUT  = 1,
@@ -87,6 +153,18 @@ typedef enum {
 } outpost_opt_type_t;
 
 #define OUTPOST_OPT_REQUIRED 0x1u   /* the section must set it */
+/* What a STRING (or STRLIST) value holds, checked as the config is read,
+ * so `outpostd -t` reports it at its line. Every text value must be UTF-8
+ * without control characters (tab and newline apart) in any case. */
+#define OUTPOST_OPT_PATH     0x2u   /* a file or directory: not empty */
+#define OUTPOST_OPT_REGEX    0x4u   /* a POSIX extended regex, within the
+                                       bounds of outpost/pattern.h */
+#define OUTPOST_OPT_HEADER   0x8u   /* goes into an HTTP header: no CR, LF */
+#define OUTPOST_OPT_OUTPUTS  0x10u  /* names output instances, "name" or
+                                       "plugin:name" (comma-separated):
+                                       each must exist in the config */
+#define OUTPOST_OPT_ADDRESS  0x20u  /* "host:port" or "[v6addr]:port",
+                                       port 1..65535 */
 
 typedef struct outpost_strlist {
     size_t  n;
@@ -107,7 +185,7 @@ typedef struct outpost_option {
     const char         *def;      /* default, written as in the config;
                                      NULL: unset (zero, NULL, empty) */
     const char         *help;
-    unsigned            flags;    /* OUTPOST_OPT_REQUIRED */
+    unsigned            flags;    /* OUTPOST_OPT_REQUIRED, _PATH... */
     double              min, max; /* INT, FLOAT, DURATION (ms): inclusive
                                      bounds, checked when max > min */
     const char         *choices;  /* ENUM: "a|b|c" */
@@ -160,19 +238,24 @@ typedef struct outpost_plugin {
     const outpost_option_t  *options;       /* ends with OUTPOST_OPTION_END */
     size_t                   conf_size;
 
-    /* All kinds. 0 on success; on failure log why and return -1. */
+    /* All kinds. 0 on success; on failure log why and return -1.
+     * Main thread (see Threads above). */
     int  (*init)(outpost_instance_t *inst);
     void (*shutdown)(outpost_instance_t *inst);
 
-    /* Inputs: start one collection, emit with outpost_run_emit(). */
+    /* Inputs: start one collection, emit with outpost_run_emit(). Loop
+     * thread (must not block) with OUTPOST_PLUGIN_ASYNC, else a collector
+     * thread. */
     int  (*collect)(outpost_instance_t *inst, outpost_run_t *run);
 
     /* Filters: look at (and may change) rec; emit new records with
-     * outpost_emit(); they enter the chain after this filter. */
+     * outpost_emit(); they enter the chain after this filter. Loop
+     * thread, under the pipeline lock: must not block. */
     int  (*process)(outpost_instance_t *inst, outpost_record_t *rec,
                     outpost_emitter_t *out);
     /* Filters, optional: called about once a second for time-driven work
-     * (staleness, escalation timers). */
+     * (staleness, escalation timers). Loop thread, under the pipeline
+     * lock: must not block; periodic saves go to a writer thread. */
     void (*tick)(outpost_instance_t *inst, outpost_emitter_t *out);
 
     /* Outputs: deliver a batch. The batch and its records are borrowed. */
@@ -183,7 +266,8 @@ typedef struct outpost_plugin {
 
     /* Filters, optional: a command from the operator (the HTTP API, or a
      * test): acknowledge an alert, add a silence... cmd is a verb, args a
-     * JSON object text. Runs under the pipeline lock like process. On
+     * JSON object text. Runs on the asking thread, under the pipeline
+     * lock, with the rules of process. On
      * success return 0 and optionally set *reply to a malloc'ed JSON text;
      * return -1 for an unknown command or bad arguments (with *reply an
      * error message, malloc'ed, or NULL). */
@@ -194,7 +278,8 @@ typedef struct outpost_plugin {
      * option table can say (a rule's grammar, options that only make sense
      * together). Runs when the config is loaded, so `outpostd -t` and a
      * reload catch the mistake. 0, or -1 with a message in err; the core
-     * adds "FILE:LINE: plugin \"instance\": " in front. */
+     * adds "FILE:LINE: plugin \"instance\": " in front. Main thread,
+     * before init: no instance exists yet. */
     int  (*validate)(const void *conf, char *err, size_t errlen);
 
     /* Inputs, optional (appended in ABI 1.1; older plugins leave it out):
@@ -205,7 +290,10 @@ typedef struct outpost_plugin {
     /* Inputs with providers, optional (ABI 1.1): checks conf for the
      * provider the instance picked (the options that provider needs). It
      * runs after validate, when the config is read, and answers the same
-     * way. */
+     * way; or 1 with warnings in err, one a line, each starting with the
+     * option's name ("brokers: ignored by provider redis"): options the
+     * provider does not use. The core reports them at their lines and the
+     * config stays valid. */
     int  (*validate_provider)(const void *conf, const char *provider,
                               char *err, size_t errlen);
 

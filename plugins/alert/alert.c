@@ -19,10 +19,11 @@
 #define OFF(f) offsetof(struct alert_conf, f)
 #define ROUTE(sev, opt, text)                                               \
     { .name = opt, .type = OUTPOST_OPT_STRLIST, .offset = OFF(route[sev]),   \
-      .help = text }
+      .flags = OUTPOST_OPT_OUTPUTS, .help = text }
 #define ESCALATE(sev, opt, text)                                            \
     { .name = opt, .type = OUTPOST_OPT_STRLIST,                             \
-      .offset = OFF(escalate[sev]), .help = text }
+      .offset = OFF(escalate[sev]), .flags = OUTPOST_OPT_OUTPUTS,           \
+      .help = text }
 #define AFTER(sev, opt, value)                                              \
     { .name = opt, .type = OUTPOST_OPT_DURATION,                            \
       .offset = OFF(escalate_after_ms[sev]), .def = value, .min = 0,        \
@@ -67,7 +68,7 @@ static const outpost_option_t alert_options[] = {
               "duration=1h[,weekdays=sat|sun][,timezone=Europe/Berlin]"
               "[,match=key=glob]...\"" },
     { .name = "events_notify", .type = OUTPOST_OPT_STRLIST,
-      .offset = OFF(events_notify),
+      .offset = OFF(events_notify), .flags = OUTPOST_OPT_OUTPUTS,
       .help = "outputs that get state_change, circuit and failover events "
               "once any policy is set (default: none, recorded only)" },
     ROUTE(AL_CRITICAL, "critical", "outputs notified of critical alerts"),
@@ -231,17 +232,6 @@ alert_free(void *value, void *arg)
     free(a);
 }
 
-static void
-integ_free(void *value, void *arg)
-{
-    struct al_integ *in = value;
-
-    (void) arg;
-    outpost_tagset_unref(in->tags);
-    free(in->name);
-    free(in);
-}
-
 /* --- callbacks ---------------------------------------------------------- */
 
 static int
@@ -315,11 +305,11 @@ alert_init(outpost_instance_t *inst)
         return -1;
     st->inst = inst;
     st->conf = outpost_instance_conf(inst);
-    st->k_integration = outpost_intern(OUTPOST_TAG_INTEGRATION);
     st->k_status = outpost_intern(OUTPOST_F_STATUS);
     st->k_success = outpost_intern(OUTPOST_F_SUCCESS);
     outpost_instance_set_data(inst, st);
-    if (parse_conf(st, err, sizeof(err)) != 0) {
+    if ((st->integs = rolling_table_new(sizeof(struct al_integ))) == NULL
+        || parse_conf(st, err, sizeof(err)) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err[0] ? err
                     : "out of memory");
         alert_shutdown(inst);
@@ -411,12 +401,11 @@ alert_shutdown(outpost_instance_t *inst)
 
     if (st == NULL)
         return;
-    if (st->rules != NULL && (st->dirty || st->urgent))
-        al_store_save(st);
+    al_store_close(st, st->rules != NULL && (st->dirty || st->urgent));
     strmap_each(&st->alerts, alert_free, NULL);
     strmap_free(&st->alerts);
-    strmap_each(&st->integs, integ_free, NULL);
-    strmap_free(&st->integs);
+    /* The slots' alerts went with st->alerts (alert.h, invariant 4). */
+    rolling_table_free(st->integs);
     al_rules_free(st->rules, st->nrules);
     al_windows_free(st);
     al_silences_free(st);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <outpost/fields.h>
+#include <outpost/pattern.h>
 #include "rules.h"
 
 const char *
@@ -37,6 +38,7 @@ int
 al_match_add(struct al_match *m, const char *term, char *err, size_t errlen)
 {
     const char *eq = strchr(term, '=');
+    char why[128];
     struct al_term *t = realloc(m->terms, (m->n + 1) * sizeof(*t));
 
     if (t == NULL) {
@@ -55,6 +57,12 @@ al_match_add(struct al_match *m, const char *term, char *err, size_t errlen)
     }
     if (t->key[0] == '\0' || t->glob[0] == '\0') {
         snprintf(err, errlen, "\"%s\": expected key=glob", term);
+        free(t->key);
+        free(t->glob);
+        return -1;
+    }
+    if (outpost_glob_check(t->glob, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "\"%.60s\": glob %s", term, why);
         free(t->key);
         free(t->glob);
         return -1;

@@ -6,6 +6,16 @@
  * silence; otherwise every 30 s while checks change the streaks) and at
  * shutdown; restored at init, so a restart neither pages again for an
  * open alert nor restarts its escalation clock.
+ *
+ * The integrations' table is a rolling_table whose slots hold pointers
+ * (alert.h), so it is saved here, as JSON, never with rolling_state_*:
+ * in statefile.h's format, one entry per integration worth saving, its
+ * state {"status","fail_streak","good_streak","flapping","changes"}, and
+ * as "global" {"next_silence","alerts":[...],"silences":[...]}. Tick
+ * only builds the JSON values (copies); the state file's thread encodes
+ * and writes them. A version 1 file (one document: "version",
+ * "next_silence", "integrations" with a "name" in each, "alerts",
+ * "silences") is still read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +25,14 @@
 #include "statefile.h"
 
 #define STATE_FILE    "alerts.json"
-#define STATE_VERSION 1
+#define STATE_LAYOUT  1
 
 /* --- saving ------------------------------------------------------------- */
 
 struct save_ctx {
-    const struct alerter *st;
-    json_t               *list;
-    int64_t               now;
+    const struct alerter  *st;
+    struct statefile_snap *snap;
+    int64_t                now;
 };
 
 /* An integration that is fine, not flapping and has nothing open is the
@@ -39,10 +49,9 @@ worth_saving(const struct alerter *st, const struct al_integ *in,
 }
 
 static void
-integ_save(void *value, void *arg)
+integ_save(struct save_ctx *ctx, struct rolling_entry *e)
 {
-    const struct al_integ *in = value;
-    struct save_ctx *ctx = arg;
+    const struct al_integ *in = rolling_slot(e);
     int64_t since = ctx->now - ctx->st->conf->flap_window_ms * NS_PER_MS;
     json_t *changes;
 
@@ -57,9 +66,8 @@ integ_save(void *value, void *arg)
         if (in->changes[at] > since)
             json_array_append_new(changes, json_integer(in->changes[at]));
     }
-    json_array_append_new(ctx->list, json_pack(
-        "{s:s,s:s,s:I,s:I,s:b,s:o}", "name", in->name,
-        "status", al_status_name(in->status),
+    statefile_snap_json(ctx->snap, e->name, NULL, json_pack(
+        "{s:s,s:I,s:I,s:b,s:o}", "status", al_status_name(in->status),
         "fail_streak", (json_int_t) in->fail_streak,
         "good_streak", (json_int_t) in->good_streak,
         "flapping", in->flapping, "changes", changes));
@@ -107,29 +115,41 @@ silence_save(const struct al_silence *s)
                      "comment", s->comment, "created_by", s->created_by);
 }
 
-void
-al_store_save(struct alerter *st)
+static struct statefile_snap *
+snapshot(struct alerter *st)
 {
-    json_t *integs = json_array(), *alerts = json_array();
-    json_t *silences = json_array(), *doc;
-    struct save_ctx ctx = { st, integs, outpost_time_now() };
+    json_t *alerts = json_array(), *silences = json_array();
+    struct save_ctx ctx = { st, statefile_snap_new(st->state),
+                            outpost_time_now() };
 
-    strmap_each(&st->integs, integ_save, &ctx);
+    for (size_t i = 0; i < rolling_table_count(st->integs); i++)
+        integ_save(&ctx, rolling_table_at(st->integs, i));
     for (size_t i = 0; i < st->nopen; i++)
         json_array_append_new(alerts, alert_save(st->open[i]));
     for (size_t i = 0; i < st->nsilences; i++)
         json_array_append_new(silences, silence_save(&st->silences[i]));
-    doc = json_pack("{s:i,s:I,s:o,s:o,s:o}", "version", STATE_VERSION,
-                    "next_silence", (json_int_t) st->next_silence,
-                    "integrations", integs, "alerts", alerts,
-                    "silences", silences);
-    if (statefile_save(outpost_instance_state_dir(st->inst), STATE_FILE,
-                       doc) != 0)
-        outpost_log(st->inst, OUTPOST_LOG_WARN, "save",
-                    "cannot save alert state: %m");
-    json_decref(doc);
+    statefile_snap_global(ctx.snap, json_pack(
+        "{s:I,s:o,s:o}", "next_silence", (json_int_t) st->next_silence,
+        "alerts", alerts, "silences", silences));
     st->urgent = st->dirty = 0;
     st->saved_ns = outpost_time_now();
+    return ctx.snap;
+}
+
+void
+al_store_save(struct alerter *st)
+{
+    if (st->state)
+        statefile_submit(st->state, snapshot(st));
+    else
+        st->urgent = st->dirty = 0;
+}
+
+void
+al_store_close(struct alerter *st, int save)
+{
+    statefile_close(st->state, save && st->state ? snapshot(st) : NULL);
+    st->state = NULL;
 }
 
 /* --- restoring ---------------------------------------------------------- */
@@ -155,15 +175,16 @@ dup_of(const json_t *o, const char *key)
 }
 
 static void
-integ_restore(struct alerter *st, const json_t *o)
+integ_restore(struct alerter *st, const char *name, const json_t *o)
 {
-    const char *name = str_of(o, "name");
-    struct al_integ *in = name ? al_integ_get(st, name) : NULL;
+    struct rolling_entry *e = name ? al_integ_get(st, name) : NULL;
+    struct al_integ *in;
     const json_t *v;
     size_t i;
 
-    if (in == NULL)
+    if (e == NULL)
         return;
+    in = rolling_slot(e);
     in->status = al_status_parse(str_of(o, "status"));
     in->fail_streak = int_of(o, "fail_streak");
     in->good_streak = int_of(o, "good_streak");
@@ -197,6 +218,7 @@ alert_restore(struct alerter *st, const json_t *o)
     const char *cond = str_of(o, "condition");
     int sev = al_sev_parse(str_of(o, "severity"));
     struct al_alert *a;
+    struct rolling_entry *e;
     struct al_integ *in;
     outpost_tagset_t *tags;
 
@@ -221,7 +243,8 @@ alert_restore(struct alerter *st, const json_t *o)
     tags = tags_restore(json_object_get(o, "tags"));
     al_alert_set_tags(a, tags);
     outpost_tagset_unref(tags);
-    in = a->upstream ? NULL : al_integ_get(st, integ);
+    e = a->upstream ? NULL : al_integ_get(st, integ);
+    in = e ? rolling_slot(e) : NULL;
     if (in && strcmp(cond, "health") == 0)
         in->health = a;
     else if (in && strcmp(cond, "flapping") == 0)
@@ -246,29 +269,54 @@ silence_restore(struct alerter *st, const json_t *o)
                     "dropping saved silence %s: %s", sid, err);
 }
 
-void
-al_store_restore(struct alerter *st)
+/* The global part: open alerts, silences (also a version 1 document,
+ * which has them at its top). */
+static void
+global_restore(const json_t *doc, void *arg)
 {
-    char err[512];
-    json_t *doc = statefile_load(outpost_instance_state_dir(st->inst),
-                                 STATE_FILE, err, sizeof(err)), *o;
+    struct alerter *st = arg;
+    const json_t *o;
     size_t i;
 
-    if (doc == NULL) {
-        if (err[0])
-            outpost_log(st->inst, OUTPOST_LOG_WARN, "restore",
-                        "ignoring saved alert state: %s", err);
-        return;
-    }
     st->next_silence = int_of(doc, "next_silence");
-    json_array_foreach(json_object_get(doc, "integrations"), i, o)
-        integ_restore(st, o);
     json_array_foreach(json_object_get(doc, "alerts"), i, o)
         alert_restore(st, o);
     json_array_foreach(json_object_get(doc, "silences"), i, o)
         silence_restore(st, o);
+}
+
+static int
+entry_restore(const struct statefile_entry *e, void *arg)
+{
+    if (!json_is_object(e->state))
+        return -1;
+    integ_restore(arg, e->name, e->state);
+    return 0;
+}
+
+static int
+legacy_restore(const json_t *doc, void *arg)
+{
+    const json_t *o;
+    size_t i;
+
+    json_array_foreach(json_object_get(doc, "integrations"), i, o)
+        integ_restore(arg, str_of(o, "name"), o);
+    global_restore(doc, arg);
+    return 0;
+}
+
+void
+al_store_restore(struct alerter *st)
+{
+    struct statefile_reader r = {
+        .entry = entry_restore, .global = global_restore,
+        .legacy = legacy_restore, .arg = st, .check_first = 1,
+    };
+
+    st->state = statefile_for(st->inst, STATE_FILE, STATE_LAYOUT);
+    statefile_restore(st->state, &r);
     st->urgent = st->dirty = 0;
-    json_decref(doc);
     if (st->nopen > 0)
         outpost_log(st->inst, OUTPOST_LOG_INFO, "restore",
                     "%zu open alert(s) restored", st->nopen);

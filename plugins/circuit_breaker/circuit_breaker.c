@@ -106,6 +106,7 @@ struct cb_slot {
 
 struct cb {
     struct rolling_table *table;
+    struct rolling_state *state;           /* circuit_breaker.state */
     int64_t               last_save_ns;
     int                   deferrals_sent;  /* after a restart (first tick) */
     const char           *k_success;       /* interned field keys */
@@ -337,10 +338,9 @@ cb_tick(outpost_instance_t *inst, outpost_emitter_t *out)
             outpost_input_defer(e->name, open_until(c, s));
     }
     cb->deferrals_sent = 1;
-    if (now - cb->last_save_ns >= c->save_interval_ms * MS) {
-        rolling_state_save(inst, cb->table, STATE_FILE, STATE_VERSION);
+    if (rolling_state_tick(cb->state, cb->table,
+                           now - cb->last_save_ns >= c->save_interval_ms * MS))
         cb->last_save_ns = now;
-    }
 }
 
 /* --- persistence --------------------------------------------------------- */
@@ -391,8 +391,8 @@ cb_init(outpost_instance_t *inst)
     cb->last_save_ns = outpost_time_now();
     {
         struct load_ctx ctx = { c, cb->last_save_ns };
-        rolling_state_load(inst, cb->table, STATE_FILE, STATE_VERSION,
-                           keep_slot, &ctx);
+        cb->state = rolling_state_open(inst, STATE_FILE, STATE_VERSION);
+        rolling_state_load(cb->state, cb->table, keep_slot, &ctx);
     }
     outpost_instance_set_data(inst, cb);
     return 0;
@@ -433,7 +433,7 @@ cb_shutdown(outpost_instance_t *inst)
 
     if (cb == NULL)
         return;
-    rolling_state_save(inst, cb->table, STATE_FILE, STATE_VERSION);
+    rolling_state_close(cb->state, cb->table);
     rolling_table_free(cb->table);
     free(cb);
 }

@@ -12,7 +12,12 @@
 #include <strings.h>
 #include <time.h>
 #include <outpost/http.h>
+#include <outpost/fields.h>
 #include "httpcheck_int.h"
+
+/* The reason of a check the agent was too busy to run (status unknown);
+ * the health filter knows it too. */
+#define HTTPCHECK_OVERLOADED "agent overloaded"
 
 static int64_t
 mono_ns(void)
@@ -145,11 +150,14 @@ static void
 add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
 {
     const struct httpcheck_times *t = &c->times;
+    const char *reason = outpost_record_string(rec, OUTPOST_F_REASON);
 
-    outpost_record_add_bool(rec, "success", !c->failed);
+    /* An overloaded agent measured nothing: no success either way. */
+    if (!reason || strcmp(reason, HTTPCHECK_OVERLOADED) != 0)
+        outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, !c->failed);
     if (c->status > 0)
-        outpost_record_add_int(rec, "status_code", c->status);
-    outpost_record_add_float(rec, "response_ms", us_to_ms(t->total));
+        outpost_record_add_int(rec, OUTPOST_F_STATUS_CODE, c->status);
+    outpost_record_add_float(rec, OUTPOST_F_RESPONSE_MS, us_to_ms(t->total));
     outpost_record_add_float(rec, "dns_ms", us_to_ms(t->dns));
     outpost_record_add_float(rec, "connect_ms", us_to_ms(t->connect));
     outpost_record_add_float(rec, "tls_ms", us_to_ms(t->tls));
@@ -162,7 +170,7 @@ add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
         outpost_record_add_float(rec, "cert_expiry_days",
                                  round(c->cert_days * 100.0) / 100.0);
     if (c->failed)
-        outpost_record_add_str(rec, "error", c->error);
+        outpost_record_add_str(rec, OUTPOST_F_ERROR, c->error);
 }
 
 /* Emits the measurement, returns the call to the pool, ends the run. */
@@ -193,8 +201,8 @@ finish_skipped(httpcheck_call_t *c)
     outpost_record_t *rec = httpcheck_record(c);
 
     if (rec && c->failed) {
-        outpost_record_add_bool(rec, "success", 0);
-        outpost_record_add_str(rec, "error", c->error);
+        outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, 0);
+        outpost_record_add_str(rec, OUTPOST_F_ERROR, c->error);
     }
     if (rec)
         outpost_run_emit(c->run, rec);
@@ -203,6 +211,21 @@ finish_skipped(httpcheck_call_t *c)
 }
 
 /* --- steps -------------------------------------------------------------- */
+
+/* A timeout the agent caused rather than the vendor: curl noticed it
+ * long after it expired, the loop having been too busy to drive the
+ * transfer (or to start it at all: then curl had not even resolved the
+ * name). The margin is the scheduler's: a quarter of the timeout, at
+ * least 500 ms, so a loop that merely hiccups still blames the vendor. */
+static int
+timed_out_on_us(const httpcheck_call_t *c)
+{
+    int64_t timeout = outpost_instance_timeout_ms(c->hc->inst);
+    int64_t took = (mono_ns() - c->start_ns) / 1000000;
+    int64_t margin = timeout / 4 > 500 ? timeout / 4 : 500;
+
+    return c->result == CURLE_OPERATION_TIMEDOUT && took > timeout + margin;
+}
 
 static void on_done(CURL *easy, CURLcode rc, void *arg);
 
@@ -253,6 +276,12 @@ on_done(CURL *easy, CURLcode rc, void *arg)
     hc_judge(c);
     if (hooks && hooks->classify)
         next = hooks->classify(c, c->hc->arg);
+    if (timed_out_on_us(c)) {
+        /* Status unknown, not down: this pages nobody (after the hook,
+         * which may have called it the vendor's timeout). */
+        httpcheck_set_hint(c, "unknown", HTTPCHECK_OVERLOADED);
+        next = HTTPCHECK_DONE;
+    }
     if (next == HTTPCHECK_CHAIN) {
         if (c->step + 1 >= HTTPCHECK_MAX_STEPS)
             httpcheck_fail(c, "internal", "more than %d chained requests",
@@ -277,8 +306,8 @@ httpcheck_start(httpcheck_t *hc, outpost_run_t *run)
     if (c == NULL) {
         outpost_record_t *rec = outpost_run_measurement(run);
         if (rec) {
-            outpost_record_add_bool(rec, "success", 0);
-            outpost_record_add_str(rec, "error", "internal: out of memory");
+            outpost_record_add_bool(rec, OUTPOST_F_SUCCESS, 0);
+            outpost_record_add_str(rec, OUTPOST_F_ERROR, "internal: out of memory");
             outpost_run_emit(run, rec);
         }
         return OUTPOST_RUN_DONE;
@@ -398,9 +427,9 @@ httpcheck_set_hint(httpcheck_call_t *c, const char *status_hint,
     if (rec == NULL)
         return;
     if (status_hint)
-        outpost_record_add_str(rec, "status_hint", status_hint);
+        outpost_record_add_str(rec, OUTPOST_F_STATUS_HINT, status_hint);
     if (reason)
-        outpost_record_add_str(rec, "reason", reason);
+        outpost_record_add_str(rec, OUTPOST_F_REASON, reason);
 }
 
 void

@@ -133,19 +133,20 @@ struct httpcheck_conf {
       .help = "HTTP method" },                                              \
     { .name = "headers", .type = OUTPOST_OPT_STRLIST,                       \
       .offset = HTTPCHECK_OFF(T, m, headers),                               \
+      .flags = OUTPOST_OPT_HEADER,                                          \
       .help = "extra request headers, \"Name: value\"" },                   \
     { .name = "body", .type = OUTPOST_OPT_STRING,                           \
       .offset = HTTPCHECK_OFF(T, m, body), .help = "request body" },
 
 #define HTTPCHECK_OPTIONS_AUTH(T, m)                                        \
     { .name = "username", .type = OUTPOST_OPT_STRING,                       \
-      .offset = HTTPCHECK_OFF(T, m, username),                              \
+      .offset = HTTPCHECK_OFF(T, m, username), .flags = OUTPOST_OPT_HEADER, \
       .help = "basic auth user (with password)" },                          \
     { .name = "password", .type = OUTPOST_OPT_SECRET,                       \
       .offset = HTTPCHECK_OFF(T, m, password),                              \
       .help = "basic auth password" },                                      \
     { .name = "bearer", .type = OUTPOST_OPT_SECRET,                         \
-      .offset = HTTPCHECK_OFF(T, m, bearer),                                \
+      .offset = HTTPCHECK_OFF(T, m, bearer), .flags = OUTPOST_OPT_HEADER,   \
       .help = "token sent as \"Authorization: Bearer <token>\"" },
 
 #define HTTPCHECK_OPTIONS_TRANSPORT(T, m)                                   \
@@ -156,7 +157,7 @@ struct httpcheck_conf {
       .offset = HTTPCHECK_OFF(T, m, max_redirects), .def = "10",            \
       .min = 1, .max = 100, .help = "redirects followed at most" },         \
     { .name = "ca_file", .type = OUTPOST_OPT_STRING,                        \
-      .offset = HTTPCHECK_OFF(T, m, ca_file),                               \
+      .offset = HTTPCHECK_OFF(T, m, ca_file), .flags = OUTPOST_OPT_PATH,    \
       .help = "PEM file of CA certificates to trust (default: system's)" }, \
     { .name = "insecure", .type = OUTPOST_OPT_BOOL,                         \
       .offset = HTTPCHECK_OFF(T, m, insecure), .def = "false",              \
@@ -169,6 +170,7 @@ struct httpcheck_conf {
       .choices = "any|ipv4|ipv6", .help = "address family to connect with" },\
     { .name = "user_agent", .type = OUTPOST_OPT_STRING,                     \
       .offset = HTTPCHECK_OFF(T, m, user_agent), .def = "outpost/0.1",      \
+      .flags = OUTPOST_OPT_HEADER,                                          \
       .help = "User-Agent header" },                                        \
     { .name = "reuse_connections", .type = OUTPOST_OPT_BOOL,                \
       .offset = HTTPCHECK_OFF(T, m, reuse_connections), .def = "false",     \
@@ -181,13 +183,13 @@ struct httpcheck_conf {
 
 #define HTTPCHECK_OPTIONS_CONDITIONS(T, m)                                  \
     { .name = "expect_status", .type = OUTPOST_OPT_INTLIST,                 \
-      .offset = HTTPCHECK_OFF(T, m, expect_status),                         \
+      .offset = HTTPCHECK_OFF(T, m, expect_status), .min = 100, .max = 599, \
       .help = "status codes that count as success (default: any 2xx)" },   \
     { .name = "body_contains", .type = OUTPOST_OPT_STRING,                  \
       .offset = HTTPCHECK_OFF(T, m, body_contains),                         \
       .help = "text the body must contain" },                               \
     { .name = "body_regex", .type = OUTPOST_OPT_STRING,                     \
-      .offset = HTTPCHECK_OFF(T, m, body_regex),                            \
+      .offset = HTTPCHECK_OFF(T, m, body_regex), .flags = OUTPOST_OPT_REGEX, \
       .help = "POSIX extended regular expression the body must match" },    \
     { .name = "json_path", .type = OUTPOST_OPT_STRING,                      \
       .offset = HTTPCHECK_OFF(T, m, json_path),                             \
@@ -199,10 +201,11 @@ struct httpcheck_conf {
               "true, false, null)" },                                       \
     { .name = "expect_header", .type = OUTPOST_OPT_STRLIST,                 \
       .offset = HTTPCHECK_OFF(T, m, expect_header),                         \
+      .flags = OUTPOST_OPT_HEADER,                                          \
       .help = "response headers: \"Name\" must be present, "                \
               "\"Name: value\" must equal" },                               \
     { .name = "max_response", .type = OUTPOST_OPT_DURATION,                 \
-      .offset = HTTPCHECK_OFF(T, m, max_response),                          \
+      .offset = HTTPCHECK_OFF(T, m, max_response), .max = 86400000,        \
       .help = "fail when the check takes longer (e.g. \"800ms\")" },        \
     { .name = "min_cert_days", .type = OUTPOST_OPT_INT,                     \
       .offset = HTTPCHECK_OFF(T, m, min_cert_days), .min = 0, .max = 36500, \

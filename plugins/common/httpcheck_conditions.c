@@ -9,18 +9,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/pattern.h>
 #include "httpcheck_int.h"
 
 /* --- compiling ---------------------------------------------------------- */
 
+/* Bounded like every pattern from the config (outpost/pattern.h): a
+ * path is walked once per check, step by step. */
+#define JSON_PATH_MAX   256
+#define JSON_PATH_STEPS 32
+
 int
 hc_json_path_valid(const char *p)
 {
-    if (p == NULL || *p == '\0')
+    int steps = 0;
+
+    if (p == NULL || *p == '\0' || strlen(p) > JSON_PATH_MAX)
         return 0;
     if (*p == '$')
         p++;
     while (*p) {
+        if (++steps > JSON_PATH_STEPS)
+            return 0;
         if (*p == '.') {
             p++;
             if (*p == '\0' || *p == '.' || *p == '[')
@@ -43,11 +53,12 @@ int
 hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen)
 {
     const struct httpcheck_conf *cf = hc->conf;
-    int rc;
+    char msg[256];
 
     if (cf->json_path && !hc_json_path_valid(cf->json_path)) {
-        snprintf(err, errlen, "json_path: cannot read \"%s\" (write e.g. "
-                 "status.indicator or data[0].id)", cf->json_path);
+        snprintf(err, errlen, "json_path: cannot read \"%.80s\" (write e.g. "
+                 "status.indicator or data[0].id, at most %d steps and %d "
+                 "bytes)", cf->json_path, JSON_PATH_STEPS, JSON_PATH_MAX);
         return -1;
     }
     if (cf->json_equals && !cf->json_path) {
@@ -68,10 +79,9 @@ hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    rc = regcomp(hc->regex, cf->body_regex, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char msg[128];
-        regerror(rc, hc->regex, msg, sizeof(msg));
+    if (outpost_regex_compile(hc->regex, cf->body_regex,
+                              REG_EXTENDED | REG_NOSUB, msg,
+                              sizeof(msg)) != 0) {
         snprintf(err, errlen, "body_regex: %s", msg);
         free(hc->regex);
         hc->regex = NULL;

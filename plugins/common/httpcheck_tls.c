@@ -7,6 +7,7 @@
  * it saw and reports that.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -214,6 +215,36 @@ ca_put(struct hc_ca *ca)
     pthread_mutex_unlock(&ca_lock);
 }
 
+/* The CA file, opened so that it can never block: a FIFO (whose open
+ * waits for a writer) or a device is refused as not a regular file. */
+static FILE *
+open_ca(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    FILE *f;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "ca_file: cannot read %s: %s", path,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "ca_file: cannot read %s: not a regular file",
+                 path);
+        close(fd);
+        return NULL;
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        snprintf(err, errlen, "ca_file: cannot read %s: %s", path,
+                 strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 int
 hc_tls_load_ca(httpcheck_t *hc, char *err, size_t errlen)
 {
@@ -224,11 +255,8 @@ hc_tls_load_ca(httpcheck_t *hc, char *err, size_t errlen)
     if (path == NULL)
         return 0;
     pthread_once(&bundle_once, probe_bundle);
-    if ((f = fopen(path, "r")) == NULL) {
-        snprintf(err, errlen, "ca_file: cannot read %s: %s", path,
-                 strerror(errno));
+    if ((f = open_ca(path, err, errlen)) == NULL)
         return -1;
-    }
     hc->ca_pem = malloc(CA_FILE_MAX);
     n = hc->ca_pem ? fread(hc->ca_pem, 1, CA_FILE_MAX, f) : 0;
     fclose(f);
@@ -264,11 +292,8 @@ hc_tls_check_ca(const char *path, char *err, size_t errlen)
 
     if (path == NULL)
         return 0;
-    if ((f = fopen(path, "r")) == NULL) {
-        snprintf(err, errlen, "ca_file: cannot read %s: %s", path,
-                 strerror(errno));
+    if ((f = open_ca(path, err, errlen)) == NULL)
         return -1;
-    }
     if (fstat(fileno(f), &st) == 0 && st.st_size >= CA_FILE_MAX) {
         fclose(f);
         snprintf(err, errlen, "ca_file: %s is larger than 4 MB", path);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <outpost/fields.h>
 #include "preset.h"
 
 #define ERROR_TEXT_MAX 200     /* of a vendor's message, in `error` */
@@ -171,7 +172,7 @@ preset_defer(preset_t *p, httpcheck_call_t *c, double seconds)
         max = (double) outpost_instance_interval_ms(p->inst) / 1000
               * PRESET_RETRY_INTERVALS;
     if (rec)
-        outpost_record_add_float(rec, "retry_after_s", seconds);
+        outpost_record_add_float(rec, OUTPOST_F_RETRY_AFTER_S, seconds);
     if (seconds > max) {
         seconds = max;
         if (rec)
@@ -356,13 +357,13 @@ attach_vendor_status(preset_t *p, httpcheck_call_t *c)
         return;
     sp_cache_verdict(p->status, &v);
     if (!v.have) {
-        outpost_record_add_str(rec, "vendor_status", "unknown");
+        outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, "unknown");
         return;
     }
-    outpost_record_add_str(rec, "vendor_status", v.indicator);
-    outpost_record_add_str(rec, "vendor_health", sp_health_name(v.health));
-    outpost_record_add_str(rec, "vendor_description", v.description);
-    outpost_record_add_str(rec, "vendor_incidents", v.incidents);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_STATUS, v.indicator);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_HEALTH, sp_health_name(v.health));
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_DESCRIPTION, v.description);
+    outpost_record_add_str(rec, OUTPOST_F_VENDOR_INCIDENTS, v.incidents);
 }
 
 /* The first needed credential that is empty, or -1. */
@@ -541,6 +542,42 @@ provider_needs(const struct preset_plugin *pl,
     return 0;
 }
 
+/* Credentials and ids set for a provider that does not read them: the
+ * core's warnings, one a line (see validate_provider in plugin.h). A
+ * provider reads entry 0 (what bearer, bot and header auth send), what it
+ * needs, its basic-auth pair, the {name}s of its path, and what those fall
+ * back on (twilio's auth_token on the secret). */
+static int
+foreign_options(const struct preset_plugin *pl,
+                const struct preset_provider *pv, const void *conf,
+                char *err, size_t errlen)
+{
+    unsigned used = pv->needs | PC(0);
+    size_t len = 0;
+    char ref[64];
+
+    if (pv->auth == PA_BASIC)
+        used |= PC(pv->basic_user) | PC(pv->basic_pass);
+    for (int i = 0; pl->creds[i].name; i++) {
+        snprintf(ref, sizeof(ref), "{%s}", pl->creds[i].name);
+        if (strstr(pv->path, ref))
+            used |= PC(i);
+    }
+    for (int i = 0; pl->creds[i].name; i++)
+        if ((used & PC(i)) && pl->creds[i].fallback >= 0)
+            used |= PC(pl->creds[i].fallback);
+    err[0] = '\0';
+    for (int i = 0; pl->creds[i].name; i++) {
+        const char *v = *(char *const *) ((const char *) conf
+                                          + pl->creds[i].offset);
+        if (v != NULL && !(used & PC(i)) && len < errlen)
+            len += (size_t) snprintf(err + len, errlen - len, "%s%s: ignored "
+                                     "by provider %s", len ? "\n" : "",
+                                     pl->creds[i].name, pv->name);
+    }
+    return len > 0 ? 1 : 0;
+}
+
 int
 preset_validate_provider(const void *conf, const char *provider,
                          const struct preset_plugin *pl, char *err,
@@ -549,7 +586,11 @@ preset_validate_provider(const void *conf, const char *provider,
     const struct preset_provider *pv = find_provider(pl->providers,
                                                      provider);
 
-    return pv ? provider_needs(pl, pv, conf, err, errlen) : 0;
+    if (pv == NULL)
+        return 0;
+    if (provider_needs(pl, pv, conf, err, errlen) != 0)
+        return -1;
+    return foreign_options(pl, pv, conf, err, errlen);
 }
 
 int

@@ -114,7 +114,8 @@ struct preset_conf {
  * <field>_env, <field>_file). */
 #define PRESET_OPTION_SECRET(T, field, help_text)                            \
     { .name = #field, .type = OUTPOST_OPT_SECRET,                            \
-      .offset = offsetof(T, field), .help = help_text },
+      .offset = offsetof(T, field), .flags = OUTPOST_OPT_HEADER,             \
+      .help = help_text },
 
 /* --- the plugin's credentials ---------------------------------------------- */
 
@@ -233,7 +234,8 @@ void preset_shutdown(outpost_instance_t *inst);
 int  preset_validate(const void *conf, char *err, size_t errlen);
 /* For a plugin's validate_provider hook: what the named provider (one of
  * the plugin's) needs of conf: a {name} of its path that is not one of
- * the credentials it needs (checked per check) must be set. */
+ * the credentials it needs (checked per check) must be set (-1); else the
+ * credentials set that it would ignore, as warnings (1), or 0. */
 int  preset_validate_provider(const void *conf, const char *provider,
                               const struct preset_plugin *pl,
                               char *err, size_t errlen);

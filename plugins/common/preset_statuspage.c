@@ -19,13 +19,10 @@
 #include <outpost/http.h>
 #include "preset_statuspage.h"
 
-static const char *const health_names[] = { "healthy", "degraded", "down" };
-
 const char *
 sp_health_name(int health)
 {
-    return health >= SP_HEALTHY && health <= SP_DOWN ? health_names[health]
-                                                     : "unknown";
+    return outpost_status_name(health);
 }
 
 int

@@ -25,13 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <outpost/fields.h>
 #include <outpost/plugin.h>
 
-/* Ordered: a larger value is worse. */
+/* The statuses of outpost/fields.h a page can say. Ordered: a larger
+ * value is worse. */
 enum sp_health {
-    SP_HEALTHY  = 0,
-    SP_DEGRADED = 1,
-    SP_DOWN     = 2
+    SP_HEALTHY  = OUTPOST_STATUS_HEALTHY,
+    SP_DEGRADED = OUTPOST_STATUS_DEGRADED,
+    SP_DOWN     = OUTPOST_STATUS_DOWN
 };
 
 /* "healthy", "degraded", "down". */

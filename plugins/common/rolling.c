@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "rolling.h"
 
@@ -427,141 +428,71 @@ rolling_table_bytes(const struct rolling_table *t)
 
 /* --- state files ------------------------------------------------------- */
 
-#define FILE_MAGIC "OPROLL01"
+struct rolling_state {
+    struct statefile      *sf;
+    struct statefile_snap *snap;    /* being copied, or NULL */
+    size_t                 next;    /* the next entry to copy */
+};
 
-struct file_header {
-    char     magic[8];
-    uint32_t version;
-    uint32_t slot_size;
-    uint64_t count;
+static struct rolling_state *
+state_wrap(struct statefile *sf)
+{
+    struct rolling_state *rs;
+
+    if (sf == NULL)
+        return NULL;
+    if ((rs = calloc(1, sizeof(*rs))) == NULL) {
+        statefile_close(sf, NULL);
+        return NULL;
+    }
+    rs->sf = sf;
+    return rs;
+}
+
+struct rolling_state *
+rolling_state_open(outpost_instance_t *inst, const char *file,
+                   uint32_t layout)
+{
+    return state_wrap(statefile_for(inst, file, layout));
+}
+
+struct rolling_state *
+rolling_state_new(const char *dir, const char *file, const char *plugin,
+                  uint32_t layout, const outpost_instance_t *inst)
+{
+    return state_wrap(statefile_new(dir, file, plugin, layout, inst));
+}
+
+struct statefile *
+rolling_state_file(struct rolling_state *rs)
+{
+    return rs ? rs->sf : NULL;
+}
+
+struct load_ctx {
+    struct rolling_table *t;
+    int (*keep)(const char *, void *, void *);
+    void *arg;
+    void *slot;                     /* keep may change it: a copy */
 };
 
 static int
-put_str(FILE *f, const char *s)
+load_entry(const struct statefile_entry *se, void *arg)
 {
-    size_t len = strlen(s);
-    uint16_t n = (uint16_t) (len < UINT16_MAX ? len : UINT16_MAX);
-
-    return fwrite(&n, sizeof(n), 1, f) == 1
-           && fwrite(s, 1, n, f) == n ? 0 : -1;
-}
-
-static int
-put_entry(FILE *f, struct rolling_entry *e, size_t slot_size)
-{
-    size_t ntags = e->tags ? outpost_tagset_count(e->tags) : 0;
-    uint16_t n = (uint16_t) (ntags < 256 ? ntags : 256);
-
-    if (put_str(f, e->name) != 0 || fwrite(&n, sizeof(n), 1, f) != 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const outpost_tag_t *tag = outpost_tagset_at(e->tags, i);
-        if (put_str(f, tag->key) != 0 || put_str(f, tag->value) != 0)
-            return -1;
-    }
-    return fwrite(rolling_slot(e), 1, slot_size, f) == slot_size ? 0 : -1;
-}
-
-int
-rolling_table_save(const struct rolling_table *t, const char *path,
-                   uint32_t version)
-{
-    struct file_header hdr = { FILE_MAGIC, version,
-                               (uint32_t) t->slot_size, t->count };
-    char tmp[4096];
-    FILE *f;
-    int fd, rc = -1;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    /* Private like the core's own state: tags are the operator's data. */
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    f = fdopen(fd, "wb");
-    if (f == NULL) {
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    if (fwrite(&hdr, sizeof(hdr), 1, f) != 1)
-        goto out;
-    for (size_t i = 0; i < t->count; i++)
-        if (put_entry(f, rolling_table_at(t, i), t->slot_size) != 0)
-            goto out;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (fclose(f) != 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-    }
-    return rc;
-}
-
-/* Reads a length-prefixed string into buf (NUL-terminated). */
-static int
-get_str(FILE *f, char *buf, size_t size)
-{
-    uint16_t n;
-
-    if (fread(&n, sizeof(n), 1, f) != 1 || (size_t) n >= size
-        || fread(buf, 1, n, f) != n)
-        return -1;
-    buf[n] = '\0';
-    return 0;
-}
-
-/* One entry from f into t. 1 read, 0 clean end of file, -1 bad file. */
-static int
-get_entry(struct rolling_table *t, FILE *f, void *slot,
-          int (*keep)(const char *, void *, void *), void *arg)
-{
-    char name[1024], keys[16][128], vals[16][512];
-    outpost_tag_t tags[16];
-    uint16_t ntags;
-    size_t n = 0;
+    struct load_ctx *c = arg;
     struct rolling_entry *e;
 
-    if (get_str(f, name, sizeof(name)) != 0)
-        return feof(f) ? 0 : -1;
-    if (fread(&ntags, sizeof(ntags), 1, f) != 1)
+    if (se->slot == NULL || se->slot_len != c->t->slot_size)
         return -1;
-    for (uint16_t i = 0; i < ntags; i++) {
-        char k[128], v[512];
-        if (get_str(f, k, sizeof(k)) != 0 || get_str(f, v, sizeof(v)) != 0)
-            return -1;
-        if (n < ROLLING_LEN(tags)) {
-            memcpy(keys[n], k, sizeof(k));
-            memcpy(vals[n], v, sizeof(v));
-            tags[n].key = keys[n];
-            tags[n].value = vals[n];
-            n++;
-        }
-    }
-    if (fread(slot, 1, t->slot_size, f) != t->slot_size)
-        return -1;
-    if (keep && !keep(name, slot, arg))
-        return 1;
-    e = rolling_table_get(t, name, NULL);
+    memcpy(c->slot, se->slot, se->slot_len);
+    if (c->keep && !c->keep(se->name, c->slot, c->arg))
+        return 0;
+    e = rolling_table_get(c->t, se->name, NULL);
     if (e == NULL)
         return -1;
-    memcpy(rolling_slot(e), slot, t->slot_size);
-    if (n > 0) {
-        outpost_tagset_t *ts = outpost_tagset_new(tags, n);
-        set_tags(e, ts);
-        outpost_tagset_unref(ts);
-    }
-    return 1;
+    memcpy(rolling_slot(e), c->slot, c->t->slot_size);
+    set_tags(e, se->tags);
+    return 0;
 }
 
 static void
@@ -580,93 +511,89 @@ table_clear(struct rolling_table *t)
 }
 
 long
-rolling_table_load(struct rolling_table *t, const char *path,
-                   uint32_t version,
-                   int (*keep)(const char *name, void *slot, void *arg),
-                   void *arg, char *err, size_t errlen)
-{
-    struct file_header hdr;
-    void *slot = NULL;
-    FILE *f = fopen(path, "rb");
-    long loaded = -1;
-    int rc;
-
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fread(&hdr, sizeof(hdr), 1, f) != 1
-        || memcmp(hdr.magic, FILE_MAGIC, sizeof(hdr.magic)) != 0) {
-        snprintf(err, errlen, "%s is not a state file", path);
-        goto out;
-    }
-    if (hdr.version != version || hdr.slot_size != t->slot_size) {
-        snprintf(err, errlen, "%s has layout %u/%u, expected %u/%zu: "
-                 "starting afresh", path, hdr.version, hdr.slot_size,
-                 version, t->slot_size);
-        goto out;
-    }
-    slot = malloc(t->slot_size);
-    if (slot == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    while ((rc = get_entry(t, f, slot, keep, arg)) == 1)
-        ;
-    if (rc < 0) {
-        snprintf(err, errlen, "%s is truncated or corrupt", path);
-        table_clear(t);
-        goto out;
-    }
-    loaded = (long) t->count;
-out:
-    free(slot);
-    fclose(f);
-    return loaded;
-}
-
-/* --- instance helpers -------------------------------------------------- */
-
-void
-rolling_state_save(outpost_instance_t *inst, const struct rolling_table *t,
-                   const char *file, uint32_t version)
-{
-    const char *dir = outpost_instance_state_dir(inst);
-    char path[4096];
-
-    if (dir == NULL) {
-        outpost_log(inst, OUTPOST_LOG_WARN, "save",
-                    "no state directory: state is not saved");
-        return;
-    }
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (rolling_table_save(t, path, version) != 0)
-        outpost_log(inst, OUTPOST_LOG_ERROR, "save", "cannot save %s: %s",
-                    path, strerror(errno));
-}
-
-void
-rolling_state_load(outpost_instance_t *inst, struct rolling_table *t,
-                   const char *file, uint32_t version,
+rolling_state_load(struct rolling_state *rs, struct rolling_table *t,
                    int (*keep)(const char *name, void *slot, void *arg),
                    void *arg)
 {
-    const char *dir = outpost_instance_state_dir(inst);
-    char path[4096], err[512];
+    struct load_ctx c = { t, keep, arg, malloc(t->slot_size) };
+    struct statefile_reader r = { .entry = load_entry, .arg = &c };
     long n;
 
-    if (dir == NULL)
-        return;
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    n = rolling_table_load(t, path, version, keep, arg, err, sizeof(err));
+    if (rs == NULL || c.slot == NULL) {
+        free(c.slot);
+        return 0;
+    }
+    n = statefile_restore(rs->sf, &r);
     if (n < 0)
-        outpost_log(inst, OUTPOST_LOG_WARN, "load", "%s", err);
-    else if (n > 0)
-        outpost_log(inst, OUTPOST_LOG_INFO, "load",
-                    "restored %ld integrations from %s", n, path);
+        table_clear(t);
+    free(c.slot);
+    return n;
+}
+
+/* Copies entries into rs->snap until the table is done or the slice's
+ * time is up (budget_ns < 0: no limit). 1 when the snapshot is whole. */
+static int
+copy_slice(struct rolling_state *rs, const struct rolling_table *t,
+           int64_t budget_ns)
+{
+    struct timespec ts;
+    int64_t start = 0;
+
+    if (budget_ns >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        start = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    /* Entries made since the save began are in it too. */
+    statefile_snap_reserve(rs->snap, t->count - rs->next);
+    while (rs->next < t->count) {
+        struct rolling_entry *e = rolling_table_at(t, rs->next++);
+
+        statefile_snap_slot(rs->snap, e->name, e->tags, rolling_slot(e),
+                            t->slot_size);
+        if (budget_ns >= 0 && rs->next % 16 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            if ((int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec - start
+                >= budget_ns)
+                break;
+        }
+    }
+    return rs->next >= t->count;
+}
+
+int
+rolling_state_tick(struct rolling_state *rs, const struct rolling_table *t,
+                   int due)
+{
+    int started = 0;
+
+    if (rs == NULL)
+        return 0;
+    if (rs->snap == NULL) {
+        if (!due || (rs->snap = statefile_snap_new(rs->sf)) == NULL)
+            return 0;
+        rs->next = 0;
+        started = 1;
+    }
+    if (copy_slice(rs, t, ROLLING_SAVE_SLICE_US * 1000LL)) {
+        statefile_submit(rs->sf, rs->snap);
+        rs->snap = NULL;
+    }
+    return started;
+}
+
+void
+rolling_state_close(struct rolling_state *rs, const struct rolling_table *t)
+{
+    if (rs == NULL)
+        return;
+    /* A fresh, whole copy: the one under way may be old. */
+    statefile_snap_free(rs->snap);
+    rs->snap = t ? statefile_snap_new(rs->sf) : NULL;
+    rs->next = 0;
+    if (rs->snap)
+        copy_slice(rs, t, -1);
+    statefile_close(rs->sf, rs->snap);
+    free(rs);
 }
 
 outpost_record_t *

@@ -1,14 +1,14 @@
 /*
  * rolling.h - fixed-size rolling state shared by the decision filters
- * (health, circuit_breaker, sla, and whoever else wants it):
+ * (health, circuit_breaker, sla, alert, and whoever else wants it):
  *
  *   0. field lookups by interned key (no string compares);
  *   1. rings of time buckets: the last n buckets of a series, moved
  *      forward by time, never by allocation;
  *   2. log-scale latency histograms small enough to keep one per bucket;
  *   3. a ring of the last N pass/fail outcomes (count-based windows);
- *   4. a table from integration name to a fixed-size slot, O(1), which is
- *      saved to a file and restored from it;
+ *   4. a table from integration name to a fixed-size slot, O(1), which
+ *      can be saved to a state file (statefile.h) and restored from it;
  *   5. the few things every filter does with such a table.
  *
  * It is not a library the core exports: a filter links the static
@@ -17,7 +17,8 @@
  * visibility.
  *
  * Nothing here takes a lock. Filters call it from process and tick, which
- * the core already serializes (plugin.h, lifetime rule 4).
+ * the core already serializes (plugin.h, lifetime rule 4); only the
+ * state file's writer thread runs beside them, on copies.
  */
 #ifndef OUTPOST_ROLLING_H
 #define OUTPOST_ROLLING_H
@@ -25,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <outpost/plugin.h>
+#include "statefile.h"
 
 #define ROLLING_LEN(a)  (sizeof(a) / sizeof((a)[0]))
 
@@ -149,10 +151,24 @@ void rolling_bits_push(struct rolling_bits *b, int one);
 
 /*
  * Maps an integration name to an entry: the name, the tags of its latest
- * record and a slot of slot_size bytes that belongs to the caller. The
- * slot must be plain data (no pointers): it is saved to disk byte for
- * byte. Entries are never moved or removed while the table lives, so an
- * entry pointer stays valid until rolling_table_free().
+ * record and a slot of slot_size bytes that belongs to the caller. This
+ * is the one family of per-integration tables: every filter that keeps
+ * state per integration keeps it here (health, circuit_breaker and sla
+ * save it with rolling_state_*, alert with its own JSON). Keyed state
+ * that is not per integration (alerts by dedup key, failover groups by
+ * group name) goes in strmap.h's map.
+ *
+ * Lifetime rules:
+ *  1. Entries are never moved or removed while the table lives, so an
+ *     entry pointer (and its slot) stays valid until rolling_table_free().
+ *  2. A new slot is zeroed. The table frees only what it owns, the names
+ *     and its references to tag sets, never anything a slot points to:
+ *     the owner frees that, e.g. walking rolling_table_at() over
+ *     [0, rolling_table_count()) before rolling_table_free().
+ *  3. A table saved with rolling_state_tick/close has its slots written
+ *     byte for byte, so their type must be plain data (no pointers). A
+ *     slot with pointers is allowed when the owner saves the table
+ *     itself (as alert does, in its own statefile.h entries).
  */
 struct rolling_table;
 
@@ -204,38 +220,54 @@ struct rolling_entry *rolling_table_at(const struct rolling_table *t,
 size_t rolling_table_bytes(const struct rolling_table *t);
 
 /*
- * State files. A file holds a header (magic, the caller's layout version,
- * slot_size, count) and then every entry: name, tags, slot bytes, in
- * native byte order (state never leaves the host). Saving writes
- * path.tmp, syncs it and renames it over path, so a crash leaves either
- * the old file or the new one.
+ * State files (for tables of plain-data slots, rule 3 above): the table
+ * is saved in statefile.h's format, one entry per integration with its
+ * tags and its slot, the slot's layout numbered by the caller (a new
+ * number when the slot struct changes: files of another layout are
+ * refused, the filter starts afresh).
+ *
+ * Saving copies the table under the pipeline lock and writes it on the
+ * state file's writer thread. The copy is taken a slice at a time, at
+ * most ROLLING_SAVE_SLICE_US of copying per call, so that a save of
+ * 10,000 integrations with kilobytes of windows each delays no check:
+ * every entry is copied whole, the entries of one file may be some
+ * seconds apart (each integration's state stands alone). The copy costs
+ * as much memory as the slots, until the writer has written it.
  */
-int rolling_table_save(const struct rolling_table *t, const char *path,
-                       uint32_t version);
+#define ROLLING_SAVE_SLICE_US 1000
 
-/* Fills the empty table t from path. keep (may be NULL) sees every entry
- * read and returns 0 to drop it (e.g. not seen for months). Returns the
- * number of entries loaded, 0 when the file does not exist, -1 when it
- * cannot be read or was written for another layout (t stays empty, the
- * reason is in err). */
-long rolling_table_load(struct rolling_table *t, const char *path,
-                        uint32_t version,
-                        int (*keep)(const char *name, void *slot, void *arg),
-                        void *arg, char *err, size_t errlen);
+struct rolling_state;
 
-/* --- 5. what every filter does with its table ---------------------------- */
+/* The state file `file` of inst, slots of layout `layout`. NULL (logged)
+ * when there is no state directory; the functions below take NULL and do
+ * nothing. */
+struct rolling_state *rolling_state_open(outpost_instance_t *inst,
+                                         const char *file, uint32_t layout);
+/* The same on any directory, for tests and tools (inst may be NULL). */
+struct rolling_state *rolling_state_new(const char *dir, const char *file,
+                                        const char *plugin, uint32_t layout,
+                                        const outpost_instance_t *inst);
 
-/* Saves t as <the instance's state directory>/<file>, logging (through
- * outpost_log) what goes wrong: a filter keeps working without state. */
-void rolling_state_save(outpost_instance_t *inst,
-                        const struct rolling_table *t, const char *file,
-                        uint32_t version);
-/* Restores t from there (see rolling_table_load), logging how many
- * integrations came back or why none did. */
-void rolling_state_load(outpost_instance_t *inst, struct rolling_table *t,
-                        const char *file, uint32_t version,
+/* Fills the empty table t from the file, logging how many integrations
+ * came back or why none did. keep (may be NULL) sees every entry read
+ * and returns 0 to drop it (e.g. not seen for months). A file that
+ * cannot be read leaves t empty. Returns what statefile_load does. */
+long rolling_state_load(struct rolling_state *rs, struct rolling_table *t,
                         int (*keep)(const char *name, void *slot, void *arg),
                         void *arg);
+
+/* From tick. due: the caller's save interval has passed; a save then
+ * starts unless one is still being copied. A save under way copies its
+ * next slice, and is handed to the writer once complete. Returns 1 when
+ * a save started. */
+int  rolling_state_tick(struct rolling_state *rs,
+                        const struct rolling_table *t, int due);
+/* Saves t whole (on this thread, waiting for the disk) and frees rs: for
+ * shutdown. t NULL: saves only a snapshot still waiting for the writer. */
+void rolling_state_close(struct rolling_state *rs,
+                         const struct rolling_table *t);
+/* The state file behind rs (statefile_wait, statefile_counts). */
+struct statefile *rolling_state_file(struct rolling_state *rs);
 
 /* A measurement named name, stamped ns, with e's latest tags (or just
  * its integration tag): the cause of an event raised in tick, when no

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "databases.h"
 
 /* Our own deadline sits this far before the core's (a tenth of the
@@ -105,8 +106,8 @@ db_fail(struct db_probe *p, const char *reason, const char *fmt, ...)
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     snprintf(error, sizeof(error), "%s: %s", reason, detail);
-    outpost_record_add_str(p->rec, "error", error);
-    outpost_record_add_str(p->rec, "reason", reason);
+    outpost_record_add_str(p->rec, OUTPOST_F_ERROR, error);
+    outpost_record_add_str(p->rec, OUTPOST_F_REASON, reason);
 }
 
 void
@@ -123,7 +124,7 @@ void
 db_credentials_missing(struct db_probe *p, const char *what)
 {
     db_fail(p, "credentials missing", "%s", what);
-    outpost_record_add_str(p->rec, "status_hint", "unknown");
+    outpost_record_add_str(p->rec, OUTPOST_F_STATUS_HINT, "unknown");
 }
 
 /* --- the plugin ---------------------------------------------------------- */
@@ -212,8 +213,8 @@ db_collect(outpost_instance_t *inst, outpost_run_t *run)
     p.start_us = db_now_us();
     p.deadline_us = probe_deadline(inst, p.rec, p.start_us);
     db->provider->probe(db->state, outpost_instance_conf(inst), &p);
-    outpost_record_add_bool(p.rec, "success", !p.failed);
-    db_step(&p, "response_ms", p.start_us);
+    outpost_record_add_bool(p.rec, OUTPOST_F_SUCCESS, !p.failed);
+    db_step(&p, OUTPOST_F_RESPONSE_MS, p.start_us);
     outpost_run_emit(run, p.rec);
     return OUTPOST_RUN_DONE;
 }
@@ -250,6 +251,7 @@ db_validate_provider(const void *conf, const char *provider, char *err,
                      size_t errlen)
 {
     const struct db_conf *c = conf;
+    size_t len = 0;
 
     if (strcmp(provider, "postgres") == 0 && c->conninfo == NULL) {
         snprintf(err, errlen, "provider postgres needs conninfo (or "
@@ -261,7 +263,24 @@ db_validate_provider(const void *conf, const char *provider, char *err,
         snprintf(err, errlen, "provider kafka needs brokers");
         return -1;
     }
-    return 0;
+    /* The options another provider reads: warnings, one a line. */
+    err[0] = '\0';
+    for (size_t i = 0; i < sizeof(db_scoped) / sizeof(db_scoped[0]); i++) {
+        const char *set = *(char *const *) ((const char *) conf
+                                             + db_scoped[i].offset);
+
+        if (set != NULL && strstr(db_scoped[i].providers, provider) == NULL
+            && len < errlen)
+            len += (size_t) snprintf(err + len, errlen - len, "%s%s: ignored "
+                                     "by provider %s (it is for %s)",
+                                     len ? "\n" : "", db_scoped[i].name,
+                                     provider, db_scoped[i].providers);
+    }
+    if (c->properties.n > 0 && strcmp(provider, "kafka") != 0 && len < errlen)
+        len += (size_t) snprintf(err + len, errlen - len, "%sproperties: "
+                                 "ignored by provider %s (it is for kafka)",
+                                 len ? "\n" : "", provider);
+    return len > 0 ? 1 : 0;
 }
 
 /* The common option `provider` picks one (outpostd -t checks it). */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <librdkafka/rdkafka.h>
+#include <outpost/fields.h>
 #include "databases.h"
 #include "kafka_conf.h"
 
@@ -237,7 +238,7 @@ report_cluster(struct kafka_state *st, const struct cluster *cl,
     /* The cluster answers, but some data cannot be written or a broker
      * is gone: worse than healthy, not down. */
     if (cl->offline > 0 || (size_t) cl->brokers_up < st->nknown)
-        outpost_record_add_str(p->rec, "status_hint", "degraded");
+        outpost_record_add_str(p->rec, OUTPOST_F_STATUS_HINT, "degraded");
 }
 
 /* --- consumer-group lag -------------------------------------------------- */

@@ -22,7 +22,7 @@
 #include "strmap.h"
 
 #define STATE_FILE     "decisions.json"
-#define STATE_VERSION  1
+#define STATE_LAYOUT   1
 #define SAVE_EVERY_NS  (10 * 1000000000LL)  /* streaks only */
 
 struct failover_conf {
@@ -80,6 +80,7 @@ struct failover {
     int               urgent;      /* a decision changed: save next tick */
     int               dirty;       /* member state changed since saving */
     int64_t           saved_ns;
+    struct statefile *state;       /* decisions.json */
 };
 
 /* --- state -------------------------------------------------------------- */
@@ -133,46 +134,95 @@ groups_write(struct failover *fo, struct fo_text *t, const char *only)
     free(l.v);
 }
 
+/*
+ * The state file, in statefile.h's format: one entry per group, its
+ * state what control("status") shows of it (store.h). Tick writes the
+ * text (cheaper than building jansson objects) into the snapshot; the
+ * state file's thread writes it to disk. A version 1 file (one document,
+ * {"version":1,"groups":[...]}) is still read.
+ */
+struct save_ctx {
+    struct failover       *fo;
+    struct statefile_snap *snap;
+    struct fo_text         t;
+};
+
+static void
+save_group(void *value, void *arg)
+{
+    struct save_ctx *c = arg;
+    const struct fo_group *g = value;
+
+    c->t.len = 0;
+    fo_group_write(&c->t, &c->fo->p, g);
+    if (!c->t.failed)
+        statefile_snap_text(c->snap, g->name, c->t.s, c->t.len);
+}
+
+static struct statefile_snap *
+snapshot(outpost_instance_t *inst, struct failover *fo)
+{
+    struct save_ctx c = { fo, statefile_snap_new(fo->state), { 0 } };
+
+    if (c.snap)
+        strmap_each(&fo->groups, save_group, &c);
+    if (c.t.failed) {
+        outpost_log(inst, OUTPOST_LOG_WARN, "save",
+                    "cannot save decisions: out of memory");
+        statefile_snap_free(c.snap);
+        c.snap = NULL;
+    }
+    free(c.t.s);
+    fo->urgent = fo->dirty = 0;
+    fo->saved_ns = outpost_time_now();
+    return c.snap;
+}
+
 static void
 save(outpost_instance_t *inst, struct failover *fo)
 {
-    struct fo_text t = { 0 };
+    statefile_submit(fo->state, snapshot(inst, fo));
+}
 
-    fo_text_printf(&t, "{\"version\":%d,\"groups\":", STATE_VERSION);
-    groups_write(fo, &t, NULL);
-    fo_text_printf(&t, "}");
-    if (t.failed)
-        outpost_log(inst, OUTPOST_LOG_WARN, "save",
-                    "cannot save decisions: out of memory");
-    else if (statefile_save_text(outpost_instance_state_dir(inst),
-                                 STATE_FILE, t.s, t.len) != 0)
-        outpost_log(inst, OUTPOST_LOG_WARN, "save",
-                    "cannot save decisions: %m");
-    free(t.s);
-    fo->urgent = fo->dirty = 0;
-    fo->saved_ns = outpost_time_now();
+static int
+restore_group(const json_t *o, struct failover *fo)
+{
+    struct fo_group *g = fo_group_from_json(o);
+
+    if (g == NULL)                  /* not a group: skipped, as before */
+        return 0;
+    if (strmap_put(&fo->groups, g->name, g) != 0)
+        fo_group_free(g);
+    return 0;
+}
+
+static int
+restore_entry(const struct statefile_entry *e, void *arg)
+{
+    return e->state ? restore_group(e->state, arg) : -1;
+}
+
+static int
+restore_legacy(const json_t *doc, void *arg)
+{
+    const json_t *o;
+    size_t i;
+
+    json_array_foreach(json_object_get(doc, "groups"), i, o)
+        restore_group(o, arg);
+    return 0;
 }
 
 static void
 restore(outpost_instance_t *inst, struct failover *fo)
 {
-    char err[512];
-    json_t *doc = statefile_load(outpost_instance_state_dir(inst),
-                                 STATE_FILE, err, sizeof(err)), *o;
-    size_t i;
+    struct statefile_reader r = {
+        .entry = restore_entry, .legacy = restore_legacy, .arg = fo,
+        .check_first = 1,
+    };
 
-    if (doc == NULL) {
-        if (err[0])
-            outpost_log(inst, OUTPOST_LOG_WARN, "restore",
-                        "ignoring saved decisions: %s", err);
-        return;
-    }
-    json_array_foreach(json_object_get(doc, "groups"), i, o) {
-        struct fo_group *g = fo_group_from_json(o);
-        if (g && strmap_put(&fo->groups, g->name, g) != 0)
-            fo_group_free(g);
-    }
-    json_decref(doc);
+    fo->state = statefile_for(inst, STATE_FILE, STATE_LAYOUT);
+    statefile_restore(fo->state, &r);
 }
 
 /* --- observations ------------------------------------------------------- */
@@ -559,8 +609,7 @@ failover_shutdown(outpost_instance_t *inst)
 
     if (fo == NULL)
         return;
-    if (fo->dirty)
-        save(inst, fo);
+    statefile_close(fo->state, fo->dirty ? snapshot(inst, fo) : NULL);
     strmap_each(&fo->groups, free_group, NULL);
     strmap_free(&fo->groups);
     free(fo);

@@ -145,6 +145,7 @@ struct keys {
 
 struct health {
     struct rolling_table *table;
+    struct rolling_state *state;          /* health.state */
     int64_t               last_save_ns;
     struct keys           k;
     struct verdict_board  board;        /* statuspage inputs' verdicts */
@@ -169,8 +170,10 @@ classify(const struct thresholds *t, const struct keys *k,
         r->why = WHY_REASON;
         r->text = reason;
     } else if (hint && strcmp(hint, "unknown") == 0) {
+        /* "agent overloaded" and the like: not the vendor's doing. */
         r->status = ST_UNKNOWN;
-        r->why = WHY_HINT;
+        r->why = reason ? WHY_REASON : WHY_HINT;
+        r->text = reason;
     } else if (!r->ok) {
         r->status = ST_DOWN;
         r->why = WHY_FAILED;
@@ -416,8 +419,8 @@ health_init(outpost_instance_t *inst)
     h->k.error = outpost_intern(OUTPOST_F_ERROR);
     h->k.response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     h->last_save_ns = outpost_time_now();
-    rolling_state_load(inst, h->table, STATE_FILE, STATE_VERSION, keep_slot,
-                       &h->last_save_ns);
+    h->state = rolling_state_open(inst, STATE_FILE, STATE_VERSION);
+    rolling_state_load(h->state, h->table, keep_slot, &h->last_save_ns);
     outpost_instance_set_data(inst, h);
     return 0;
 }
@@ -431,10 +434,9 @@ health_tick(outpost_instance_t *inst, outpost_emitter_t *out)
 
     health_check_stale(c, h->table, outpost_instance_interval_ms(inst), out,
                        now);
-    if (now - h->last_save_ns >= c->save_interval_ms * MS) {
-        rolling_state_save(inst, h->table, STATE_FILE, STATE_VERSION);
+    if (rolling_state_tick(h->state, h->table,
+                           now - h->last_save_ns >= c->save_interval_ms * MS))
         h->last_save_ns = now;
-    }
 }
 
 /* `stats`: how many integrations and how much memory their state takes
@@ -467,7 +469,7 @@ health_shutdown(outpost_instance_t *inst)
 
     if (h == NULL)
         return;
-    rolling_state_save(inst, h->table, STATE_FILE, STATE_VERSION);
+    rolling_state_close(h->state, h->table);
     rolling_table_free(h->table);
     verdict_board_free(&h->board);
     free(h);

@@ -24,6 +24,7 @@ struct jsonl_conf {
 static const outpost_option_t jsonl_options[] = {
     { .name = "path", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct jsonl_conf, path), .def = "-",
+      .flags = OUTPOST_OPT_PATH,
       .help = "file to append to; \"-\" for standard output" },
     OUTPOST_OPTION_END
 };

@@ -98,6 +98,7 @@ static const struct burn_rule {
 
 struct sla {
     struct rolling_table *table;
+    struct rolling_state *state;                   /* sla.state */
     int64_t               last_save_ns;
     int64_t               month_start, month_end;  /* cached month */
     int32_t               month;
@@ -454,7 +455,8 @@ sla_init(outpost_instance_t *inst)
     sla->k_status = outpost_intern(OUTPOST_F_STATUS);
     sla->k_response_ms = outpost_intern(OUTPOST_F_RESPONSE_MS);
     sla->last_save_ns = outpost_time_now();
-    rolling_state_load(inst, sla->table, STATE_FILE, STATE_VERSION, keep_slot,
+    sla->state = rolling_state_open(inst, STATE_FILE, STATE_VERSION);
+    rolling_state_load(sla->state, sla->table, keep_slot,
                        &sla->last_save_ns);
     month_of(sla, sla->last_save_ns);
     outpost_instance_set_data(inst, sla);
@@ -469,10 +471,9 @@ sla_tick(outpost_instance_t *inst, outpost_emitter_t *out)
     int64_t now = outpost_time_now();
 
     (void) out;
-    if (now - sla->last_save_ns >= c->save_interval_ms * MS) {
-        rolling_state_save(inst, sla->table, STATE_FILE, STATE_VERSION);
+    if (rolling_state_tick(sla->state, sla->table,
+                           now - sla->last_save_ns >= c->save_interval_ms * MS))
         sla->last_save_ns = now;
-    }
 }
 
 static int
@@ -507,7 +508,7 @@ sla_shutdown(outpost_instance_t *inst)
 
     if (sla == NULL)
         return;
-    rolling_state_save(inst, sla->table, STATE_FILE, STATE_VERSION);
+    rolling_state_close(sla->state, sla->table);
     rolling_table_free(sla->table);
     free(sla);
 }

@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "../common/httpcheck.h"
 #include "../common/preset_statuspage.h"
 
@@ -91,9 +92,9 @@ report_page(struct sp_state *st, httpcheck_call_t *c,
         degraded += pc->health == SP_DEGRADED;
         emit_component(st, rec, pc);
     }
-    outpost_record_add_str(rec, "indicator", page->indicator);
-    outpost_record_add_str(rec, "description", page->description);
-    outpost_record_add_str(rec, "incidents", page->incidents);
+    outpost_record_add_str(rec, OUTPOST_F_INDICATOR, page->indicator);
+    outpost_record_add_str(rec, OUTPOST_F_DESCRIPTION, page->description);
+    outpost_record_add_str(rec, OUTPOST_F_INCIDENTS, page->incidents);
     outpost_record_add_int(rec, "incident_count",
                            (int64_t) page->nincidents);
     outpost_record_add_int(rec, "components_watched",

@@ -463,7 +463,7 @@ class ConfigTest(Probe):
         self.assertEqual(p.returncode, 1)
         self.assertIn('40-databases.conf:1: databases "tls": url: rediss:// '
                       '(TLS) needs hiredis 1.0 or later', p.stderr)
-        self.assertIn('40-databases.conf:2: databases "typo": url is not '
+        self.assertIn('40-databases.conf:3: databases "typo": url is not '
                       'redis://[[username]:password@]host[:port][/db]',
                       p.stderr)
         self.assertNotIn("hunter2", p.stderr)    # never the password
@@ -487,16 +487,17 @@ class ConfigTest(Probe):
         p = subprocess.run([OUTPOSTD, "-t", "-C", conf], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 1)
+        # Each at the line of the option named (else the section's).
         for line, msg in (
-                (1, 'databases "pg1": conninfo is not a valid libpq '
+                (2, 'databases "pg1": conninfo is not a valid libpq '
                     'connection string or URI'),
-                (3, 'databases "pg2": expect needs a query whose value it '
+                (4, 'databases "pg2": expect needs a query whose value it '
                     'checks'),
                 (5, 'databases "k1": consumer lag needs both topic and '
                     'group'),
-                (7, 'databases "k2": properties: "key=value" expected'),
-                (9, 'databases "k3": properties: librdkafka rejects '
-                    'property no.such.prop'),
+                (8, 'databases "k2": properties: "key=value" expected'),
+                (10, 'databases "k3": properties: librdkafka rejects '
+                     'property no.such.prop'),
                 (13, 'databases "pg3": provider postgres needs conninfo'),
                 (14, 'databases "k4": provider kafka needs brokers')):
             self.assertIn("40-databases.conf:%d: %s" % (line, msg), p.stderr)

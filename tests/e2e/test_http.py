@@ -311,7 +311,7 @@ http "fine"    { url = "%(u)s/health" }
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         for line, msg in (
-                (2, 'http "badre": body_regex:'),
+                (2, 'option \'body_regex\' in http "badre": regex:'),
                 (3, 'http "badpath": json_path: cannot read "a..b"'),
                 (4, 'http "badca": ca_file: cannot read /nonexistent/ca.pem'),
                 (5, 'http "notpem": ca_file: %s holds no PEM certificate'
@@ -495,6 +495,11 @@ http "v6"      { url = "http://127.0.0.1:%(p)d/health" ip_version = "ipv6" }
         self.assertEqual(rc, 0, err)
         by = {}
         for r in read_jsonl(out):
+            # A check the agent itself was too late to judge (a loaded
+            # machine) says so and is no verdict on the server: not ours
+            # to assert on here.
+            if r["fields"].get("reason") == "agent overloaded":
+                continue
             by.setdefault(r["tags"]["integration"], []).append(r["fields"])
         return by
 

@@ -526,7 +526,8 @@ class PresetTest(FakeAPITest):
         self.assertNotEqual(rc, 0)
         self.assertRegex(err, r'\.conf:1: payments "stripe": base_url: the '
                          r'scheme must be http:// or https://')
-        self.assertRegex(err, r'\.conf:2: ai "openai": status_page: the '
+        # At the line of the option (the section starts on line 2).
+        self.assertRegex(err, r'\.conf:3: ai "openai": status_page: the '
                          r'scheme must be http:// or https://')
         self.assertRegex(err, r'\.conf:4: messaging "whatsapp": '
                          r'phone_number_id: required for provider whatsapp')

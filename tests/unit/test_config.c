@@ -31,6 +31,9 @@ struct probe_conf {
     outpost_strlist_t  headers;
     outpost_intlist_t  codes;
     char              *mode;
+    char              *pattern;
+    char              *dir;
+    outpost_strlist_t  send;
 };
 
 #define P(f) offsetof(struct probe_conf, f)
@@ -43,21 +46,32 @@ static const outpost_option_t probe_options[] = {
     { "verbose", OUTPOST_OPT_BOOL, P(verbose), "false", NULL, 0, 0, 0, NULL },
     { "wait", OUTPOST_OPT_DURATION, P(wait_ms), "2s", NULL, 0, 100, 60000,
       NULL },
-    { "token", OUTPOST_OPT_SECRET, P(token), NULL, "API token", 0, 0, 0,
-      NULL },
+    { "token", OUTPOST_OPT_SECRET, P(token), NULL, "API token",
+      OUTPOST_OPT_HEADER, 0, 0, NULL },
     { "headers", OUTPOST_OPT_STRLIST, P(headers), "{\"A: b\"}", NULL, 0, 0,
       0, NULL },
     { "codes", OUTPOST_OPT_INTLIST, P(codes), "{200, 204}", NULL, 0, 0, 0,
       NULL },
     { "mode", OUTPOST_OPT_ENUM, P(mode), "fast", NULL, 0, 0, 0, "fast|slow" },
+    { "pattern", OUTPOST_OPT_STRING, P(pattern), NULL, NULL,
+      OUTPOST_OPT_REGEX, 0, 0, NULL },
+    { "dir", OUTPOST_OPT_STRING, P(dir), NULL, NULL, OUTPOST_OPT_PATH, 0, 0,
+      NULL },
+    { "send", OUTPOST_OPT_STRLIST, P(send), NULL, NULL, OUTPOST_OPT_HEADER,
+      0, 0, NULL },
     OUTPOST_OPTION_END
 };
 
-struct gate_conf { int64_t threshold; };
+struct gate_conf {
+    int64_t           threshold;
+    outpost_strlist_t notify;
+};
 struct sink_conf { char *path; };
 
 static const outpost_option_t gate_options[] = {
     { "threshold", OUTPOST_OPT_INT, 0, "6", NULL, 0, 0, 0, NULL },
+    { "notify", OUTPOST_OPT_STRLIST, offsetof(struct gate_conf, notify), NULL,
+      NULL, OUTPOST_OPT_OUTPUTS, 0, 0, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -110,11 +124,26 @@ sink_write(outpost_instance_t *inst, const outpost_batch_t *batch)
 static const char *const vendor_names[] = { "acme", "globex", "hooli",
                                             NULL };
 
+struct vendor_conf { char *region; };
+
+static const outpost_option_t vendor_options[] = {
+    { "region", OUTPOST_OPT_STRING, offsetof(struct vendor_conf, region),
+      NULL, "acme only", 0, 0, 0, NULL },
+    OUTPOST_OPTION_END
+};
+
 static int
 vendor_check(const void *conf, const char *provider, char *err,
              size_t errlen)
 {
-    (void) conf;
+    const struct vendor_conf *v = conf;
+
+    if (strcmp(provider, "hooli") != 0 && v->region != NULL
+        && strcmp(provider, "acme") != 0) {
+        snprintf(err, errlen, "region: ignored by provider %s\nregion: "
+                 "really", provider);
+        return 1;
+    }
     if (strcmp(provider, "hooli") != 0)
         return 0;
     snprintf(err, errlen, "provider hooli needs an account");
@@ -132,6 +161,7 @@ static const outpost_plugin_t plugins[] = {
       .options = sink_options, .conf_size = sizeof(struct sink_conf),
       .write = sink_write },
     { OUTPOST_PLUGIN_HEADER, .name = "vendor", .kind = OUTPOST_INPUT,
+      .options = vendor_options, .conf_size = sizeof(struct vendor_conf),
       .collect = probe_collect, .providers = vendor_names,
       .validate_provider = vendor_check },
 };
@@ -284,7 +314,7 @@ test_good(void **state)
         "interval = \"15s\"\n"
         "state_dir = \"state\"\n"
         "log_level = \"debug\"  log_format = \"text\"\n"
-        "api { listen = \"127.0.0.1:9999\" token_file = \"api.token\" }\n"
+        "api { listen = \"[::1]:9999\" token_file = \"api.token\" }\n"
         "probe \"a\" {\n"
         "  url = \"https://${OUTPOST_TEST_HOST}/health\"\n"
         "  retries = 7\n"
@@ -326,7 +356,7 @@ test_good(void **state)
     want = at(f, "@/api.token");
     assert_string_equal(c->api_token_file, want);
     free(want);
-    assert_string_equal(c->api_listen, "127.0.0.1:9999");
+    assert_string_equal(c->api_listen, "[::1]:9999");
 
     /* outpost.conf first, then conf.d in name order. */
     assert_int_equal(c->nsections, 4);
@@ -447,7 +477,7 @@ test_plugin_dir(void **state)
         "plugin_dir = \"" TEST_PLUGIN_DIR "\"\n"
         "goodplugin \"g\" { count = 3 }\n");
     EXPECT(f, TEST_PLUGIN_DIR "/badabi.so: plugin 'badabi' was built for ABI "
-           "version 99, this outpostd has ABI version 1; rebuild it against "
+           "version 99, this outpostd has ABI version 1.2; rebuild it against "
            "this SDK");
     assert_non_null(registry_find(f->reg, "goodplugin"));
 }
@@ -461,7 +491,8 @@ test_unknown_option(void **state)
 
     put(f, "outpost.conf",
         "probe \"crm\" {\n  url = \"x\"\n  urll = \"y\"\n}\n");
-    EXPECT(f, "@/outpost.conf:3: unknown option 'urll' in probe \"crm\"");
+    EXPECT(f, "@/outpost.conf:3: unknown option 'urll' in probe \"crm\"; "
+           "did you mean 'url'?");
 }
 
 static void
@@ -508,7 +539,8 @@ test_plugin_validate(void **state)
 
     put(f, "outpost.conf", "gate \"g1\" { }\n\ngate \"g2\" {\n"
         "  threshold = 7\n}\n");
-    EXPECT(f, "@/outpost.conf:3: gate \"g2\": threshold must be even, "
+    /* At the line of the option the plugin names, not the section's. */
+    EXPECT(f, "@/outpost.conf:4: gate \"g2\": threshold must be even, "
            "got 7");
 }
 
@@ -540,7 +572,7 @@ test_unknown_plugin(void **state)
         "interval = \"10s\"\n\nprob \"a\" {\n  url = \"x\"\n  codes = {1}\n}\n"
         "probe \"b\" { url = \"x\" retries = 99 }\n");
     EXPECT(f, "@/outpost.conf:3: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink, vendor)",
+           "sink, vendor); did you mean 'probe'?",
            "@/outpost.conf:7: option 'retries' in probe \"b\": 99 is out of "
            "range (0..10)");
 }
@@ -635,13 +667,15 @@ test_globals(void **state)
         "timeout = \"0s\"\n"
         "api {\n  listn = \"x\"\n}\n");
     put(f, "conf.d/10.conf", "probe \"p\" { url = \"u\" }\ninterval = \"5s\"\n"
-        "api { listen = \"x\" }\n");
-    EXPECT(f, "@/outpost.conf:1: unknown option 'intervall'",
+        "api { listen = \"127.0.0.1:1\" }\n");
+    EXPECT(f, "@/outpost.conf:1: unknown option 'intervall'; did you mean "
+           "'interval'?",
            "@/outpost.conf:2: option 'log_level': expected one of "
            "debug|info|warn|error, got \"loud\"",
            "@/outpost.conf:3: option 'timeout': 0s is out of range "
            "(1ms..365d)",
-           "@/outpost.conf:5: unknown option 'listn' in api",
+           "@/outpost.conf:5: unknown option 'listn' in api; did you mean "
+           "'listen'?",
            "@/conf.d/10.conf:2: option 'interval' is a global setting: set it "
            "in @/outpost.conf, not in a conf_dir file",
            "@/conf.d/10.conf:3: section 'api' is a global setting: set it in "
@@ -688,20 +722,25 @@ test_many(void **state)
         "probe \"d\" { retries = 100 }\n");
     put(f, "conf.d/20-more.conf", "probe \"a\" { url = \"u\" }\n"
         "gate \"h\" { threshold = \"many\" matchh = \"x\" }\n");
-    EXPECT(f, "@/outpost.conf:3: unknown option 'codez' in probe \"a\"",
+    EXPECT(f, "@/outpost.conf:3: unknown option 'codez' in probe \"a\"; did you "
+           "mean 'codes'?",
            "@/outpost.conf:4: option 'retries' in probe \"a\": expected an "
            "integer, got \"x\"",
            "@/outpost.conf:6: unknown plugin 'prob' (loaded: gate, probe, "
-           "sink, vendor)",
+           "sink, vendor); did you mean 'probe'?",
            "@/outpost.conf:7: option 'batch_size' in sink \"s\": 0 is out of "
            "range (1..1000000)",
-           "@/outpost.conf:7: unknown option 'pth' in sink \"s\"",
+           "@/outpost.conf:7: unknown option 'pth' in sink \"s\"; did you mean "
+           "'path'?",
+           /* Every plugin checks its sections, problems elsewhere or not. */
+           "@/outpost.conf:8: gate \"g\": threshold must be even, got 1",
            "@/conf.d/10-syntax.conf:3: unexpected token '}'",
            "@/conf.d/20-more.conf:1: duplicate instance probe \"a\" (first "
            "defined at @/outpost.conf:1)",
            "@/conf.d/20-more.conf:2: option 'threshold' in gate \"h\": "
            "expected an integer, got \"many\"",
-           "@/conf.d/20-more.conf:2: unknown option 'matchh' in gate \"h\"");
+           "@/conf.d/20-more.conf:2: unknown option 'matchh' in gate \"h\"; did "
+           "you mean 'match'?");
 }
 
 /* libconfuse 3.3 miscounts lines after comments and refuses them inside
@@ -807,6 +846,267 @@ test_many_sections(void **state)
            "(first defined at @/outpost.conf:8)");
 }
 
+/* --- what must never crash or hang the agent --------------------------- */
+
+static char *
+repeat(const char *a, int n, const char *mid, const char *b)
+{
+    char *text = NULL;
+    size_t size;
+    FILE *m = open_memstream(&text, &size);
+
+    for (int i = 0; i < n; i++)
+        fputs(a, m);
+    fputs(mid, m);
+    for (int i = 0; i < n; i++)
+        fputs(b, m);
+    fclose(m);
+    return text;
+}
+
+/* Every pattern is bounded before regcomp or fnmatch sees it: 30,000
+ * nested groups overflowed the stack in regcomp. */
+static void
+test_patterns(void **state)
+{
+    struct fixture *f = *state;
+    char *deep = repeat("(", 30000, "a", ")");
+    char *nested = repeat("(", 40, "a", ")");
+    char *text;
+
+    assert_true(asprintf(&text,
+        "probe \"a\" { url = \"u\" pattern = \"%s\" }\n"
+        "probe \"b\" { url = \"u\" pattern = \"%s\" }\n"
+        "probe \"c\" { url = \"u\" pattern = \"((a{200}){200})\" }\n"
+        "probe \"d\" { url = \"u\" pattern = '(a)\\1' }\n"
+        "probe \"e\" { url = \"u\" pattern = \"a(\" }\n"
+        "probe \"f\" { url = \"u\" pattern = \"a{999}\" }\n"
+        "probe \"ok\" { url = \"u\" pattern = \"^[a-z]{2,5}(x|[[:digit:]])+$\" }\n"
+        "probe \"g\" { url = \"u\" pattern = \"(a{200}){,200}\" }\n"
+        "gate \"g\" { match = {\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\"} }\n"
+        "gate \"h\" { match = {\"integration=*pay*\"} }\n",
+        deep, nested) > 0);
+    put(f, "outpost.conf", text);
+    free(text);
+    free(deep);
+    free(nested);
+    EXPECT(f, "@/outpost.conf:1: option 'pattern' in probe \"a\": regex: "
+           "longer than 1024 bytes",
+           "@/outpost.conf:2: option 'pattern' in probe \"b\": regex: groups "
+           "nested deeper than 32",
+           "@/outpost.conf:3: option 'pattern' in probe \"c\": regex: expands "
+           "to more than 20000 atoms (repeat counts multiply)",
+           "@/outpost.conf:4: option 'pattern' in probe \"d\": regex: "
+           "back-reference \\1: not supported (matching one can take "
+           "exponential time)",
+           "@/outpost.conf:5: option 'pattern' in probe \"e\": regex: "
+           "Unmatched ( or \\(",
+           "@/outpost.conf:6: option 'pattern' in probe \"f\": regex: repeat "
+           "count 999 is over 255",
+           "@/outpost.conf:8: option 'pattern' in probe \"g\": regex: expands "
+           "to more than 20000 atoms (repeat counts multiply)",
+           "@/outpost.conf:9: option 'match' in gate \"g\": glob "
+           "\"integration=*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\": more than 16 "
+           "'*'");
+}
+
+/* A FIFO, a directory or a device where a file is expected is refused
+ * without reading it: reading a FIFO waits for a writer forever. */
+static void
+test_not_regular(void **state)
+{
+    struct fixture *f = *state;
+    char path[256];
+
+    put(f, "outpost.conf",
+        "probe \"p\" { url = \"u\"\n  token_file = \"@/secret.fifo\" }\n"
+        "probe \"q\" { url = \"u\" token_file = \"/dev/zero\" }\n");
+    put(f, "conf.d/30-ok.conf", "probe \"r\" { url = \"u\" }\n");
+    snprintf(path, sizeof(path), "%s/secret.fifo", f->dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/conf.d/10-fifo.conf", f->dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof(path), "%s/conf.d/20-dir.conf", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    EXPECT(f, "@/outpost.conf:2: option 'token_file' in probe \"p\": cannot "
+           "read @/secret.fifo: not a regular file",
+           "@/outpost.conf:3: option 'token_file' in probe \"q\": cannot "
+           "read /dev/zero: not a regular file",
+           "@/conf.d/10-fifo.conf: cannot read config file: not a regular "
+           "file",
+           "@/conf.d/20-dir.conf: cannot read config file: not a regular "
+           "file");
+
+    /* The main file too. */
+    diag_free(&f->d);
+    snprintf(f->path, sizeof(f->path), "%s/main.fifo", f->dir);
+    assert_int_equal(mkfifo(f->path, 0600), 0);
+    EXPECT(f, "@/main.fifo: cannot read config file: not a regular file");
+}
+
+/* Writes @/name with len bytes of text (which may hold NUL bytes). */
+static void
+put_bytes(const struct fixture *f, const char *name, const char *text,
+          size_t len)
+{
+    char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    fclose(fp);
+}
+
+/* What was accepted silently is an error at its line. */
+static void
+test_garbage(void **state)
+{
+    struct fixture *f = *state;
+    static const char nul[] = "probe \"c\" { url = \"u\" }\n\0"
+                              "probe \"d\" { retries = 99 }\n";
+
+    unsetenv("OUTPOST_TEST_UNSET_VAR");
+    put(f, "outpost.conf",
+        "state_dir = \"\"\n"
+        "probe \"a\" { url = \"u\" dir = \"\" }\n"
+        "probe \"b\\x01\" { url = \"u\" }\n"
+        "probe \"\" { url = \"u\" }\n"
+        "probe \"e\" {\n  url = \"http://${OUTPOST_TEST_UNSET_VAR}/\"\n"
+        "  send = {\"X-A: 1\\r\\nX-B: 2\"}\n}\n");
+    put(f, "conf.d/05-x.conf", "probe \"x\" { url = \"u\" }\n");
+    put_bytes(f, "conf.d/10-nul.conf", nul, sizeof(nul) - 1);
+    put(f, "conf.d/20-utf.conf", "\nprobe \"caf\xe9\" { url = \"u\" }\n");
+    put(f, "conf.d/30-quoted.conf",
+        "probe \"f\" { url = \"u\" }\"\"\nprobe \"g\" { url = \"u\" }\n");
+    put(f, "conf.d/40-quote.conf",
+        "probe \"h\" { url = \"u\" }\nprobe \"i\" {\n  url = \"u\n"
+        "  retries = \"3\"\n}\nprobe \"j\" { url = \"u\" }\n");
+    put(f, "conf.d/50-brace.conf",
+        "probe \"k\" { url = \"u\" }\nprobe \"l\" {\n  url = \"u\"\n\n"
+        "probe \"m\" { url = \"u\" }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'state_dir': an empty path",
+           "@/outpost.conf:2: option 'dir' in probe \"a\": an empty path",
+           "@/outpost.conf:3: probe instance name: control character 0x01 "
+           "at offset 1",
+           "@/outpost.conf:4: probe \"\": an instance needs a name",
+           "@/outpost.conf:6: environment variable OUTPOST_TEST_UNSET_VAR is "
+           "not set (${OUTPOST_TEST_UNSET_VAR})",
+           "@/outpost.conf:7: option 'send' in probe \"e\": control "
+           "character 0x0d at offset 6 (a value cannot span lines here)",
+           "@/conf.d/10-nul.conf:2: NUL byte: a config file is text",
+           "@/conf.d/20-utf.conf:2: invalid UTF-8 (byte 0xe9): a config file "
+           "is UTF-8 text",
+           "@/conf.d/30-quoted.conf:1: expected an option or section name, "
+           "got a quoted string",
+           "@/conf.d/40-quote.conf:3: unclosed quote: this \" is not closed "
+           "on its line (write \\n for a newline)",
+           "@/conf.d/50-brace.conf:2: missing '}': this '{' is never closed");
+}
+
+/* Values the option table can judge, judged everywhere; an option set
+ * twice is an error, not a silent override. */
+static void
+test_values(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "probe \"a\" {\n"
+        "  url = \"u\"\n"
+        "  tier = \"gold\"\n"
+        "  priority = 2147483648\n"
+        "  verbose = yes\n"
+        "  url = \"v\"\n"
+        "}\n"
+        "interval = \"5s\"\ninterval = \"6s\"\n"
+        "api { listen = \"localhost\" }\n");
+    EXPECT(f, "@/outpost.conf:3: option 'tier' in probe \"a\": expected one "
+           "of basic|professional|enterprise, got \"gold\"",
+           "@/outpost.conf:4: option 'priority' in probe \"a\": 2147483648 is "
+           "out of range (-2147483647..2147483647)",
+           "@/outpost.conf:5: option 'verbose' in probe \"a\": expected true "
+           "or false, got \"yes\"",
+           "@/outpost.conf:6: option 'url' in probe \"a\": set twice (first "
+           "at line 2)",
+           "@/outpost.conf:9: option 'interval': set twice (first at line "
+           "8)",
+           "@/outpost.conf:10: option 'listen' in api: expected "
+           "\"host:port\" (port 1..65535), got \"localhost\"");
+}
+
+/* A name that refers to another instance must name one, in any file. */
+static void
+test_references(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "outpost.conf",
+        "gate \"g\" { notify = {\"out\", \"sink:out\", \"nope, sink:gone\",\n"
+        "                     \"p\"} }\n"
+        "probe \"p\" { url = \"u\"\n  tags = {\"notify=out,pager\"} }\n");
+    put(f, "conf.d/10.conf", "sink \"out\" { }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'notify' in gate \"g\": no output "
+           "instance \"nope\" in the config",
+           "@/outpost.conf:1: option 'notify' in gate \"g\": no output "
+           "instance \"sink:gone\" in the config",
+           "@/outpost.conf:2: option 'notify' in gate \"g\": no output "
+           "instance \"p\" in the config",
+           "@/outpost.conf:4: option 'tags' in probe \"p\": no output "
+           "instance \"pager\" in the config");
+}
+
+/* An option the chosen provider does not use is a warning at its line;
+ * the config stays valid. */
+static void
+test_provider_warnings(void **state)
+{
+    struct fixture *f = *state;
+    struct config *c;
+    char *want;
+
+    put(f, "outpost.conf",
+        "vendor \"acme\" { region = \"eu\" }\n"
+        "vendor \"globex\" {\n  tier = \"basic\"\n  region = \"eu\"\n}\n");
+    c = load(f);
+    diag_print(&f->d, stderr);
+    assert_non_null(c);
+    assert_int_equal(f->d.n, 0);
+    assert_int_equal(f->d.nwarns, 2);
+    want = at(f, "@/outpost.conf:4: warning: vendor \"globex\": region: "
+              "ignored by provider globex");
+    assert_string_equal(f->d.warns[0], want);
+    free(want);
+    want = at(f, "@/outpost.conf:4: warning: vendor \"globex\": region: "
+              "really");
+    assert_string_equal(f->d.warns[1], want);
+    free(want);
+    config_free(c);
+}
+
+/* A secret that goes into a header is checked wherever it comes from,
+ * and never shown. */
+static void
+test_secret_text(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "s.txt", "tok\r\ninjected: 1\n");
+    setenv("OUTPOST_TEST_CRLF", "tok\r\nx: 1", 1);
+    put(f, "outpost.conf",
+        "probe \"a\" { url = \"u\" token_file = \"@/s.txt\" }\n"
+        "probe \"b\" { url = \"u\" token_env = \"OUTPOST_TEST_CRLF\" }\n"
+        "probe \"c\" { url = \"u\" token = \"tok\\r\\nx: 1\" }\n");
+    EXPECT(f, "@/outpost.conf:1: option 'token_file' in probe \"a\": the "
+           "secret read from @/s.txt: holds a control character",
+           "@/outpost.conf:2: option 'token_env' in probe \"b\": the secret "
+           "read from OUTPOST_TEST_CRLF: holds a control character",
+           "@/outpost.conf:3: option 'token' in probe \"c\": control "
+           "character 0x0d at offset 3 (a value cannot span lines here)");
+    unsetenv("OUTPOST_TEST_CRLF");
+}
+
 static void
 test_describe(void **state)
 {
@@ -860,6 +1160,13 @@ main(void)
         T(test_many),
         T(test_comments),
         T(test_many_sections),
+        T(test_patterns),
+        T(test_not_regular),
+        T(test_garbage),
+        T(test_values),
+        T(test_references),
+        T(test_provider_warnings),
+        T(test_secret_text),
         cmocka_unit_test(test_describe),
     };
 

@@ -708,44 +708,190 @@ expect_entries(struct spill *s, const int *want, size_t n)
     assert_int_equal(i, n);
 }
 
+/* Log lines go to a scratch file while a test looks for one. */
+static char log_path[96];
+
 static void
-spill_corrupt_entry_loses_only_its_segment(void **state)
+log_to_file(void)
 {
-    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 120 };
-    struct spill *s = spill_open(&so);
-    const int want[] = { 0, 4, 5, 6, 7, 8, 9 };
-    struct spill_stats ss;
-    char path[128];
     int fd;
 
+    assert_true((size_t) snprintf(log_path, sizeof(log_path), "%s.log",
+                                  dir) < sizeof(log_path));
+    fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    log_configure(OUTPOST_LOG_INFO, LOG_FORMAT_TEXT, fd);
+}
+
+/* Restores logging to stderr and returns what was logged (malloc'ed). */
+static char *
+log_taken(void)
+{
+    FILE *f = fopen(log_path, "r");
+    char *text = calloc(1, 1 << 16);
+    size_t n;
+
+    assert_non_null(f);
+    n = fread(text, 1, (1 << 16) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(log_path);
+    log_configure(getenv("TEST_LOG") ? OUTPOST_LOG_DEBUG : OUTPOST_LOG_ERROR,
+                  LOG_FORMAT_TEXT, 2);
+    if (getenv("TEST_LOG"))
+        fputs(text, stderr);
+    return text;
+}
+
+static void
+flip_bit(const char *path, off_t off, int bit)
+{
+    int fd = open(path, O_RDWR);
+    uint8_t b;
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, off), 1);
+    b ^= (uint8_t) (1u << bit);
+    assert_int_equal(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+}
+
+/* The byte offset of entry i in a segment of append_entry() entries. */
+static off_t
+entry_offset(const char *path, int i)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return (off_t) (sb.st_size / 50 * i);
+}
+
+/* Reads everything, expecting 0..49 except `missing`; returns the
+ * SPILL_LOST counts seen. */
+static uint64_t
+expect_all_but(struct spill *s, int missing)
+{
+    struct spill_cursor c;
+    const uint8_t *p;
+    uint32_t len;
+    uint64_t lost, lost_all = 0;
+    int next = 0, rc;
+
+    spill_cursor_init(s, &c);
+    while ((rc = spill_cursor_next(s, &c, &p, &len, &lost)) != SPILL_END) {
+        if (rc == SPILL_LOST) {
+            lost_all += lost;
+            continue;
+        }
+        assert_int_equal(rc, SPILL_ENTRY);
+        if (next == missing)
+            next++;
+        assert_int_equal(atoi((const char *) p + 6), next);
+        next++;
+    }
+    assert_int_equal(next, missing == 49 ? 49 : 50);
+    return lost_all;
+}
+
+/* One flipped bit anywhere in an entry (payload, checksum, length or
+ * frame start) costs that entry and nothing after it, whether the damage
+ * is found when the directory is opened or while reading. */
+static void
+spill_flipped_bit_costs_one_record(void **state)
+{
+    struct spill_opts so = { .dir = dir, .name = "test" };
+    /* offset in entry 10, bit: payload, crc, length, frame start */
+    const int where[][2] = { { 30, 3 }, { 6, 0 }, { 1, 7 }, { 0, 2 },
+                             { 4, 4 } };
+    char path[128], *text;
+
     (void) state;
-    assert_non_null(s);
-    for (int i = 0; i < 10; i++)      /* 34-byte entries: 4 a segment */
+    for (size_t k = 0; k < sizeof(where) / sizeof(where[0]); k++) {
+        struct spill *s = spill_open(&so);
+        struct spill_stats ss;
+
+        assert_non_null(s);
+        for (int i = 0; i < 50; i++)
+            append_entry(s, i);
+        spill_close(s);
+        newest_segment(path, sizeof(path), 0);
+        flip_bit(path, entry_offset(path, 10) + where[k][0], where[k][1]);
+
+        /* found on open */
+        log_to_file();
+        s = spill_open(&so);
+        text = log_taken();
+        assert_non_null(s);
+        spill_get_stats(s, &ss);
+        assert_int_equal(ss.records, 49);
+        assert_int_equal(ss.dropped, 1);
+        assert_non_null(strstr(text, "1 record lost"));
+        free(text);
+        assert_int_equal(expect_all_but(s, 10), 0);
+        /* Reading and consuming step over the damage. */
+        assert_int_equal(spill_consume(s, 20), 0);
+        assert_int_equal(spill_count(s), 29);
+        spill_close(s);
+        s = spill_open(&so);
+        assert_int_equal(spill_count(s), 29);
+        assert_int_equal(spill_consume(s, 29), 0);
+        spill_close(s);
+
+        /* found while reading: the file is damaged after the open */
+        s = spill_open(&so);
+        for (int i = 0; i < 50; i++)
+            append_entry(s, i);
+        newest_segment(path, sizeof(path), 0);
+        flip_bit(path, entry_offset(path, 10) + where[k][0], where[k][1]);
+        log_to_file();
+        assert_int_equal(expect_all_but(s, 10), 1);
+        text = log_taken();
+        assert_non_null(strstr(text, "1 record lost"));
+        free(text);
+        assert_int_equal(spill_count(s), 49);
+        assert_int_equal(spill_consume(s, 49), 0);
+        spill_get_stats(s, &ss);
+        assert_int_equal(ss.records, 0);
+        assert_int_equal(ss.dropped, 1);
+        spill_close(s);
+    }
+}
+
+/* A segment that is not a regular file (a directory in its place) is
+ * reported, and the segments around it are delivered. */
+static void
+spill_segment_not_a_file_is_reported(void **state)
+{
+    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 100 };
+    struct spill *s = spill_open(&so);
+    struct spill_stats ss;
+    char path[128], *text;
+
+    (void) state;
+    for (int i = 0; i < 10; i++)
         append_entry(s, i);
     spill_get_stats(s, &ss);
-    assert_int_equal(ss.segments, 3);
+    assert_true(ss.segments >= 3);
     spill_close(s);
-
-    /* Flip a payload byte of the second entry of the oldest segment. */
     newest_segment(path, sizeof(path), 1);
-    fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "X", 1, 34 + 8 + 2), 1);
-    close(fd);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
 
+    log_to_file();
     s = spill_open(&so);
+    text = log_taken();
     assert_non_null(s);
-    spill_get_stats(s, &ss);
-    assert_int_equal(ss.corrupt, 1);
-    assert_int_equal(ss.records, 7);
-    expect_entries(s, want, 7);
+    assert_non_null(strstr(text, "not a regular file"));
+    free(text);
+    assert_true(spill_count(s) > 0 && spill_count(s) < 10);
     spill_close(s);
+    assert_int_equal(rmdir(path), 0);
 }
 
 static void
 spill_position_survives_and_damage_replays(void **state)
 {
-    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 120 };
+    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 160 };
     struct spill *s = spill_open(&so);
     const int rest[] = { 5, 6, 7, 8, 9 };
     const int all[] = { 4, 5, 6, 7, 8, 9 };
@@ -778,7 +924,7 @@ spill_position_survives_and_damage_replays(void **state)
 static void
 spill_prepend_rules(void **state)
 {
-    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 120 };
+    struct spill_opts so = { .dir = dir, .name = "test", .segment_size = 160 };
     struct spill *s = spill_open(&so), *again;
     struct codec_buf b = { 0 };
     const int want[] = { 2, 3 };
@@ -843,8 +989,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(queue_kill9_at_random_moments,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            spill_corrupt_entry_loses_only_its_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(spill_flipped_bit_costs_one_record,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(spill_segment_not_a_file_is_reported,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             spill_position_survives_and_damage_replays, setup, teardown),
         cmocka_unit_test_setup_teardown(spill_prepend_rules, setup,

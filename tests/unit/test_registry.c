@@ -96,7 +96,7 @@ test_bad_abi(void **state)
     assert_int_equal(f->d.n, 1);
     assert_string_equal(f->d.msgs[0], TEST_PLUGIN_DIR "/badabi.so: plugin "
                         "'badabi' was built for ABI version 99, this outpostd "
-                        "has ABI version 1; rebuild it against this SDK");
+                        "has ABI version 1.2; rebuild it against this SDK");
     assert_int_equal(registry_count(f->reg), 0);
 }
 
@@ -192,8 +192,8 @@ static const struct {
     const char      *msg;
 } refused[] = {
     { { .abi_version = OUTPOST_ABI_VERSION, .struct_size = 8, .name = "old" },
-      "t: plugin '?' has struct_size 8, smaller than "
-      "%zu in ABI version 1; rebuild it against this SDK" },
+      "t: plugin '?' has struct_size 8, not between "
+      "%zu (ABI version 1.0) and 4096; rebuild it against this SDK" },
     { PLUGIN(NULL, OUTPOST_INPUT, .collect = nop_collect),
       "t: the plugin's name is missing or is not letters, digits, '_' and "
       "'-'" },

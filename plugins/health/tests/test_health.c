@@ -359,10 +359,13 @@ test_restart_keeps_uptime_and_status(void **state)
         step(h, "crm", NULL, 0, 150, 900 * S);
     uptime = num(h, "crm", "uptime_30d");
     assert_string_equal(status_of(h, "crm"), "down");
-    /* tick saves every save_interval (1m), not only shutdown. */
+    /* tick saves every save_interval (1m), not only shutdown; on the
+     * state file's own thread, so the file comes a moment later. */
     snprintf(path, sizeof(path), "%s/health/h/health.state", dir);
     assert_int_equal(access(path, F_OK), -1);
     harness_tick(h);
+    for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+        usleep(10000);
     assert_int_equal(access(path, F_OK), 0);
     harness_free(h, 1);
 
