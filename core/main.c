@@ -4,6 +4,7 @@
  *   outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]
  *            [--list-plugins] [--version]
  *   outpostd [-C FILE] --dead-letters OUTPUT | --requeue OUTPUT
+ *   outpostd [-C FILE] --test-notify OUTPUT            (testnotify.c)
  *   outpostd --test [-C FILE] [--filter GLOB]      (dryrun.c)
  *   outpostd --sample-config NAME                  (sample.c)
  *
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "options.h"
 #include "registry.h"
+#include "testnotify.h"
 
 #define DEFAULT_CONFIG "/etc/outpost/outpost.conf"
 
@@ -37,6 +39,7 @@ struct cli {
     const char *describe;
     const char *dead_letters;   /* OUTPUT: print its dead letters */
     const char *requeue;        /* OUTPUT: queue them again */
+    const char *test_notify;    /* OUTPUT: send it a test message */
     int         foreground;
     int         test;
     int         once;
@@ -54,6 +57,7 @@ usage(FILE *out)
         "usage: outpostd [-C FILE] [-f] [-t] [--once] [--describe NAME]\n"
         "                [--list-plugins] [--version]\n"
         "       outpostd [-C FILE] --dead-letters OUTPUT | --requeue OUTPUT\n"
+        "       outpostd [-C FILE] --test-notify OUTPUT\n"
         "       outpostd --test [-C FILE] [--filter GLOB]\n"
         "       outpostd [-C FILE] --sample-config NAME\n"
         "  -C FILE          config file (default " DEFAULT_CONFIG ")\n"
@@ -68,6 +72,9 @@ usage(FILE *out)
         "                   JSON lines (OUTPUT: instance or plugin:instance)\n"
         "  --requeue OUTPUT queue them again; they are delivered when the\n"
         "                   agent next starts that output\n"
+        "  --test-notify OUTPUT\n"
+        "                   send a test message through the notifier\n"
+        "                   OUTPUT; exit 0 when its service accepted it\n"
         "  --version        print the version\n"
         "  --test           run the inputs once through the filters, print\n"
         "                   one line per check; no output, state untouched\n"
@@ -84,6 +91,7 @@ parse_cli(int argc, char **argv, struct cli *c)
         { "list-plugins", no_argument,       NULL, 'l' },
         { "dead-letters", required_argument, NULL, 'D' },
         { "requeue",      required_argument, NULL, 'R' },
+        { "test-notify",  required_argument, NULL, 'N' },
         { "version",      no_argument,       NULL, 'V' },
         { "help",         no_argument,       NULL, 'h' },
         /* the dry run and the sample section */
@@ -105,6 +113,7 @@ parse_cli(int argc, char **argv, struct cli *c)
         case 'l': c->list = 1; break;
         case 'D': c->dead_letters = optarg; break;
         case 'R': c->requeue = optarg; break;
+        case 'N': c->test_notify = optarg; break;
         case 'V': printf("outpostd %s (plugin ABI %d.%d)\n", OUTPOST_VERSION,
                          OUTPOST_ABI_VERSION, OUTPOST_ABI_MINOR);
                   exit(0);
@@ -249,11 +258,13 @@ find_output(const struct config *cf, const char *name, int *many)
 }
 
 /* --dead-letters and --requeue: read the config for state_dir, then the
- * output's dead-letter file (deadletter.c). */
+ * output's dead-letter file (deadletter.c). --test-notify: the section
+ * goes to testnotify.c. */
 static int
 dead_letter_command(const struct cli *c)
 {
-    const char *name = c->dead_letters ? c->dead_letters : c->requeue;
+    const char *name = c->dead_letters ? c->dead_letters
+                       : c->requeue ? c->requeue : c->test_notify;
     struct registry *reg = registry_new();
     struct diag d = { 0 };
     struct config *cf = reg ? config_load(c->config, reg,
@@ -273,6 +284,10 @@ dead_letter_command(const struct cli *c)
                 s ? "more than one" : "no", name);
         if (many)
             fprintf(stderr, "outpostd: name it as plugin:instance\n");
+        goto out;
+    }
+    if (c->test_notify) {
+        rc = testnotify_run(cf, (struct section *) s);
         goto out;
     }
     path = deadletter_path(cf->state_dir, s->plugin->name, s->instance);
@@ -373,7 +388,7 @@ main(int argc, char **argv)
         return 2;
     if (c.list || c.describe || c.sample)
         return list_or_describe(&c);
-    if (c.dead_letters || c.requeue) {
+    if (c.dead_letters || c.requeue || c.test_notify) {
         rc = dead_letter_command(&c);
         intern_release_all();
         options_release_defaults();

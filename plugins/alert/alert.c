@@ -232,17 +232,6 @@ alert_free(void *value, void *arg)
     free(a);
 }
 
-static void
-integ_free(void *value, void *arg)
-{
-    struct al_integ *in = value;
-
-    (void) arg;
-    outpost_tagset_unref(in->tags);
-    free(in->name);
-    free(in);
-}
-
 /* --- callbacks ---------------------------------------------------------- */
 
 static int
@@ -316,11 +305,11 @@ alert_init(outpost_instance_t *inst)
         return -1;
     st->inst = inst;
     st->conf = outpost_instance_conf(inst);
-    st->k_integration = outpost_intern(OUTPOST_TAG_INTEGRATION);
     st->k_status = outpost_intern(OUTPOST_F_STATUS);
     st->k_success = outpost_intern(OUTPOST_F_SUCCESS);
     outpost_instance_set_data(inst, st);
-    if (parse_conf(st, err, sizeof(err)) != 0) {
+    if ((st->integs = rolling_table_new(sizeof(struct al_integ))) == NULL
+        || parse_conf(st, err, sizeof(err)) != 0) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "init", "%s", err[0] ? err
                     : "out of memory");
         alert_shutdown(inst);
@@ -415,8 +404,8 @@ alert_shutdown(outpost_instance_t *inst)
     al_store_close(st, st->rules != NULL && (st->dirty || st->urgent));
     strmap_each(&st->alerts, alert_free, NULL);
     strmap_free(&st->alerts);
-    strmap_each(&st->integs, integ_free, NULL);
-    strmap_free(&st->integs);
+    /* The slots' alerts went with st->alerts (alert.h, invariant 4). */
+    rolling_table_free(st->integs);
     al_rules_free(st->rules, st->nrules);
     al_windows_free(st);
     al_silences_free(st);

@@ -16,15 +16,20 @@
  *
  * Invariants:
  *  1. An alert is identified by its dedup key "outpost/<integration>/
- *     <condition>"; the table holds one entry per key ever seen (a bounded
- *     set) and entries are never freed before shutdown, so pointers to
- *     them stay valid.
+ *     <condition>"; st->alerts holds one entry per key ever seen (a
+ *     bounded set) and entries are never freed before shutdown, so
+ *     pointers to them stay valid.
  *  2. An alert is open exactly when it is in the open list (open_index is
  *     its position); tick walks only that list.
  *  3. notified_ns != 0 once a notification of this opening reached people
  *     (or a policy that routes it nowhere); escalation counts from it.
  *     pending is set while the opening has only been recorded (muted) and
  *     must still be delivered when the mute ends.
+ *  4. st->integs holds one entry per integration ever checked or
+ *     restored, never moved or freed before shutdown: a pointer to an
+ *     entry or its al_integ stays valid. Its health and flap point into
+ *     st->alerts (1), which frees them; the table frees only its names
+ *     and tag references.
  */
 #ifndef OUTPOST_ALERT_H
 #define OUTPOST_ALERT_H
@@ -32,6 +37,7 @@
 #include <stdint.h>
 #include <outpost/fields.h>
 #include <outpost/plugin.h>
+#include "rolling.h"
 #include "rules.h"
 #include "strmap.h"
 
@@ -110,12 +116,18 @@ struct al_alert {
     char              *message;      /* of the last open/repeat/update */
 };
 
-/* What every check reads comes first, in one cache line; the ring of
- * changes, touched only when the status changes, last. */
+/*
+ * An integration's state: the slot of its entry in st->integs, the
+ * per-integration table every decision filter uses (rolling.h, section
+ * 4). The entry holds the name and the tags of the integration's latest
+ * check, and a check finds it by its tag set. What every check reads
+ * comes first; the ring of changes, touched only when the status
+ * changes, last.
+ *
+ * Not plain data: health and flap point into st->alerts (invariant 4).
+ * store.c saves the table itself, as JSON, never byte for byte.
+ */
 struct al_integ {
-    char            *name;           /* owned */
-    outpost_tagset_t *tags;          /* of its latest check, referenced:
-                                        the key of its integs hint */
     enum al_status   status;         /* last known (never AL_UNKNOWN once
                                         known) */
     int              flapping;
@@ -128,7 +140,7 @@ struct al_integ {
 
 struct alerter {
     outpost_instance_t  *inst;
-    const char          *k_integration, *k_status, *k_success; /* interned */
+    const char          *k_status, *k_success;   /* interned */
     struct alert_conf   *conf;
     struct al_rule      *rules;
     size_t               nrules;
@@ -139,7 +151,7 @@ struct alerter {
     struct al_silence   *silences;
     size_t               nsilences;
     int64_t              next_silence;
-    struct strmap        integs;          /* name -> struct al_integ */
+    struct rolling_table *integs;         /* name -> struct al_integ */
     struct strmap        alerts;          /* dedup key -> struct al_alert */
     struct al_alert    **open;
     size_t               nopen, capopen;
@@ -173,7 +185,11 @@ void al_flap_tick(struct alerter *st, struct al_alert *flap,
                   outpost_emitter_t *out, int64_t now);
 size_t al_flap_count(const struct alerter *st, const struct al_integ *in,
                      int64_t now);
-struct al_integ *al_integ_get(struct alerter *st, const char *name);
+/* The state of integration name, created when new (the entry's slot);
+ * NULL on ENOMEM. */
+struct rolling_entry *al_integ_get(struct alerter *st, const char *name);
+/* The state of integration name, or NULL when it has none. */
+struct al_integ *al_integ_find(const struct alerter *st, const char *name);
 
 /* notify.c */
 /* Builds the event for action on a (cause may be NULL) and emits it. */

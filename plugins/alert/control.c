@@ -206,15 +206,6 @@ silence_json(const struct al_silence *s)
                      "comment", s->comment, "created_by", s->created_by);
 }
 
-static void
-add_flapping(void *value, void *arg)
-{
-    const struct al_integ *in = value;
-
-    if (in->flapping)
-        json_array_append_new(arg, json_string(in->name));
-}
-
 static int
 cmd_status(struct alerter *st, char **reply)
 {
@@ -230,21 +221,19 @@ cmd_status(struct alerter *st, char **reply)
         json_array_append_new(windows, json_pack("{s:s,s:b}",
             "window", st->windows[i].text,
             "active", al_window_covers(&st->windows[i], now)));
-    strmap_each(&st->integs, add_flapping, flapping);
+    for (size_t i = 0; i < rolling_table_count(st->integs); i++) {
+        struct rolling_entry *e = rolling_table_at(st->integs, i);
+        const struct al_integ *in = rolling_slot(e);
+
+        if (in->flapping)
+            json_array_append_new(flapping, json_string(e->name));
+    }
     r = json_pack("{s:o,s:o,s:o,s:o}", "alerts", alerts,
                   "silences", silences, "maintenance", windows,
                   "flapping", flapping);
     *reply = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     return 0;
-}
-
-static void
-integ_bytes(void *value, void *arg)
-{
-    const struct al_integ *in = value;
-
-    *(size_t *) arg += sizeof(*in) + strlen(in->name) + 1;
 }
 
 static void
@@ -261,14 +250,14 @@ alert_bytes(void *value, void *arg)
 static int
 cmd_stats(struct alerter *st, char **reply)
 {
-    size_t bytes = (st->integs.cap + st->alerts.cap)
-                   * sizeof(st->integs.slots[0])
+    size_t bytes = rolling_table_bytes(st->integs)
+                   + st->alerts.cap * sizeof(st->alerts.slots[0])
                    + st->capopen * sizeof(st->open[0]);
 
-    strmap_each(&st->integs, integ_bytes, &bytes);
     strmap_each(&st->alerts, alert_bytes, &bytes);
     if (asprintf(reply, "{\"integrations\":%zu,\"alerts\":%zu,"
-                 "\"open\":%zu,\"state_bytes\":%zu}", st->integs.n,
+                 "\"open\":%zu,\"state_bytes\":%zu}",
+                 rolling_table_count(st->integs),
                  st->alerts.n, st->nopen, bytes) < 0) {
         *reply = NULL;
         return -1;

@@ -28,34 +28,28 @@
 
 #define MSG_MAX 512
 
-struct al_integ *
+struct rolling_entry *
 al_integ_get(struct alerter *st, const char *name)
 {
-    struct al_integ *in = strmap_get(&st->integs, name);
+    return rolling_table_get(st->integs, name, NULL);
+}
 
-    if (in != NULL)
-        return in;
-    /* Aligned, so what every check reads is one cache line. */
-    in = aligned_alloc(64, (sizeof(*in) + 63) & ~(size_t) 63);
-    if (in != NULL)
-        memset(in, 0, sizeof(*in));
-    if (in == NULL || (in->name = strdup(name)) == NULL
-        || strmap_put(&st->integs, in->name, in) != 0) {
-        if (in)
-            free(in->name);
-        free(in);
-        return NULL;
-    }
-    return in;
+struct al_integ *
+al_integ_find(const struct alerter *st, const char *name)
+{
+    struct rolling_entry *e = rolling_table_find(st->integs, name);
+
+    return e ? rolling_slot(e) : NULL;
 }
 
 static struct al_alert *
-alert_for(struct alerter *st, struct al_integ *in, const char *condition)
+alert_for(struct alerter *st, const struct rolling_entry *e,
+          const char *condition)
 {
     char key[512];
 
-    snprintf(key, sizeof(key), "outpost/%s/%s", in->name, condition);
-    return al_alert_get(st, key, in->name, condition);
+    snprintf(key, sizeof(key), "outpost/%s/%s", e->name, condition);
+    return al_alert_get(st, key, e->name, condition);
 }
 
 static void
@@ -84,10 +78,11 @@ al_flap_count(const struct alerter *st, const struct al_integ *in,
 }
 
 static void
-flap_start(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
+flap_start(struct alerter *st, struct rolling_entry *e, outpost_record_t *rec,
            outpost_emitter_t *out, int64_t now)
 {
-    struct al_alert *a = in->flap ? in->flap : alert_for(st, in, "flapping");
+    struct al_integ *in = rolling_slot(e);
+    struct al_alert *a = in->flap ? in->flap : alert_for(st, e, "flapping");
     char msg[MSG_MAX], window[32];
 
     if (a == NULL || al_alert_opened(st, a, now) != 0)
@@ -99,7 +94,7 @@ flap_start(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
     a->sev = al_rules_eval(st->rules, st->nrules, al_alert_attr, a);
     al_duration_format(st->conf->flap_window_ms, window, sizeof(window));
     snprintf(msg, sizeof(msg), "%s is flapping: %zu status changes in %s "
-             "(now %s)", in->name, al_flap_count(st, in, now), window,
+             "(now %s)", e->name, al_flap_count(st, in, now), window,
              al_status_name(in->status));
     al_notify(st, a, AL_OPEN, msg, rec, out, now);
 }
@@ -107,9 +102,11 @@ flap_start(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
 /* Counts a change of known status; unknown (stale, deferred probes) is
  * not a status of its own here, or an open circuit would look flapping. */
 static void
-flap_track(struct alerter *st, struct al_integ *in, enum al_status status,
+flap_track(struct alerter *st, struct rolling_entry *e, enum al_status status,
            outpost_record_t *rec, outpost_emitter_t *out, int64_t now)
 {
+    struct al_integ *in = rolling_slot(e);
+
     if (status == AL_UNKNOWN || status == in->status)
         return;
     if (in->status == AL_UNKNOWN) {
@@ -125,7 +122,7 @@ flap_track(struct alerter *st, struct al_integ *in, enum al_status status,
         in->nchanges++;
     if (!in->flapping
         && al_flap_count(st, in, now) > (size_t) st->conf->flap_threshold)
-        flap_start(st, in, rec, out, now);
+        flap_start(st, e, rec, out, now);
 }
 
 /* From tick: flapping ends once changes in the window fall to half the
@@ -135,7 +132,7 @@ void
 al_flap_tick(struct alerter *st, struct al_alert *flap,
              outpost_emitter_t *out, int64_t now)
 {
-    struct al_integ *in = strmap_get(&st->integs, flap->integration);
+    struct al_integ *in = al_integ_find(st, flap->integration);
     char msg[MSG_MAX];
 
     if (in == NULL || !in->flapping) {
@@ -146,8 +143,8 @@ al_flap_tick(struct alerter *st, struct al_alert *flap,
         return;
     in->flapping = 0;
     flap->status = in->status;
-    snprintf(msg, sizeof(msg), "%s stopped flapping (now %s)", in->name,
-             al_status_name(in->status));
+    snprintf(msg, sizeof(msg), "%s stopped flapping (now %s)",
+             flap->integration, al_status_name(in->status));
     al_notify(st, flap, AL_RESOLVE, msg, NULL, out, now);
     al_alert_closed(st, flap);
 }
@@ -182,34 +179,36 @@ add_context(const outpost_record_t *rec, const char *integration, char *msg,
  * open_on. A failure-only outage reads the same in the log ("check
  * recovered after 10 failed checks"), the alert and its resolve. */
 static void
-describe_open(const struct al_integ *in, outpost_record_t *rec,
+describe_open(struct rolling_entry *e, outpost_record_t *rec,
               enum al_status status, int success, char *msg, size_t len)
 {
+    const struct al_integ *in = rolling_slot(e);
     const char *error = outpost_record_string(rec, OUTPOST_F_ERROR);
     double ms = outpost_record_number(rec, OUTPOST_F_RESPONSE_MS, -1);
 
     if (!success)
         snprintf(msg, len, "%s is down: %lld failed check%s in a row%s%s%s",
-                 in->name, (long long) in->fail_streak,
+                 e->name, (long long) in->fail_streak,
                  in->fail_streak == 1 ? "" : "s", error ? " (" : "",
                  error ? error : "", error ? ")" : "");
     else if (verdict_status(rec) && outpost_record_string(rec, OUTPOST_F_INDICATOR))
-        snprintf(msg, len, "%s is %s", in->name, al_status_name(status));
+        snprintf(msg, len, "%s is %s", e->name, al_status_name(status));
     else if (ms >= 0)
-        snprintf(msg, len, "%s is %s (%.0f ms)", in->name,
+        snprintf(msg, len, "%s is %s (%.0f ms)", e->name,
                  al_status_name(status), ms);
     else
-        snprintf(msg, len, "%s is %s", in->name, al_status_name(status));
-    add_context(rec, in->name, msg, len);
+        snprintf(msg, len, "%s is %s", e->name, al_status_name(status));
+    add_context(rec, e->name, msg, len);
 }
 
 static void
-health_open(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
-            enum al_status status, int success, outpost_emitter_t *out,
-            int64_t now)
+health_open(struct alerter *st, struct rolling_entry *e,
+            outpost_record_t *rec, enum al_status status, int success,
+            outpost_emitter_t *out, int64_t now)
 {
+    struct al_integ *in = rolling_slot(e);
     struct al_alert *a = in->health ? in->health
-                                    : alert_for(st, in, "health");
+                                    : alert_for(st, e, "health");
     char msg[MSG_MAX];
 
     if (a == NULL || al_alert_opened(st, a, now) != 0)
@@ -221,7 +220,7 @@ health_open(struct alerter *st, struct al_integ *in, outpost_record_t *rec,
     al_alert_set_tags(a, rec->tags);
     a->status = status;
     a->sev = al_rules_eval(st->rules, st->nrules, al_alert_attr, a);
-    describe_open(in, rec, status, success, msg, sizeof(msg));
+    describe_open(e, rec, status, success, msg, sizeof(msg));
     al_notify(st, a, AL_OPEN, msg, rec, out, now);
 }
 
@@ -275,44 +274,23 @@ health_resolve(struct alerter *st, struct al_alert *a, outpost_record_t *rec,
     al_alert_closed(st, a);
 }
 
-/* The integration of check rec (its integration tag is name, NULL when it
- * has none), found by rec's tag set when an earlier check had the same:
- * the integration holds a reference to the tag set it was last seen
- * with, so a hint whose integration still has rec->tags is right. */
-static struct al_integ *
-integ_of(struct alerter *st, outpost_record_t *rec, const char *name)
-{
-    struct al_integ *in = strmap_hint_get(&st->integs, rec->tags);
-
-    if (in != NULL && in->tags == rec->tags)
-        return in;
-    if (name == NULL || (in = al_integ_get(st, name)) == NULL)
-        return NULL;
-    if (in->tags != rec->tags) {
-        outpost_tagset_unref(in->tags);
-        in->tags = outpost_tagset_ref(rec->tags);
-    }
-    strmap_hint_put(&st->integs, rec->tags, in);
-    return in;
-}
-
 void
 al_detect(struct alerter *st, outpost_record_t *rec, outpost_emitter_t *out)
 {
-    const char *name, *status_text;
+    const char *status_text;
     const outpost_field_t *ok;
     int64_t now = outpost_time_now();
+    struct rolling_entry *e;
     struct al_integ *in;
     enum al_status status, seen;
     int success, bad, good;
 
-    strmap_hint_prefetch(&st->integs, rec->tags);  /* while we read rec */
-    name = lookup_tag(rec, st->k_integration);
+    rolling_table_prefetch(st->integs, rec);    /* while we read rec */
     status_text = lookup_str(rec, st->k_status);
     ok = lookup_field(rec, st->k_success);
 
     /* Only checks: a measurement says success or status. */
-    if (name == NULL || (status_text == NULL && ok == NULL))
+    if (status_text == NULL && ok == NULL)
         return;
     success = lookup_num(rec, st->k_success, 1) != 0;
     /* seen: the health filter's verdict, which flapping follows; status:
@@ -325,14 +303,17 @@ al_detect(struct alerter *st, outpost_record_t *rec, outpost_emitter_t *out)
     if (status_text && seen == AL_UNKNOWN)
         return;
     status = success ? seen : AL_DOWN;
-    if ((in = integ_of(st, rec, name)) == NULL)
+    /* By rec's tag set when an earlier check had the same (rolling.h);
+     * NULL when rec has no integration tag. */
+    if ((e = rolling_table_get_rec(st->integs, rec, NULL)) == NULL)
         return;
+    in = rolling_slot(e);
     st->dirty = 1;
     bad = !success || (st->open_on & (1u << status));
     good = !bad && status != AL_UNKNOWN;
     in->fail_streak = success ? 0 : in->fail_streak + 1;
     in->good_streak = good ? in->good_streak + 1 : 0;
-    flap_track(st, in, seen, rec, out, now);
+    flap_track(st, e, seen, rec, out, now);
 
     if (in->health && in->health->open) {
         if (bad)
@@ -342,5 +323,5 @@ al_detect(struct alerter *st, outpost_record_t *rec, outpost_emitter_t *out)
         return;
     }
     if (success ? bad : in->fail_streak >= st->conf->consecutive_failures)
-        health_open(st, in, rec, status, success, out, now);
+        health_open(st, e, rec, status, success, out, now);
 }

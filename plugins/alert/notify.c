@@ -112,7 +112,7 @@ al_mute_reason(struct alerter *st, const struct al_alert *a, int64_t now,
     if (al_window_active(st, al_alert_attr, a, now))
         return "maintenance";
     if (strcmp(a->condition, "health") == 0) {
-        in = strmap_get(&st->integs, a->integration);
+        in = al_integ_find(st, a->integration);
         if (in && in->flapping)
             return "flapping";
     }

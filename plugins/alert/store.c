@@ -7,7 +7,9 @@
  * shutdown; restored at init, so a restart neither pages again for an
  * open alert nor restarts its escalation clock.
  *
- * In statefile.h's format: one entry per integration worth saving, its
+ * The integrations' table is a rolling_table whose slots hold pointers
+ * (alert.h), so it is saved here, as JSON, never with rolling_state_*:
+ * in statefile.h's format, one entry per integration worth saving, its
  * state {"status","fail_streak","good_streak","flapping","changes"}, and
  * as "global" {"next_silence","alerts":[...],"silences":[...]}. Tick
  * only builds the JSON values (copies); the state file's thread encodes
@@ -47,10 +49,9 @@ worth_saving(const struct alerter *st, const struct al_integ *in,
 }
 
 static void
-integ_save(void *value, void *arg)
+integ_save(struct save_ctx *ctx, struct rolling_entry *e)
 {
-    const struct al_integ *in = value;
-    struct save_ctx *ctx = arg;
+    const struct al_integ *in = rolling_slot(e);
     int64_t since = ctx->now - ctx->st->conf->flap_window_ms * NS_PER_MS;
     json_t *changes;
 
@@ -65,7 +66,7 @@ integ_save(void *value, void *arg)
         if (in->changes[at] > since)
             json_array_append_new(changes, json_integer(in->changes[at]));
     }
-    statefile_snap_json(ctx->snap, in->name, NULL, json_pack(
+    statefile_snap_json(ctx->snap, e->name, NULL, json_pack(
         "{s:s,s:I,s:I,s:b,s:o}", "status", al_status_name(in->status),
         "fail_streak", (json_int_t) in->fail_streak,
         "good_streak", (json_int_t) in->good_streak,
@@ -121,7 +122,8 @@ snapshot(struct alerter *st)
     struct save_ctx ctx = { st, statefile_snap_new(st->state),
                             outpost_time_now() };
 
-    strmap_each(&st->integs, integ_save, &ctx);
+    for (size_t i = 0; i < rolling_table_count(st->integs); i++)
+        integ_save(&ctx, rolling_table_at(st->integs, i));
     for (size_t i = 0; i < st->nopen; i++)
         json_array_append_new(alerts, alert_save(st->open[i]));
     for (size_t i = 0; i < st->nsilences; i++)
@@ -175,12 +177,14 @@ dup_of(const json_t *o, const char *key)
 static void
 integ_restore(struct alerter *st, const char *name, const json_t *o)
 {
-    struct al_integ *in = name ? al_integ_get(st, name) : NULL;
+    struct rolling_entry *e = name ? al_integ_get(st, name) : NULL;
+    struct al_integ *in;
     const json_t *v;
     size_t i;
 
-    if (in == NULL)
+    if (e == NULL)
         return;
+    in = rolling_slot(e);
     in->status = al_status_parse(str_of(o, "status"));
     in->fail_streak = int_of(o, "fail_streak");
     in->good_streak = int_of(o, "good_streak");
@@ -214,6 +218,7 @@ alert_restore(struct alerter *st, const json_t *o)
     const char *cond = str_of(o, "condition");
     int sev = al_sev_parse(str_of(o, "severity"));
     struct al_alert *a;
+    struct rolling_entry *e;
     struct al_integ *in;
     outpost_tagset_t *tags;
 
@@ -238,7 +243,8 @@ alert_restore(struct alerter *st, const json_t *o)
     tags = tags_restore(json_object_get(o, "tags"));
     al_alert_set_tags(a, tags);
     outpost_tagset_unref(tags);
-    in = a->upstream ? NULL : al_integ_get(st, integ);
+    e = a->upstream ? NULL : al_integ_get(st, integ);
+    in = e ? rolling_slot(e) : NULL;
     if (in && strcmp(cond, "health") == 0)
         in->health = a;
     else if (in && strcmp(cond, "flapping") == 0)

@@ -1,14 +1,14 @@
 /*
  * rolling.h - fixed-size rolling state shared by the decision filters
- * (health, circuit_breaker, sla, and whoever else wants it):
+ * (health, circuit_breaker, sla, alert, and whoever else wants it):
  *
  *   0. field lookups by interned key (no string compares);
  *   1. rings of time buckets: the last n buckets of a series, moved
  *      forward by time, never by allocation;
  *   2. log-scale latency histograms small enough to keep one per bucket;
  *   3. a ring of the last N pass/fail outcomes (count-based windows);
- *   4. a table from integration name to a fixed-size slot, O(1), which is
- *      saved to a state file (statefile.h) and restored from it;
+ *   4. a table from integration name to a fixed-size slot, O(1), which
+ *      can be saved to a state file (statefile.h) and restored from it;
  *   5. the few things every filter does with such a table.
  *
  * It is not a library the core exports: a filter links the static
@@ -151,10 +151,24 @@ void rolling_bits_push(struct rolling_bits *b, int one);
 
 /*
  * Maps an integration name to an entry: the name, the tags of its latest
- * record and a slot of slot_size bytes that belongs to the caller. The
- * slot must be plain data (no pointers): it is saved to disk byte for
- * byte. Entries are never moved or removed while the table lives, so an
- * entry pointer stays valid until rolling_table_free().
+ * record and a slot of slot_size bytes that belongs to the caller. This
+ * is the one family of per-integration tables: every filter that keeps
+ * state per integration keeps it here (health, circuit_breaker and sla
+ * save it with rolling_state_*, alert with its own JSON). Keyed state
+ * that is not per integration (alerts by dedup key, failover groups by
+ * group name) goes in strmap.h's map.
+ *
+ * Lifetime rules:
+ *  1. Entries are never moved or removed while the table lives, so an
+ *     entry pointer (and its slot) stays valid until rolling_table_free().
+ *  2. A new slot is zeroed. The table frees only what it owns, the names
+ *     and its references to tag sets, never anything a slot points to:
+ *     the owner frees that, e.g. walking rolling_table_at() over
+ *     [0, rolling_table_count()) before rolling_table_free().
+ *  3. A table saved with rolling_state_tick/close has its slots written
+ *     byte for byte, so their type must be plain data (no pointers). A
+ *     slot with pointers is allowed when the owner saves the table
+ *     itself (as alert does, in its own statefile.h entries).
  */
 struct rolling_table;
 
@@ -206,10 +220,11 @@ struct rolling_entry *rolling_table_at(const struct rolling_table *t,
 size_t rolling_table_bytes(const struct rolling_table *t);
 
 /*
- * State files: the table is saved in statefile.h's format, one entry per
- * integration with its tags and its slot, the slot's layout numbered by
- * the caller (a new number when the slot struct changes: files of
- * another layout are refused, the filter starts afresh).
+ * State files (for tables of plain-data slots, rule 3 above): the table
+ * is saved in statefile.h's format, one entry per integration with its
+ * tags and its slot, the slot's layout numbered by the caller (a new
+ * number when the slot struct changes: files of another layout are
+ * refused, the filter starts afresh).
  *
  * Saving copies the table under the pipeline lock and writes it on the
  * state file's writer thread. The copy is taken a slice at a time, at

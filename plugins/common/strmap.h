@@ -1,11 +1,14 @@
 /*
- * strmap.h - a string-keyed hash map of pointers, for per-integration and
- * per-group state that is looked up on every measurement.
+ * strmap.h - a string-keyed hash map of pointers, for keyed state that is
+ * looked up on every measurement but is not per integration: the alert
+ * filter's alerts by dedup key, the failover filter's groups by group
+ * name. Per-integration state has one table for every filter, rolling.h's
+ * (section 4); this is the generic map for everything else.
  *
  * Keys are borrowed: the value must own its key string and keep it alive
  * as long as the entry exists. Entries are never removed; the filters keep
- * one entry per name they have seen (a bounded set: integrations, groups,
- * deterministic alert keys), so a map only grows.
+ * one entry per name they have seen (a bounded set: groups, deterministic
+ * alert keys), so a map only grows.
  *
  * Shared by the failover and alert plugins, through outpost_common.
  */

@@ -495,6 +495,11 @@ http "v6"      { url = "http://127.0.0.1:%(p)d/health" ip_version = "ipv6" }
         self.assertEqual(rc, 0, err)
         by = {}
         for r in read_jsonl(out):
+            # A check the agent itself was too late to judge (a loaded
+            # machine) says so and is no verdict on the server: not ours
+            # to assert on here.
+            if r["fields"].get("reason") == "agent overloaded":
+                continue
             by.setdefault(r["tags"]["integration"], []).append(r["fields"])
         return by
 

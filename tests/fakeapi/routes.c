@@ -48,6 +48,7 @@ extern const fa_route_t fa_sendgrid_routes[];
 extern const fa_route_t fa_whatsapp_routes[];
 extern const fa_route_t fa_discord_routes[];
 extern const fa_route_t fa_statuspage_routes[];
+extern const fa_route_t fa_notify_routes[];
 
 static const fa_route_t *const  fa_route_tables[] = {
     fa_builtin_routes,
@@ -71,6 +72,7 @@ static const fa_route_t *const  fa_route_tables[] = {
     fa_whatsapp_routes,
     fa_discord_routes,
     fa_statuspage_routes,
+    fa_notify_routes,
     NULL
 };
 

@@ -7,7 +7,18 @@
  * Prints "BOOTSTRAP host:port,..." on stdout once the cluster is up.
  * SIGUSR1 takes every broker down, SIGUSR2 brings them back, so tests can
  * watch an outage and the recovery.
+ *
+ * A test that starts its own cluster may also send commands on stdin, one
+ * a line; each is answered "OK" (or "ERR") on stdout once done:
+ *   down | up                       every broker
+ *   produce-errors CODE [CODE...]   the next Produce requests fail with
+ *                                   these Kafka error codes, in order
+ *                                   (rd_kafka_mock_push_request_errors)
+ *   topic NAME PARTITIONS           creates a topic
+ *   topic-error NAME CODE           metadata answers CODE for the topic
+ *                                   (3: it does not exist)
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +42,38 @@ set_brokers(rd_kafka_mock_cluster_t *mc, int n, int is_up)
         else
             rd_kafka_mock_broker_set_down(mc, id);
     }
+}
+
+/* One stdin command (see the top); 0, or -1 when it is unknown. */
+static int
+command(rd_kafka_mock_cluster_t *mc, int nbrokers, char *line)
+{
+    char *words[64], *save = NULL;
+    int n = 0;
+
+    for (char *w = strtok_r(line, " \t\r\n", &save); w && n < 64;
+         w = strtok_r(NULL, " \t\r\n", &save))
+        words[n++] = w;
+    if (n == 1 && strcmp(words[0], "down") == 0)
+        set_brokers(mc, nbrokers, 0);
+    else if (n == 1 && strcmp(words[0], "up") == 0)
+        set_brokers(mc, nbrokers, 1);
+    else if (n >= 2 && strcmp(words[0], "produce-errors") == 0) {
+        rd_kafka_resp_err_t errs[63];
+
+        for (int i = 1; i < n; i++)
+            errs[i - 1] = (rd_kafka_resp_err_t) atoi(words[i]);
+        rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */,
+                                                (size_t) (n - 1), errs);
+    } else if (n == 3 && strcmp(words[0], "topic-error") == 0)
+        rd_kafka_mock_topic_set_error(mc, words[1],
+                                      (rd_kafka_resp_err_t) atoi(words[2]));
+    else if (n == 3 && strcmp(words[0], "topic") == 0)
+        return rd_kafka_mock_topic_create(mc, words[1], atoi(words[2]), 1)
+               ? -1 : 0;
+    else
+        return -1;
+    return 0;
 }
 
 int
@@ -72,7 +115,33 @@ main(int argc, char **argv)
     signal(SIGUSR2, on_usr2);
     printf("BOOTSTRAP %s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
+    int in_open = 1;
+    char line[1024];
+    size_t len = 0;
+
     while (!stop) {
+        struct pollfd pfd = { .fd = 0, .events = POLLIN };
+
+        if (in_open && poll(&pfd, 1, 0) > 0) {
+            ssize_t r = read(0, line + len, sizeof(line) - 1 - len);
+            char *nl;
+
+            if (r <= 0)
+                in_open = 0;
+            else
+                len += (size_t) r;
+            line[len] = '\0';
+            while ((nl = strchr(line, '\n')) != NULL) {
+                *nl = '\0';
+                printf("%s\n", command(mc, nbrokers, line) ? "ERR" : "OK");
+                fflush(stdout);
+                len -= (size_t) (nl + 1 - line);
+                memmove(line, nl + 1, len + 1);
+            }
+            if (len == sizeof(line) - 1)
+                len = 0;                /* an overlong line: dropped */
+            continue;
+        }
         if (down) {
             down = 0;
             set_brokers(mc, nbrokers, 0);
@@ -81,7 +150,10 @@ main(int argc, char **argv)
             up = 0;
             set_brokers(mc, nbrokers, 1);
         }
-        usleep(50 * 1000);
+        if (in_open)
+            poll(&pfd, 1, 50);
+        else
+            usleep(50 * 1000);
     }
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);

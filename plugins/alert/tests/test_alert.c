@@ -3,7 +3,8 @@
  * status, throttling and grouping, resolve, routing by severity to named
  * outputs, escalation after the delay, acknowledgement, silences and
  * their expiry, maintenance windows (time zones included), flapping,
- * alerts raised upstream, and a restart in the middle of an open alert.
+ * the per-integration state found by tag set, alerts raised upstream,
+ * and a restart in the middle of an open alert.
  *
  * Several "capture" outputs stand for notifiers (slack, email, sms...);
  * a jsonl output stands for the recording outputs, which must receive
@@ -698,6 +699,127 @@ test_flapping_reported_once(void **state)
     harness_free(h, 0);
 }
 
+/* --- the per-integration table ------------------------------------------- */
+
+/* Tags as an input instance makes them: one set for all its checks. */
+static outpost_tagset_t *
+instance_tags(const char *integ, const char *region)
+{
+    outpost_tag_t t[] = { { "integration", integ }, { "region", region } };
+
+    return outpost_tagset_new(t, 2);
+}
+
+/* A check carrying the tag set ts itself, not a copy of it. */
+static void
+check_tagged(struct harness *h, outpost_tagset_t *ts, int success)
+{
+    outpost_record_t *r = outpost_measurement_new("http", ts,
+                                                  outpost_time_now());
+
+    outpost_record_add_bool(r, "success", success);
+    outpost_record_add_float(r, "response_ms", 100);
+    harness_submit(h, r);
+    clock_fake_advance(10 * S);
+}
+
+static json_int_t
+integrations(struct harness *h)
+{
+    json_t *r = NULL;
+    json_int_t n;
+
+    assert_int_equal(control(h, "stats", NULL, &r), 0);
+    assert_non_null(r);
+    n = json_integer_value(json_object_get(r, "integrations"));
+    json_decref(r);
+    return n;
+}
+
+#define MANY 40
+
+/* Checks find their integration's state by their tag set: checks of many
+ * integrations, interleaved (more tag sets than the table's cache has
+ * sets), each reach their own; an integration whose checks come with
+ * other tags (another instance, a reload) keeps one state, so failures
+ * in a row count across its tag sets. */
+static void
+test_integration_found_by_tag_set(void **state)
+{
+    outpost_tagset_t *eu = instance_tags("stripe", "eu");
+    outpost_tagset_t *us = instance_tags("stripe", "us");
+    outpost_tagset_t *other = instance_tags("adyen", "eu");
+    outpost_tagset_t *many[MANY];
+    outpost_record_t *ev[MANY];
+    char name[16], key[64];
+    struct harness *h;
+
+    (void) state;
+    h = start("", NULL);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof(name), "api%02d", i);
+        many[i] = instance_tags(name, "eu");
+    }
+    /* Three rounds; the odd ones succeed in the second: only the even
+     * ones fail three times in a row. */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < MANY; i++)
+            check_tagged(h, many[i], round == 1 && i % 2);
+    assert_int_equal(got(h, "all", OUTPOST_EV_ALERT, ev, MANY), MANY / 2);
+    for (int i = 0; i < MANY / 2; i++) {
+        snprintf(key, sizeof(key), "outpost/api%02d/health", 2 * i);
+        assert_string_equal(ev[i]->event->dedup_key, key);
+    }
+    assert_int_equal(integrations(h), MANY);
+    for (int i = 0; i < MANY; i++)
+        outpost_tagset_unref(many[i]);
+    harness_free(h, 0);
+
+    h = start("", NULL);
+    /* adyen's good checks between stripe's failures would end stripe's
+     * streak if they reached stripe's state. */
+    check_tagged(h, eu, 0);
+    check_tagged(h, other, 1);
+    check_tagged(h, eu, 0);
+    check_tagged(h, other, 1);
+    assert_int_equal(got(h, "all", 0, NULL, 0), 0);
+    assert_int_equal(integrations(h), 2);
+
+    /* The third failure comes with stripe's other tags: same state. */
+    check_tagged(h, us, 0);
+    ev[0] = only(h, "all", OUTPOST_EV_ALERT);
+    assert_string_equal(ev[0]->event->dedup_key, "outpost/stripe/health");
+    assert_non_null(strstr(ev[0]->event->message,
+                           "3 failed checks in a row"));
+    assert_string_equal(outpost_record_tag(ev[0], "region"), "us");
+    assert_int_equal(integrations(h), 2);
+    harness_clear(h);
+
+    /* Back to the first tag set, and adyen failing meanwhile: stripe's
+     * failure is a repeat of its open alert; adyen opens on its own
+     * third failure, not earlier. */
+    check_tagged(h, eu, 0);
+    check_tagged(h, other, 0);
+    check_tagged(h, other, 0);
+    assert_int_equal(got(h, "all", 0, NULL, 0), 0);
+    check_tagged(h, other, 0);
+    ev[0] = only(h, "all", OUTPOST_EV_ALERT);
+    assert_string_equal(ev[0]->event->dedup_key, "outpost/adyen/health");
+    harness_clear(h);
+
+    /* stripe recovers through both tag sets: 4 bad checks, one alert. */
+    check_tagged(h, us, 1);
+    check_tagged(h, eu, 1);
+    ev[0] = only(h, "all", OUTPOST_EV_RESOLVE);
+    assert_string_equal(ev[0]->event->dedup_key, "outpost/stripe/health");
+    assert_non_null(strstr(ev[0]->event->message, "4 bad checks"));
+    assert_int_equal(integrations(h), 2);
+    harness_free(h, 0);
+    outpost_tagset_unref(eu);
+    outpost_tagset_unref(us);
+    outpost_tagset_unref(other);
+}
+
 /* --- upstream alerts ----------------------------------------------------- */
 
 static outpost_record_t *
@@ -967,6 +1089,8 @@ main(void)
             test_maintenance_time_zones, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_flapping_reported_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_integration_found_by_tag_set, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_upstream_alerts_are_routed_and_grouped, setup, teardown),
         cmocka_unit_test_setup_teardown(

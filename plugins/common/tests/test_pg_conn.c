@@ -88,7 +88,7 @@ test_conninfo_check(void **state)
 static void
 test_connect_and_query(void **state)
 {
-    char url[300];
+    char url[640];
     PGconn *conn;
 
     (void) state;
@@ -155,7 +155,7 @@ test_query_failures(void **state)
 static void
 test_connect_failures(void **state)
 {
-    char url[300];
+    char url[640];
     struct pg_connect_opts o = { .conninfo = url };
     struct dbconn_err e = { 0 };
     int port, lfd;

@@ -35,8 +35,12 @@ test_server(const char *key)
     }
     while (fgets(line, sizeof(line), f) != NULL)
         if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
-            snprintf(value, sizeof(value), "%s", line + klen + 1);
-            value[strcspn(value, "\r\n")] = '\0';
+            size_t n = strcspn(line + klen + 1, "\r\n");
+
+            if (n >= sizeof(value))
+                n = sizeof(value) - 1;
+            memcpy(value, line + klen + 1, n);
+            value[n] = '\0';
             fclose(f);
             return value;
         }

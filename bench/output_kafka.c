@@ -1,0 +1,349 @@
+/*
+ * bench/output_kafka - the kafka output's throughput into a broker, its CPU
+ * per record and memory, and the helpers bench/output_kafka.sh needs to
+ * drive collectd's write_kafka through the same workload. Prints table
+ * rows; never pass/fail.
+ *
+ *   output_kafka run BROKERS RECORDS json|influx
+ *       loads the kafka plugin ($KAFKA_PLUGIN, default
+ *       build/plugins/kafka.so) and pushes RECORDS
+ *       synthetic measurements (16 integrations, 5 fields) through the
+ *       core's output worker (batches, delivery reports and all): records/s
+ *       until the last is acknowledged, CPU per record of the output
+ *       (the process minus the main thread, which makes the records: the
+ *       output worker and librdkafka's threads), peak RSS (records queued
+ *       included; at most 200,000 are queued at once).
+ *   output_kafka overload RECORDS
+ *       the same into an unreachable cluster (timeout 2s) with queue_limit 100000 and
+ *       no disk: RSS stays bounded by the queue, the rest is counted as
+ *       dropped.
+ *   output_kafka feed HOST PORT RECORDS RATE
+ *       sends RECORDS gauge values to collectd's network plugin (binary
+ *       protocol, UDP), RATE a second, 16 hosts x types like above.
+ * $KAFKA_EXTRA is added to the output's section (e.g. compression = "none").
+ *
+ *   output_kafka count BROKERS TOPIC
+ *       prints the number of messages in TOPIC (sum of high watermarks).
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <librdkafka/rdkafka.h>
+#include <outpost/plugin.h>
+#include "clock.h"
+#include "config.h"
+#include "instance.h"
+#include "output.h"
+#include "registry.h"
+#include "tmpdir.h"
+
+#define NINTEG 16
+#define CHUNK  1000
+
+static double
+cpu_s(int who)
+{
+    struct rusage ru;
+
+    getrusage(who, &ru);
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static double
+rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atof(line + 6);
+    if (f)
+        fclose(f);
+    return kb / 1024;
+}
+
+static struct config *
+load(struct registry *reg, const char *text)
+{
+    char path[PATH_MAX];
+    int fd = tmp_template(path, sizeof(path), "bench") == 0 ? mkstemp(path)
+                                                            : -1;
+    struct diag d = { 0 };
+    struct config *c;
+
+    if (fd < 0 || write(fd, text, strlen(text)) < 0)
+        exit(1);
+    close(fd);
+    c = config_load(path, reg, NULL, &d);
+    unlink(path);
+    if (c == NULL) {
+        diag_print(&d, stderr);
+        exit(1);
+    }
+    diag_free(&d);
+    return c;
+}
+
+static outpost_record_t *
+synthetic(outpost_tagset_t *tags, long i)
+{
+    outpost_record_t *r = outpost_measurement_new("http", tags, 0);
+
+    outpost_record_add_bool(r, "success", 1);
+    outpost_record_add_int(r, "status_code", 200);
+    outpost_record_add_float(r, "response_ms", (double) (i % 1000) / 10);
+    outpost_record_add_float(r, "health_score", 1.0);
+    outpost_record_add_str(r, "status", "healthy");
+    return r;
+}
+
+static void
+make_tags(outpost_tagset_t **ts)
+{
+    for (int i = 0; i < NINTEG; i++) {
+        char name[32];
+        outpost_tag_t t[3] = {
+            { outpost_intern("integration"), name },
+            { outpost_intern("category"), "http" },
+            { outpost_intern("instance"), "bench" },
+        };
+
+        snprintf(name, sizeof(name), "api%02d", i);
+        ts[i] = outpost_tagset_new(t, 3);
+    }
+}
+
+/* Pushes n records, never more than `window` queued at once. */
+static void
+push_all(struct output_worker *w, outpost_tagset_t **ts, long n,
+         uint64_t window)
+{
+    outpost_record_t *batch[CHUNK];
+    struct output_stats st;
+
+    for (long i = 0; i < n; i += CHUNK) {
+        long k = n - i < CHUNK ? n - i : CHUNK;
+
+        for (;;) {
+            output_get_stats(w, &st);
+            if (st.queued < window)
+                break;
+            usleep(200);
+        }
+        for (long j = 0; j < k; j++)
+            batch[j] = synthetic(ts[(i + j) % NINTEG], i + j);
+        output_push(w, batch, (size_t) k);
+        for (long j = 0; j < k; j++)
+            outpost_record_unref(batch[j]);
+    }
+}
+
+static int
+bench_run(const char *brokers, long n, const char *format, int overload)
+{
+    struct registry *reg = registry_new();
+    struct diag d = { 0 };
+    char conf[1024];
+    struct config *c;
+    outpost_instance_t *inst;
+    struct output_worker *w;
+    outpost_tagset_t *ts[NINTEG];
+    struct output_stats st;
+    double cpu0, gen0, rss0;
+    int64_t t0, t1;
+
+    const char *so = getenv("KAFKA_PLUGIN");
+
+    if (registry_load_file(reg, so ? so : "build/plugins/kafka.so", &d)
+        != 0) {
+        diag_print(&d, stderr);
+        return 1;
+    }
+    snprintf(conf, sizeof(conf),
+             "kafka \"bench\" { brokers = \"%s\" format = \"%s\" "
+             "measurements_topic = \"bench.%s\" batch_size = 10000 "
+             "flush_interval = \"5ms\" queue_limit = %s timeout = \"%s\" "
+             "retry_max = \"1s\" spill_after = \"1h\" %s }\n",
+             brokers, format, format, overload ? "100000" : "10000000",
+             overload ? "2s" : "30s",
+             getenv("KAFKA_EXTRA") ? getenv("KAFKA_EXTRA") : "");
+    c = load(reg, conf);
+    inst = instance_new(&c->sections[0], c);
+    if (inst == NULL || instance_init(inst) != 0)
+        return 1;
+    make_tags(ts);
+    rss0 = rss_mib();
+    w = output_start(inst, NULL);
+    cpu0 = cpu_s(RUSAGE_SELF);
+    gen0 = cpu_s(RUSAGE_THREAD);
+    t0 = clock_mono_ns();
+    if (overload) {
+        push_all(w, ts, n, UINT64_MAX);
+        usleep(500 * 1000);
+        output_get_stats(w, &st);
+        printf("| %-8s | %9ld | queued %7llu | dropped %8llu | RSS %6.1f MiB"
+               " (+%.1f) |\n", "overload", n,
+               (unsigned long long) st.queued,
+               (unsigned long long) st.dropped, rss_mib(),
+               rss_mib() - rss0);
+    } else {
+        push_all(w, ts, n, 200000);
+        output_drain(w, clock_mono_ms() + 600000);
+        t1 = clock_mono_ns();
+        output_get_stats(w, &st);
+        double secs = (double) (t1 - t0) / 1e9;
+        double gen = cpu_s(RUSAGE_THREAD) - gen0;
+        double cpu = cpu_s(RUSAGE_SELF) - cpu0 - gen;
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        printf("| %-8s | %9llu | %7.2f | %10.0f | %10.2f | %8.1f |\n",
+               format, (unsigned long long) st.delivered, secs,
+               (double) st.delivered / secs,
+               cpu * 1e6 / (double) st.delivered,
+               (double) ru.ru_maxrss / 1024);
+    }
+    output_stop(w);
+    instance_shutdown(inst);
+    instance_free(inst);
+    config_free(c);
+    for (int i = 0; i < NINTEG; i++)
+        outpost_tagset_unref(ts[i]);
+    registry_free(reg);
+    return 0;
+}
+
+/* --- collectd's network protocol (a feeder for write_kafka) ------------- */
+
+static size_t
+part_str(unsigned char *p, uint16_t type, const char *s)
+{
+    uint16_t len = (uint16_t) (4 + strlen(s) + 1), t = htons(type),
+             l = htons(len);
+
+    memcpy(p, &t, 2);
+    memcpy(p + 2, &l, 2);
+    memcpy(p + 4, s, strlen(s) + 1);
+    return len;
+}
+
+static size_t
+part_u64(unsigned char *p, uint16_t type, uint64_t v)
+{
+    uint16_t t = htons(type), l = htons(12);
+    uint64_t be = htobe64(v);
+
+    memcpy(p, &t, 2);
+    memcpy(p + 2, &l, 2);
+    memcpy(p + 4, &be, 8);
+    return 12;
+}
+
+/* One gauge value (little-endian double, as the protocol has it). */
+static size_t
+part_gauge(unsigned char *p, double v)
+{
+    uint16_t t = htons(0x0006), l = htons(4 + 2 + 1 + 8), cnt = htons(1);
+
+    memcpy(p, &t, 2);
+    memcpy(p + 2, &l, 2);
+    memcpy(p + 4, &cnt, 2);
+    p[6] = 1;                           /* DS_TYPE_GAUGE */
+    memcpy(p + 7, &v, 8);
+    return 15;
+}
+
+static int
+feed(const char *host, int port, long n, long rate)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) port) };
+    unsigned char pkt[1452];
+    int64_t t0 = clock_mono_ns();
+    long sent = 0;
+
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    while (sent < n) {
+        size_t len = 0;
+        uint64_t now_hr = (uint64_t) ((double) time(NULL) * 1073741824.0);
+
+        len += part_u64(pkt + len, 0x0008, now_hr);
+        len += part_u64(pkt + len, 0x0009, (uint64_t) 10 << 30);
+        len += part_str(pkt + len, 0x0002, "http");
+        len += part_str(pkt + len, 0x0004, "gauge");
+        while (sent < n && len + 60 < sizeof(pkt)) {
+            char h[32], ti[32];
+
+            snprintf(h, sizeof(h), "api%02ld", sent % NINTEG);
+            snprintf(ti, sizeof(ti), "v%ld", (sent / NINTEG) % 5);
+            len += part_str(pkt + len, 0x0000, h);
+            len += part_str(pkt + len, 0x0005, ti);
+            len += part_gauge(pkt + len, (double) (sent % 1000) / 10);
+            sent++;
+        }
+        sendto(fd, pkt, len, 0, (struct sockaddr *) &sa, sizeof(sa));
+        /* pace: never ahead of rate */
+        while ((double) sent / rate
+               > (double) (clock_mono_ns() - t0) / 1e9)
+            usleep(100);
+    }
+    close(fd);
+    return 0;
+}
+
+static int
+count(const char *brokers, const char *topic)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    const rd_kafka_metadata_t *md;
+    rd_kafka_topic_t *rkt;
+    int64_t total = 0;
+
+    rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof(err));
+    rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err))) == NULL)
+        return 1;
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
+        for (int i = 0; md->topic_cnt == 1 && i < md->topics[0].partition_cnt;
+             i++) {
+            int64_t lo, hi;
+
+            if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi,
+                                                 5000) == 0)
+                total += hi;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    printf("%lld\n", (long long) total);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "run") == 0)
+        return bench_run(argv[2], atol(argv[3]), argv[4], 0);
+    if (argc == 3 && strcmp(argv[1], "overload") == 0)
+        return bench_run("127.0.0.1:1", atol(argv[2]), "json", 1);
+    if (argc == 6 && strcmp(argv[1], "feed") == 0)
+        return feed(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]));
+    if (argc == 4 && strcmp(argv[1], "count") == 0)
+        return count(argv[2], argv[3]);
+    fprintf(stderr, "usage: see the top of bench/output_kafka.c\n");
+    return 2;
+}

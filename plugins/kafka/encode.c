@@ -1,0 +1,491 @@
+/*
+ * encode.c - a record as a Kafka message value (kafka.h): the versioned
+ * JSON object, or one line of InfluxDB line protocol.
+ *
+ * Line protocol, as InfluxDB 2 parses it:
+ *   <measurement>[,<tag>=<value>...] <field>=<value>[,...] <ts_ns>
+ * measurement: the record's name (events: "outpost_event", with the tags
+ * kind and severity and the string fields message and dedup_key). In the
+ * measurement a comma or space is escaped with a backslash; in tag keys,
+ * tag values and field keys also '='. A string field value is quoted,
+ * with '"' and '\' escaped. Integers end in 'i'; floats take 15
+ * significant digits, or 17 when 15 do not read back exactly. NaN and
+ * infinities have no spelling: such a field is left out. A newline,
+ * which would end the line, is an (escaped) space in names and tags and
+ * "\n" in strings.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "kafka.h"
+
+static int real_fast(double v, char *out);
+
+static int
+reserve(struct kbuf *b, size_t more)
+{
+    size_t cap;
+    char *p;
+
+    if (b->len + more <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 512;
+    while (cap < b->len + more)
+        cap *= 2;
+    if ((p = realloc(b->p, cap)) == NULL)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+put(struct kbuf *b, const char *s, size_t n)
+{
+    if (reserve(b, n) != 0)
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* s escaped for a measurement (specials ", ") or a key/tag (", =") */
+static int
+put_escaped(struct kbuf *b, const char *s, const char *specials)
+{
+    if (reserve(b, 2 * strlen(s)) != 0)
+        return -1;
+    for (; *s; s++) {
+        if (*s == '\n' || *s == '\r') {
+            b->p[b->len++] = '\\';  /* an escaped space */
+            b->p[b->len++] = ' ';
+            continue;
+        }
+        if (strchr(specials, *s) || *s == '\\')
+            b->p[b->len++] = '\\';
+        b->p[b->len++] = *s;
+    }
+    return 0;
+}
+
+static int
+put_string_value(struct kbuf *b, const char *s)
+{
+    if (reserve(b, 2 * strlen(s) + 2) != 0)
+        return -1;
+    b->p[b->len++] = '"';
+    for (; *s; s++) {
+        if (*s == '\n') {
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = 'n';
+            continue;
+        }
+        if (*s == '"' || *s == '\\')
+            b->p[b->len++] = '\\';
+        b->p[b->len++] = *s;
+    }
+    b->p[b->len++] = '"';
+    return 0;
+}
+
+static int
+put_tag(struct kbuf *b, const char *key, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return 0;                       /* an empty tag value is invalid */
+    return put(b, ",", 1) || put_escaped(b, key, ", =")
+           || put(b, "=", 1) || put_escaped(b, value, ", =");
+}
+
+/* Appends ",key=value" (or "key=value" for the first field); *nfields
+ * counts what was written. */
+static int
+put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
+{
+    char num[40];
+    int n;
+
+    switch (f->type) {
+    case OUTPOST_FIELD_INT:
+        n = snprintf(num, sizeof(num), "%lldi", (long long) f->v.i);
+        break;
+    case OUTPOST_FIELD_FLOAT:
+        if (!isfinite(f->v.f))
+            return 0;
+        /* a spelling that reads back as the same double: the JSON
+         * path's when it has one, else 15 or 17 digits */
+        if ((n = real_fast(f->v.f, num)) > 0)
+            break;
+        n = snprintf(num, sizeof(num), "%.15g", f->v.f);
+        if (strtod(num, NULL) != f->v.f)
+            n = snprintf(num, sizeof(num), "%.17g", f->v.f);
+        break;
+    case OUTPOST_FIELD_BOOL:
+        n = snprintf(num, sizeof(num), "%s", f->v.b ? "true" : "false");
+        break;
+    case OUTPOST_FIELD_STRING:
+        n = -1;
+        break;
+    default:
+        return 0;
+    }
+    if ((*nfields > 0 && put(b, ",", 1)) || put_escaped(b, f->key, ", =")
+        || put(b, "=", 1))
+        return -1;
+    (*nfields)++;
+    if (n < 0)
+        return put_string_value(b, f->v.s ? f->v.s : "");
+    return put(b, num, (size_t) n);
+}
+
+/* --- JSON ----------------------------------------------------------------
+ *
+ * The same object as outpost_record_to_json() (core/record_json.c, on
+ * jansson), written straight into the buffer: jansson builds a tree of
+ * allocations per record, which was most of the output's CPU. The members
+ * and their order, the number spellings (integers; reals as jansson's
+ * JSON_REAL_PRECISION(10): "%.10g", ".0" added to a whole number, no '+'
+ * or leading zeros in an exponent) and string escapes are jansson's.
+ * A string that is not valid UTF-8 (jansson refuses it) sends the record
+ * down jansson's path, so both always agree. */
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not one. */
+static int
+utf8_len(const unsigned char *s)
+{
+    int n = (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
+          : (*s & 0xf8) == 0xf0 ? 4 : 0;
+
+    if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* s as a JSON string: -2 when it is not UTF-8 (jansson refuses it). Runs
+ * of characters that need no escape are copied at once. */
+static int
+json_str(struct kbuf *b, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *) str;
+    size_t len = strlen(str);
+
+    if (reserve(b, 6 * len + 2) != 0)
+        return -1;
+    b->p[b->len++] = '"';
+    while (*s) {
+        const unsigned char *run = s;
+        int n;
+
+        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+            s++;
+        memcpy(b->p + b->len, run, (size_t) (s - run));
+        b->len += (size_t) (s - run);
+        if (*s == '\0')
+            break;
+        if (*s >= 0x80) {
+            if ((n = utf8_len(s)) == 0)
+                return -2;
+            memcpy(b->p + b->len, s, (size_t) n);
+            b->len += (size_t) n;
+            s += n;
+            continue;
+        }
+        b->p[b->len++] = '\\';
+        switch (*s) {
+        case '"':  b->p[b->len++] = '"';  break;
+        case '\\': b->p[b->len++] = '\\'; break;
+        case '\b': b->p[b->len++] = 'b';  break;
+        case '\f': b->p[b->len++] = 'f';  break;
+        case '\n': b->p[b->len++] = 'n';  break;
+        case '\r': b->p[b->len++] = 'r';  break;
+        case '\t': b->p[b->len++] = 't';  break;
+        default:
+            memcpy(b->p + b->len, "u00", 3);
+            b->p[b->len + 3] = hex[*s >> 4];
+            b->p[b->len + 4] = hex[*s & 15];
+            b->len += 5;
+        }
+        s++;
+    }
+    b->p[b->len++] = '"';
+    return 0;
+}
+
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* "%.10g" of v without printf, for the common case: 1e-4 <= |v| < 1e9
+ * with at most 6 decimals and 10 significant digits (a response time, a
+ * score). v is then the double nearest to the decimal r / 1e6, so
+ * rounding v to 10 digits gives that decimal back, which is what printf
+ * prints, in fixed notation since the exponent is within -4..8. Returns
+ * the length written to out (with the ".0" jansson adds), or -1. */
+static int
+real_fast(double v, char *out)
+{
+    double a = fabs(v);
+    long long r, ip, fp;
+    char digits[24];
+    int n = 0, nd = 0, decimals = 6, sig;
+
+    if (!(a >= 1e-4 && a < 1e9))
+        return -1;
+    r = llround(a * 1e6);
+    if ((double) r / 1e6 != a)
+        return -1;
+    ip = r / 1000000;
+    fp = r % 1000000;
+    while (decimals > 1 && fp % 10 == 0) {
+        fp /= 10;
+        decimals--;
+    }
+    for (long long x = ip; x > 0; x /= 10)
+        nd++;
+    sig = nd > 0 ? nd + decimals : 0;
+    if (nd == 0)
+        for (long long x = fp; x > 0; x /= 10)
+            sig++;
+    if (sig > 10)
+        return -1;
+    if (v < 0)
+        out[n++] = '-';
+    if (ip == 0)
+        out[n++] = '0';
+    for (int i = 0, m = nd; i < nd; i++, m--) {
+        digits[m - 1] = (char) ('0' + ip % 10);
+        ip /= 10;
+    }
+    memcpy(out + n, digits, (size_t) nd);
+    n += nd;
+    out[n++] = '.';
+    for (int i = decimals - 1; i >= 0; i--) {
+        out[n + i] = (char) ('0' + fp % 10);
+        fp /= 10;
+    }
+    return n + decimals;
+}
+
+static int
+json_real(struct kbuf *b, double v)
+{
+    char num[40], *e;
+    int n = real_fast(v, num);
+
+    if (n > 0)
+        return put(b, num, (size_t) n);
+    n = snprintf(num, sizeof(num), "%.10g", v);
+
+    if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    if ((e = strchr(num, 'e')) != NULL) {
+        char *start = e + 1, *end;
+
+        if (*start == '-')
+            start++;
+        end = start;
+        if (*end == '+')
+            end++;
+        while (*end == '0' && end[1] != '\0')
+            end++;
+        memmove(start, end, strlen(end) + 1);
+        n = (int) strlen(num);
+    }
+    return put(b, num, (size_t) n);
+}
+
+static int
+json_int(struct kbuf *b, long long v)
+{
+    char num[24], *e = num + sizeof(num), *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
+                                 : (unsigned long long) v;
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return put(b, p, (size_t) (e - p));
+}
+
+/* ,"key":value for one field; jansson leaves out a real it cannot hold. */
+static int
+json_field(struct kbuf *b, const outpost_field_t *f, int *first)
+{
+    int rc;
+
+    if (f->type == OUTPOST_FIELD_FLOAT && !isfinite(f->v.f))
+        return 0;
+    if (f->type == OUTPOST_FIELD_STRING && f->v.s == NULL)
+        return 0;
+    if (!*first && PUTS(b, ","))
+        return -1;
+    *first = 0;
+    if ((rc = json_str(b, f->key)) != 0 || PUTS(b, ":"))
+        return rc ? rc : -1;
+    switch (f->type) {
+    case OUTPOST_FIELD_INT:    return json_int(b, (long long) f->v.i);
+    case OUTPOST_FIELD_FLOAT:  return json_real(b, f->v.f);
+    case OUTPOST_FIELD_BOOL:   return f->v.b ? PUTS(b, "true")
+                                             : PUTS(b, "false");
+    case OUTPOST_FIELD_STRING: return json_str(b, f->v.s);
+    default:                   return PUTS(b, "null");
+    }
+}
+
+static int
+json_record(struct kbuf *b, const outpost_record_t *rec)
+{
+    int64_t secs = rec->ts_ns / 1000000000LL;
+    size_t ntags = outpost_tagset_count(rec->tags);
+    int is_event = rec->kind == OUTPOST_EVENT && rec->event != NULL;
+    int rc, first = 1, ms = (int) ((rec->ts_ns / 1000000LL) % 1000);
+    char frac[8];
+
+    if ((rc = PUTS(b, "\"type\":")) != 0
+        || (rc = is_event || rec->kind == OUTPOST_EVENT ? PUTS(b, "\"event\"")
+                                                       : PUTS(b, "\"measurement\""))
+        || (rc = PUTS(b, ",\"name\":")) || (rc = json_str(b, rec->name)))
+        return rc;
+    /* Records come in bursts of the same second: format it once. */
+    if (secs != b->ts_sec || b->ts_text[0] == '\0') {
+        time_t t = (time_t) secs;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        snprintf(b->ts_text, sizeof(b->ts_text),
+                 "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100,
+                 tm.tm_min % 100, tm.tm_sec % 100);
+        b->ts_sec = secs;
+    }
+    frac[0] = '.';
+    frac[1] = (char) ('0' + ms / 100);
+    frac[2] = (char) ('0' + ms / 10 % 10);
+    frac[3] = (char) ('0' + ms % 10);
+    if ((rc = PUTS(b, ",\"timestamp\":\""))
+        || (rc = put(b, b->ts_text, strlen(b->ts_text)))
+        || (rc = put(b, frac, 4)) || (rc = PUTS(b, "Z\",\"ts_ns\":"))
+        || (rc = json_int(b, rec->ts_ns)))
+        return rc;
+    if (is_event) {
+        const char *integ = outpost_record_tag(rec, "integration");
+
+        if ((rc = PUTS(b, ",\"kind\":"))
+            || (rc = json_str(b, outpost_event_kind_name(rec->event_kind)))
+            || (rc = PUTS(b, ",\"severity\":"))
+            || (rc = json_str(b, outpost_severity_name(rec->severity)))
+            || (rc = PUTS(b, ",\"integration\":"))
+            || (rc = integ ? json_str(b, integ) : PUTS(b, "null")))
+            return rc;
+        if (rec->event->message && ((rc = PUTS(b, ",\"message\":"))
+                                    || (rc = json_str(b, rec->event->message))))
+            return rc;
+        if (rec->event->dedup_key
+            && ((rc = PUTS(b, ",\"dedup_key\":"))
+                || (rc = json_str(b, rec->event->dedup_key))))
+            return rc;
+    }
+    if ((rc = PUTS(b, ",\"tags\":{")))
+        return rc;
+    for (size_t i = 0; i < ntags; i++) {
+        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
+
+        if ((i > 0 && (rc = PUTS(b, ","))) || (rc = json_str(b, t->key))
+            || (rc = PUTS(b, ":")) || (rc = json_str(b, t->value)))
+            return rc;
+    }
+    if ((rc = PUTS(b, "},\"fields\":{")))
+        return rc;
+    for (uint16_t i = 0; i < rec->nfields; i++)
+        if ((rc = json_field(b, &rec->fields[i], &first)))
+            return rc;
+    if ((rc = PUTS(b, "}")))
+        return rc;
+    if (is_event && rec->event->cause) {
+        if ((rc = PUTS(b, ",\"measurement\":{"))
+            || (rc = json_record(b, rec->event->cause)) || (rc = PUTS(b, "}")))
+            return rc;
+    }
+    return 0;
+}
+
+int
+kafka_encode_json(const outpost_record_t *rec, struct kbuf *b)
+{
+    int rc;
+
+    b->len = 0;
+    if ((rc = PUTS(b, "{\"schema\":" KAFKA_SCHEMA ",")) == 0
+        && (rc = json_record(b, rec)) == 0)
+        rc = PUTS(b, "}");
+    if (rc == -2) {
+        /* not UTF-8: as jansson has it (it leaves such strings out) */
+        char *json;
+        size_t n;
+
+        b->len = 0;
+        if (outpost_record_to_json(rec, &json, &n) != 0)
+            return -1;
+        rc = PUTS(b, "{\"schema\":" KAFKA_SCHEMA ",")
+             || put(b, json + 1, n - 1);
+        free(json);
+    }
+    return rc ? -1 : 0;
+}
+
+int
+kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
+                    const char **why)
+{
+    int is_event = rec->kind == OUTPOST_EVENT && rec->event != NULL;
+    size_t ntags = outpost_tagset_count(rec->tags);
+    int nfields = 0;
+    char ts[32];
+    int n;
+
+    *why = "out of memory";
+    b->len = 0;
+    if (put_escaped(b, is_event ? "outpost_event" : rec->name, ", "))
+        return -1;
+    for (size_t i = 0; i < ntags; i++) {
+        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
+
+        if (put_tag(b, t->key, t->value) != 0)
+            return -1;
+    }
+    if (is_event
+        && (put_tag(b, "kind", outpost_event_kind_name(rec->event_kind))
+            || put_tag(b, "severity", outpost_severity_name(rec->severity))))
+        return -1;
+    if (put(b, " ", 1) != 0)
+        return -1;
+    if (is_event) {
+        outpost_field_t m = { .key = "message", .type = OUTPOST_FIELD_STRING,
+                              .v.s = rec->event->message };
+        outpost_field_t d = { .key = "dedup_key",
+                              .type = OUTPOST_FIELD_STRING,
+                              .v.s = rec->event->dedup_key };
+
+        if ((m.v.s && put_field(b, &m, &nfields))
+            || (d.v.s && put_field(b, &d, &nfields)))
+            return -1;
+    }
+    for (uint16_t i = 0; i < rec->nfields; i++)
+        if (put_field(b, &rec->fields[i], &nfields) != 0)
+            return -1;
+    if (nfields == 0) {
+        *why = "no field that line protocol can carry";
+        return -1;
+    }
+    n = snprintf(ts, sizeof(ts), " %lld", (long long) rec->ts_ns);
+    return put(b, ts, (size_t) n);
+}

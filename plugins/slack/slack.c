@@ -1,0 +1,281 @@
+/*
+ * slack.c - the `slack` notifier: alerts, escalations and resolves as
+ * messages through a Slack incoming webhook.
+ *
+ * One message per event: `text` (the template, also the notification
+ * text) and one attachment coloured by severity (outpost_severity_color)
+ * with the facts a responder needs: status, priority, reason, response
+ * time, consecutive failures, the last error, what the vendor's status
+ * page says, where failover sent the traffic, the dashboard link. Over
+ * the rate limit, one summary message (notify.h).
+ *
+ * Slack answers 200 "ok"; 400 invalid_payload / no_text, 403/404
+ * no_service, channel_not_found... are refused for good (dead letters);
+ * 429 (Retry-After) and 5xx are retried. The webhook URL is the secret:
+ * it never appears in a log line or a dead letter. write runs on the
+ * output's own thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <outpost/fields.h>
+#include <outpost/plugin.h>
+#include "notify.h"
+
+struct slack_conf {
+    char               *webhook_url;
+    struct notify_conf  nc;
+};
+
+static const outpost_option_t slack_options[] = {
+    { .name = "webhook_url", .type = OUTPOST_OPT_SECRET,
+      .offset = offsetof(struct slack_conf, webhook_url),
+      .flags = OUTPOST_OPT_REQUIRED,
+      .help = "the incoming webhook, https://hooks.slack.com/services/..." },
+    NOTIFY_OPTIONS(struct slack_conf, nc, "30/1m"),
+    OUTPOST_OPTION_END
+};
+
+static const outpost_default_t slack_defaults[] = {
+    NOTIFY_OUTPUT_DEFAULTS,
+    OUTPOST_DEFAULT_END
+};
+
+struct slack {
+    struct notify *n;
+    const char    *secrets[2];
+};
+
+static int
+slack_validate(const void *conf, char *err, size_t errlen)
+{
+    const struct slack_conf *c = conf;
+
+    if (c->webhook_url && strncmp(c->webhook_url, "https://", 8) != 0
+        && strncmp(c->webhook_url, "http://", 7) != 0) {
+        snprintf(err, errlen, "webhook_url: not an http(s) URL");
+        return -1;
+    }
+    return notify_conf_check(&c->nc, err, errlen);
+}
+
+static int
+slack_init(outpost_instance_t *inst)
+{
+    struct slack_conf *c = outpost_instance_conf(inst);
+    struct slack *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return -1;
+    s->secrets[0] = c->webhook_url;
+    if ((s->n = notify_new(inst, &c->nc, s->secrets)) == NULL) {
+        free(s);
+        return -1;
+    }
+    outpost_instance_set_data(inst, s);
+    return 0;
+}
+
+static void
+slack_shutdown(outpost_instance_t *inst)
+{
+    struct slack *s = outpost_instance_data(inst);
+
+    if (s == NULL)
+        return;
+    notify_free(s->n);
+    free(s);
+}
+
+/* "[CRITICAL] stripe is down" and the like. */
+static const char *
+headline(const outpost_record_t *ev, char *buf, size_t len)
+{
+    char a[64], st[64];
+    const char *action = notify_field(ev, OUTPOST_F_ACTION, a, sizeof(a));
+    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
+    const char *status = notify_field(ev, OUTPOST_F_STATUS, st, sizeof(st));
+    const char *sev = outpost_severity_name((outpost_severity_t) ev->severity);
+    char up[16];
+    size_t i;
+
+    for (i = 0; sev[i] && i < sizeof(up) - 1; i++)
+        up[i] = (char) (sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
+    up[i] = '\0';
+    integ = integ ? integ : "outpost";
+    if (strcmp(action, "test") == 0)
+        snprintf(buf, len, "[TEST] outpost test notification");
+    else if (ev->event_kind == OUTPOST_EV_RESOLVE)
+        snprintf(buf, len, "[RESOLVED] %s recovered", integ);
+    else if (strcmp(action, "acknowledge") == 0)
+        snprintf(buf, len, "[ACKNOWLEDGED] %s", integ);
+    else if (ev->event_kind == OUTPOST_EV_ESCALATE)
+        snprintf(buf, len, "[ESCALATED %s] %s is %s", up, integ,
+                 *status ? status : "failing");
+    else if (ev->event_kind == OUTPOST_EV_ALERT)
+        snprintf(buf, len, "[%s] %s is %s", up, integ,
+                 *status ? status : "failing");
+    else
+        snprintf(buf, len, "[%s] %s: %s", up, integ,
+                 outpost_event_kind_name(
+                     (outpost_event_kind_t) ev->event_kind));
+    return buf;
+}
+
+static void
+add_field(json_t *fields, const char *title, const char *value, int shrt)
+{
+    if (value == NULL || *value == '\0')
+        return;
+    json_array_append_new(fields, json_pack("{s:s, s:s, s:b}", "title", title,
+                                            "value", value, "short", shrt));
+}
+
+/* The attachment's facts, those the event has. */
+static json_t *
+facts(const outpost_record_t *ev)
+{
+    json_t *f = json_array();
+    char b[256], b2[256];
+    const char *v;
+
+    add_field(f, "Status", notify_field(ev, OUTPOST_F_STATUS, b, sizeof(b)),
+              1);
+    add_field(f, "Priority", notify_field(ev, OUTPOST_F_PRIORITY, b,
+                                          sizeof(b)), 1);
+    add_field(f, "Reason", notify_field(ev, OUTPOST_F_REASON, b, sizeof(b)),
+              1);
+    v = notify_field(ev, OUTPOST_F_RESPONSE_MS, b, sizeof(b));
+    if (*v) {
+        snprintf(b2, sizeof(b2), "%s ms", v);
+        add_field(f, "Response time", b2, 1);
+    }
+    add_field(f, "Consecutive failures",
+              notify_field(ev, OUTPOST_F_CONSECUTIVE_FAILURES, b, sizeof(b)),
+              1);
+    add_field(f, "Occurrences", notify_field(ev, OUTPOST_F_OCCURRENCES, b,
+                                             sizeof(b)), 1);
+    add_field(f, "Last error", notify_field(ev, OUTPOST_F_ERROR, b, sizeof(b)),
+              0);
+    v = notify_field(ev, OUTPOST_F_VENDOR_STATUS, b, sizeof(b));
+    if (*v) {
+        const char *d = notify_field(ev, OUTPOST_F_VENDOR_DESCRIPTION, b2,
+                                     sizeof(b2));
+        char both[600];
+
+        snprintf(both, sizeof(both), "%s%s%s", v, *d ? ": " : "", d);
+        add_field(f, "Vendor status page", both, 0);
+    }
+    add_field(f, "Failover", notify_field(ev, "failover", b, sizeof(b)), 0);
+    return f;
+}
+
+static char *
+slack_payload(struct notify *n, const struct slack_conf *c,
+              const outpost_record_t *ev)
+{
+    char head[256];
+    char *text = notify_text(&c->nc, ev), *link = notify_dashboard(n, ev);
+    json_t *att, *root;
+    char *out;
+
+    if (text == NULL) {
+        free(link);
+        return NULL;
+    }
+    att = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:I}",
+                    "color", outpost_severity_color(
+                        (outpost_severity_t) ev->severity),
+                    "fallback", text,
+                    "title", headline(ev, head, sizeof(head)),
+                    "text", ev->event && ev->event->message
+                            ? ev->event->message : "",
+                    "fields", facts(ev),
+                    "footer", "outpost",
+                    "ts", (json_int_t) (ev->ts_ns / 1000000000));
+    if (att && link)
+        json_object_set_new(att, "title_link", json_string(link));
+    root = json_pack("{s:s, s:[o]}", "text", text, "attachments", att);
+    out = notify_dump(root);
+    free(text);
+    free(link);
+    return out;
+}
+
+static enum notify_verdict
+post(outpost_instance_t *inst, char *body, struct notify_reply *rep)
+{
+    struct slack_conf *c = outpost_instance_conf(inst);
+    struct slack *s = outpost_instance_data(inst);
+    enum notify_verdict v;
+
+    if (body == NULL) {
+        memset(rep, 0, sizeof(*rep));
+        rep->retry_after_ms = -1;
+        snprintf(rep->why, sizeof(rep->why), "out of memory");
+        return NOTIFY_RETRY;
+    }
+    v = notify_post(s->n, c->webhook_url, body, strlen(body), NULL, rep);
+    free(body);
+    return v;
+}
+
+static enum notify_verdict
+slack_send(outpost_instance_t *inst, const outpost_record_t *ev,
+           struct notify_reply *rep)
+{
+    struct slack_conf *c = outpost_instance_conf(inst);
+    struct slack *s = outpost_instance_data(inst);
+
+    return post(inst, slack_payload(s->n, c, ev), rep);
+}
+
+static enum notify_verdict
+slack_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
+              size_t n, struct notify_reply *rep)
+{
+    struct slack *s = outpost_instance_data(inst);
+    outpost_severity_t worst = OUTPOST_SEV_INFO;
+    char *text = notify_summary_text(s->n, evs, n);
+    json_t *root;
+
+    if (text == NULL)
+        return post(inst, NULL, rep);
+    for (size_t i = 0; i < n; i++)
+        if (evs[i]->severity > worst)
+            worst = (outpost_severity_t) evs[i]->severity;
+    root = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}]}", "text", text,
+                     "attachments", "color", outpost_severity_color(worst),
+                     "fallback", text, "title", "[SUMMARY] rate limit reached",
+                     "footer", "outpost");
+    free(text);
+    return post(inst, notify_dump(root), rep);
+}
+
+static const struct notify_ops slack_ops = {
+    .send = slack_send,
+    .summary = slack_summary,
+};
+
+static outpost_result_t
+slack_write(outpost_instance_t *inst, const outpost_batch_t *batch)
+{
+    struct slack *s = outpost_instance_data(inst);
+
+    return notify_write(s->n, batch, &slack_ops);
+}
+
+OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
+    OUTPOST_PLUGIN_HEADER,
+    .name = "slack",
+    .description = "notify a Slack channel through an incoming webhook",
+    .kind = OUTPOST_OUTPUT,
+    .flags = OUTPOST_PLUGIN_NOTIFIER,
+    .options = slack_options,
+    .conf_size = sizeof(struct slack_conf),
+    .init = slack_init,
+    .write = slack_write,
+    .shutdown = slack_shutdown,
+    .validate = slack_validate,
+    .output_defaults = slack_defaults,
+};
