@@ -106,7 +106,7 @@ struct httpcheck_conf {
     /* conditions: all optional, all must hold */
     outpost_intlist_t  expect_status;     /* empty: any 2xx */
     char              *body_contains;
-    char              *body_regex;        /* POSIX extended */
+    char              *body_regex;        /* PCRE2, POSIX ERE syntax */
     int64_t            max_match_bytes;   /* body_regex reads this prefix */
     char              *json_path;         /* e.g. data[0].id, status.indicator */
     char              *json_equals;       /* unset: json_path must exist */
@@ -191,12 +191,12 @@ struct httpcheck_conf {
       .help = "text the body must contain" },                               \
     { .name = "body_regex", .type = OUTPOST_OPT_STRING,                     \
       .offset = HTTPCHECK_OFF(T, m, body_regex), .flags = OUTPOST_OPT_REGEX, \
-      .help = "POSIX extended regular expression the body must match" },    \
+      .help = "regular expression the body must match (PCRE2; POSIX "     \
+              "extended patterns work as before)" },                        \
     { .name = "max_match_bytes", .type = OUTPOST_OPT_INT,                   \
       .offset = HTTPCHECK_OFF(T, m, max_match_bytes), .def = "65536",       \
       .min = 1, .max = 67108864,                                            \
-      .help = "bytes at the start of the body that body_regex reads "       \
-              "(matching costs up to their square)" },                      \
+      .help = "bytes at the start of the body that body_regex reads" },     \
     { .name = "json_path", .type = OUTPOST_OPT_STRING,                      \
       .offset = HTTPCHECK_OFF(T, m, json_path),                             \
       .help = "a value in the JSON body, e.g. status.indicator or "         \

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <outpost/pattern.h>
 #include "httpcheck_int.h"
 
@@ -75,16 +77,9 @@ hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen)
     }
     if (cf->body_regex == NULL)
         return 0;
-    if ((hc->regex = malloc(sizeof(*hc->regex))) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (outpost_regex_compile(hc->regex, cf->body_regex,
-                              REG_EXTENDED | REG_NOSUB, msg,
-                              sizeof(msg)) != 0) {
+    if ((hc->regex = hc_regex_new(cf->body_regex, msg, sizeof(msg)))
+        == NULL) {
         snprintf(err, errlen, "body_regex: %s", msg);
-        free(hc->regex);
-        hc->regex = NULL;
         return -1;
     }
     return 0;
@@ -93,11 +88,132 @@ hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen)
 void
 hc_conditions_free(httpcheck_t *hc)
 {
-    if (hc->regex) {
-        regfree(hc->regex);
-        free(hc->regex);
-        hc->regex = NULL;
+    hc_regex_free(hc->regex);
+    hc->regex = NULL;
+}
+
+/* --- body_regex --------------------------------------------------------
+ *
+ * Matched with PCRE2 (JIT when the platform has it) on the loop thread, so
+ * every match is given a budget and gives up, rather than stalls, past it.
+ * PCRE2's match_limit alone is not one: the JIT does not count what
+ * character repeats scan and give back, and the interpreter counts afresh
+ * at every start position, so `[a-z]{0,255}[a-z]{0,255}[a-z]{0,255}x`
+ * costs over 20 s on 64 KiB of 'a' within it. The pattern is therefore compiled with
+ * PCRE2_AUTO_CALLOUT, and the callout (count_item) charges the items the
+ * matcher enters and the text it moves over, for the whole call, all start
+ * positions together: past HC_REGEX_BUDGET it aborts with
+ * PCRE2_ERROR_MATCHLIMIT. match_limit is set to the same figure, depth,
+ * heap and the JIT stack are capped too (DEPTHLIMIT, HEAPLIMIT,
+ * NOMEMORY): each of them fails the match fast instead of stalling.
+ *
+ * Flags give POSIX's meaning to patterns written for regcomp: '.' matches
+ * a newline (DOTALL), '$' only the end (DOLLAR_ENDONLY). */
+#define HC_REGEX_BUDGET     4000000     /* items + text moved, per match */
+#define HC_REGEX_DEPTH      10000
+#define HC_REGEX_HEAP_KIB   8192
+#define HC_REGEX_JIT_STACK  (512 * 1024)
+
+struct hc_regex {
+    pcre2_code *code;
+};
+
+struct hc_regex *
+hc_regex_new(const char *re, char *err, size_t errlen)
+{
+    struct hc_regex *r;
+    PCRE2_SIZE off;
+    int rc;
+
+    if (outpost_regex_check(re, err, errlen) != 0)
+        return NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
+    r->code = pcre2_compile((PCRE2_SPTR) re, PCRE2_ZERO_TERMINATED,
+                            PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY
+                            | PCRE2_AUTO_CALLOUT,
+                            &rc, &off, NULL);
+    if (r->code == NULL) {
+        PCRE2_UCHAR why[160];
+
+        pcre2_get_error_message(rc, why, sizeof(why));
+        snprintf(err, errlen, "%s at offset %zu", (char *) why, (size_t) off);
+        free(r);
+        return NULL;
+    }
+    (void) pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE); /* else interpreted */
+    return r;
+}
+
+/* The budget's account: a callout runs before each item the matcher
+ * enters; it costs 1, plus the distance moved in the text since the last
+ * one, which is what a character repeat scanned or gave back between them
+ * (`a+x` scans to the end of the text at every start position: quadratic,
+ * with few callouts). */
+struct cost {
+    size_t spent;
+    size_t last;          /* position at the previous callout */
+};
+
+static int
+count_item(pcre2_callout_block *b, void *arg)
+{
+    struct cost *c = arg;
+    size_t pos = b->current_position;
+
+    c->spent += 1 + (pos > c->last ? pos - c->last : c->last - pos);
+    c->last = pos;
+    return c->spent > HC_REGEX_BUDGET ? PCRE2_ERROR_MATCHLIMIT : 0;
+}
+
+int
+hc_regex_match(const struct hc_regex *r, const char *s, size_t len)
+{
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    pcre2_jit_stack *js = pcre2_jit_stack_create(32 * 1024,
+                                                 HC_REGEX_JIT_STACK, NULL);
+    struct cost n = { 0, 0 };
+    int rc = PCRE2_ERROR_NOMEMORY;
+
+    if (mc && md && js) {
+        pcre2_set_match_limit(mc, HC_REGEX_BUDGET);
+        pcre2_set_depth_limit(mc, HC_REGEX_DEPTH);
+        pcre2_set_heap_limit(mc, HC_REGEX_HEAP_KIB);
+        pcre2_set_callout(mc, count_item, &n);
+        pcre2_jit_stack_assign(mc, NULL, js);
+        rc = pcre2_match(r->code, (PCRE2_SPTR) s, len, 0, 0, md, mc);
+    }
+    pcre2_jit_stack_free(js);
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+    if (rc >= 0)
+        return 1;
+    return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+}
+
+/* Why a match was given up, for the record. */
+const char *
+hc_regex_why(int rc)
+{
+    switch (rc) {
+    case PCRE2_ERROR_MATCHLIMIT: return "match limit";
+    case PCRE2_ERROR_DEPTHLIMIT: return "depth limit";
+    case PCRE2_ERROR_HEAPLIMIT:  return "heap limit";
+    case PCRE2_ERROR_NOMEMORY:   return "stack limit";
+    default:                     return "match error";
+    }
+}
+
+void
+hc_regex_free(struct hc_regex *r)
+{
+    if (r == NULL)
+        return;
+    pcre2_code_free(r->code);
+    free(r);
 }
 
 /* --- json paths --------------------------------------------------------- */
@@ -296,24 +412,27 @@ check_json(httpcheck_call_t *c)
     return -1;
 }
 
-/* body_regex reads at most max_match_bytes of the body: glibc's regexec
- * runs on the loop thread and its time grows with the square of the text
- * for ordinary patterns (a+x: 19 s over 64 KiB of 'a'), so the server must
- * not choose the length. Only the prefix is read, rather than failing any
- * long body, because what a health page says is near its top; when no
- * match is found and the body was longer, the reason says so. */
+/* body_regex reads at most max_match_bytes of the body: the budget above
+ * bounds backtracking, the prefix bounds the start positions, so the
+ * server does not choose the cost. Only the prefix is read, rather than
+ * failing any long body, because what a health page says is near its top;
+ * when no match is found and the body was longer, the reason says so. A
+ * match given up is the operator's pattern being too costly, not the
+ * vendor failing: the check fails with reason "condition" and says so. */
 static int
 check_regex(httpcheck_call_t *c, const char *body, size_t len)
 {
     const struct httpcheck_conf *cf = c->hc->conf;
     size_t cap = cf->max_match_bytes > 0 ? (size_t) cf->max_match_bytes
                                          : 65536;
-    regmatch_t span = { .rm_so = 0,
-                        .rm_eo = (regoff_t) (len < cap ? len : cap) };
+    int rc = hc_regex_match(c->hc->regex, body, len < cap ? len : cap);
 
-    if (regexec(c->hc->regex, body, 1, &span, REG_STARTEND) == 0)
+    if (rc == 1)
         return 0;
-    if (len > cap)
+    if (rc < 0)
+        httpcheck_fail(c, "condition", "body_regex \"%s\" is too costly to "
+                       "match (%s)", cf->body_regex, hc_regex_why(rc));
+    else if (len > cap)
         httpcheck_fail(c, "condition", "body_regex \"%s\" did not match "
                        "the first %zu bytes (max_match_bytes) of %zu",
                        cf->body_regex, cap, len);

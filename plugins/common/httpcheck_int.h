@@ -27,7 +27,7 @@ struct httpcheck {
     const struct httpcheck_hooks *hooks;
     void                         *arg;
     struct curl_slist            *headers;     /* conf headers + bearer */
-    regex_t                      *regex;       /* body_regex, compiled */
+    struct hc_regex              *regex;       /* body_regex, compiled */
     char                         *ca_pem;      /* ca_file's contents */
     size_t                        ca_pem_len;
     struct hc_ca                 *ca;          /* ca_file parsed once, shared
@@ -123,6 +123,14 @@ int  hc_conditions_compile(httpcheck_t *hc, char *err, size_t errlen);
 void hc_conditions_free(httpcheck_t *hc);
 void hc_judge(httpcheck_call_t *c);
 int  hc_json_path_valid(const char *path);
+
+/* body_regex, matched with PCRE2 under a budget (httpcheck_conditions.c).
+ * hc_regex_match: 1 match, 0 none, or a negative PCRE2 error when the
+ * match was given up (HC_REGEX_COSTLY: the budget); pure, any thread. */
+struct hc_regex *hc_regex_new(const char *re, char *err, size_t errlen);
+int  hc_regex_match(const struct hc_regex *r, const char *s, size_t len);
+const char *hc_regex_why(int rc);
+void hc_regex_free(struct hc_regex *r);
 int  hc_tls_error(CURLcode rc);
 
 /* httpcheck_tls.c */
