@@ -89,6 +89,27 @@ class HostileBody(FakeAPITest):
                       '65536 bytes (max_match_bytes) of 1048576', f["error"])
         self.assertLess(took, 2.0)
 
+    def test_costly_regex_is_given_up(self):
+        """A pattern that backtracks without end on the body is given up
+        once its budget of work is spent: the check fails at once and
+        says the pattern, not the vendor, is at fault."""
+        self.api.fault("/huge", body="huge")
+        pat = "a(a{0,255}){3}[xyz]"
+        text = ('http "costly" {\n  url = "%s/huge"\n'
+                '  body_regex = "%s"\n}\n'
+                'http "fine" { url = "%s/health" }\n'
+                % (self.api.url, pat, self.api.url))
+        start = time.monotonic()
+        recs = self.run_measurements(text, timeout="30s")
+        took = time.monotonic() - start
+        by = {r["tags"]["integration"]: r for r in recs}
+        self.assertTrue(by["fine"]["fields"]["success"], by["fine"])
+        f = by["costly"]["fields"]
+        self.assertFalse(f["success"], f)
+        self.assertEqual(f["error"], 'condition: body_regex "%s" is too '
+                         'costly to match (match limit)' % pat)
+        self.assertLess(took, 2.0)
+
 
 if __name__ == "__main__":
     unittest.main()
