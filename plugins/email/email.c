@@ -45,13 +45,17 @@ struct email_conf {
     char               *username;
     char               *password;
     char               *subject_prefix;
+    char               *ca_file;
     int                 insecure;
     struct notify_conf  nc;
 };
 
+/* The required options' defaults are only the examples --sample-config
+ * writes: a required option must be set all the same. */
 static const outpost_option_t email_options[] = {
     { .name = "smtp_url", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, smtp_url),
+      .def = "\"smtps://smtp.example.com:465\"",
       .flags = OUTPOST_OPT_REQUIRED,
       .help = "the mail server, smtp://host:587 or smtps://host:465" },
     { .name = "use_ssl", .type = OUTPOST_OPT_ENUM,
@@ -60,11 +64,11 @@ static const outpost_option_t email_options[] = {
       .help = "STARTTLS on smtp://: try, all (required) or none" },
     { .name = "from", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, from),
-      .flags = OUTPOST_OPT_REQUIRED,
+      .def = "\"outpost@example.com\"", .flags = OUTPOST_OPT_REQUIRED,
       .help = "the sender address, outpost@example.com" },
     { .name = "to", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, to),
-      .flags = OUTPOST_OPT_REQUIRED,
+      .def = "{\"oncall@example.com\"}", .flags = OUTPOST_OPT_REQUIRED,
       .help = "recipient addresses" },
     { .name = "cc", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, cc),
@@ -78,6 +82,10 @@ static const outpost_option_t email_options[] = {
     { .name = "subject_prefix", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, subject_prefix), .def = "",
       .help = "text put before every subject, e.g. \"[prod] \"" },
+    { .name = "ca_file", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct email_conf, ca_file),
+      .flags = OUTPOST_OPT_PATH,
+      .help = "CA certificates (PEM) to check the server's with" },
     { .name = "insecure", .type = OUTPOST_OPT_BOOL,
       .offset = offsetof(struct email_conf, insecure), .def = "false",
       .help = "accept any TLS certificate (tests only)" },
@@ -410,6 +418,8 @@ smtp_send(outpost_instance_t *inst, char *msg, size_t len,
         curl_easy_setopt(e, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
     else if (strcmp(c->use_ssl, "try") == 0)
         curl_easy_setopt(e, CURLOPT_USE_SSL, (long) CURLUSESSL_TRY);
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -4,7 +4,7 @@
  *
  * One message per event and recipient: POST
  * {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json, form
- * encoded To, From (or MessagingServiceSid) and Body, with HTTP basic
+ * encoded To, From and Body, with HTTP basic
  * auth AccountSid:AuthToken. The body is the template's line, cut to fit
  * `max_segments` segments (segments.h: GSM-7 160/153, UCS-2 70/67),
  * then the dashboard link when set (kept whole: the line is cut first).
@@ -41,13 +41,14 @@ struct sms_conf {
     char               *account_sid;
     char               *auth_token;
     char               *from;
-    char               *messaging_service_sid;
     outpost_strlist_t   to;
     char               *base_url;
     int64_t             max_segments;
     struct notify_conf  nc;
 };
 
+/* The required options' defaults are only the examples --sample-config
+ * writes: a required option must be set all the same. */
 static const outpost_option_t sms_options[] = {
     { .name = "provider", .type = OUTPOST_OPT_ENUM,
       .offset = offsetof(struct sms_conf, provider), .def = "twilio",
@@ -63,13 +64,11 @@ static const outpost_option_t sms_options[] = {
       .help = "the account's auth token" },
     { .name = "from", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct sms_conf, from),
-      .help = "the sending number, E.164 (or messaging_service_sid)" },
-    { .name = "messaging_service_sid", .type = OUTPOST_OPT_STRING,
-      .offset = offsetof(struct sms_conf, messaging_service_sid),
-      .help = "a Messaging Service, MG..., instead of from" },
+      .def = "\"+15550000000\"", .flags = OUTPOST_OPT_REQUIRED,
+      .help = "the sending number, E.164" },
     { .name = "to", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct sms_conf, to),
-      .flags = OUTPOST_OPT_REQUIRED,
+      .def = "{\"+15551111111\"}", .flags = OUTPOST_OPT_REQUIRED,
       .help = "recipient numbers, E.164 (+15551111111)" },
     { .name = "base_url", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct sms_conf, base_url),
@@ -123,12 +122,6 @@ sms_validate(const void *conf, char *err, size_t errlen)
 {
     const struct sms_conf *c = conf;
 
-    if ((c->from == NULL) == (c->messaging_service_sid == NULL)) {
-        snprintf(err, errlen, "from: one of from and "
-                 "messaging_service_sid, not %s",
-                 c->from ? "both" : "neither");
-        return -1;
-    }
     if (c->from && !e164(c->from)) {
         snprintf(err, errlen, "from: \"%s\" is not an E.164 number "
                  "(+15550000000)", c->from);
@@ -205,8 +198,7 @@ send_one(outpost_instance_t *inst, const char *to, const char *text,
     memset(rep, 0, sizeof(*rep));
     rep->retry_after_ms = -1;
     eto = curl_easy_escape(s->easy, to, 0);
-    efrom = curl_easy_escape(s->easy, c->from ? c->from
-                                              : c->messaging_service_sid, 0);
+    efrom = curl_easy_escape(s->easy, c->from, 0);
     ebody = curl_easy_escape(s->easy, text, 0);
     h = curl_slist_append(NULL, "Content-Type: "
                           "application/x-www-form-urlencoded");
@@ -214,8 +206,7 @@ send_one(outpost_instance_t *inst, const char *to, const char *text,
     if (eto && efrom && ebody && h) {
         len = strlen(eto) + strlen(efrom) + strlen(ebody) + 64;
         if ((form = malloc(len)) != NULL)
-            snprintf(form, len, "To=%s&%s=%s&Body=%s", eto,
-                     c->from ? "From" : "MessagingServiceSid", efrom,
+            snprintf(form, len, "To=%s&From=%s&Body=%s", eto, efrom,
                      ebody);
     }
     if (form == NULL) {

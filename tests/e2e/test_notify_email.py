@@ -28,10 +28,21 @@ PY = "/usr/bin/python3"
 
 
 class SMTPSink:
-    def __init__(self):
+    def __init__(self, tls=False):
         self.tmp = tempfile.TemporaryDirectory(prefix="outpost-smtp-")
         self.dir = self.tmp.name
-        self.proc = subprocess.Popen([PY, SINK, self.dir],
+        args = []
+        if tls:
+            # a certificate for 127.0.0.1, made now: nothing downloads
+            self.cert = os.path.join(self.dir, "cert.pem")
+            key = os.path.join(self.dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-keyout", key, "-out", self.cert,
+                            "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            args = ["--tls-cert", self.cert, "--tls-key", key]
+        self.proc = subprocess.Popen([PY, SINK, self.dir, *args],
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
@@ -52,7 +63,7 @@ class SMTPSink:
     def messages(self):
         out = []
         for name in sorted(os.listdir(self.dir)):
-            if name.endswith(".json"):
+            if name.endswith(".json") and name[0].isdigit():
                 with open(os.path.join(self.dir, name)) as f:
                     out.append(json.load(f))
         return out
@@ -215,6 +226,31 @@ class EmailTest(EmailBase):
         subjects = [email.message_from_string(m["data"])["Subject"]
                     for m in self.smtp.messages()]
         self.assertEqual(subjects, ["[CRITICAL] stripe is down"])
+
+    def test_starttls_required_and_checked(self):
+        self.smtp.stop()
+        self.smtp = SMTPSink(tls=True)
+        self.email_out('use_ssl = "all" ca_file = "%s"' % self.smtp.cert)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the alert mail", lambda: self.smtp.messages())
+        self.stop()
+        m = self.smtp.messages()[0]
+        self.assertTrue(m["tls"])
+        self.assertEqual(m["auth"], "smtp-user")
+
+    def test_starttls_required_but_not_offered_is_retried(self):
+        self.email_out('use_ssl = "all"')
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        time.sleep(2.0)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.smtp.messages(), [])
+        self.assertIn("not accepted, retrying", err)
+        self.assertEqual(self.cli("--dead-letters", "ops").stdout, "")
 
     def test_check_catches_mistakes(self):
         self.w.write_dropin("90-notify.conf", """
