@@ -451,6 +451,14 @@ enum notify_verdict
 notify_post(struct notify *n, const char *url, const char *body, size_t len,
             struct curl_slist *headers, struct notify_reply *rep)
 {
+    return notify_post_auth(n, url, body, len, headers, NULL, NULL, rep);
+}
+
+enum notify_verdict
+notify_post_auth(struct notify *n, const char *url, const char *body,
+                 size_t len, struct curl_slist *headers, const char *user,
+                 const char *password, struct notify_reply *rep)
+{
     struct curl_slist *h = NULL, *own = NULL;
     struct collect c = { rep, 0 };
     CURLcode rc;
@@ -482,6 +490,11 @@ notify_post(struct notify *n, const char *url, const char *body, size_t len,
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (user) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, user);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, password);
+    }
     rc = outpost_http_perform(e);
     curl_slist_free_all(own);
     if (rc != CURLE_OK) {

@@ -155,6 +155,14 @@ enum notify_verdict notify_post(struct notify *n, const char *url,
                                 struct curl_slist *headers,
                                 struct notify_reply *rep);
 
+/* notify_post with HTTP basic auth user:password (both borrowed; NULL
+ * user: none), e.g. Twilio's AccountSid:AuthToken. */
+enum notify_verdict notify_post_auth(struct notify *n, const char *url,
+                                     const char *body, size_t len,
+                                     struct curl_slist *headers,
+                                     const char *user, const char *password,
+                                     struct notify_reply *rep);
+
 /* --- the channel ---------------------------------------------------------- */
 
 /* What a plugin supplies to notify_write. Both run inside write. */

@@ -264,30 +264,41 @@ statefile_snap_free(struct statefile_snap *s)
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Encodes into a buffer and writes it in large pieces: a slot is a few KB,
+ * and one stdio call per 4 characters cost more than the encoding. */
 static void
 put_base64(FILE *f, const unsigned char *p, size_t len)
 {
-    char out[4];
-    size_t i;
+    char out[4096];
+    size_t i, n = 0;
 
     for (i = 0; i + 3 <= len; i += 3) {
         uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8
                      | p[i + 2];
-        out[0] = b64[v >> 18];
-        out[1] = b64[(v >> 12) & 63];
-        out[2] = b64[(v >> 6) & 63];
-        out[3] = b64[v & 63];
-        fwrite(out, 1, 4, f);
+
+        if (n + 4 > sizeof(out)) {
+            fwrite(out, 1, n, f);
+            n = 0;
+        }
+        out[n++] = b64[v >> 18];
+        out[n++] = b64[(v >> 12) & 63];
+        out[n++] = b64[(v >> 6) & 63];
+        out[n++] = b64[v & 63];
     }
     if (i < len) {
         uint32_t v = (uint32_t) p[i] << 16
                      | (i + 1 < len ? (uint32_t) p[i + 1] << 8 : 0);
-        out[0] = b64[v >> 18];
-        out[1] = b64[(v >> 12) & 63];
-        out[2] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        out[3] = '=';
-        fwrite(out, 1, 4, f);
+
+        if (n + 4 > sizeof(out)) {
+            fwrite(out, 1, n, f);
+            n = 0;
+        }
+        out[n++] = b64[v >> 18];
+        out[n++] = b64[(v >> 12) & 63];
+        out[n++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        out[n++] = '=';
     }
+    fwrite(out, 1, n, f);
 }
 
 /* A JSON string: the escapes JSON requires, UTF-8 as it is. */

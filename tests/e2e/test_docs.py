@@ -17,7 +17,7 @@ import re
 import subprocess
 import unittest
 
-from harness import OUTPOSTD
+from harness import OUTPOSTD, Workdir
 
 SOURCE = os.environ.get("OUTPOST_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", ".."))
@@ -143,6 +143,34 @@ class DocsTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(SOURCE, link)), link)
         for path in re.findall(r"\b(docs/[\w/.-]+\.md)", text):
             self.assertTrue(os.path.exists(os.path.join(SOURCE, path)), path)
+
+    def test_example_drop_ins_pass_t_together(self):
+        """conf.d/*.conf is the set operators copy to /etc/outpost/conf.d:
+        with the secrets its *_env options name set, the whole set passes
+        -t (names one file gives another, e.g. the alert policies'
+        notifiers, must exist)."""
+        confd = os.path.join(SOURCE, "conf.d")
+        w = Workdir()
+        try:
+            env = dict(os.environ)
+            for name in sorted(os.listdir(confd)):
+                if not name.endswith(".conf") or name == "outpost.conf":
+                    continue
+                with open(os.path.join(confd, name)) as f:
+                    text = f.read()
+                w.write_dropin(name, text)
+                for var in re.findall(r'_env\s*=\s*"(\w+)"', text):
+                    env[var] = ("postgresql://outpost@127.0.0.1/outpost"
+                                if var in ("ORDERS_DB_URL", "OUTPOST_PG_URL")
+                                else "https://hooks.example.com/x"
+                                if var.endswith("_URL") else "example-value")
+            conf = w.write_main()
+            p = subprocess.run([OUTPOSTD, "-t", "-C", conf], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("configuration is valid", p.stderr)
+        finally:
+            w.cleanup()
 
 
 if __name__ == "__main__":

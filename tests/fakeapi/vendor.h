@@ -48,6 +48,15 @@ int fv_header(fa_reply_t *out, const char *name, const char *value);
 int fv_headerf(fa_reply_t *out, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The notifiers' inbox (vendor_notify.c): records r with the status it
+ * will get; returns a planned failure's status instead (and its
+ * Retry-After in *retry_after), 0 when none. fv_planned answers it.
+ */
+unsigned fv_inbox_add(const fa_request_t *r, unsigned status,
+    unsigned *retry_after);
+int fv_planned(fa_reply_t *out, unsigned status, unsigned retry_after);
+
 /* Answers a plain-text body (some vendors' edges do). */
 int fv_reply_text(fa_reply_t *out, unsigned status, const char *text);
 

@@ -6,6 +6,7 @@
  *   POST /pagerduty/v2/enqueue             PagerDuty Events API v2
  *   POST /discord/api/webhooks/<id>/<token>  Discord webhook
  *   POST /hooks/<anything>                 a generic webhook receiver
+ *   POST /twilio/2010-04-01/Accounts/<Sid>/Messages.json  (vendor_twilio.c)
  *
  * Each answers as its service does: Slack 200 "ok", or 400
  * "invalid_payload" (not JSON) / "no_text", 404 "no_service" (token
@@ -82,7 +83,7 @@ fv_collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
  * Decides a planned failure for r (0: none) and records r with the status
  * it gets.  status is the handler's healthy answer.
  */
-static unsigned
+unsigned
 fv_inbox_add(const fa_request_t *r, unsigned status, unsigned *retry_after)
 {
     json_t          *e, *headers, *query;
@@ -143,7 +144,7 @@ fv_inbox_add(const fa_request_t *r, unsigned status, unsigned *retry_after)
 
 
 /* The planned failure's answer: the service's 5xx/429 shape. */
-static int
+int
 fv_planned(fa_reply_t *out, unsigned status, unsigned retry_after)
 {
     if (fa_reply_json(out, status, "{\"error\":\"planned failure\","
