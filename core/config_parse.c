@@ -387,8 +387,8 @@ check_value(struct load *L, cfg_t *cfg, cfg_opt_t *opt,
         check_secret_forms(L, cfg, o, opt->name);
 }
 
-/* A scalar option set twice in one scope: libconfuse keeps the last value
- * silently. Options of the section being read are forgotten as it closes
+/* An option set twice in one scope: libconfuse keeps the last value (a
+ * list: the last list) silently. Options of the section being read are forgotten as it closes
  * (its cfg, and so the addresses of its options, go then). */
 static void
 check_twice(struct load *L, cfg_t *cfg, cfg_opt_t *opt)
@@ -572,7 +572,10 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
     }
     if (cfg == L->root && strcmp(opt->name, "conf_dir") == 0)
         L->conf_dir_line = cfg->line;
-    if (!(opt->flags & CFGF_LIST))
+    /* A list given with `=` starts again at one value (libconfuse drops
+     * the old ones); with `+=` it grows. So a list whose value count is
+     * back to one was set again. */
+    if (!(opt->flags & CFGF_LIST) || n == 1)
         check_twice(L, cfg, opt);
     check_value(L, cfg, opt, o, v);
     text = cfg_opt_getnstr(opt, n - 1);

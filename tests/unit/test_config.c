@@ -1006,7 +1006,8 @@ test_garbage(void **state)
 }
 
 /* Values the option table can judge, judged everywhere; an option set
- * twice is an error, not a silent override. */
+ * twice is an error, not a silent override (a list appended to with +=
+ * is not set twice; one given again with = is). */
 static void
 test_values(void **state)
 {
@@ -1019,6 +1020,9 @@ test_values(void **state)
         "  priority = 2147483648\n"
         "  verbose = yes\n"
         "  url = \"v\"\n"
+        "  tags = {\"a=1\"}\n"
+        "  tags += {\"b=2\"}\n"
+        "  tags = {\"c=3\"}\n"
         "}\n"
         "interval = \"5s\"\ninterval = \"6s\"\n"
         "api { listen = \"localhost\" }\n");
@@ -1030,9 +1034,11 @@ test_values(void **state)
            "or false, got \"yes\"",
            "@/outpost.conf:6: option 'url' in probe \"a\": set twice (first "
            "at line 2)",
-           "@/outpost.conf:9: option 'interval': set twice (first at line "
-           "8)",
-           "@/outpost.conf:10: option 'listen' in api: expected "
+           "@/outpost.conf:9: option 'tags' in probe \"a\": set twice (first "
+           "at line 7)",
+           "@/outpost.conf:12: option 'interval': set twice (first at line "
+           "11)",
+           "@/outpost.conf:13: option 'listen' in api: expected "
            "\"host:port\" (port 1..65535), got \"localhost\"");
 }
 
