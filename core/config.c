@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "config.h"
 #include "config_internal.h"
 #include "duration.h"
@@ -98,6 +99,19 @@ resolve(struct load *L, const char *path)
     return asprintf(&s, "%s/%s", L->base_dir, path) < 0 ? NULL : s;
 }
 
+/* state_dir is made when missing; one that exists must be a directory
+ * (a file there would turn every save and spill into an error at run
+ * time, long after -t said the config was valid). */
+static void
+check_state_dir(struct load *L, const char *dir)
+{
+    struct stat st;
+
+    if (dir != NULL && stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        diag_add(L->d, L->main_path, L->state_dir_line,
+                 "option 'state_dir': %s is not a directory", dir);
+}
+
 static void
 read_globals(struct load *L, cfg_t *root)
 {
@@ -120,6 +134,7 @@ read_globals(struct load *L, cfg_t *root)
     c->plugin_dir = resolve(L, g.plugin_dir);
     c->conf_dir = resolve(L, g.conf_dir);
     c->state_dir = resolve(L, g.state_dir);
+    check_state_dir(L, c->state_dir);
     c->api_listen = a.listen;
     a.listen = NULL;
     c->api_token_file = resolve(L, a.token_file);

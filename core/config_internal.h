@@ -63,6 +63,7 @@ struct load {
     char            *loaded;      /* "http, jsonl", for messages */
     int              quiet;       /* first look at outpost.conf */
     int              conf_dir_set, conf_dir_line;
+    int              state_dir_line;
 
     /* the file being parsed */
     const char      *file;

@@ -1042,6 +1042,19 @@ test_values(void **state)
            "\"host:port\" (port 1..65535), got \"localhost\"");
 }
 
+/* state_dir is made when missing, but a file in its place would make
+ * every save and spill fail at run time: -t says so at its line. */
+static void
+test_state_dir_not_a_directory(void **state)
+{
+    struct fixture *f = *state;
+
+    put(f, "afile", "not a directory\n");
+    put(f, "outpost.conf", "interval = \"5s\"\nstate_dir = \"afile\"\n");
+    EXPECT(f, "@/outpost.conf:2: option 'state_dir': @/afile is not a "
+           "directory");
+}
+
 /* A name that refers to another instance must name one, in any file. */
 static void
 test_references(void **state)
@@ -1170,6 +1183,7 @@ main(void)
         T(test_not_regular),
         T(test_garbage),
         T(test_values),
+        T(test_state_dir_not_a_directory),
         T(test_references),
         T(test_provider_warnings),
         T(test_secret_text),
