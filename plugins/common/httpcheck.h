@@ -75,6 +75,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <outpost/plugin.h>
+#include "http_url.h"
 
 /* --- configuration ------------------------------------------------------ */
 
@@ -279,14 +280,9 @@ httpcheck_t *httpcheck_new(outpost_instance_t *inst,
 
 /* For a plugin's validate hook, so `outpostd -t` says it: what
  * httpcheck_new() would refuse (it reads ca_file), and conf->url, when
- * set, as httpcheck_check_url() sees it. 0, or -1 with why in err. */
+ * set, as http_url_check() (http_url.h) sees it. 0, or -1 with why in err. */
 int httpcheck_validate(const struct httpcheck_conf *conf, char *err,
                        size_t errlen);
-
-/* 0 when url is an http:// or https:// URL with a host; else -1 and err
- * "<what>: ..." (without the url: it may hold a password). */
-int httpcheck_check_url(const char *what, const char *url, char *err,
-                        size_t errlen);
 
 /* Waits for nothing: checks in flight belong to runs, and the core cancels
  * runs before shutdown. */

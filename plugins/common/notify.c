@@ -107,6 +107,39 @@ format_field(const outpost_field_t *f, char *buf, size_t len)
 }
 
 const char *
+notify_headline(const outpost_record_t *ev, char *buf, size_t len)
+{
+    char a[64], st[64], up[16];
+    const char *action = notify_field(ev, OUTPOST_F_ACTION, a, sizeof(a));
+    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
+    const char *status = notify_field(ev, OUTPOST_F_STATUS, st, sizeof(st));
+    const char *sev = outpost_severity_name((outpost_severity_t) ev->severity);
+    size_t i;
+
+    for (i = 0; sev[i] && i < sizeof(up) - 1; i++)
+        up[i] = (char) (sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
+    up[i] = '\0';
+    integ = integ ? integ : "outpost";
+    if (strcmp(action, "test") == 0)
+        snprintf(buf, len, "[TEST] outpost test notification");
+    else if (ev->event_kind == OUTPOST_EV_RESOLVE)
+        snprintf(buf, len, "[RESOLVED] %s recovered", integ);
+    else if (strcmp(action, "acknowledge") == 0)
+        snprintf(buf, len, "[ACKNOWLEDGED] %s", integ);
+    else if (ev->event_kind == OUTPOST_EV_ESCALATE)
+        snprintf(buf, len, "[ESCALATED %s] %s is %s", up, integ,
+                 *status ? status : "failing");
+    else if (ev->event_kind == OUTPOST_EV_ALERT || *status)
+        snprintf(buf, len, "[%s] %s is %s", up, integ,
+                 *status ? status : "failing");
+    else
+        snprintf(buf, len, "[%s] %s: %s", up, integ,
+                 outpost_event_kind_name(
+                     (outpost_event_kind_t) ev->event_kind));
+    return buf;
+}
+
+const char *
 notify_time(int64_t ts_ns, char *buf, size_t len)
 {
     time_t s = (time_t) (ts_ns / 1000000000);

@@ -46,6 +46,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <outpost/plugin.h>
+#include "http_url.h"
 
 /* The options every notifier has; a plugin embeds this struct in its conf
  * and lists NOTIFY_OPTIONS(its conf type, member, default rate_limit) in
@@ -128,6 +129,12 @@ double notify_number(const outpost_record_t *ev, const char *name,
 
 /* ev's timestamp as RFC 3339 UTC with milliseconds. Returns buf. */
 const char *notify_time(int64_t ts_ns, char *buf, size_t len);
+/* A one-line title: "[CRITICAL] stripe is down", "[RESOLVED] stripe
+ * recovered", "[ESCALATED HIGH] ...", "[ACKNOWLEDGED] stripe", "[TEST]
+ * outpost test notification"; other events "[WARNING] crm is degraded"
+ * or, without a status, "[WARNING] crm: circuit". Returns buf. */
+const char *notify_headline(const outpost_record_t *ev, char *buf,
+                            size_t len);
 
 /* --- HTTP ----------------------------------------------------------------- */
 

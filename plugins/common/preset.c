@@ -507,10 +507,10 @@ preset_validate(const void *conf, char *err, size_t errlen)
     const struct preset_conf *c = conf;
 
     if (c->base_url
-        && httpcheck_check_url("base_url", c->base_url, err, errlen) != 0)
+        && http_url_check("base_url", c->base_url, err, errlen) != 0)
         return -1;
     if (c->status_page
-        && httpcheck_check_url("status_page", c->status_page, err,
+        && http_url_check("status_page", c->status_page, err,
                                errlen) != 0)
         return -1;
     return httpcheck_validate(&c->check, err, errlen);

@@ -208,34 +208,6 @@ fnv1a(uint64_t h, const char *s)
     return h;
 }
 
-/* "[CRITICAL] stripe is down" and the like. */
-static const char *
-headline(const outpost_record_t *ev, char *buf, size_t len)
-{
-    char a[64], st[64], up[16];
-    const char *action = notify_field(ev, OUTPOST_F_ACTION, a, sizeof(a));
-    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
-    const char *status = notify_field(ev, OUTPOST_F_STATUS, st, sizeof(st));
-    const char *sev = outpost_severity_name((outpost_severity_t) ev->severity);
-    size_t i;
-
-    for (i = 0; sev[i] && i < sizeof(up) - 1; i++)
-        up[i] = (char) (sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
-    up[i] = '\0';
-    integ = integ ? integ : "outpost";
-    if (strcmp(action, "test") == 0)
-        snprintf(buf, len, "[TEST] outpost test notification");
-    else if (ev->event_kind == OUTPOST_EV_RESOLVE)
-        snprintf(buf, len, "[RESOLVED] %s recovered", integ);
-    else if (ev->event_kind == OUTPOST_EV_ESCALATE)
-        snprintf(buf, len, "[ESCALATED %s] %s is %s", up, integ,
-                 *status ? status : "failing");
-    else
-        snprintf(buf, len, "[%s] %s is %s", up, integ,
-                 *status ? status : "failing");
-    return buf;
-}
-
 /* The facts a responder needs, those the event has: label, field. */
 static const char *const facts[][2] = {
     { "Integration",          NULL },
@@ -456,7 +428,7 @@ email_send(outpost_instance_t *inst, const outpost_record_t *ev,
     char *msg = NULL;
 
     if (line)
-        msg = compose(inst, ev, headline(ev, subject, sizeof(subject)), line,
+        msg = compose(inst, ev, notify_headline(ev, subject, sizeof(subject)), line,
                       ev->ts_ns, &len);
     free(line);
     return smtp_send(inst, msg, len, rep);

@@ -74,11 +74,9 @@ pd_validate(const void *conf, char *err, size_t errlen)
 {
     const struct pd_conf *c = conf;
 
-    if (c->base_url && strncmp(c->base_url, "https://", 8) != 0
-        && strncmp(c->base_url, "http://", 7) != 0) {
-        snprintf(err, errlen, "base_url: not an http(s) URL");
+    if (c->base_url
+        && http_url_check("base_url", c->base_url, err, errlen) != 0)
         return -1;
-    }
     /* The key's length is PagerDuty's to judge (a 400, dead-lettered):
      * a placeholder must pass -t. Only what cannot be a key is refused. */
     for (const char *k = c->routing_key; k && *k; k++) {

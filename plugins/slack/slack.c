@@ -51,11 +51,9 @@ slack_validate(const void *conf, char *err, size_t errlen)
 {
     const struct slack_conf *c = conf;
 
-    if (c->webhook_url && strncmp(c->webhook_url, "https://", 8) != 0
-        && strncmp(c->webhook_url, "http://", 7) != 0) {
-        snprintf(err, errlen, "webhook_url: not an http(s) URL");
+    if (c->webhook_url
+        && http_url_check("webhook_url", c->webhook_url, err, errlen) != 0)
         return -1;
-    }
     return notify_conf_check(&c->nc, err, errlen);
 }
 
@@ -85,41 +83,6 @@ slack_shutdown(outpost_instance_t *inst)
         return;
     notify_free(s->n);
     free(s);
-}
-
-/* "[CRITICAL] stripe is down" and the like. */
-static const char *
-headline(const outpost_record_t *ev, char *buf, size_t len)
-{
-    char a[64], st[64];
-    const char *action = notify_field(ev, OUTPOST_F_ACTION, a, sizeof(a));
-    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
-    const char *status = notify_field(ev, OUTPOST_F_STATUS, st, sizeof(st));
-    const char *sev = outpost_severity_name((outpost_severity_t) ev->severity);
-    char up[16];
-    size_t i;
-
-    for (i = 0; sev[i] && i < sizeof(up) - 1; i++)
-        up[i] = (char) (sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
-    up[i] = '\0';
-    integ = integ ? integ : "outpost";
-    if (strcmp(action, "test") == 0)
-        snprintf(buf, len, "[TEST] outpost test notification");
-    else if (ev->event_kind == OUTPOST_EV_RESOLVE)
-        snprintf(buf, len, "[RESOLVED] %s recovered", integ);
-    else if (strcmp(action, "acknowledge") == 0)
-        snprintf(buf, len, "[ACKNOWLEDGED] %s", integ);
-    else if (ev->event_kind == OUTPOST_EV_ESCALATE)
-        snprintf(buf, len, "[ESCALATED %s] %s is %s", up, integ,
-                 *status ? status : "failing");
-    else if (ev->event_kind == OUTPOST_EV_ALERT)
-        snprintf(buf, len, "[%s] %s is %s", up, integ,
-                 *status ? status : "failing");
-    else
-        snprintf(buf, len, "[%s] %s: %s", up, integ,
-                 outpost_event_kind_name(
-                     (outpost_event_kind_t) ev->event_kind));
-    return buf;
 }
 
 static void
@@ -187,7 +150,7 @@ slack_payload(struct notify *n, const struct slack_conf *c,
                     "color", outpost_severity_color(
                         (outpost_severity_t) ev->severity),
                     "fallback", text,
-                    "title", headline(ev, head, sizeof(head)),
+                    "title", notify_headline(ev, head, sizeof(head)),
                     "text", ev->event && ev->event->message
                             ? ev->event->message : "",
                     "fields", facts(ev),

@@ -137,11 +137,8 @@ sms_validate(const void *conf, char *err, size_t errlen)
         snprintf(err, errlen, "to: at least one number");
         return -1;
     }
-    if (strncmp(c->base_url, "https://", 8) != 0
-        && strncmp(c->base_url, "http://", 7) != 0) {
-        snprintf(err, errlen, "base_url: not an http(s) URL");
+    if (http_url_check("base_url", c->base_url, err, errlen) != 0)
         return -1;
-    }
     return notify_conf_check(&c->nc, err, errlen);
 }
 

@@ -101,11 +101,8 @@ webhook_validate(const void *conf, char *err, size_t errlen)
 {
     const struct webhook_conf *c = conf;
 
-    if (c->url && strncmp(c->url, "https://", 8) != 0
-        && strncmp(c->url, "http://", 7) != 0) {
-        snprintf(err, errlen, "url: not an http(s) URL");
+    if (c->url && http_url_check("url", c->url, err, errlen) != 0)
         return -1;
-    }
     for (size_t i = 0; i < c->headers.n; i++) {
         if (!header_ok(c->headers.v[i])) {
             snprintf(err, errlen, "headers: \"%.60s\" is not \"Name: value\" "
