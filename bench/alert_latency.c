@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include <outpost/plugin.h>
+#include "bench.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -68,15 +69,6 @@ mono_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t
-thread_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -120,7 +112,7 @@ serve_conn(void *arg)
         buf[len] = '\0';
         hdr_end = strstr(buf, "\r\n\r\n");
         if (hdr_end) {
-            int64_t t0 = thread_cpu_ns();
+            int64_t t0 = bench_thread_cpu_ns();
 
             cl = strcasestr(buf, "content-length:");
             need = (size_t) (hdr_end + 4 - buf)
@@ -135,10 +127,10 @@ serve_conn(void *arg)
                     break;
                 memmove(buf, buf + need, len - need);
                 len -= need;
-                atomic_fetch_add(&receiver_cpu_ns, thread_cpu_ns() - t0);
+                atomic_fetch_add(&receiver_cpu_ns, bench_thread_cpu_ns() - t0);
                 continue;
             }
-            atomic_fetch_add(&receiver_cpu_ns, thread_cpu_ns() - t0);
+            atomic_fetch_add(&receiver_cpu_ns, bench_thread_cpu_ns() - t0);
         }
         if (len == cap)
             break;
@@ -289,14 +281,6 @@ failed_check(long i)
     return r;
 }
 
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-
-    return (x > y) - (x < y);
-}
-
 static int64_t
 process_cpu_ns(void)
 {
@@ -360,7 +344,7 @@ main(int argc, char **argv)
     rig_start(&g, plugin_dir, port, "");
     cpu0 = process_cpu_ns();
     rcpu0 = atomic_load(&receiver_cpu_ns);
-    mcpu0 = thread_cpu_ns();
+    mcpu0 = bench_thread_cpu_ns();
     for (long i = 0; i < n; i++) {
         outpost_record_t *r = failed_check(i);
 
@@ -374,12 +358,12 @@ main(int argc, char **argv)
         /* Neither the receiver's nor this thread's polling. */
         int64_t cpu = process_cpu_ns() - cpu0
                       - (atomic_load(&receiver_cpu_ns) - rcpu0)
-                      - (thread_cpu_ns() - mcpu0);
+                      - (bench_thread_cpu_ns() - mcpu0);
         long lost = 0;
 
         for (long i = 0; i < n; i++)
             lost += lat[i] == INT64_MAX;
-        qsort(lat, (size_t) n, sizeof(*lat), cmp_i64);
+        qsort(lat, (size_t) n, sizeof(*lat), bench_cmp_i64);
         printf("| %-52s | %14s |\n", "alert latency (check -> receiver)",
                "value");
         printf("|------------------------------------------------------|"

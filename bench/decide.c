@@ -42,6 +42,7 @@
 #include "instance.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "bench.h"
 #include "tmpdir.h"
 
 #define BATCH    64
@@ -69,20 +70,6 @@ module_exists(const char *dir, const char *name)
 
     snprintf(path, sizeof(path), "%s/%s.so", dir, name);
     return access(path, R_OK) == 0;
-}
-
-static void
-default_plugin_dir(char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-    if (n <= 0) {
-        snprintf(buf, len, "plugins");
-        return;
-    }
-    exe[n] = '\0';
-    snprintf(buf, len, "%s/../plugins", dirname(exe));
 }
 
 static void
@@ -196,17 +183,6 @@ check(struct bench *b, size_t i)
     return r;
 }
 
-/* CPU time of this thread: the machine may be busy with other work, and
- * time spent descheduled is not the filters'. */
-static int64_t
-cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t) ts.tv_sec * S + ts.tv_nsec;
-}
-
 /* One check of every integration; returns the CPU ns spent in
  * pipeline_submit. */
 static int64_t
@@ -221,19 +197,11 @@ round_of_checks(struct bench *b)
 
         for (; k < BATCH && i + k < b->n; k++)
             batch[k] = check(b, i + k);
-        t0 = cpu_ns();
+        t0 = bench_thread_cpu_ns();
         pipeline_submit(b->p, batch, k);
-        spent += cpu_ns() - t0;
+        spent += bench_thread_cpu_ns() - t0;
     }
     return spent;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-
-    return (x > y) - (x < y);
 }
 
 static size_t
@@ -274,13 +242,6 @@ state_bytes(struct bench *b, const char *filter)
     return v;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb; (void) flag; (void) ftw;
-    return remove(path);
-}
-
 static long state_total;     /* nftw has no argument for its callback */
 
 static int
@@ -317,7 +278,7 @@ main(int argc, char **argv)
     char plugin_dir[PATH_MAX] = "";
     long rounds = 100, fill_rounds = 31 * 4;
     size_t heap0, heap1, rss0, rss1;
-    int64_t spent = 0, wall0, wall, t0;   /* wall*: CPU time, see cpu_ns */
+    int64_t spent = 0, wall0, wall, t0;   /* wall*: CPU time, see bench.h */
     int64_t *per_round;
     struct pipeline_stats ps;
     char names[128] = "";
@@ -343,7 +304,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (plugin_dir[0] == '\0')
-        default_plugin_dir(plugin_dir, sizeof(plugin_dir));
+        bench_plugin_dir(plugin_dir, sizeof(plugin_dir));
     log_configure(OUTPOST_LOG_WARN, LOG_FORMAT_TEXT, 2);
     clock_fake_set(T0);
     load(&b, plugin_dir);
@@ -369,17 +330,17 @@ main(int argc, char **argv)
     {
         uint64_t emitted0 = ps.emitted;
 
-        wall0 = cpu_ns();
+        wall0 = bench_thread_cpu_ns();
         for (long r = 0; r < rounds; r++) {
             clock_fake_advance(10 * S);
             per_round[r] = round_of_checks(&b);
             spent += per_round[r];
         }
-        wall = cpu_ns() - wall0;
+        wall = bench_thread_cpu_ns() - wall0;
         pipeline_get_stats(b.p, &ps);
         ps.emitted -= emitted0;
     }
-    qsort(per_round, (size_t) rounds, sizeof(*per_round), cmp_i64);
+    qsort(per_round, (size_t) rounds, sizeof(*per_round), bench_cmp_i64);
 
     printf("bench/decide: %s\n\n", names);
     printf("| %-50s | %14s |\n", "what", "value");
@@ -431,7 +392,7 @@ main(int argc, char **argv)
     free(per_round);
     config_free(b.cfg);
     registry_free(b.reg);
-    nftw(b.state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rm_tree(b.state);
     clock_fake_off();
     return 0;
 }

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "bench.h"
 #include "tmpdir.h"
 
 #define S 1000000000LL
@@ -54,27 +55,6 @@ struct run {
 static outpost_tagset_t **tags;
 static size_t             ntags = 10000;
 static const char        *chain = "health,circuit_breaker,sla,failover,alert";
-
-static void
-default_plugin_dir(char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-    if (n <= 0) {
-        snprintf(buf, len, "plugins");
-        return;
-    }
-    exe[n] = '\0';
-    snprintf(buf, len, "%s/../plugins", dirname(exe));
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb; (void) flag; (void) ftw;
-    return remove(path);
-}
 
 static void
 start(struct run *r, const char *plugin_dir, const char *save_interval)
@@ -138,7 +118,7 @@ stop(struct run *r)
         instance_free(r->filters[i]);
     config_free(r->cfg);
     registry_free(r->reg);
-    nftw(r->state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rm_tree(r->state);
 }
 
 /* As bench/decide: 40% of integrations in failover pairs, tiers
@@ -192,30 +172,12 @@ sleep_until(int64_t mono_ns)
         ;
 }
 
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-
-    return (x > y) - (x < y);
-}
-
 struct result {
     double p50, p99, p999, max;     /* ms */
     size_t checks, ticks;
     double tick_p99;                /* ms a tick held the pipeline */
     double tick_cpu_p99;            /* of which this thread ran, ms */
 };
-
-/* CPU time of this thread: what a tick costs, whoever else runs. */
-static int64_t
-cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t) ts.tv_sec * S + ts.tv_nsec;
-}
 
 /* Plays the loop for seconds: every integration once per 10 s, spread
  * evenly, and a tick every second. */
@@ -236,9 +198,9 @@ measure(struct run *r, long seconds, struct result *res)
 
             sleep_until(next_tick);
             a = clock_mono_ns();
-            c = cpu_ns();
+            c = bench_thread_cpu_ns();
             pipeline_tick(r->p);
-            cpu[nt] = cpu_ns() - c;
+            cpu[nt] = bench_thread_cpu_ns() - c;
             held[nt++] = clock_mono_ns() - a;
             next_tick += S;
             continue;
@@ -249,9 +211,9 @@ measure(struct run *r, long seconds, struct result *res)
         k++;
         next_check += step;
     }
-    qsort(late, n, sizeof(*late), cmp_i64);
-    qsort(held, nt, sizeof(*held), cmp_i64);
-    qsort(cpu, nt, sizeof(*cpu), cmp_i64);
+    qsort(late, n, sizeof(*late), bench_cmp_i64);
+    qsort(held, nt, sizeof(*held), bench_cmp_i64);
+    qsort(cpu, nt, sizeof(*cpu), bench_cmp_i64);
     res->checks = n;
     res->ticks = nt;
     res->p50 = (double) late[n / 2] / 1e6;
@@ -321,7 +283,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (plugin_dir[0] == '\0')
-        default_plugin_dir(plugin_dir, sizeof(plugin_dir));
+        bench_plugin_dir(plugin_dir, sizeof(plugin_dir));
     log_configure(OUTPOST_LOG_WARN, LOG_FORMAT_TEXT, 2);
     make_tags();
 
