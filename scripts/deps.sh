@@ -9,7 +9,7 @@ packages=(
   libltdl-dev libcurl4-openssl-dev libssl-dev libconfuse-dev libjansson-dev
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
   python3 postgresql redis-server kcat python3-aiosmtpd python3-redis curl openssl
-  nghttp2-server libpcre2-dev
+  nghttp2-server libpcre2-dev chromium python3-websocket
 )
 
 missing=()
