@@ -504,11 +504,14 @@ queue(struct api_request *req, struct api_response *res)
 headers:
     if (res->ctype)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->ctype);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     for (size_t i = 0; i < res->nheaders; i++)
         if (res->headers[i][0] && res->headers[i][1])
             MHD_add_response_header(r, res->headers[i][0],
                                     res->headers[i][1]);
+    /* no-store unless the handler chose (the dashboard revalidates). */
+    if (MHD_get_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "no-store");
     rc = MHD_queue_response(req->conn, (unsigned) res->status, r);
     MHD_destroy_response(r);
     return rc;

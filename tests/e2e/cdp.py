@@ -269,7 +269,10 @@ class Page:
         """A PNG of the viewport (or the whole page) into path; its bytes."""
         params = {"format": "png"}
         if full_page:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
             params["captureBeyondViewport"] = True
+            params["clip"] = {"x": 0, "y": 0, "width": size["width"],
+                              "height": size["height"], "scale": 1}
         data = base64.b64decode(
             self.call("Page.captureScreenshot", params)["data"])
         with open(path, "wb") as f:
