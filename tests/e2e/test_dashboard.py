@@ -395,8 +395,13 @@ class OpenDashboardTest(Dashboard):
         page.viewport(390, 844, mobile=True)
         page.wait_js("getComputedStyle(document.querySelector('.grid'))"
                      ".gridTemplateColumns.split(' ').length == 1")
+        self.assertEqual(page.evaluate("window.innerWidth"), 390)
         self.assertLessEqual(page.evaluate(
             "document.documentElement.scrollWidth"), 390)
+        # The phone's own rules: the four counts on one line.
+        self.assertEqual(page.evaluate(
+            "new Set(Array.from(document.querySelectorAll('.count'))"
+            ".map(c => c.offsetTop)).size"), 1)
         self.screenshot("phone", 390, 844, mobile=True)
 
         # Recovery shows too.
