@@ -1045,3 +1045,22 @@ state_get_stats(struct state *st, struct state_stats *out)
                            ? st->next_id - STATE_EVENTS_MAX : 1;
     pthread_mutex_unlock(&st->lock);
 }
+
+void
+state_seed_alert(struct state *st, const struct state_alert *a)
+{
+    struct state_alert *n;
+
+    pthread_mutex_lock(&st->lock);
+    if (map_find(&st->alert_map, (void *const *) st->alerts, alert_name,
+                 a->id) < 0 && (n = malloc(sizeof(*n))) != NULL) {
+        *n = *a;
+        n->id[sizeof(n->id) - 1] = '\0';
+        if (n->status == STATE_ALERT_RESOLVED)
+            n->status = STATE_ALERT_ACTIVE;
+        if (add_entry((void ***) &st->alerts, &st->nalerts, &st->capalerts,
+                      &st->alert_map, alert_name, n, n->id) != 0)
+            free(n);
+    }
+    pthread_mutex_unlock(&st->lock);
+}

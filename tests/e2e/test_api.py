@@ -7,6 +7,7 @@ schedule, the event stream resumed with Last-Event-ID, an acknowledge
 that stops an escalation, silences, TLS, a reload that keeps serving, and
 the api section's mistakes at -t."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from harness import (OUTPOSTD, FakeAPI, Workdir, read_jsonl, start_daemon,
                      stop_daemon, wait_for)
 
 TOKEN = "t0ken-for-the-api-tests"
+SECRET = "S3cret-bearer-of-crm"
 HEALTH_KEY = "outpost/stripe/health"
 
 
@@ -43,8 +45,9 @@ http "stripe" { url = "%(u)s/status/200" failover_group = "checkout"
                 priority = 1 tier = "enterprise" tags = {"team=pay"} }
 http "paypal" { url = "%(u)s/health" failover_group = "checkout"
                 priority = 2 tier = "enterprise" tags = {"team=pay"} }
-http "crm"    { url = "%(u)s/status/204" category = "crm" tier = "basic" }
-""" % {"u": self.u})
+http "crm"    { url = "%(u)s/status/204" category = "crm" tier = "basic"
+                bearer = "%(s)s" username = "crm-user" password = "%(s)s" }
+""" % {"u": self.u, "s": SECRET})
         self.w.write_dropin("50-decisions.conf", """
 health "default"          { }
 circuit_breaker "default" { failure_threshold = 5 open_for = "500ms"
@@ -212,6 +215,24 @@ class EndpointsTest(ApiBase):
                          {"alerts": [], "count": 0})
         # HEAD answers as GET does, without a body
         self.assertEqual(self.api.req("HEAD", "/api/v1/failover")[0], 200)
+
+    def test_no_secret_in_any_answer(self):
+        self.start()
+        self.fake.fault("/status/204", status=500)
+        self.wait("crm down", lambda: self.integ("crm")["status"] == "down")
+        st = Stream(self.port, last_event_id=0)
+        streamed = st.events(100, timeout=2)
+        st.close()
+        self.assertTrue(streamed)
+        texts = [e["data"] for e in streamed]
+        for p in ("/health", "/api/v1/integrations", "/api/v1/alerts",
+                  "/api/v1/integrations/crm?period=1h", "/api/v1/sla",
+                  "/api/v1/failover", "/api/v1/silences"):
+            texts.append(json.dumps(self.api.ok(p)))
+        texts.append(json.dumps(self.api.post(
+            "/api/v1/integrations/crm/check", token=TOKEN)[2]))
+        for t in texts:
+            self.assertNotIn(SECRET, t)
 
     def test_errors(self):
         self.start()
@@ -553,6 +574,29 @@ webhook "oncall" { url = "%(u)s/hooks/oncall" }
         self.assertEqual(self.api.post(
             "/api/v1/alerts/outpost/crm/health/resolve",
             token=TOKEN)[0], 404)
+
+
+class RestartTest(ApiBase):
+    def test_open_alert_listed_after_a_restart(self):
+        """The alert filter restores its open alerts from state_dir; the
+        store lists them from the start, so their resolve after the
+        restart is seen too."""
+        self.start()
+        self.go_down()
+        self.wait("the alert", lambda: self.alert() is not None)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        os.remove(self.out)
+        self.daemon = start_daemon(self.conf)
+        self.wait("the API", lambda: self.answers("/health/liveness"))
+        a = self.alert()
+        self.assertIsNotNone(a)
+        self.assertIn(a["status"], ("active", "resolved"))
+        self.fake.clear()
+        self.wait("the resolve", lambda: any(
+            r["type"] == "event" and r["kind"] == "resolve"
+            and r["dedup_key"] == HEALTH_KEY for r in read_jsonl(self.out)))
+        self.assertEqual(self.alert()["status"], "resolved")
 
 
 class SilencesTest(ApiBase):
