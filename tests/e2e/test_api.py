@@ -410,10 +410,11 @@ class MalformedTest(ApiBase):
         self.assertEqual(self.api.get("/health")[0], 200)
 
     def test_slow_and_silent_clients(self):
-        """One client sends a byte a second, another connects and says
-        nothing; 40 more hold connections open. Checks keep their 100 ms
-        schedule, other requests are answered at once, and the silent
-        client is dropped after connection_timeout."""
+        """One client sends a byte a second, one reads its answer a byte
+        a second, another connects and says nothing; 40 more hold
+        connections open. Checks keep their 100 ms schedule, other
+        requests are answered at once, and the silent client is dropped
+        after connection_timeout."""
         self.start()
         time.sleep(1.0)
         t_start = time.time()
@@ -431,8 +432,26 @@ class MalformedTest(ApiBase):
                 s.send(bytes([b]))
                 time.sleep(1.0)
             s.close()
+        def sip():
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /api/v1/integrations/stripe?period=30d "
+                      b"HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while not stop.is_set():
+                b = s.recv(1)
+                if not b:
+                    break
+                got += b
+                time.sleep(1.0)
+            s.close()
+            sipped.append(got)
+        sipped = []
         slow = threading.Thread(target=dribble)
         slow.start()
+        reader = threading.Thread(target=sip)
+        reader.start()
         silent = socket.create_connection(("127.0.0.1", self.port))
         idle = [socket.create_connection(("127.0.0.1", self.port))
                 for _ in range(40)]
@@ -454,6 +473,10 @@ class MalformedTest(ApiBase):
             for s in idle:
                 s.close()
             slow.join()
+            reader.join()
+        # it was being answered, a byte a second
+        self.assertGreaterEqual(len(sipped[0]), 3, sipped)
+        self.assertTrue(b"HTTP/1.1 200".startswith(sipped[0][:12]), sipped)
         t_end = time.time()
 
         def gaps(t0, t1):
