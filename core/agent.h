@@ -70,8 +70,9 @@ int  agent_control(struct agent *a, const char *instance, const char *cmd,
  * (may be NULL): the input's timeout. */
 int  agent_run_now(struct agent *a, const char *input, int64_t *timeout_ms);
 
-/* The names of the alert filter instances (for the API's ack, resolve
- * and silences), malloc'ed array of malloc'ed names; returns the count. */
+/* The alert filter instances, as agent_control names them
+ * ("alert:<instance>"), for the API's ack, resolve and silences: a
+ * malloc'ed array of malloc'ed names; returns the count. */
 size_t agent_alert_filters(struct agent *a, char ***names);
 
 /* What /health reports: every input that has not started a run for
