@@ -123,6 +123,11 @@ class EndpointsTest(ApiBase):
         self.assertEqual(body["status"], "ok")
         self.assertEqual(body["reasons"], [])
         self.assertEqual(hdrs["content-type"], "application/json")
+        self.assertGreaterEqual(body["runs"], 3)
+        self.assertEqual(body["integrations"], 3)
+        self.assertIsInstance(body["late_p99_ms"], (int, float))
+        self.assertEqual(set(body["outputs"]), {"records"})
+        self.assertIs(body["outputs"]["records"]["failing"], False)
         self.assertEqual(self.api.ok("/health/liveness"), {"status": "alive"})
         self.assertEqual(self.api.ok("/health/readiness"),
                          {"status": "ready"})
