@@ -303,8 +303,9 @@ class EndpointsTest(ApiBase):
         status, _, body = self.api.post("/api/v1/integrations/stripe/check",
                                         token=TOKEN)
         t.join()
-        self.assertEqual(status, 409, body)
-        self.assertEqual(results[0][0], 200, results)
+        # one started it (200 once it reported), the other found it busy
+        self.assertEqual(sorted([status, results[0][0]]), [200, 409],
+                         (body, results))
 
 
 class AuthTest(ApiBase):
