@@ -664,6 +664,45 @@ agent_health(struct agent *a, int64_t failing_ms, char ***reasons)
     return n;
 }
 
+int
+agent_get_stats(struct agent *a, struct agent_stats *out)
+{
+    struct runtime *rt;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&a->rt_lock);
+    rt = a->rt;
+    if (rt && rt->sched && rt->pipeline) {
+        scheduler_get_stats(rt->sched, &out->sched);
+        pipeline_get_stats(rt->pipeline, &out->pipe);
+        out->ninputs = scheduler_input_count(rt->sched);
+        out->nfilters = rt->nfilters;
+        out->outputs = rt->noutputs ? calloc(rt->noutputs,
+                                             sizeof(*out->outputs)) : NULL;
+        for (size_t i = 0; out->outputs && i < rt->noutputs; i++) {
+            struct agent_output_stats *o = &out->outputs[i];
+
+            snprintf(o->name, sizeof(o->name), "%s", rt->outputs[i]->name);
+            snprintf(o->plugin, sizeof(o->plugin), "%s",
+                     rt->outputs[i]->plugin->name);
+            output_get_stats(rt->workers[i], &o->st);
+            out->noutputs++;
+        }
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&a->rt_lock);
+    return rc;
+}
+
+void
+agent_stats_free(struct agent_stats *s)
+{
+    free(s->outputs);
+    s->outputs = NULL;
+    s->noutputs = 0;
+}
+
 struct state *
 agent_state(struct agent *a)
 {

@@ -496,10 +496,10 @@ check_fields(const struct keys *k, struct state_check *c,
 
         if (key == k->success)
             c->success = outpost_field_number(f, 0) != 0;
-        else if (key == k->status)
-            c->status = outpost_status_parse(outpost_field_string(f)) < 0
-                        ? OUTPOST_STATUS_UNKNOWN
-                        : outpost_status_parse(outpost_field_string(f));
+        else if (key == k->status) {
+            int s = outpost_status_parse(outpost_field_string(f));
+            c->status = s < 0 ? OUTPOST_STATUS_UNKNOWN : s;
+        }
         else if (key == k->health_score)
             c->health_score = outpost_field_number(f, NAN);
         else if (key == k->response_ms)
