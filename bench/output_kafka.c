@@ -5,8 +5,8 @@
  * rows; never pass/fail.
  *
  *   output_kafka run BROKERS RECORDS json|influx
- *       loads the kafka plugin ($KAFKA_PLUGIN, default
- *       build/plugins/kafka.so) and pushes RECORDS
+ *       loads the kafka plugin ($KAFKA_PLUGIN, default kafka.so in the
+ *       build tree this program is in) and pushes RECORDS
  *       synthetic measurements (16 integrations, 5 fields) through the
  *       core's output worker (batches, delivery reports and all): records/s
  *       until the last is acknowledged, CPU per record of the output
@@ -20,12 +20,14 @@
  *   output_kafka feed HOST PORT RECORDS RATE
  *       sends RECORDS gauge values to collectd's network plugin (binary
  *       protocol, UDP), RATE a second, 16 hosts x types like above.
- * $KAFKA_EXTRA is added to the output's section (e.g. compression = "none").
+ * $KAFKA_EXTRA is added to the output's section (e.g. compression = "none"),
+ * $KAFKA_BATCH is its batch_size (10000).
  *
  *   output_kafka count BROKERS TOPIC
  *       prints the number of messages in TOPIC (sum of high watermarks).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include <outpost/plugin.h>
+#include "bench.h"
 #include "clock.h"
 #include "config.h"
 #include "instance.h"
@@ -69,6 +72,50 @@ rss_mib(void)
     if (f)
         fclose(f);
     return kb / 1024;
+}
+
+/* CPU seconds of this process's threads, summed by kind: "out:" (the
+ * output worker: encoding, produce, delivery reports), "rdk:" (librdkafka's
+ * broker and main threads: batching, compression, the sockets) and the
+ * rest (the main thread, which makes the records). */
+struct thread_cpu {
+    double out, rdk, other;
+};
+
+static void
+threads_cpu(struct thread_cpu *t)
+{
+    double hz = (double) sysconf(_SC_CLK_TCK);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+
+    memset(t, 0, sizeof(*t));
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], buf[1024], *p;
+        unsigned long ut, st;
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL
+            && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                      "%lu %lu", &ut, &st) == 2) {
+            double s = (double) (ut + st) / hz;
+
+            if (strstr(buf, "(out:"))
+                t->out += s;
+            else if (strstr(buf, "(rdk:"))
+                t->rdk += s;
+            else
+                t->other += s;
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
 }
 
 static struct config *
@@ -162,18 +209,21 @@ bench_run(const char *brokers, long n, const char *format, int overload)
     int64_t t0, t1;
 
     const char *so = getenv("KAFKA_PLUGIN");
+    char path[PATH_MAX];
 
-    if (registry_load_file(reg, so ? so : "build/plugins/kafka.so", &d)
-        != 0) {
+    bench_plugin_dir(path, sizeof(path));
+    strncat(path, "/kafka.so", sizeof(path) - strlen(path) - 1);
+    if (registry_load_file(reg, so ? so : path, &d) != 0) {
         diag_print(&d, stderr);
         return 1;
     }
     snprintf(conf, sizeof(conf),
              "kafka \"bench\" { brokers = \"%s\" format = \"%s\" "
-             "measurements_topic = \"bench.%s\" batch_size = 10000 "
+             "measurements_topic = \"bench.%s\" batch_size = %s "
              "flush_interval = \"5ms\" queue_limit = %s timeout = \"%s\" "
              "retry_max = \"1s\" spill_after = \"1h\" %s }\n",
-             brokers, format, format, overload ? "100000" : "10000000",
+             brokers, format, format,
+             getenv("KAFKA_BATCH") ? getenv("KAFKA_BATCH") : "10000", overload ? "100000" : "10000000",
              overload ? "2s" : "30s",
              getenv("KAFKA_EXTRA") ? getenv("KAFKA_EXTRA") : "");
     c = load(reg, conf);
@@ -196,21 +246,28 @@ bench_run(const char *brokers, long n, const char *format, int overload)
                (unsigned long long) st.dropped, rss_mib(),
                rss_mib() - rss0);
     } else {
-        push_all(w, ts, n, 200000);
+        push_all(w, ts, n, getenv("KAFKA_WINDOW")
+                               ? strtoull(getenv("KAFKA_WINDOW"), NULL, 10)
+                               : 200000);
         output_drain(w, clock_mono_ms() + 600000);
         t1 = clock_mono_ns();
         output_get_stats(w, &st);
         double secs = (double) (t1 - t0) / 1e9;
         double gen = cpu_s(RUSAGE_THREAD) - gen0;
         double cpu = cpu_s(RUSAGE_SELF) - cpu0 - gen;
+        double per = 1e6 / (double) (st.delivered ? st.delivered : 1);
+        struct thread_cpu tc;
         struct rusage ru;
 
+        threads_cpu(&tc);
         getrusage(RUSAGE_SELF, &ru);
         printf("| %-8s | %9llu | %7.2f | %10.0f | %10.2f | %8.1f |\n",
                format, (unsigned long long) st.delivered, secs,
-               (double) st.delivered / secs,
-               cpu * 1e6 / (double) st.delivered,
+               (double) st.delivered / secs, cpu * per,
                (double) ru.ru_maxrss / 1024);
+        printf("|          | CPU us/rec: output worker %.2f, librdkafka "
+               "threads %.2f; the record maker %.2f |\n", tc.out * per,
+               tc.rdk * per, gen * per);
     }
     output_stop(w);
     instance_shutdown(inst);
