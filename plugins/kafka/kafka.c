@@ -200,6 +200,9 @@ make_conf(const struct kafka_out_conf *conf, int64_t timeout_ms, char *err,
         "linger.ms", "1000",
         /* and let librdkafka hold a whole outpost batch */
         "queue.buffering.max.messages", "1000000",
+        /* A write waits for its last request's answer: no Nagle delay
+         * on the request's tail (Kafka's brokers set TCP_NODELAY too). */
+        "socket.nagle.disable", "true",
         NULL
     };
     struct kafka_client_opts o = {
@@ -365,12 +368,14 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
         return 0;
     }
     for (;;) {
-        h = rd_kafka_headers_new(3);
-        rd_kafka_header_add(h, "outpost-type", -1,
-                            is_event ? "event" : "measurement", -1);
-        rd_kafka_header_add(h, "outpost-schema", -1, KAFKA_SCHEMA, -1);
-        rd_kafka_header_add(h, "outpost-format", -1,
-                            k->influx ? "influx" : "json", -1);
+        /* A header set per message: librdkafka owns and frees it, and
+         * has no way to share one. */
+        h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "outpost-type", 12,
+                            is_event ? "event" : "measurement",
+                            is_event ? 5 : 11);
+        rd_kafka_header_add(h, "outpost-schema", 14, KAFKA_SCHEMA,
+                            sizeof(KAFKA_SCHEMA) - 1);
         k->st[i] = ST_PENDING;
         err = rd_kafka_producev(k->rk,
             RD_KAFKA_V_RKT(is_event ? k->rkt_e : k->rkt_m),
@@ -519,7 +524,7 @@ kafka_shutdown(outpost_instance_t *inst)
         producer_destroy(k);
     }
     free(k->st);
-    free(k->line.p);
+    kbuf_free(&k->line);
     free(k);
 }
 

@@ -134,8 +134,7 @@ health "default" { }
         for m, kind in [(m, "measurement") for m in ms] + \
                        [(e, "event") for e in es]:
             self.assertEqual(m["headers"], {"outpost-type": kind,
-                                            "outpost-schema": "1",
-                                            "outpost-format": "json"})
+                                            "outpost-schema": "1"})
             v = json.loads(m["value"])
             self.assertEqual(v.pop("schema"), 1)
             self.assertEqual(v["type"], kind)
@@ -162,8 +161,7 @@ health "default" { }
         self.assertEqual(len(lines), 51)
         for line in lines:
             k, h, s = line.split("\t")
-            self.assertEqual(h, "outpost-type=measurement,outpost-schema=1,"
-                                "outpost-format=json")
+            self.assertEqual(h, "outpost-type=measurement,outpost-schema=1")
             self.assertEqual(json.loads(s)["tags"]["integration"], k)
 
     def test_influx_lines_parse(self):
@@ -183,7 +181,8 @@ health "default" { }
             r'[^"\\]|\\.)*"|[-0-9.e+]+i?|true|false))*) (?P<ts>-?\d+)$')
         unescape = lambda s: re.sub(r"\\(.)", r"\1", s)
         for m in ms:
-            self.assertEqual(m["headers"]["outpost-format"], "influx")
+            self.assertEqual(m["headers"], {"outpost-type": "measurement",
+                                            "outpost-schema": "1"})
             x = line.match(m["value"])
             self.assertIsNotNone(x, m["value"])
             tags = dict(
