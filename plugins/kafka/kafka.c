@@ -123,8 +123,9 @@ struct kafka_out {
     size_t               cap;
     size_t               outstanding;   /* produced, not yet reported */
     struct kbuf          line;
-    /* From error_cb: the cluster's last word, for the log; fatal: the
-     * idempotent producer cannot go on. */
+    /* From error_cb: the cluster's last word, for the log, kept until a
+     * write delivers again (librdkafka reports an error that repeats only
+     * now and then); fatal: the idempotent producer cannot go on. */
     rd_kafka_resp_err_t  last_err;
     char                 last_why[256];
     int                  fatal;
@@ -162,10 +163,15 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct kafka_out *k = opaque;
 
     (void) rk;
-    k->last_err = (rd_kafka_resp_err_t) err;
-    snprintf(k->last_why, sizeof(k->last_why), "%s", reason);
     if (err == RD_KAFKA_RESP_ERR__FATAL)
         k->fatal = 1;
+    /* A refused login is followed by "all brokers are down": the log
+     * should name the cause. */
+    if (kafka_err_auth(k->last_err)
+        && err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        return;
+    k->last_err = (rd_kafka_resp_err_t) err;
+    snprintf(k->last_why, sizeof(k->last_why), "%s", reason);
 }
 
 /* Outages are reported once per write; librdkafka's own lines are debug
@@ -439,7 +445,6 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
     }
     k->gen++;
     k->outstanding = 0;
-    k->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (i = 0; i < b->n; i++)
         k->st[i] = ST_UNSENT;
     for (i = 0; i < b->n; i++)
@@ -489,8 +494,10 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
                     k->fatal ? k->last_why : why);
         producer_destroy(k);
     }
-    if (done == b->n)
+    if (done == b->n) {
+        k->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
         return OUTPOST_OK;
+    }
     outpost_batch_delivered(b, done);
     outpost_log(inst, OUTPOST_LOG_ERROR, "write",
                 "%zu of %zu records acknowledged by brokers %s; retrying "
@@ -503,8 +510,14 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
                 || first_err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT
                     ? "no delivery report within the timeout"
                     : rd_kafka_err2str((rd_kafka_resp_err_t) first_err),
-                k->last_err ? "; last cluster error: " : "",
+                !k->last_err ? ""
+                : kafka_err_auth(k->last_err)
+                    ? "; the cluster refuses the login (check username, "
+                      "password and the SASL settings in rdkafka): "
+                    : "; last cluster error: ",
                 k->last_err ? k->last_why : "");
+    if (done > 0)
+        k->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;   /* the cluster answers */
     return OUTPOST_RETRY;
 }
 
