@@ -20,11 +20,16 @@
  *   output_kafka feed HOST PORT RECORDS RATE
  *       sends RECORDS gauge values to collectd's network plugin (binary
  *       protocol, UDP), RATE a second, 16 hosts x types like above.
- * $KAFKA_EXTRA is added to the output's section (e.g. compression = "none"),
- * $KAFKA_BATCH is its batch_size (10000).
- *
+ *   output_kafka raw BROKERS RECORDS
+ *       the floor: the same messages produced by librdkafka alone
+ *       (rdkafka_performance style, topic bench.raw), records/s and CPU.
  *   output_kafka count BROKERS TOPIC
  *       prints the number of messages in TOPIC (sum of high watermarks).
+ *
+ * For run: $KAFKA_EXTRA is added to the output's section (e.g.
+ * compression = "none"), $KAFKA_BATCH is its batch_size (default: the
+ * plugin's), $KAFKA_WINDOW how many records the bench keeps queued at
+ * most (200,000).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -219,11 +224,13 @@ bench_run(const char *brokers, long n, const char *format, int overload)
     }
     snprintf(conf, sizeof(conf),
              "kafka \"bench\" { brokers = \"%s\" format = \"%s\" "
-             "measurements_topic = \"bench.%s\" batch_size = %s "
+             "measurements_topic = \"bench.%s\" %s%s "
              "flush_interval = \"5ms\" queue_limit = %s timeout = \"%s\" "
              "retry_max = \"1s\" spill_after = \"1h\" %s }\n",
              brokers, format, format,
-             getenv("KAFKA_BATCH") ? getenv("KAFKA_BATCH") : "10000", overload ? "100000" : "10000000",
+             getenv("KAFKA_BATCH") ? "batch_size = " : "",
+             getenv("KAFKA_BATCH") ? getenv("KAFKA_BATCH") : "",
+             overload ? "100000" : "10000000",
              overload ? "2s" : "30s",
              getenv("KAFKA_EXTRA") ? getenv("KAFKA_EXTRA") : "");
     c = load(reg, conf);
@@ -390,9 +397,95 @@ count(const char *brokers, const char *topic)
     return 0;
 }
 
+/* --- the floor: librdkafka alone --------------------------------------- */
+
+static void
+raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void) rk;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        (*(long *) opaque)++;
+}
+
+/*
+ * n messages as the output makes them (one JSON value of the bench's
+ * record, key = integration, the two headers), produced by librdkafka
+ * alone with the output's settings, as rdkafka_performance does:
+ * produce, poll(0), one flush at the end. What the client and the broker
+ * cost with no agent around them.
+ */
+static int
+raw(const char *brokers, long n)
+{
+    static const char *const settings[] = {
+        "enable.idempotence", "true", "acks", "all",
+        "compression.codec", "lz4", "linger.ms", "5",
+        "queue.buffering.max.messages", "1000000",
+        "socket.nagle.disable", "true", NULL
+    };
+    char err[256], value[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_topic_t *rkt;
+    rd_kafka_t *rk;
+    struct thread_cpu tc;
+    long delivered = 0;
+    double cpu0 = cpu_s(RUSAGE_SELF);
+    int64_t t0;
+
+    rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof(err));
+    for (const char *const *s = settings; *s; s += 2)
+        rd_kafka_conf_set(kc, s[0], s[1], err, sizeof(err));
+    rd_kafka_conf_set_dr_msg_cb(kc, raw_delivered);
+    rd_kafka_conf_set_opaque(kc, &delivered);
+    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err))) == NULL)
+        return 1;
+    rkt = rd_kafka_topic_new(rk, "bench.raw", NULL);
+    t0 = clock_mono_ns();
+    for (long i = 0; i < n; i++) {
+        char key[8];
+        int len;
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+
+        snprintf(key, sizeof(key), "api%02ld", i % NINTEG);
+        len = snprintf(value, sizeof(value),
+            "{\"schema\":1,\"type\":\"measurement\",\"name\":\"http\","
+            "\"timestamp\":\"2026-12-07T19:40:00.000Z\",\"ts_ns\":"
+            "%lld,\"tags\":{\"category\":\"http\",\"instance\":"
+            "\"bench\",\"integration\":\"%s\"},\"fields\":{\"success\""
+            ":true,\"status_code\":200,\"response_ms\":%.1f,"
+            "\"health_score\":1.0,\"status\":\"healthy\"}}",
+            1796672400000000000LL + i, key, (double) (i % 1000) / 10);
+        rd_kafka_header_add(h, "outpost-type", 12, "measurement", 11);
+        rd_kafka_header_add(h, "outpost-schema", 14, "1", 1);
+        while (rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt),
+                                 RD_KAFKA_V_KEY(key, strlen(key)),
+                                 RD_KAFKA_V_VALUE(value, (size_t) len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)
+               == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 60000);
+    double secs = (double) (clock_mono_ns() - t0) / 1e9;
+    double per = 1e6 / (double) (delivered ? delivered : 1);
+
+    threads_cpu(&tc);
+    printf("| %-8s | %9ld | %7.2f | %10.0f | %10.2f | %8.1f |\n", "raw",
+           delivered, secs, (double) delivered / secs,
+           (cpu_s(RUSAGE_SELF) - cpu0) * per, rss_mib());
+    printf("|          | CPU us/rec: the producing thread %.2f, librdkafka "
+           "threads %.2f |\n", tc.other * per, tc.rdk * per);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "raw") == 0)
+        return raw(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "run") == 0)
         return bench_run(argv[2], atol(argv[3]), argv[4], 0);
     if (argc == 3 && strcmp(argv[1], "overload") == 0)
