@@ -23,6 +23,24 @@
 
 static int real_fast(double v, char *out);
 
+/* v in decimal into out[24] (no NUL); returns the length. */
+static int
+int_text(long long v, char *out)
+{
+    char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
+                                 : (unsigned long long) v;
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    memcpy(out, p, (size_t) (e - p));
+    return (int) (e - p);
+}
+
 /* Grows b to hold `more` bytes past b->len: 0, or -1 (out of memory). */
 static int
 grow(struct kbuf *b, size_t more)
@@ -58,8 +76,10 @@ put(struct kbuf *b, const char *s, size_t n)
 void
 kbuf_free(struct kbuf *b)
 {
-    for (size_t i = 0; i < KBUF_KEYS; i++)
+    for (size_t i = 0; i < KBUF_KEYS; i++) {
         free(b->keys[i].p);
+        free(b->ikeys[i].p);
+    }
     for (size_t i = 0; i < KBUF_TAGS; i++) {
         if (b->tags[i].id)
             outpost_tagset_unref((outpost_tagset_t *) b->tags[i].id);
@@ -124,22 +144,39 @@ remember(struct kbuf *b, struct kbuf_text *t, const void *id, size_t from)
     t->len = n;
 }
 
-/* s escaped for a measurement (specials ", ") or a key/tag (", =") */
+/* What line protocol escapes: LP_NAME in a measurement, LP_KEY in a tag
+ * key, tag value or field key; LP_NL is written as an escaped space. */
+#define LP_NAME 1
+#define LP_KEY  2
+#define LP_NL   4
+static const unsigned char lp_special[256] = {
+    [','] = LP_NAME | LP_KEY, [' '] = LP_NAME | LP_KEY, ['='] = LP_KEY,
+    ['\\'] = LP_NAME | LP_KEY, ['\n'] = LP_NL, ['\r'] = LP_NL,
+};
+
+/* s escaped for a measurement (what = LP_NAME) or a key/tag (LP_KEY) */
 static int
-put_escaped(struct kbuf *b, const char *s, const char *specials)
+put_escaped(struct kbuf *b, const char *str, int what)
 {
-    if (reserve(b, 2 * strlen(s)) != 0)
+    const unsigned char *s = (const unsigned char *) str;
+    char *o;
+
+    if (reserve(b, 2 * strlen(str)) != 0)
         return -1;
+    o = b->p + b->len;
     for (; *s; s++) {
-        if (*s == '\n' || *s == '\r') {
-            b->p[b->len++] = '\\';  /* an escaped space */
-            b->p[b->len++] = ' ';
+        unsigned char c = lp_special[*s];
+
+        if (c & LP_NL) {
+            *o++ = '\\';               /* an escaped space */
+            *o++ = ' ';
             continue;
         }
-        if (strchr(specials, *s) || *s == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = *s;
+        if (c & what)
+            *o++ = '\\';
+        *o++ = (char) *s;
     }
+    b->len = (size_t) (o - b->p);
     return 0;
 }
 
@@ -168,8 +205,23 @@ put_tag(struct kbuf *b, const char *key, const char *value)
 {
     if (value == NULL || value[0] == '\0')
         return 0;                       /* an empty tag value is invalid */
-    return put(b, ",", 1) || put_escaped(b, key, ", =")
-           || put(b, "=", 1) || put_escaped(b, value, ", =");
+    return put(b, ",", 1) || put_escaped(b, key, LP_KEY)
+           || put(b, "=", 1) || put_escaped(b, value, LP_KEY);
+}
+
+/* An interned field key escaped, from the cache. */
+static int
+lp_key(struct kbuf *b, const char *key)
+{
+    struct kbuf_text *t = lookup(b, b->ikeys, KBUF_KEYS, key);
+    size_t from = b->len;
+
+    if (t->id == key)
+        return put(b, t->p, t->len);
+    if (put_escaped(b, key, LP_KEY) != 0)
+        return -1;
+    remember(b, t, key, from);
+    return 0;
 }
 
 /* Appends ",key=value" (or "key=value" for the first field); *nfields
@@ -182,7 +234,8 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
 
     switch (f->type) {
     case OUTPOST_FIELD_INT:
-        n = snprintf(num, sizeof(num), "%lldi", (long long) f->v.i);
+        n = int_text((long long) f->v.i, num);
+        num[n++] = 'i';
         break;
     case OUTPOST_FIELD_FLOAT:
         if (!isfinite(f->v.f))
@@ -196,7 +249,8 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
             n = snprintf(num, sizeof(num), "%.17g", f->v.f);
         break;
     case OUTPOST_FIELD_BOOL:
-        n = snprintf(num, sizeof(num), "%s", f->v.b ? "true" : "false");
+        n = f->v.b ? 4 : 5;
+        memcpy(num, f->v.b ? "true" : "false", (size_t) n);
         break;
     case OUTPOST_FIELD_STRING:
         n = -1;
@@ -204,7 +258,7 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
     default:
         return 0;
     }
-    if ((*nfields > 0 && put(b, ",", 1)) || put_escaped(b, f->key, ", =")
+    if ((*nfields > 0 && put(b, ",", 1)) || lp_key(b, f->key)
         || put(b, "=", 1))
         return -1;
     (*nfields)++;
@@ -406,17 +460,9 @@ json_real(struct kbuf *b, double v)
 static int
 json_int(struct kbuf *b, long long v)
 {
-    char num[24], *e = num + sizeof(num), *p = e;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
-                                 : (unsigned long long) v;
+    char num[24];
 
-    do {
-        *--p = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return put(b, p, (size_t) (e - p));
+    return put(b, num, (size_t) int_text(v, num));
 }
 
 /* ,"key":value for one field; jansson leaves out a real it cannot hold. */
@@ -588,7 +634,7 @@ kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
 
     *why = "out of memory";
     b->len = 0;
-    if (put_escaped(b, is_event ? "outpost_event" : rec->name, ", "))
+    if (put_escaped(b, is_event ? "outpost_event" : rec->name, LP_NAME))
         return -1;
     if (influx_tags(b, rec->tags) != 0)
         return -1;
@@ -616,6 +662,7 @@ kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
         *why = "no field that line protocol can carry";
         return -1;
     }
-    n = snprintf(ts, sizeof(ts), " %lld", (long long) rec->ts_ns);
-    return put(b, ts, (size_t) n);
+    ts[0] = ' ';
+    n = int_text((long long) rec->ts_ns, ts + 1);
+    return put(b, ts, (size_t) n + 1);
 }

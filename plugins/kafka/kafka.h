@@ -23,8 +23,9 @@
 /*
  * A growable byte buffer the encoders write into, and what they keep
  * between records (one output thread uses it; kbuf_free() at the end):
- *   keys:  a key or name as a JSON string ("\"key\""), by the interned
- *          pointer (record.h rule 3: the text never changes nor moves);
+ *   keys:  a key or name as a JSON string ("\"key\""), and ikeys: a
+ *          field key escaped for line protocol, by the interned pointer
+ *          (record.h rule 3: the text never changes nor moves);
  *   tags:  a tag set as the JSON object's members, and itags: as line
  *          protocol's ",k=v" tags, by the tag set, which the entry holds
  *          a reference to, so its address cannot come back as another
@@ -46,6 +47,7 @@ struct kbuf {
     int64_t  ts_sec;            /* the second ts_text spells */
     char     ts_text[40];       /* "2026-12-07T17:38:11", or "" */
     struct kbuf_text keys[KBUF_KEYS];
+    struct kbuf_text ikeys[KBUF_KEYS];
     struct kbuf_text tags[KBUF_TAGS];
     struct kbuf_text itags[KBUF_TAGS];
     unsigned         turn;      /* which slot a miss replaces */
