@@ -12,7 +12,7 @@
  *       until the last is acknowledged, CPU per record of the output
  *       (the process minus the main thread, which makes the records: the
  *       output worker and librdkafka's threads), peak RSS (records queued
- *       included; at most 200,000 are queued at once).
+ *       included; at most 50,000 are queued at once, 25 batches).
  *   output_kafka overload RECORDS
  *       the same into an unreachable cluster (timeout 2s) with queue_limit 100000 and
  *       no disk: RSS stays bounded by the queue, the rest is counted as
@@ -29,7 +29,7 @@
  * For run: $KAFKA_EXTRA is added to the output's section (e.g.
  * compression = "none"), $KAFKA_BATCH is its batch_size (default: the
  * plugin's), $KAFKA_WINDOW how many records the bench keeps queued at
- * most (200,000).
+ * most (50,000).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -255,7 +255,7 @@ bench_run(const char *brokers, long n, const char *format, int overload)
     } else {
         push_all(w, ts, n, getenv("KAFKA_WINDOW")
                                ? strtoull(getenv("KAFKA_WINDOW"), NULL, 10)
-                               : 200000);
+                               : 50000);
         output_drain(w, clock_mono_ms() + 600000);
         t1 = clock_mono_ns();
         output_get_stats(w, &st);
