@@ -23,18 +23,29 @@
 
 static int real_fast(double v, char *out);
 
-/* v in decimal into out[24] (no NUL); returns the length. */
+/* v in decimal into out[24] (no NUL); returns the length. Two digits a
+ * division: a timestamp in nanoseconds has 19. */
 static int
 int_text(long long v, char *out)
 {
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
     char tmp[24], *e = tmp + sizeof(tmp), *p = e;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
                                  : (unsigned long long) v;
 
-    do {
-        *--p = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, pairs + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else
+        *--p = (char) ('0' + u);
     if (v < 0)
         *--p = '-';
     memcpy(out, p, (size_t) (e - p));

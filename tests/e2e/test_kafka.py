@@ -262,6 +262,7 @@ kafka "idem" { brokers = "x:9092" rdkafka = {"enable.idempotence=false"} }
         # wrong password (librdkafka's mock cluster has no SASL).
         deny = subprocess.Popen(["python3", SASL_DENY],
                                 stdout=subprocess.PIPE, text=True)
+        self.addCleanup(deny.stdout.close)
         self.addCleanup(deny.wait)
         self.addCleanup(deny.terminate)
         port = deny.stdout.readline().split()[1]

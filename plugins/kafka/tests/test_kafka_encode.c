@@ -84,6 +84,17 @@ test_json_matches_jansson(void **state)
     outpost_record_add_float(m, "nan", NAN);
     outpost_record_add_float(m, "inf", INFINITY);
     outpost_record_add_int(m, "big", INT64_MIN);
+    {
+        static const int64_t ints[] = {
+            0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, -1, -9, -10, -99,
+            -100, 1234567, -7654321, INT64_MAX, INT64_MIN + 1,
+        };
+
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+            snprintf(key, sizeof(key), "i%zu", i);
+            outpost_record_add_int(m, outpost_intern(key), ints[i]);
+        }
+    }
     outpost_record_add_bool(m, "ok", 1);
     outpost_record_add_bool(m, "bad", 0);
     outpost_record_add_str(m, "s", "quote\" back\\ nl\n tab\t ctl\x01 "
