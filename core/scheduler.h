@@ -44,6 +44,12 @@ void scheduler_stop(struct scheduler *s);
 
 void scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st);
 
+/* How late ticks started their checks (due to tick), for /metrics. Any
+ * thread; takes no lock (metrics_hist.h). */
+struct metrics_hist_snap;
+void scheduler_get_lateness(struct scheduler *s,
+                            struct metrics_hist_snap *snap);
+
 /* The offset of the first run of input i of n, in [0, interval): a
  * low-discrepancy sequence, so any number of inputs spread evenly. */
 int64_t scheduler_spread_offset(size_t i, int64_t interval_ms);
