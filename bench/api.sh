@@ -22,7 +22,9 @@
 # The machine is shared: figures come with the load average, and CPU time
 # (/proc/<pid>/stat) next to wall time.
 #
-# Needs: wrk, collectd-core, collectd-utils (collectd-tg), python3.
+# Needs: wrk, collectd-core, collectd-utils (collectd-tg), libprotobuf-c1
+# (write_prometheus.so needs it; collectd-core only recommends it),
+# python3.
 set -eu
 
 BUILD=${1:-build}
@@ -44,7 +46,7 @@ pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$tmp"
+    [ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
 skipped() { case " $SKIP " in *" $1 "*) return 0;; esac; return 1; }
@@ -145,6 +147,13 @@ EOF
     cd_pid=$!
     pids="$pids $cd_pid"
     sleep 1
+    if ! kill -0 "$cd_pid" 2>/dev/null; then
+        echo "collectd did not start (skipped):" >&2
+        tail -3 "$tmp/collectd/out" >&2
+        cd_pid=""
+    fi
+fi
+if [ -n "$cd_pid" ]; then
     # collectd-tg sends every one of `series` value lists once per 10 s;
     # hosts x plugins keep its per-packet spread as in its defaults.
     collectd-tg -n "$series" -H 100 -p 20 -i 10 -d 127.0.0.1 -D "$uport" \

@@ -39,8 +39,9 @@ def get(conn, path):
 
 def single(pid, url, count, label):
     u = urllib.parse.urlsplit(url)
+    path = u.path + ("?" + u.query if u.query else "")
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-    get(conn, u.path)                       # warm: connection, caches
+    get(conn, path)                         # warm: connection, caches
     c0, t0 = cpu_s(pid), time.monotonic()
     time.sleep(3)
     idle_rate = (cpu_s(pid) - c0) / (time.monotonic() - t0)
@@ -48,7 +49,7 @@ def single(pid, url, count, label):
     c0, t0 = cpu_s(pid), time.monotonic()
     for _ in range(count):
         s = time.monotonic()
-        size = len(get(conn, u.path))
+        size = len(get(conn, path))
         times.append(time.monotonic() - s)
     elapsed = time.monotonic() - t0
     cpu = cpu_s(pid) - c0 - idle_rate * elapsed
