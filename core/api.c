@@ -890,6 +890,7 @@ api_start(struct api *api, const struct config *c)
      * changed on a reload only as whole values. */
     api->max_body = (size_t) c->api_max_body;
     api->require_token = c->api_require_token;
+    api->failing_after_ms = c->api_failing_after_ms;
     if (load_token(api, c->api_token_file) != 0)
         return -1;
     if (api->daemon && !listener_changed(api, c))

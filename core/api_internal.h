@@ -26,6 +26,7 @@ struct api {
     /* Set by api_start, read by handlers. */
     _Atomic size_t     max_body;
     _Atomic int        require_token;
+    _Atomic int64_t    failing_after_ms;
     pthread_rwlock_t   token_lock;
     char              *token;           /* NULL: none configured */
     size_t             token_len;

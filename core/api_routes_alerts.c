@@ -308,7 +308,6 @@ silences_post(const struct api_request *req, struct api_response *res,
     }
     free_names(filters, nf);
     free(args);
-    json_decref(body);
     if (json_array_size(made) == 0) {
         json_decref(made);
         if (err)
@@ -318,9 +317,11 @@ silences_post(const struct api_request *req, struct api_response *res,
                             : "no alert filter is configured%s",
                             only ? only : "");
         free(err);
+        json_decref(body);      /* only points into it */
         return;
     }
     free(err);
+    json_decref(body);
     api_reply_json(res, 201, json_pack("{s:O,s:o}", "id",
                                        json_object_get(json_array_get(made,
                                                                       0),

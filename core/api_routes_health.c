@@ -18,14 +18,13 @@
 #include "api_internal.h"
 #include "state.h"
 
-#define OUTPUT_FAILING_MS 60000
-
 static void
 health(const struct api_request *req, struct api_response *res, void *arg)
 {
     struct api *api = api_req_api(req);
     char **reasons = NULL;
-    int n = agent_health(api_agent(api), OUTPUT_FAILING_MS, &reasons);
+    int n = agent_health(api_agent(api), atomic_load(&api->failing_after_ms),
+                         &reasons);
     struct state_stats ss;
     struct jw w;
 
@@ -69,7 +68,8 @@ readiness(const struct api_request *req, struct api_response *res,
           void *arg)
 {
     char **reasons = NULL;
-    int n = agent_health(api_agent(api_req_api(req)), OUTPUT_FAILING_MS,
+    struct api *api = api_req_api(req);
+    int n = agent_health(api_agent(api), atomic_load(&api->failing_after_ms),
                          &reasons);
 
     (void) arg;

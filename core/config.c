@@ -33,6 +33,7 @@ struct api_conf {
     int     enabled, require_token;
     char   *listen, *token_file, *tls_cert_file, *tls_key_file;
     int64_t max_body, max_connections, connection_timeout_ms, threads;
+    int64_t failing_after_ms;
 };
 
 #define G(f) offsetof(struct globals, f)
@@ -89,6 +90,9 @@ const outpost_option_t config_api_table[] = {
       1000, 3600000, NULL },
     { "threads", OUTPOST_OPT_INT, A(threads), "4",
       "threads serving requests", 0, 1, 64, NULL },
+    { "health_failing_after", OUTPOST_OPT_DURATION, A(failing_after_ms),
+      "1m", "/health says 503 once an output's backend has failed this "
+      "long", 0, 0, DAYS_365_MS, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -169,6 +173,7 @@ read_globals(struct load *L, cfg_t *root)
     c->api_max_connections = a.max_connections;
     c->api_connection_timeout_ms = a.connection_timeout_ms;
     c->api_threads = a.threads;
+    c->api_failing_after_ms = a.failing_after_ms;
     config_api_check(L);
     L->conf_dir_set = cfg_opt_size(option_cfg_find(root, "conf_dir")) > 0;
     options_release(config_globals_table, &g);

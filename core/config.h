@@ -70,6 +70,7 @@ struct config {
     int64_t              api_max_connections;
     int64_t              api_connection_timeout_ms;
     int64_t              api_threads;
+    int64_t              api_failing_after_ms;  /* /health: output down */
     struct section      *sections;    /* config order */
     size_t               nsections;
 };
