@@ -2,6 +2,7 @@
 
   api_client.py single PID URL COUNT LABEL  -> one RESULT line
   api_client.py lateness METRICS_URL SECONDS LABEL
+  api_client.py feed COLLECTD_SOCKET SERIES METRICS_URL
   api_client.py table RESULTS_FILE WRK_SECONDS
 
 CPU is the server process's utime + stime (/proc/PID/stat) over the
@@ -65,8 +66,11 @@ HIST = re.compile(r'^outpost_check_lateness_seconds_(bucket|sum|count)'
                   r'(?:\{le="([^"]+)"\})? (\S+)$', re.M)
 
 
-def lateness_hist(conn, path):
-    text = get(conn, path).decode()
+def lateness_hist(u):
+    # A connection each: the server closes one left idle (connection_timeout).
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    text = get(conn, u.path).decode()
+    conn.close()
     buckets, total, count = [], 0.0, 0.0
     for kind, le, v in HIST.findall(text):
         if kind == "bucket":
@@ -80,10 +84,9 @@ def lateness_hist(conn, path):
 
 def lateness(url, seconds, label):
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-    b0, s0, n0 = lateness_hist(conn, u.path)
+    b0, s0, n0 = lateness_hist(u)
     time.sleep(seconds)
-    b1, s1, n1 = lateness_hist(conn, u.path)
+    b1, s1, n1 = lateness_hist(u)
     n = n1 - n0
     p99 = float("nan")
     for (le, v1), (_, v0) in zip(b1, b0):
@@ -93,6 +96,38 @@ def lateness(url, seconds, label):
     print("late_%s checks=%d mean_ms=%.2f p99_le_ms=%.0f load=%s"
           % (label, n, (s1 - s0) / n * 1000 if n else 0, p99 * 1000,
              loadavg()))
+
+
+def feed(sock_path, want, url):
+    """PUTVAL `want` gauges into collectd's unixsock, 24 per "integration"
+    like outpost's page, then count what write_prometheus serves."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock_path)
+    f = s.makefile("rwb")
+    now, sent = int(time.time()), 0
+    while sent < want:
+        n = min(1000, want - sent)
+        for i in range(sent, sent + n):
+            f.write(b'PUTVAL "host%03d/outpost-api%05d/gauge-m%02d" '
+                    b'interval=3600 %d:%d\n'
+                    % (i % 100, i // 24, i % 24, now, i))
+        f.flush()
+        for _ in range(n):
+            if not f.readline().startswith(b"0 "):
+                sys.exit("collectd refused a PUTVAL")
+        sent += n
+    # collectd's write thread hands them to write_prometheus behind us.
+    u = urllib.parse.urlsplit(url)
+    end, held = time.time() + 120, 0
+    while held < want and time.time() < end:
+        time.sleep(1)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+        held = sum(1 for l in get(conn, u.path).splitlines()
+                   if not l.startswith(b"#"))
+        conn.close()
+    print("collectd: write_prometheus on %s holds %d series (fed %d through "
+          "unixsock)" % (url, held, want))
 
 
 def table(path, wrk_seconds):
@@ -148,5 +183,7 @@ if __name__ == "__main__":
         single(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif mode == "lateness":
         lateness(sys.argv[2], float(sys.argv[3]), sys.argv[4])
+    elif mode == "feed":
+        feed(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif mode == "table":
         table(sys.argv[2], sys.argv[3])
