@@ -154,8 +154,9 @@ add_us_seconds(struct mbuf *b, uint64_t us)
     add_fixed(b, 0, us / 1000000, us % 1000000, 6);
 }
 
-/* A float: nine decimals when it is small enough to be exact that way,
- * else what %.17g says (a round trip). */
+/* A float: nine decimals below 1e9 (ratios, days, seconds), three up to
+ * 1e15 (Unix times in ms), else what %.17g says. Fixed point, since
+ * printf is most of the cost of a page of numbers. */
 static void
 add_double(struct mbuf *b, double v)
 {
@@ -179,6 +180,12 @@ add_double(struct mbuf *b, double v)
 
         add_fixed(b, v < 0 && scaled != 0, scaled / 1000000000ULL,
                   scaled % 1000000000ULL, 9);
+        return;
+    }
+    if (fabs(v) < 1e15) {
+        uint64_t scaled = (uint64_t) llround(fabs(v) * 1e3);
+
+        add_fixed(b, v < 0, scaled / 1000, scaled % 1000, 3);
         return;
     }
     n = snprintf(tmp, sizeof(tmp), "%.17g", v);
