@@ -479,7 +479,7 @@ render_store_integrations(struct mbuf *b, const struct ms_view *mv,
     family(b, rt, "histogram", "Time a check took, per phase: total, "
            "and for HTTP checks dns, connect, tls, ttfb (request sent to "
            "first byte) and transfer (labels: integration and phase only; "
-           "join integration_up on integration for the others)");
+           "join on integration for the others)");
     for (size_t i = 0; i < mv->nentries; i++) {
         struct ms_entry *e = mv->entries[i];
         const char *labels = e->name_label;
