@@ -56,12 +56,17 @@ def single(pid, url, count, label):
     elapsed = time.monotonic() - t0
     cpu = cpu_s(pid) - c0 - idle_rate * elapsed
     series = sum(1 for l in body.splitlines() if l and not l.startswith(b"#"))
+    # A server busy with something else (collectd still taking in its
+    # series) leaves no CPU figure worth printing.
+    if idle_rate > 0.3:
+        cpu = float("nan")
     times.sort()
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000
     print("%s p50_ms=%.2f p99_ms=%.2f max_ms=%.2f cpu_ms=%.2f bytes=%d "
           "series=%d idle_cpu=%.3f load=%s" % (
               label, p(0.50), p(0.99), times[-1] * 1000,
-              max(cpu, 0) * 1000 / count, size, series, idle_rate,
+              max(cpu, 0) * 1000 / count if cpu == cpu else cpu, size,
+              series, idle_rate,
               loadavg()))
 
 
@@ -176,7 +181,7 @@ def table(path, wrk_seconds):
         print()
         print("scrape time, outpost / collectd (p50):   %.3f" % (
             f(o, "p50_ms") / f(c, "p50_ms")))
-        if f(c, "cpu_ms") > 0:
+        if f(c, "cpu_ms") > 0:      # NaN: not measured
             print("CPU per scrape, outpost / collectd:      %.3f" % (
                 f(o, "cpu_ms") / f(c, "cpu_ms")))
         print("bytes per scrape, outpost / collectd:    %.3f" % (
