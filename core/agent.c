@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <jansson.h>
+#include <outpost/fields.h>
 #include "agent.h"
 #include "api.h"
 #include "clock.h"
@@ -240,6 +242,67 @@ disarm_tick(void *arg)
 }
 
 static void
+seed_text(char *dst, size_t size, json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+
+    snprintf(dst, size, "%s", v ? v : "");
+}
+
+/* The open alerts each alert filter restored from state_dir, into the
+ * state store, so the API lists them before their next event. */
+static void
+seed_alerts(struct state *st, struct runtime *rt)
+{
+    for (size_t i = 0; i < rt->nfilters; i++) {
+        outpost_instance_t *f = rt->filters[i];
+        char name[256], *reply = NULL;
+        json_t *r, *list, *o;
+        size_t k;
+
+        if (strcmp(f->plugin->name, "alert") != 0 || !f->live)
+            continue;
+        snprintf(name, sizeof(name), "alert:%s", f->name);
+        if (pipeline_control(rt->pipeline, name, "status", "{}", &reply) != 0
+            || (r = json_loads(reply ? reply : "", 0, NULL)) == NULL) {
+            free(reply);
+            continue;
+        }
+        list = json_object_get(r, "alerts");
+        json_array_foreach(list, k, o) {
+            struct state_alert s = { 0 };
+            const char *prio = json_string_value(json_object_get(o,
+                                                                 "severity"));
+            int64_t since = json_integer_value(json_object_get(o, "since"));
+
+            seed_text(s.id, sizeof(s.id), o, "dedup_key");
+            seed_text(s.integration, sizeof(s.integration), o,
+                      "integration");
+            seed_text(s.condition, sizeof(s.condition), o, "condition");
+            seed_text(s.priority, sizeof(s.priority), o, "severity");
+            seed_text(s.acknowledged_by, sizeof(s.acknowledged_by), o,
+                      "acknowledged_by");
+            seed_text(s.message, sizeof(s.message), o, "message");
+            snprintf(s.severity, sizeof(s.severity), "%s",
+                     outpost_severity_name(outpost_priority_severity(
+                         outpost_priority_parse(prio))));
+            s.status = json_is_true(json_object_get(o, "acknowledged"))
+                       ? STATE_ALERT_ACKNOWLEDGED : STATE_ALERT_ACTIVE;
+            s.escalated = json_is_true(json_object_get(o, "escalated"));
+            s.muted = json_is_string(json_object_get(o, "muted"));
+            s.occurrences = (uint64_t) json_integer_value(
+                json_object_get(o, "occurrences"));
+            s.first_seen_ns = s.last_seen_ns = s.status_since_ns
+                = since * 1000000000LL;
+            if (s.id[0])
+                state_seed_alert(st, &s);
+        }
+        json_decref(r);
+        free(reply);
+    }
+}
+
+static void
 observe(const outpost_record_t *rec, void *arg)
 {
     state_record(arg, rec);
@@ -265,8 +328,11 @@ start_inputs_and_filters(struct runtime *rt, int threads, int once,
         return -1;
     if (dry)
         pipeline_set_tap(rt->pipeline, dry->tap, dry->arg);
-    else if (st)
+    else if (st) {
         pipeline_set_observer(rt->pipeline, observe, st);
+        if (!once)
+            seed_alerts(st, rt);    /* before any check can move them */
+    }
     for (size_t i = 0; i < rt->ninsts; i++) {
         outpost_instance_t *inst = rt->insts[i];
 
@@ -598,6 +664,45 @@ agent_health(struct agent *a, int64_t failing_ms, char ***reasons)
     }
     pthread_rwlock_unlock(&a->rt_lock);
     return n;
+}
+
+int
+agent_get_stats(struct agent *a, struct agent_stats *out)
+{
+    struct runtime *rt;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&a->rt_lock);
+    rt = a->rt;
+    if (rt && rt->sched && rt->pipeline) {
+        scheduler_get_stats(rt->sched, &out->sched);
+        pipeline_get_stats(rt->pipeline, &out->pipe);
+        out->ninputs = scheduler_input_count(rt->sched);
+        out->nfilters = rt->nfilters;
+        out->outputs = rt->noutputs ? calloc(rt->noutputs,
+                                             sizeof(*out->outputs)) : NULL;
+        for (size_t i = 0; out->outputs && i < rt->noutputs; i++) {
+            struct agent_output_stats *o = &out->outputs[i];
+
+            snprintf(o->name, sizeof(o->name), "%s", rt->outputs[i]->name);
+            snprintf(o->plugin, sizeof(o->plugin), "%s",
+                     rt->outputs[i]->plugin->name);
+            output_get_stats(rt->workers[i], &o->st);
+            out->noutputs++;
+        }
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&a->rt_lock);
+    return rc;
+}
+
+void
+agent_stats_free(struct agent_stats *s)
+{
+    free(s->outputs);
+    s->outputs = NULL;
+    s->noutputs = 0;
 }
 
 struct state *

@@ -9,6 +9,7 @@
 #include "diag.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "scheduler.h"
 
 struct config;
 
@@ -70,8 +71,9 @@ int  agent_control(struct agent *a, const char *instance, const char *cmd,
  * (may be NULL): the input's timeout. */
 int  agent_run_now(struct agent *a, const char *input, int64_t *timeout_ms);
 
-/* The names of the alert filter instances (for the API's ack, resolve
- * and silences), malloc'ed array of malloc'ed names; returns the count. */
+/* The alert filter instances, as agent_control names them
+ * ("alert:<instance>"), for the API's ack, resolve and silences: a
+ * malloc'ed array of malloc'ed names; returns the count. */
 size_t agent_alert_filters(struct agent *a, char ***names);
 
 /* What /health reports: every input that has not started a run for
@@ -80,6 +82,24 @@ size_t agent_alert_filters(struct agent *a, char ***names);
  * per problem into *reasons (malloc'ed array of malloc'ed text); returns
  * the count, or -1 when the agent is not running. */
 int  agent_health(struct agent *a, int64_t failing_ms, char ***reasons);
+
+/* Counters of the running agent, for /metrics: the scheduler's, the
+ * pipeline's, and each output's. Any thread. 0, or -1 when the agent is
+ * not running; free with agent_stats_free. */
+struct agent_output_stats {
+    char                name[128];      /* the instance */
+    char                plugin[48];
+    struct output_stats st;
+};
+struct agent_stats {
+    struct scheduler_stats     sched;
+    struct pipeline_stats      pipe;
+    size_t                     ninputs, nfilters;
+    size_t                     noutputs;
+    struct agent_output_stats *outputs;  /* malloc'ed, noutputs */
+};
+int  agent_get_stats(struct agent *a, struct agent_stats *out);
+void agent_stats_free(struct agent_stats *s);
 
 /* The state store the pipeline feeds (lives as long as the agent). */
 struct state *agent_state(struct agent *a);

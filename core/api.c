@@ -287,6 +287,20 @@ token_matches(const struct api *api, const char *auth)
 
 /* --- the response ---------------------------------------------------------- */
 
+static void response_clear(struct api_response *res);
+
+/* Everything a response still holds once queued (or not). */
+static void
+response_done(struct api_response *res)
+{
+    response_clear(res);
+    for (size_t i = 0; i < res->nheaders; i++) {
+        free(res->headers[i][0]);
+        free(res->headers[i][1]);
+    }
+    res->nheaders = 0;
+}
+
 static void
 response_clear(struct api_response *res)
 {
@@ -460,6 +474,37 @@ waker_main(void *arg)
 
 /* --- answering ---------------------------------------------------------------- */
 
+/* A streaming response: the stream takes res's function and argument. */
+static struct MHD_Response *
+stream_response(struct api_request *req, struct api_response *res)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    struct MHD_Response *r;
+
+    if (s == NULL)
+        return NULL;
+    s->api = req->api;
+    s->conn = req->conn;
+    s->fn = res->stream;
+    s->arg = res->stream_arg;
+    s->free_fn = res->stream_free;
+    res->stream = NULL;
+    res->stream_arg = NULL;
+    res->stream_free = NULL;
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                          stream_read, s, stream_free);
+    if (r == NULL) {
+        if (s->free_fn)
+            s->free_fn(s->arg);
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_lock(&req->api->lock);
+    req->api->nstreams++;
+    pthread_mutex_unlock(&req->api->lock);
+    return r;
+}
+
 static enum MHD_Result
 queue(struct api_request *req, struct api_response *res)
 {
@@ -467,41 +512,16 @@ queue(struct api_request *req, struct api_response *res)
     enum MHD_Result rc;
 
     if (res->stream) {
-        struct stream *s = calloc(1, sizeof(*s));
-
-        if (s == NULL) {
-            api_reply_error(res, 503, "out of memory");
-        } else {
-            s->api = req->api;
-            s->conn = req->conn;
-            s->fn = res->stream;
-            s->arg = res->stream_arg;
-            s->free_fn = res->stream_free;
-            res->stream = NULL;
-            res->stream_arg = NULL;
-            res->stream_free = NULL;
-            r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-                                                  STREAM_BLOCK, stream_read,
-                                                  s, stream_free);
-            if (r == NULL) {
-                if (s->free_fn)
-                    s->free_fn(s->arg);
-                free(s);
-                return MHD_NO;
-            }
-            pthread_mutex_lock(&req->api->lock);
-            req->api->nstreams++;
-            pthread_mutex_unlock(&req->api->lock);
-            goto headers;
-        }
+        r = stream_response(req, res);
+    } else {
+        r = MHD_create_response_from_buffer(
+            res->len, res->body ? res->body : "",
+            res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (r)
+            res->body = NULL;       /* MHD frees it */
     }
-    r = MHD_create_response_from_buffer(res->len, res->body ? res->body : "",
-                                        res->body ? MHD_RESPMEM_MUST_FREE
-                                                  : MHD_RESPMEM_PERSISTENT);
     if (r == NULL)
         return MHD_NO;
-    res->body = NULL;
-headers:
     if (res->ctype)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->ctype);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -587,7 +607,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             api_reply_error(&res, 413, "request body over %zu bytes",
                             api->max_body);
             rc = queue(req, &res);
-            response_clear(&res);
+            response_done(&res);
             return rc;
         }
         return MHD_YES;
@@ -617,11 +637,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     }
     dispatch(req, &res);
     rc = queue(req, &res);
-    response_clear(&res);
-    for (size_t i = 0; i < res.nheaders; i++) {
-        free(res.headers[i][0]);
-        free(res.headers[i][1]);
-    }
+    response_done(&res);
     return rc;
 }
 

@@ -26,6 +26,7 @@ health(const struct api_request *req, struct api_response *res, void *arg)
     int n = agent_health(api_agent(api), atomic_load(&api->failing_after_ms),
                          &reasons);
     struct state_stats ss;
+    struct agent_stats as;
     struct jw w;
 
     (void) arg;
@@ -50,6 +51,33 @@ health(const struct api_request *req, struct api_response *res, void *arg)
     jw_int(&w, (int64_t) ss.alerts_open);
     jw_key(&w, "last_event_id");
     jw_int(&w, (int64_t) ss.last_event_id);
+    if (agent_get_stats(api_agent(api), &as) == 0) {
+        jw_key(&w, "runs");
+        jw_int(&w, (int64_t) as.sched.runs);
+        jw_key(&w, "runs_skipped");
+        jw_int(&w, (int64_t) (as.sched.skipped + as.sched.overloaded));
+        jw_key(&w, "late_p99_ms");
+        jw_num(&w, (double) as.sched.late_p99_us / 1000.0);
+        jw_key(&w, "outputs");
+        jw_obj(&w);
+        for (size_t i = 0; i < as.noutputs; i++) {
+            const struct output_stats *o = &as.outputs[i].st;
+
+            jw_key(&w, as.outputs[i].name);
+            jw_obj(&w);
+            jw_key(&w, "queued");
+            jw_int(&w, (int64_t) o->queued);
+            jw_key(&w, "delivered");
+            jw_int(&w, (int64_t) o->delivered);
+            jw_key(&w, "dropped");
+            jw_int(&w, (int64_t) o->dropped);
+            jw_key(&w, "failing");
+            jw_bool(&w, o->failing_since_ms > 0);
+            jw_obj_end(&w);
+        }
+        jw_obj_end(&w);
+        agent_stats_free(&as);
+    }
     jw_obj_end(&w);
     jw_reply(&w, res, n == 0 ? 200 : 503);
 }

@@ -426,7 +426,7 @@ group_get(struct state *st, const char *name)
 
 /* The member named name of g (added when there is room), or NULL. */
 static size_t
-group_member(struct state_failover *g, const char *name)
+member_slot(struct state_failover *g, const char *name)
 {
     for (size_t i = 0; i < g->nmembers; i++)
         if (strncmp(g->members[i].name, name, STATE_NAME_MAX - 1) == 0)
@@ -496,10 +496,10 @@ check_fields(const struct keys *k, struct state_check *c,
 
         if (key == k->success)
             c->success = outpost_field_number(f, 0) != 0;
-        else if (key == k->status)
-            c->status = outpost_status_parse(outpost_field_string(f)) < 0
-                        ? OUTPOST_STATUS_UNKNOWN
-                        : outpost_status_parse(outpost_field_string(f));
+        else if (key == k->status) {
+            int s = outpost_status_parse(outpost_field_string(f));
+            c->status = s < 0 ? OUTPOST_STATUS_UNKNOWN : s;
+        }
         else if (key == k->health_score)
             c->health_score = outpost_field_number(f, NAN);
         else if (key == k->response_ms)
@@ -585,7 +585,7 @@ on_measurement(struct state *st, const outpost_record_t *rec,
     if (s->failover_group[0]) {
         struct group *g = group_get(st, s->failover_group);
         if (g) {
-            group_member(&g->snap, s->name);
+            member_slot(&g->snap, s->name);
             if (c.failover_active[0])
                 put(g->snap.active, sizeof(g->snap.active),
                     c.failover_active);
@@ -619,7 +619,7 @@ on_failover(struct state *st, const outpost_record_t *rec)
 
         if (strncmp(f->key, "weight.", 7) != 0)
             continue;
-        m = group_member(&g->snap, f->key + 7);
+        m = member_slot(&g->snap, f->key + 7);
         if (m != (size_t) -1)
             g->snap.members[m].weight = outpost_field_number(f, NAN);
     }
@@ -1043,5 +1043,24 @@ state_get_stats(struct state *st, struct state_stats *out)
     out->oldest_event_id = st->next_id == 1 ? 0
                            : st->next_id > STATE_EVENTS_MAX
                            ? st->next_id - STATE_EVENTS_MAX : 1;
+    pthread_mutex_unlock(&st->lock);
+}
+
+void
+state_seed_alert(struct state *st, const struct state_alert *a)
+{
+    struct state_alert *n;
+
+    pthread_mutex_lock(&st->lock);
+    if (map_find(&st->alert_map, (void *const *) st->alerts, alert_name,
+                 a->id) < 0 && (n = malloc(sizeof(*n))) != NULL) {
+        *n = *a;
+        n->id[sizeof(n->id) - 1] = '\0';
+        if (n->status == STATE_ALERT_RESOLVED)
+            n->status = STATE_ALERT_ACTIVE;
+        if (add_entry((void ***) &st->alerts, &st->nalerts, &st->capalerts,
+                      &st->alert_map, alert_name, n, n->id) != 0)
+            free(n);
+    }
     pthread_mutex_unlock(&st->lock);
 }

@@ -27,7 +27,8 @@
  *     as records flow: an integration appears with its first check after
  *     the start; its windows hold only what this process saw (the filters'
  *     own 24 h / 30 d figures, restored from state_dir, arrive on each
- *     check as fields and are reported as such).
+ *     check as fields and are reported as such). Open alerts are seeded
+ *     at start from the alert filters' own state (state_seed_alert).
  *  6. Event ids increase by one per event, from 1 at each start of the
  *     process; the ring keeps the last STATE_EVENTS_MAX.
  */
@@ -207,5 +208,10 @@ int state_wait_check(struct state *st, const char *name, uint64_t after_seq,
                      int64_t deadline_ms, struct state_integration *out);
 
 void state_get_stats(struct state *st, struct state_stats *out);
+
+/* At start: an alert the alert filter restored from state_dir, so the
+ * API lists it before its next event. Ignored when the store already
+ * has the id. Any thread. */
+void state_seed_alert(struct state *st, const struct state_alert *a);
 
 #endif
