@@ -28,6 +28,7 @@ struct output_stats {
     uint64_t timeouts;            /*   of those: write outlived timeout */
     uint64_t dropped;             /* records lost to a queue limit */
     uint64_t spilled;
+    uint64_t spilled_bytes;       /* framed bytes those took on disk */
     uint64_t queued;
     uint64_t requeued;            /* dead letters queued again at start */
     int64_t  next_attempt_ms;     /* monotonic ms of the next write of a
@@ -57,5 +58,11 @@ int  output_drain(struct output_worker *w, int64_t deadline_ms);
 void output_stop(struct output_worker *w);
 
 void output_get_stats(struct output_worker *w, struct output_stats *st);
+
+/* How long calls of write took, for /metrics. Any thread, no lock
+ * (metrics_hist.h). */
+struct metrics_hist_snap;
+void output_get_write_time(struct output_worker *w,
+                           struct metrics_hist_snap *snap);
 
 #endif
