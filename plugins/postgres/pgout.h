@@ -19,7 +19,7 @@
 #include <outpost/plugin.h>
 #include "pg_conn.h"
 
-#define PGOUT_SCHEMA_VERSION 1      /* the newest migration in schema.c */
+#define PGOUT_SCHEMA_VERSION 2      /* the newest migration in schema.c */
 #define PGOUT_DAY_NS  86400000000000LL
 #define PGOUT_MAX_DAYS 128          /* partitions remembered as present */
 

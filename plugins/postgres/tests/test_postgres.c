@@ -264,8 +264,15 @@ schema_created_and_versioned(void **state)
     push(f, &r, 1);
     assert_int_equal(drain(f, 10000), 0);
     outpost_record_unref(r);
-    assert_rows(f->pg, "SELECT version FROM outpost_schema_version",
-                "1\n");
+    assert_rows(f->pg, "SELECT version FROM outpost_schema_version "
+                "ORDER BY 1", "1\n2\n");
+    /* The month's SLA by the function is the view's, for that month. */
+    assert_rows(f->pg, "SELECT (SELECT array_agg(x::text ORDER BY "
+                "integration) FROM integration_sla_for_month(now()) x) = "
+                "(SELECT array_agg(v::text ORDER BY integration) FROM "
+                "integration_sla_monthly v WHERE month = date_trunc('month', "
+                "now(), 'UTC')), (SELECT count(*) FROM "
+                "integration_sla_for_month(now()))", "t|1\n");
     assert_rows(f->pg, "SELECT relname FROM pg_class WHERE relname IN "
                 "('integration_health', 'integration_health_log', "
                 "'integration_alerts', 'integration_success_rate_24h', "
@@ -314,6 +321,34 @@ schema_newer_is_refused(void **state)
     assert_int_equal(drain(f, 10000), 0);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM "
                            "integration_health_log"), 2);
+    outpost_record_unref(r);
+    outpost_record_unref(r2);
+    fixture_free(f);
+}
+
+/* A database an earlier release made (version 1, rows in it) is
+ * migrated to the current version on connecting, its rows kept. */
+static void
+schema_migrated_from_version_1(void **state)
+{
+    struct fixture *f = fixture_new("migrate", NULL, 1);
+    outpost_record_t *r = check("stripe", outpost_time_now(), 1, 80);
+    outpost_record_t *r2 = check("stripe", outpost_time_now() + 1000, 1, 80);
+
+    (void) state;
+    push(f, &r, 1);
+    assert_int_equal(drain(f, 10000), 0);
+    /* Back to what version 1 made, the output's session gone. */
+    sql_ok(f->pg, "DROP FUNCTION integration_sla_for_month(timestamptz); "
+           "DELETE FROM outpost_schema_version WHERE version > 1; "
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+           "application_name = 'outpost' AND datname = current_database()");
+    push(f, &r2, 1);
+    assert_int_equal(drain(f, 10000), 0);
+    assert_rows(f->pg, "SELECT version FROM outpost_schema_version "
+                "ORDER BY 1", "1\n2\n");
+    assert_rows(f->pg, "SELECT checks FROM integration_sla_for_month(now())",
+                "2\n");
     outpost_record_unref(r);
     outpost_record_unref(r2);
     fixture_free(f);
@@ -648,6 +683,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schema_created_and_versioned),
         cmocka_unit_test(schema_newer_is_refused),
+        cmocka_unit_test(schema_migrated_from_version_1),
         cmocka_unit_test(log_rows_and_current_state),
         cmocka_unit_test(alert_lifecycle),
         cmocka_unit_test(resent_batch_adds_nothing),
