@@ -163,4 +163,4 @@ if [ "$c_rate" != "-" ]; then
                $1 / $2, $3 / $4 }'
 fi
 echo "(outpost's CPU includes making the measurements; collectd's excludes"
-echo " the feeder. outpost's RSS holds all $N queued at once.)"
+echo " the feeder. outpost's producer keeps at most 50,000 queued.)"

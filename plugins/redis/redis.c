@@ -82,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <hiredis/sds.h>
 #include <jansson.h>
 #include <outpost/fields.h>
 #include <outpost/plugin.h>
@@ -405,12 +406,22 @@ pend_push(struct rd_state *st, size_t rec, enum rd_what what)
     return 0;
 }
 
-/* Appends the command to the connection's output buffer (nothing is
- * sent yet) and notes what its reply will answer. */
+/* Past this many bytes of commands not yet sent, a write hands them to
+ * the socket while the rest of the round is being built: Redis works on
+ * the first commands meanwhile, instead of waiting for the whole round.
+ * Its replies wait in its output buffer (and the socket's) until the
+ * round's are read. */
+#define RD_FLUSH_AT 65536
+
+/* Appends the command to the connection's output buffer and notes what
+ * its reply will answer; sends what is buffered once there is enough of
+ * it. A failed send leaves the context in error: the round's first
+ * reply says so. */
 static int
 cmd_send(struct rd_state *st, size_t rec, enum rd_what what)
 {
     struct rd_cmd *c = &st->cmd;
+    int done;
 
     for (size_t i = 0; i < c->n; i++)
         if (c->off[i] != NOFF)
@@ -420,6 +431,8 @@ cmd_send(struct rd_state *st, size_t rec, enum rd_what what)
            != REDIS_OK)
         return -1;
     cmd_reset(c);
+    if (st->c->err == 0 && sdslen(st->c->obuf) >= RD_FLUSH_AT)
+        (void) redisBufferWrite(st->c, &done);
     return 0;
 }
 
