@@ -76,6 +76,7 @@
  * Any other error reply belongs to one record's command: that record is
  * refused, the rest goes on.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -232,6 +233,8 @@ struct rd_state {
     char                last_error[256]; /* logged once until it changes */
 
     struct rd_cmd       cmd;
+    char               *resp;        /* a command in RESP, for hiredis */
+    size_t              resp_cap;
     struct rd_pending  *pend;
     size_t              npend, cappend;
     uint8_t            *fate;        /* per record, enum rd_fate */
@@ -370,6 +373,42 @@ arg_int(struct rd_cmd *c, long long v)
     return 0;
 }
 
+/* A float as "%.15g" writes it. Most values a check carries (12.5,
+ * 0.98, 200) have a few decimals: those are written by hand, printf's
+ * exact conversion being the slow part of an XADD. A value v that is
+ * m / 10^k for an integer m, k <= 6 and |v| < 1e9 has at most 15
+ * significant digits, so "%.15g" would write that decimal too. */
+static int
+arg_float(struct rd_cmd *c, double v)
+{
+    long long scale = 1;
+
+    if (!isfinite(v) || fabs(v) >= 1e9 || (v == 0 && signbit(v)))
+        return arg_fmt(c, "%.15g", v);
+    for (int k = 0; k <= 6; k++, scale *= 10) {
+        double m = v * (double) scale;
+        long long q = (long long) m;
+
+        if ((double) q == m && (double) q / (double) scale == v) {
+            unsigned long long u = q < 0 ? 0ULL - (unsigned long long) q
+                                         : (unsigned long long) q;
+            unsigned long long whole = u / (unsigned long long) scale;
+            unsigned long long frac = u % (unsigned long long) scale;
+
+            while (k > 0 && frac % 10 == 0) {
+                frac /= 10;
+                k--;
+            }
+            if (k == 0)
+                return arg_int(c, q < 0 ? -(long long) whole
+                                        : (long long) whole);
+            return arg_fmt(c, "%s%llu.%0*llu", q < 0 ? "-" : "", whole, k,
+                           frac);
+        }
+    }
+    return arg_fmt(c, "%.15g", v);
+}
+
 /* A field's value as text: numbers as printf writes them, booleans as
  * true/false (as in the record's JSON), strings as they are. */
 static int
@@ -379,7 +418,7 @@ arg_value(struct rd_cmd *c, const outpost_field_t *f)
     case OUTPOST_FIELD_INT:
         return arg_int(c, (long long) f->v.i);
     case OUTPOST_FIELD_FLOAT:
-        return arg_fmt(c, "%.15g", f->v.f);
+        return arg_float(c, f->v.f);
     case OUTPOST_FIELD_BOOL:
         return arg_str(c, f->v.b ? "true" : "false");
     case OUTPOST_FIELD_STRING:
@@ -413,6 +452,63 @@ pend_push(struct rd_state *st, size_t rec, enum rd_what what)
  * round's are read. */
 #define RD_FLUSH_AT 65536
 
+/* n in decimal at p; the end. */
+static char *
+put_uint(char *p, size_t n)
+{
+    char digits[24], *d = digits + sizeof(digits);
+
+    do {
+        *--d = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(p, d, (size_t) (digits + sizeof(digits) - d));
+    return p + (digits + sizeof(digits) - d);
+}
+
+/* The command in RESP (*<n> then $<len> <bytes> per argument, each line
+ * ended by CRLF) into st->resp; its length, or 0 out of memory. Done here
+ * rather than by redisAppendCommandArgv, whose sdscatfmt per argument
+ * cost more than the rest of building an XADD. */
+static size_t
+resp_format(struct rd_state *st)
+{
+    const struct rd_cmd *c = &st->cmd;
+    size_t need = 16;
+    char *p;
+
+    for (size_t i = 0; i < c->n; i++)
+        need += c->len[i] + 26;
+    if (need > st->resp_cap) {
+        size_t cap = st->resp_cap ? st->resp_cap : 4096;
+        char *r;
+
+        while (cap < need)
+            cap *= 2;
+        if ((r = realloc(st->resp, cap)) == NULL)
+            return 0;
+        st->resp = r;
+        st->resp_cap = cap;
+    }
+    p = st->resp;
+    *p++ = '*';
+    p = put_uint(p, c->n);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; i < c->n; i++) {
+        *p++ = '$';
+        p = put_uint(p, c->len[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, c->off[i] != NOFF ? c->text + c->off[i] : c->v[i],
+               c->len[i]);
+        p += c->len[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return (size_t) (p - st->resp);
+}
+
 /* Appends the command to the connection's output buffer and notes what
  * its reply will answer; sends what is buffered once there is enough of
  * it. A failed send leaves the context in error: the round's first
@@ -421,14 +517,11 @@ static int
 cmd_send(struct rd_state *st, size_t rec, enum rd_what what)
 {
     struct rd_cmd *c = &st->cmd;
+    size_t len = resp_format(st);
     int done;
 
-    for (size_t i = 0; i < c->n; i++)
-        if (c->off[i] != NOFF)
-            c->v[i] = c->text + c->off[i];
-    if (pend_push(st, rec, what) != 0
-        || redisAppendCommandArgv(st->c, (int) c->n, c->v, c->len)
-           != REDIS_OK)
+    if (len == 0 || pend_push(st, rec, what) != 0
+        || redisAppendFormattedCommand(st->c, st->resp, len) != REDIS_OK)
         return -1;
     cmd_reset(c);
     if (st->c->err == 0 && sdslen(st->c->obuf) >= RD_FLUSH_AT)
@@ -1516,6 +1609,7 @@ state_free(struct rd_state *st)
     free(st->cmd.len);
     free(st->cmd.off);
     free(st->cmd.text);
+    free(st->resp);
     free(st->pend);
     free(st->fate);
     free(st->owner);
