@@ -99,6 +99,23 @@ for r in rows[1:]:
 PY
 psql_ -c "SELECT 'outpost rows in integration_health_log: ' || count(*) FROM integration_health_log"
 
+# --- the server's own ceiling ---------------------------------------------
+# The same rows through psql's \copy (one connection, text COPY, nothing
+# else in the transaction) into the log emptied: what one backend takes
+# at most.
+psql_ -c "\copy (SELECT ts, integration, name, category, provider, status, success, status_code, response_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags FROM integration_health_log LIMIT 300000) TO '$tmp/rows.txt'"
+psql_ -c "TRUNCATE integration_health_log"
+n_rows=$(wc -l < "$tmp/rows.txt")
+s0=$(server_cpu); t0=$(date +%s.%N)
+psql_ -c "\copy integration_health_log (ts, integration, name, category, provider, status, success, status_code, response_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags) FROM '$tmp/rows.txt'"
+t1=$(date +%s.%N); s1=$(server_cpu)
+python3 - "$n_rows" "$t0" "$t1" "$s0" "$s1" <<'PY'
+import sys
+n, t0, t1, s0, s1 = int(sys.argv[1]), *map(float, sys.argv[2:6])
+print("%-22s %10d %10.2f %12.0f %12s %14.2f %10s  (the server's ceiling, one backend)" % (
+    "psql \\copy, same rows", n, t1 - t0, n / (t1 - t0), "-", (s1 - s0) * 1e6 / n, "-"))
+PY
+
 # --- collectd 5.12 postgresql writer --------------------------------------
 if [ -x /usr/sbin/collectd ]; then
     psql_ -c "CREATE DATABASE collectd"
@@ -186,3 +203,5 @@ PY
 else
     echo "collectd not installed (apt-get install collectd-core): skipped"
 fi
+echo "target: >= 100000 rows/s, >= 5x collectd at less CPU per record;" \
+     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
