@@ -14,7 +14,8 @@
  *   INSERT INTO integration_alerts ... ON CONFLICT DO UPDATE   per event
  *   COMMIT
  *
- * With `writers` > 1 and a batch large enough, the log's rows are cut in
+ * With `writers` > 1 (not the default: the batch is then several
+ * transactions) and a batch large enough, the log's rows are cut in
  * that many slices at row ends: each other writer's connection gets
  * BEGIN and the COPY of its slice first (sent whole, not waited for), the
  * first connection then does the above with slice 0, and the others
@@ -93,7 +94,7 @@ static const outpost_option_t pgout_options[] = {
       .offset = OFF(application_name), .def = "outpost",
       .help = "application_name of the session (pg_stat_activity)" },
     { .name = "writers", .type = OUTPOST_OPT_INT, .offset = OFF(writers),
-      .def = "2", .min = 1, .max = PGOUT_MAX_WRITERS,
+      .def = "1", .min = 1, .max = PGOUT_MAX_WRITERS,
       .help = "connections a large batch's checks are split over, COPYing "
               "at once (the server's work on several cores)" },
     OUTPOST_OPTION_END
