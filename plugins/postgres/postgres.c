@@ -17,9 +17,10 @@
  * With `writers` > 1 (not the default: the batch is then several
  * transactions) and a batch large enough, the log's rows are cut in
  * that many slices at row ends: each other writer's connection gets
- * BEGIN and the COPY of its slice first (sent whole, not waited for), the
- * first connection then does the above with slice 0, and the others
- * COMMIT after it. The server COPYs the slices at once, one backend each:
+ * the COPY of its slice first (a transaction of its own, sent whole, not
+ * waited for), the first connection then does the above with slice 0,
+ * and the others' answers are read after its COMMIT. The server COPYs
+ * the slices at once, one backend each:
  * on its own a backend spends most of a batch's time parsing rows and
  * filling the primary key, and the other cores wait. A batch is then
  * several transactions; one that fails makes the write a retry, and the
