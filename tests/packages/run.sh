@@ -22,7 +22,9 @@
 #  6. start the installed daemon the way outpost.service does (its
 #     ExecStartPre and ExecStart lines, as the outpost user, with no new
 #     privileges and no capabilities, its EnvironmentFile read) for a few
-#     seconds against tests/fakeapi, and see a check recorded;
+#     seconds against tests/fakeapi, and see a check recorded, a reload
+#     survived, and Slack (fakeapi's) get a test notification and the
+#     alert when the integration goes down;
 #  7. build the example plugins shipped in outpost-dev against the
 #     installed SDK (pkg-config outpost-plugin, the installed headers
 #     only), install them into the plugin folder and run them in the
@@ -154,7 +156,14 @@ read -r _ port <&"${FAKE[0]}"
 # /etc/default/outpost, a drop-in that uses it.
 sed -i 's/^log_format = "json"/log_format = "text"/' /etc/outpost/outpost.conf
 grep -q '^log_format = "text"' /etc/outpost/outpost.conf || fail "could not edit outpost.conf"
-echo "FAKEAPI_URL=http://127.0.0.1:$port" >>/etc/default/outpost
+fake=http://127.0.0.1:$port
+slack_path=/slack/services/T0UTP0ST/B0UTP0ST/packagetest
+cat >>/etc/default/outpost <<EOF
+FAKEAPI_URL=$fake
+SLACK_WEBHOOK_URL=$fake$slack_path
+EOF
+# As docs/operators-guide.md sets up a first integration: a check,
+# health, alert, and Slack (fakeapi's) for the alerts.
 cat >"$MARK" <<EOF
 # tests/packages/run.sh: one integration against tests/fakeapi.
 http "crm" {
@@ -162,6 +171,8 @@ http "crm" {
   interval = "1s"
 }
 health "all" { }
+alert "default" { }
+slack "ops" { webhook_url_env = "SLACK_WEBHOOK_URL" }
 jsonl "checks" { path = "/var/log/outpost/checks.jsonl" }
 EOF
 
@@ -240,13 +251,27 @@ awk -v s="$score" 'BEGIN { exit !(s < 2.0) }' || fail "exposure $score is not un
 
 # -- 6 --------------------------------------------------------------------
 step "6. the installed daemon as the unit runs it, against fakeapi"
+slack_received() {
+    curl -fsS "$fake/_admin/received?path=/slack/" | grep -Eo '"status": *2[0-9]{2}' | wc -l
+}
+(as_service /usr/sbin/outpostd -C /etc/outpost/outpost.conf --test-notify ops) \
+    >"$work/notify.log" 2>&1 || { cat "$work/notify.log" >&2; fail "--test-notify ops failed"; }
+[ "$(slack_received)" -eq 1 ] || fail "the test notification did not reach Slack"
 start_service
 wait_records $((before + 2))
 kill -HUP "$daemon_pid"             # ExecReload: the config is reloaded
 sleep 0.5
 kill -0 "$daemon_pid" || fail "outpostd died on SIGHUP"
+# crm goes down: after 3 failed checks the alert reaches Slack.
+curl -fsS -X POST "$fake/_admin/fault?path=/health&status=503" >/dev/null
+for _ in $(seq 200); do
+    [ "$(slack_received)" -ge 2 ] && break
+    sleep 0.1
+done
+curl -fsS -X DELETE "$fake/_admin/faults" >/dev/null
 stop_service
 grep -q 'config reloaded' "$work/daemon.log" || fail "no reload logged after SIGHUP"
+[ "$(slack_received)" -ge 2 ] || { cat "$work/daemon.log" >&2; fail "no alert reached Slack when crm went down"; }
 
 # -- 7 --------------------------------------------------------------------
 step "7. the example plugins against the installed SDK"
