@@ -110,7 +110,7 @@ nice -n 19 "$here/../../packaging/build-debs.sh" "$work/new" >/dev/null
 mapfile -t new_debs < <(ls "$work"/new/*.deb | grep -v -- -dbgsym_)
 [ ${#new_debs[@]} -eq ${#PACKAGES[@]} ] || fail "expected ${#PACKAGES[@]} packages, got: ${new_debs[*]}"
 version=$(dpkg-deb -f "$work"/new/outpost_*.deb Version)
-lintian --fail-on error,warning "$work"/new/*.changes \
+nice -n 19 lintian --fail-on error,warning "$work"/new/*.changes \
     || fail "lintian has errors or warnings (overrides: packaging/debian/*.lintian-overrides)"
 # The split: the core package pulls no database client library.
 core_deps=$(dpkg-deb -f "$work"/new/outpost_*.deb Depends)
