@@ -104,8 +104,7 @@ mkdir -p "$work"
 
 # -- 1 --------------------------------------------------------------------
 step "1. build the packages (Release) and run lintian"
-# At the lowest CPU priority: the other tests run beside this build, and
-# some of them measure time.
+# At the lowest CPU priority, should anything run beside it.
 nice -n 19 "$here/../../packaging/build-debs.sh" "$work/new" >/dev/null
 mapfile -t new_debs < <(ls "$work"/new/*.deb | grep -v -- -dbgsym_)
 [ ${#new_debs[@]} -eq ${#PACKAGES[@]} ] || fail "expected ${#PACKAGES[@]} packages, got: ${new_debs[*]}"
