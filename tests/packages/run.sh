@@ -239,6 +239,9 @@ getent passwd outpost >/dev/null || fail "the upgrade lost the outpost user"
 
 # -- 5 --------------------------------------------------------------------
 step "5. outpostd -t; the unit: systemd-analyze verify and security"
+# debian/changelog's version is the daemon's (CMakeLists.txt project()).
+/usr/sbin/outpostd --version | grep -q "^outpostd $version " \
+    || fail "the package is $version, $(/usr/sbin/outpostd --version): bump packaging/debian/changelog"
 (as_service /usr/sbin/outpostd -t -C /etc/outpost/outpost.conf) \
     || fail "outpostd -t refuses the installed config"
 out=$(systemd-analyze verify "$UNIT" 2>&1) \
