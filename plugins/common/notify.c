@@ -557,12 +557,24 @@ notify_post_auth(struct notify *n, const char *url, const char *body,
 
 /* --- the write loop ------------------------------------------------------- */
 
+int
+notify_is_ack(const outpost_record_t *ev)
+{
+    const char *a = outpost_record_string(ev, OUTPOST_F_ACTION);
+
+    return ev->event_kind == OUTPOST_EV_ALERT && a
+           && strcmp(a, "acknowledge") == 0;
+}
+
 static int
-wanted(const struct notify *n, const outpost_record_t *ev)
+wanted(const struct notify *n, const outpost_record_t *ev,
+       const struct notify_ops *ops)
 {
     const char *kind;
 
     if (ev->kind != OUTPOST_EVENT)
+        return 0;
+    if (!ops->acks && notify_is_ack(ev))
         return 0;
     /* Routed here by name (the alert filter's policies, events_notify):
      * the operator asked for it. */
@@ -611,7 +623,7 @@ send_summary(struct notify *n, const outpost_batch_t *b, size_t i,
     if (evs == NULL)
         return OUTPOST_RETRY;
     for (size_t j = i; j < b->n; j++)
-        if (wanted(n, b->records[j]))
+        if (wanted(n, b->records[j], ops))
             evs[k++] = b->records[j];
     n->used++;
     v = ops->summary(n->inst, evs, k, &rep);
@@ -641,11 +653,11 @@ notify_write(struct notify *n, const outpost_batch_t *b,
     int64_t singles = -1;       /* over the limit: singles still allowed */
 
     for (size_t i = 0; i < b->n; i++)
-        want += wanted(n, b->records[i]);
+        want += wanted(n, b->records[i], ops);
     for (size_t i = 0; i < b->n; i++) {
         const outpost_record_t *ev = b->records[i];
 
-        if (!wanted(n, ev)) {
+        if (!wanted(n, ev, ops)) {
             outpost_batch_delivered(b, i + 1);
             continue;
         }

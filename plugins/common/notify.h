@@ -16,7 +16,9 @@
  *  1. Events are taken in order. An event routed to every notifier (no
  *     "notify" tag) whose kind the channel does not notify (option
  *     `events`) is settled without a message; one routed to this channel
- *     by name is always sent.
+ *     by name is always sent. An acknowledgement (an alert event with
+ *     action=acknowledge) is settled without a message by a channel
+ *     whose ops do not send them (notify_ops.acks: email and SMS).
  *  2. While the rate limit allows, each event is one message, and it is
  *     settled (outpost_batch_delivered) the moment the service accepted
  *     it, so a failure later in the batch never sends it twice.
@@ -183,7 +185,13 @@ struct notify_ops {
     enum notify_verdict (*summary)(outpost_instance_t *inst,
                                    const outpost_record_t *const *evs,
                                    size_t n, struct notify_reply *rep);
+    /* Non-zero: acknowledgements are sent (PagerDuty acknowledges the
+     * incident, Slack says who took it); zero: settled unsent. */
+    int acks;
 };
+
+/* 1 when ev is an acknowledgement: an alert event, action=acknowledge. */
+int notify_is_ack(const outpost_record_t *ev);
 
 /* Parses "N/duration" ("30/1m", "1/1s"): 0, or -1. "" and NULL: none
  * (*n = 0). */

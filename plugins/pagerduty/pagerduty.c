@@ -321,6 +321,7 @@ pd_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
 static const struct notify_ops pd_ops = {
     .send = pd_send,
     .summary = pd_summary,
+    .acks = 1,
 };
 
 static outpost_result_t
