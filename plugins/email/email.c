@@ -50,12 +50,11 @@ struct email_conf {
     struct notify_conf  nc;
 };
 
-/* The required options' defaults are only the examples --sample-config
- * writes: a required option must be set all the same. */
+/* Required options have no default, only an example (email_examples,
+ * what --sample-config writes): a section without them fails -t. */
 static const outpost_option_t email_options[] = {
     { .name = "smtp_url", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, smtp_url),
-      .def = "\"smtps://smtp.example.com:465\"",
       .flags = OUTPOST_OPT_REQUIRED,
       .help = "the mail server, smtp://host:587 or smtps://host:465" },
     { .name = "use_ssl", .type = OUTPOST_OPT_ENUM,
@@ -64,11 +63,11 @@ static const outpost_option_t email_options[] = {
       .help = "STARTTLS on smtp://: try, all (required) or none" },
     { .name = "from", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, from),
-      .def = "\"outpost@example.com\"", .flags = OUTPOST_OPT_REQUIRED,
+      .flags = OUTPOST_OPT_REQUIRED,
       .help = "the sender address, outpost@example.com" },
     { .name = "to", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, to),
-      .def = "{\"oncall@example.com\"}", .flags = OUTPOST_OPT_REQUIRED,
+      .flags = OUTPOST_OPT_REQUIRED,
       .help = "recipient addresses" },
     { .name = "cc", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, cc),
@@ -91,6 +90,13 @@ static const outpost_option_t email_options[] = {
       .help = "accept any TLS certificate (tests only)" },
     NOTIFY_OPTIONS(struct email_conf, nc, "30/1m"),
     OUTPOST_OPTION_END
+};
+
+static const outpost_default_t email_examples[] = {
+    { "smtp_url", "\"smtps://smtp.example.com:465\"" },
+    { "from", "\"outpost@example.com\"" },
+    { "to", "{\"oncall@example.com\"}" },
+    OUTPOST_DEFAULT_END
 };
 
 static const outpost_default_t email_defaults[] = {
@@ -478,4 +484,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = email_shutdown,
     .validate = email_validate,
     .output_defaults = email_defaults,
+    .option_examples = email_examples,
 };
