@@ -534,6 +534,7 @@ config_load(const char *path, struct registry *reg,
     read_config(&L, path, text, 0);
     read_conf_dir(&L);
     config_refs_check(&L);
+    config_fallback_check(&L);
 out:
     free(text);
     load_free(&L);

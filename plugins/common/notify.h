@@ -134,7 +134,10 @@ const char *notify_time(int64_t ts_ns, char *buf, size_t len);
 /* A one-line title: "[CRITICAL] stripe is down", "[RESOLVED] stripe
  * recovered", "[ESCALATED HIGH] ...", "[ACKNOWLEDGED] stripe", "[TEST]
  * outpost test notification"; other events "[WARNING] crm is degraded"
- * or, without a status, "[WARNING] crm: circuit". Returns buf. */
+ * or, without a status, "[WARNING] crm: circuit". A copy sent through a
+ * fallback (field fallback_for, core/output.c) ends with " (via fallback:
+ * slack:ops is failing)", and notify_text starts with "[via fallback:
+ * slack:ops is failing] ". Returns buf. */
 const char *notify_headline(const outpost_record_t *ev, char *buf,
                             size_t len);
 
