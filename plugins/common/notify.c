@@ -594,9 +594,9 @@ notify_is_ack(const outpost_record_t *ev)
            && strcmp(a, "acknowledge") == 0;
 }
 
-static int
-wanted(const struct notify *n, const outpost_record_t *ev,
-       const struct notify_ops *ops)
+int
+notify_wanted(const struct notify *n, const outpost_record_t *ev,
+              const struct notify_ops *ops)
 {
     const char *kind;
 
@@ -651,7 +651,7 @@ send_summary(struct notify *n, const outpost_batch_t *b, size_t i,
     if (evs == NULL)
         return OUTPOST_RETRY;
     for (size_t j = i; j < b->n; j++)
-        if (wanted(n, b->records[j], ops))
+        if (notify_wanted(n, b->records[j], ops))
             evs[k++] = b->records[j];
     n->used++;
     v = ops->summary(n->inst, evs, k, &rep);
@@ -681,11 +681,11 @@ notify_write(struct notify *n, const outpost_batch_t *b,
     int64_t singles = -1;       /* over the limit: singles still allowed */
 
     for (size_t i = 0; i < b->n; i++)
-        want += wanted(n, b->records[i], ops);
+        want += notify_wanted(n, b->records[i], ops);
     for (size_t i = 0; i < b->n; i++) {
         const outpost_record_t *ev = b->records[i];
 
-        if (!wanted(n, ev, ops)) {
+        if (!notify_wanted(n, ev, ops)) {
             outpost_batch_delivered(b, i + 1);
             continue;
         }

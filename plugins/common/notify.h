@@ -211,6 +211,10 @@ struct notify *notify_new(outpost_instance_t *inst,
                           const char *const *secrets);
 void notify_free(struct notify *n);
 
+/* Does this channel send a message for ev (rule 1)? */
+int notify_wanted(const struct notify *n, const outpost_record_t *ev,
+                  const struct notify_ops *ops);
+
 /* The write loop (rules 1-3); the plugin's write returns it. */
 outpost_result_t notify_write(struct notify *n, const outpost_batch_t *b,
                               const struct notify_ops *ops);
