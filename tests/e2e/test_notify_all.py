@@ -8,6 +8,7 @@ control API yet, so plugins/alert/tests/test_alert_channels.c drives the
 same alert filter and notifiers in-process.)"""
 import email
 import email.policy
+import json
 import os
 import time
 import unittest
@@ -80,6 +81,36 @@ class AllChannelsTest(AllBase):
                          ["trigger", "resolve"])
         self.assertEqual({b["dedup_key"] for b in pd},
                          {"outpost/stripe/health"})
+
+
+class TestNotifyEveryChannelTest(AllBase):
+    def test_test_notify_each_channel(self):
+        with open(os.path.join(self.w.confd, "90-notify.conf"), "a") as f:
+            f.write("""
+webhook "hook" { url = "%(u)s/hooks/generic" }
+webhook "discord" { url = "%(u)s/discord/api/webhooks/1/tok"
+                    format = "discord" }
+webhook "am" { url = "%(u)s/hooks/am" format = "alertmanager" }
+""" % {"u": self.u})
+        for name in ("ops", "mail", "phone", "pd", "hook", "discord", "am"):
+            p = self.cli("--test-notify", name)
+            self.assertEqual(p.returncode, 0, name + ": " + p.stderr)
+            self.assertIn(": the test message was accepted", p.stderr)
+        self.assertTrue(self.subjects()[0].startswith(
+            "[TEST] outpost test notification"), self.subjects())
+        self.assertTrue(self.texts()[0].startswith(
+            "[TEST] outpost test notification"), self.texts())
+        self.assertEqual(self.bodies("/pagerduty/")[0]["event_action"],
+                         "trigger")
+        self.assertIn("[TEST]", json.dumps(self.bodies("/hooks/generic")))
+        self.assertIn("[TEST]", json.dumps(self.bodies("/discord/")))
+        self.assertIn("[TEST]", json.dumps(self.bodies("/hooks/am")))
+        # a channel whose service refuses says so, exit 1
+        self.smtp.plan(550, 1)
+        p = self.cli("--test-notify", "mail")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("refused", p.stderr)
+        self.assertIn("SMTP 550", p.stderr)
 
 
 class EscalationToSMSTest(AllBase):

@@ -443,6 +443,54 @@ webhook "discord" { url = "%(u)s/discord/api/webhooks/1/tok"
         # retry_after 1.5 s, from the body
         self.assertGreater(reqs[1]["time"] - reqs[0]["time"], 1.4)
 
+    def test_slack_invalid_payload_is_dead_lettered_once(self):
+        self.outputs("""
+slack "ops" { webhook_url = "%(u)s%(slack)s" }
+""")
+        self.plan("/slack/", after=0, status=400, count=1)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the refusal", lambda: self.received("/slack/", False))
+        time.sleep(1.5)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([q["status"] for q in
+                          self.received("/slack/", False)], [400])
+        dead = [json.loads(line) for line in
+                self.cli("--dead-letters", "ops").stdout.splitlines()]
+        self.assertEqual([d["reason"] for d in dead],
+                         ["HTTP 400: invalid_payload"])
+        self.assertIn("message refused: HTTP 400: invalid_payload", err)
+        self.assertNotIn("slacksecrettoken", err)
+
+    def test_pagerduty_429_and_5xx_are_retried(self):
+        self.outputs("""
+pagerduty "oncall" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty"
+                     retry_initial = "50ms" retry_max = "100ms" }
+""")
+        self.plan("/pagerduty/", after=0, status=429, count=1, retry_after=1)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the trigger", lambda: self.received("/pagerduty/"))
+        self.plan("/pagerduty/", after=0, status=502, count=2)
+        self.api.clear()
+        self.wait("the resolve", lambda: len(
+            self.received("/pagerduty/")) == 2)
+        time.sleep(0.5)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        reqs = self.received("/pagerduty/", False)
+        self.assertEqual([q["status"] for q in reqs],
+                         [429, 202, 502, 502, 202])
+        # Retry-After: 1 honoured
+        self.assertGreater(reqs[1]["time"] - reqs[0]["time"], 0.9)
+        acts = [json.loads(q["body"])["event_action"] for q in reqs]
+        self.assertEqual(acts, ["trigger", "trigger", "resolve", "resolve",
+                                "resolve"])
+        self.assertEqual(self.cli("--dead-letters", "oncall").stdout, "")
+
     def test_4xx_is_dead_lettered_without_the_secret(self):
         self.outputs("""
 slack "ops" { webhook_url = "%(u)s/slack/services/T0/B0/revoked-secret" }
