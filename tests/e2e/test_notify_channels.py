@@ -125,6 +125,8 @@ slack "ops" { webhook_url = "%(u)s%(slack)s"
               dashboard_url = "https://outpost.example/i/{integration}" }
 pagerduty "oncall" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty/"
                      source = "outpost-test"
+                     status_pages = {"paypal=https://status.paypal.example",
+                                     "stripe=https://status.stripe.example"}
                      dashboard_url = "https://outpost.example/i/{integration}" }
 webhook "hook" { url = "%(u)s/hooks/generic" hmac_secret = "hmac-secret-1"
                  headers = {"X-Team: payments"} }
@@ -208,7 +210,9 @@ webhook "am" { url = "%(u)s/hooks/am" format = "alertmanager" }
             "client": "outpost",
             "client_url": "https://outpost.example/i/stripe",
             "links": [{"href": "https://outpost.example/i/stripe",
-                       "text": "outpost dashboard"}]})
+                       "text": "outpost dashboard"},
+                      {"href": "https://status.stripe.example",
+                       "text": "stripe status page"}]})
         self.assertEqual(self.bodies("/pagerduty/")[0]["payload"]["source"],
                          "outpost-test")
         self.assertEqual(res, {"routing_key": PD_KEY,
@@ -325,6 +329,14 @@ pagerduty "x" { routing_key = "two words" base_url = "%(u)s/pagerduty" }
         self.assertEqual(p.returncode, 1)
         self.assertIn("routing_key: contains a blank", p.stderr)
         self.assertNotIn("two words", p.stderr)
+        self.outputs("""
+pagerduty "x" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty"
+                status_pages = {"https://status.stripe.example"} }
+""")
+        p = self.cli("-t")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('status_pages: "https://status.stripe.example" is not '
+                      'integration=URL', p.stderr)
         self.outputs("""
 slack "ops" { webhook_url = "%(u)s%(slack)s" rate_limit = "lots" }
 """)
