@@ -28,7 +28,7 @@ PY = "/usr/bin/python3"
 
 
 class SMTPSink:
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, smtps=False):
         self.tmp = tempfile.TemporaryDirectory(prefix="outpost-smtp-")
         self.dir = self.tmp.name
         args = []
@@ -42,12 +42,15 @@ class SMTPSink:
                             "-addext", "subjectAltName=IP:127.0.0.1"],
                            check=True, capture_output=True)
             args = ["--tls-cert", self.cert, "--tls-key", key]
+            if smtps:
+                args.append("--smtps")
         self.proc = subprocess.Popen([PY, SINK, self.dir, *args],
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         self.port = int(line.split()[1])
-        self.url = "smtp://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("smtps" if smtps else "smtp",
+                                          self.port)
 
     def plan(self, code, count):
         with open(os.path.join(self.dir, "plan"), "w") as f:
@@ -239,6 +242,20 @@ class EmailTest(EmailBase):
         m = self.smtp.messages()[0]
         self.assertTrue(m["tls"])
         self.assertEqual(m["auth"], "smtp-user")
+
+    def test_smtps_tls_from_the_start(self):
+        self.smtp.stop()
+        self.smtp = SMTPSink(tls=True, smtps=True)
+        self.email_out('ca_file = "%s"' % self.smtp.cert)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the alert mail", lambda: self.smtp.messages())
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        m = self.smtp.messages()[0]
+        self.assertEqual(m["auth"], "smtp-user")
+        self.assertIn("Subject: [CRITICAL] stripe is down", m["data"])
 
     def test_starttls_required_but_not_offered_is_retried(self):
         self.email_out('use_ssl = "all"')
