@@ -47,9 +47,12 @@
  * fb_copied, the count of queued records from the head already copied,
  * shrinks as records are committed, so no record is copied twice while
  * the process runs; once the channel answers again, new records are not
- * copied. A restart during the failure copies the spilled records again
- * after fallback_after (the copies share the originals' dedup_key, kind
- * and time, so email Message-IDs and PagerDuty dedup_keys repeat).
+ * copied. Across a restart: the key (ts_ns, kind, dedup_key) of the last
+ * record copied is kept in <state_dir>/<plugin>/<name>/fallback-copied
+ * (written after each look that copied, removed once the queue holds no
+ * copied record); at the first look after a start, the records up to
+ * that key in the spilled queue count as copied, so the fallback is not
+ * sent them again.
  * Fallbacks never form a cycle (config_fallback.c), so a thread may hold
  * its mu while pushing into its fallback's queue (w->mu before the
  * fallback's mu, never the other way round).
@@ -61,6 +64,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +157,9 @@ struct output_worker {
     int64_t              failing_since; /* the thread's; 0: not failing */
     size_t               fb_copied;     /* the thread's */
     int                  fb_logged;     /* the thread's */
+    int                  fb_resume;     /* the thread's: look for the key */
+    int                  fb_saved;      /* the thread's: the file exists */
+    char                *fb_path;       /* fallback-copied; NULL: none */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -303,6 +310,66 @@ fallback_copy(struct output_worker *w, const outpost_record_t *rec,
     return c;
 }
 
+/* rec's key for fallback-copied: "<ts_ns> <kind> <dedup_key>". */
+static void
+fallback_key(const outpost_record_t *rec, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64 " %u %s", rec->ts_ns,
+             (unsigned) rec->event_kind,
+             rec->event && rec->event->dedup_key ? rec->event->dedup_key
+                                                 : "");
+}
+
+/* Notes rec as the last record copied (see the top). Best effort: a
+ * failure only means a restart may copy again. */
+static void
+fallback_save(struct output_worker *w, const outpost_record_t *rec)
+{
+    char key[600], tmp[PATH_MAX], *slash;
+    FILE *f;
+
+    if (w->fb_path == NULL)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s", w->fb_path);
+    if ((slash = strrchr(tmp, '/')) != NULL) {
+        *slash = '\0';
+        (void) instance_mkdir_p(tmp);
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", w->fb_path);
+    fallback_key(rec, key, sizeof(key));
+    if ((f = fopen(tmp, "w")) == NULL)
+        return;
+    if (fprintf(f, "%s\n", key) < 0 || fclose(f) != 0) {
+        unlink(tmp);
+        return;
+    }
+    if (rename(tmp, w->fb_path) != 0)
+        unlink(tmp);
+}
+
+/* After a start: how many records from the head the previous run copied
+ * (those up to its saved key), 0 when none or not found. */
+static size_t
+fallback_resume(struct output_worker *w, outpost_record_t **recs,
+                size_t got)
+{
+    char saved[600] = "", key[600];
+    size_t n = 0;
+    FILE *f = w->fb_path ? fopen(w->fb_path, "r") : NULL;
+
+    if (f == NULL)
+        return 0;
+    if (fgets(saved, sizeof(saved), f) != NULL)
+        saved[strcspn(saved, "\n")] = '\0';
+    fclose(f);
+    for (size_t i = 0; saved[0] && i < got; i++) {
+        fallback_key(recs[i], key, sizeof(key));
+        if (strcmp(key, saved) == 0)
+            n = i + 1;
+    }
+    return n;
+}
+
 /* Copies what is queued and not copied yet into the fallback's queue, once
  * writes have failed for fallback_after. The thread's own, mu not held. */
 static void
@@ -317,6 +384,18 @@ fallback_forward(struct output_worker *w)
         || now - w->failing_since < w->fallback_after_ms)
         return;
     want = queue_length(w->q);
+    if (w->fb_resume) {
+        /* The whole queue once: the previous run's last copy may be
+         * anywhere in it. */
+        if ((recs = calloc(want ? want : 1, sizeof(*recs))) == NULL)
+            return;
+        got = queue_peek(w->q, recs, want);
+        w->fb_copied = fallback_resume(w, recs, got);
+        w->fb_resume = 0;
+        for (size_t i = 0; i < got; i++)
+            outpost_record_unref(recs[i]);
+        free(recs);
+    }
     if (want <= w->fb_copied)
         return;
     if (want > w->fb_copied + FALLBACK_CHUNK)
@@ -339,8 +418,11 @@ fallback_forward(struct output_worker *w)
                 copied++;
             }
         }
-        if (got > w->fb_copied)
+        if (got > w->fb_copied) {
+            fallback_save(w, recs[got - 1]);
+            w->fb_saved = w->fb_path != NULL;
             w->fb_copied = got;
+        }
     }
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < got; i++)
@@ -361,6 +443,15 @@ static void
 fallback_note(struct output_worker *w, outpost_result_t r, size_t settled)
 {
     w->fb_copied = settled < w->fb_copied ? w->fb_copied - settled : 0;
+    /* No copied record left queued: the saved key has done its work
+     * (after a start, not knowing how many were copied: once the queue
+     * is empty). */
+    if (w->fb_saved && ((!w->fb_resume && w->fb_copied == 0)
+                        || queue_length(w->q) == 0)) {
+        unlink(w->fb_path);
+        w->fb_saved = 0;
+        w->fb_resume = 0;
+    }
     if (r == OUTPOST_RETRY && settled == 0) {
         if (w->failing_since == 0)
             w->failing_since = clock_mono_ms();
@@ -794,6 +885,7 @@ static void
 worker_free(struct output_worker *w)
 {
     queue_close(w->q);
+    free(w->fb_path);
     free(w->ob.why);
     free(w->batch);
     free(w->dl_path);
@@ -825,6 +917,12 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
              inst->name);
     w->dl_path = deadletter_path(inst->state_root, inst->plugin->name,
                                  inst->name);
+    if (c->fallback && *c->fallback && inst->state_root
+        && asprintf(&w->fb_path, "%s/%s/%s/fallback-copied",
+                    inst->state_root, inst->plugin->name, inst->name) < 0)
+        w->fb_path = NULL;
+    w->fb_resume = w->fb_path && access(w->fb_path, F_OK) == 0;
+    w->fb_saved = w->fb_resume;
     qo.mem_limit = (size_t) c->queue_limit;
     qo.spill_dir = spill_dir;
     qo.disk_limit = (uint64_t) c->disk_limit_mb << 20;
@@ -836,6 +934,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         free(w->batch);
         free(w->ob.why);
         free(w->dl_path);
+        free(w->fb_path);
         free(w);
         return NULL;
     }
@@ -853,6 +952,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         free(w->batch);
         free(w->ob.why);
         free(w->dl_path);
+        free(w->fb_path);
         free(w);
         return NULL;
     }

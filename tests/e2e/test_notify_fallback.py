@@ -8,7 +8,9 @@ non-notifier, itself, a cycle, or one set on a non-notifier, each at the
 option's line."""
 import email
 import email.policy
+import os
 import re
+import signal
 import time
 import unittest
 
@@ -69,6 +71,36 @@ email "mail" { smtp_url = "%s" from = "outpost@example.com"
         self.assertIn("events also go to the fallback output email:mail",
                       err)
         self.assertIn("events no longer go to the fallback", err)
+
+    def test_restart_during_the_failure_copies_nothing_twice(self):
+        self.w.write_dropin("90-notify.conf", """
+slack "ops" { webhook_url = "%s%s" retry_initial = "100ms"
+              retry_max = "300ms" spill_after = "0s"
+              fallback = "mail" fallback_after = "1500ms" }
+email "mail" { smtp_url = "%s" from = "outpost@example.com"
+               to = {"oncall@example.com"} }
+""" % (self.u, SLACK_PATH, self.smtp.url))
+        self.api.fault(SLACK_PATH, status=503)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the fallback's mail", lambda: self.smtp.messages())
+        saved = os.path.join(self.w.state, "slack", "ops", "fallback-copied")
+        self.assertTrue(os.path.exists(saved))
+        time.sleep(1)
+        self.stop(signal.SIGKILL)
+        # Slack still failing: after fallback_after again, the spilled
+        # alert is not mailed a second time.
+        self.start()
+        time.sleep(4)
+        self.assertEqual(len(self.smtp.messages()), 1)
+        self.api.clear(SLACK_PATH)
+        self.wait("the alert in Slack", lambda: self.received("/slack/"))
+        self.wait("the key forgotten", lambda: not os.path.exists(saved))
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(self.received("/slack/")), 1)
+        self.assertEqual(len(self.smtp.messages()), 1)
 
     def test_short_failure_does_not_reach_the_fallback(self):
         # 503 twice, well inside fallback_after: Slack only.
