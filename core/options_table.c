@@ -380,7 +380,7 @@ config_describe_globals(FILE *out)
     fputs("outpost.conf (global options; drop-in files in conf_dir hold "
           "sections only)\n\noptions:\n", out);
     describe_table(config_globals_table, out);
-    fputs("\napi { ... } section (read and checked; the HTTP API itself is "
-          "not built yet):\n", out);
+    fputs("\napi { ... } section (the HTTP API, docs/api.md; without the "
+          "section it listens on 127.0.0.1:8003):\n", out);
     describe_table(config_api_table, out);
 }

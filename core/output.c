@@ -66,6 +66,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,9 +146,10 @@ struct output_worker {
     struct out_batch     ob;
     uint64_t             rng;
     unsigned             attempts;      /* RETRYs in a row */
-    int64_t              down_since;    /* first RETRY of an outage; 0: up */
+    _Atomic int64_t      down_since;    /* first RETRY of an outage; 0: up
+                                           (atomic: output_get_stats) */
     int                  down_logged;
-    int                  spilled;       /* moved the queue to disk */
+    _Atomic int          spilled;       /* moved the queue to disk */
     int                  dl_full;       /* logged that dead letters are full */
     int64_t              next_tick;
 
@@ -1119,6 +1121,8 @@ output_get_stats(struct output_worker *w, struct output_stats *st)
     st->requeued = w->requeued;
     st->next_attempt_ms = w->next_attempt;
     pthread_mutex_unlock(&w->mu);
+    st->failing_since_ms = atomic_load(&w->down_since);
+    st->spilling = atomic_load(&w->spilled);
     st->dropped = qs.dropped;
     st->spilled = qs.spilled;
     st->queued = qs.queued_mem + qs.queued_disk;

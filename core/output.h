@@ -32,6 +32,9 @@ struct output_stats {
     uint64_t requeued;            /* dead letters queued again at start */
     int64_t  next_attempt_ms;     /* monotonic ms of the next write of a
                                      retried batch; 0: none pending */
+    int64_t  failing_since_ms;    /* monotonic ms of the first retry of
+                                     the outage under way; 0: none */
+    int      spilling;            /* the outage moved the queue to disk */
 };
 
 /* Starts the thread for inst (already initialised). spill_dir may be NULL

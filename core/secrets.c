@@ -357,7 +357,7 @@ secrets_note_conf(const outpost_option_t *table, const void *conf)
     for (const outpost_option_t *o = table; o && o->name; o++) {
         const void *slot = (const char *) conf + o->offset;
 
-        /* Only a string slot holds a pointer (an int may be 4-aligned). */
+        /* Only a string's slot holds a pointer. */
         if (o->type == OUTPOST_OPT_STRING
             && (strcmp(o->name, "username") == 0
                 || strcmp(o->name, "user") == 0))

@@ -3,9 +3,10 @@ one Slack message, one email (at a real SMTP receiver), one SMS and one
 PagerDuty trigger arrive; it recovers and the resolves arrive, one each.
 And escalation by severity: a high alert goes to email and Slack, and
 to SMS only once high_escalate_after has passed with nobody
-acknowledging it. (Acknowledging before the delay: the daemon has no
-control API yet, so plugins/alert/tests/test_alert_channels.c drives the
-same alert filter and notifiers in-process.)"""
+acknowledging it; acknowledged through the HTTP API before the delay,
+PagerDuty gets "acknowledge" with the alert's dedup_key, Slack one line,
+and no SMS comes (plugins/alert/tests/test_alert_channels.c tests the
+same in-process, through the alert filter's control)."""
 import email
 import email.policy
 import json
@@ -14,6 +15,7 @@ import time
 import unittest
 import urllib.parse
 
+from apiclient import Api, free_port
 from test_notify_channels import OPEN_MSG, PD_KEY, SLACK_PATH
 from test_notify_email import EmailBase
 
@@ -148,6 +150,55 @@ http "stripe" { url = "%(u)s/status/200" }
         rc, err = self.stop()
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.received("/pagerduty/"), [])
+
+
+
+class AckThroughTheApiTest(AllBase):
+    checks = EscalationToSMSTest.checks
+    policy = """high = {"mail", "ops", "pd"} high_escalate = {"phone"}
+                            high_escalate_after = "3s" """
+
+    def test_acknowledged_before_the_delay_no_sms(self):
+        token = self.w.file("api.token")
+        with open(token, "w") as f:
+            f.write("t0ken-notify\n")
+        port = free_port()
+        self.conf = self.w.write_main(
+            'api { listen = "127.0.0.1:%d" token_file = "%s" }\n'
+            % (port, token), interval="100ms", timeout="1s")
+        api = Api(port, token="t0ken-notify")
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the alert in Slack, email and PagerDuty", lambda:
+                  self.received("/slack/") and self.smtp.messages()
+                  and self.received("/pagerduty/"))
+        status, _, body = api.post(
+            "/api/v1/alerts/outpost%2Fstripe%2Fhealth/acknowledge",
+            body={"by": "ann"})
+        self.assertEqual(status, 200, body)
+        self.wait("the acknowledge in PagerDuty", lambda: len(
+            self.received("/pagerduty/")) == 2)
+        self.wait("the line in Slack", lambda: len(
+            self.received("/slack/")) == 2)
+        time.sleep(4)           # past high_escalate_after
+        self.assertEqual(self.received(TWILIO), [])
+        self.api.clear()
+        self.wait("the resolves", lambda: len(self.received(
+            "/pagerduty/")) == 3 and len(self.smtp.messages()) == 2)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        trig, ack, res = self.bodies("/pagerduty/")
+        self.assertEqual(ack, {"routing_key": PD_KEY,
+                               "event_action": "acknowledge",
+                               "dedup_key": "outpost/stripe/health"})
+        self.assertEqual([trig["event_action"], res["event_action"]],
+                         ["trigger", "resolve"])
+        self.assertEqual(self.bodies("/slack/")[1],
+                         {"text": "stripe: health alert acknowledged by ann"})
+        # email sends nothing for an acknowledgement; no SMS ever
+        self.assertEqual(len(self.smtp.messages()), 2)
+        self.assertEqual(self.received(TWILIO), [])
 
 
 if __name__ == "__main__":
