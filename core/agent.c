@@ -24,6 +24,7 @@
 #include "instance.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "output.h"
 #include "pipeline.h"
 #include "scheduler.h"
@@ -331,6 +332,7 @@ static void
 observe(const outpost_record_t *rec, void *arg)
 {
     state_record(arg, rec);
+    metrics_observe(rec);
 }
 
 static int
@@ -751,4 +753,61 @@ agent_free(struct agent *a)
     free(a->config_path);
     free(a->default_plugin_dir);
     free(a);
+}
+
+/* --- GET /metrics ----------------------------------------------------------- */
+
+static char *
+copy_name(char **dst, const char *src)
+{
+    *dst = strdup(src ? src : "");
+    return *dst;
+}
+
+static int
+metrics_snapshot(struct runtime *rt, struct metrics_agent *m)
+{
+    m->running = 1;
+    scheduler_get_stats(rt->sched, &m->sched);
+    scheduler_get_lateness(rt->sched, &m->lateness);
+    if (rt->noutputs
+        && (m->outputs = calloc(rt->noutputs, sizeof(*m->outputs))) == NULL)
+        return -1;
+    for (size_t i = 0; i < rt->noutputs; i++) {
+        struct metrics_output *o = &m->outputs[m->noutputs++];
+
+        if (!copy_name(&o->plugin, rt->outputs[i]->plugin->name)
+            || !copy_name(&o->name, rt->outputs[i]->name))
+            return -1;
+        output_get_stats(rt->workers[i], &o->st);
+        output_get_write_time(rt->workers[i], &o->write);
+    }
+    if (rt->ninsts
+        && (m->instances = calloc(rt->ninsts, sizeof(*m->instances))) == NULL)
+        return -1;
+    for (size_t i = 0; i < rt->ninsts; i++) {
+        struct metrics_instance *in = &m->instances[m->ninstances++];
+
+        if (!copy_name(&in->plugin, rt->insts[i]->plugin->name)
+            || !copy_name(&in->name, rt->insts[i]->name))
+            return -1;
+        in->errors = atomic_load_explicit(&rt->insts[i]->errors,
+                                          memory_order_relaxed);
+    }
+    return 0;
+}
+
+int
+agent_metrics_snapshot(struct agent *a, struct metrics_agent *m)
+{
+    int rc = 0;
+
+    memset(m, 0, sizeof(*m));
+    pthread_rwlock_rdlock(&a->rt_lock);
+    if (a->rt && a->rt->sched)
+        rc = metrics_snapshot(a->rt, m);
+    pthread_rwlock_unlock(&a->rt_lock);
+    if (rc != 0)
+        metrics_agent_free(m);
+    return rc;
 }

@@ -104,6 +104,12 @@ void agent_stats_free(struct agent_stats *s);
 /* The state store the pipeline feeds (lives as long as the agent). */
 struct state *agent_state(struct agent *a);
 
+/* The running agent's own counters for GET /metrics (metrics.h), copied;
+ * free with metrics_agent_free. m->running is 0 while nothing runs. Any
+ * thread. 0, or -1 when out of memory. */
+struct metrics_agent;
+int  agent_metrics_snapshot(struct agent *a, struct metrics_agent *m);
+
 /* Milliseconds of the configured global timeout (the drain budget). */
 int64_t agent_timeout_ms(const struct agent *a);
 

@@ -78,6 +78,7 @@
 #include "http.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics_hist.h"
 #include "output.h"
 #include "queue.h"
 #include "registry.h"
@@ -140,6 +141,9 @@ struct output_worker {
     uint64_t             timeouts;
     uint64_t             requeued;
     int64_t              next_attempt;  /* scheduled retry; 0: none */
+
+    /* atomic, no lock (metrics_hist.h) */
+    struct metrics_hist  write_time;    /* every call of write */
 
     /* the thread's own */
     outpost_record_t   **batch;         /* batch_size slots */
@@ -741,7 +745,7 @@ settle(struct output_worker *w, struct out_batch *ob, outpost_result_t r)
 static outpost_result_t
 call_write(struct output_worker *w, struct out_batch *ob)
 {
-    int64_t t0 = clock_mono_ms(), took;
+    int64_t t0 = clock_mono_ms(), t0_ns = clock_mono_ns(), took;
     outpost_result_t r;
 
     in_write = ob;
@@ -749,6 +753,8 @@ call_write(struct output_worker *w, struct out_batch *ob)
     r = w->inst->plugin->write(w->inst, &ob->pub);
     http_set_thread_deadline(0);
     in_write = NULL;
+    metrics_hist_observe(&w->write_time,
+                         (uint64_t) (clock_mono_ns() - t0_ns) / 1000);
     took = clock_mono_ms() - t0;
     if (took > w->timeout_ms) {
         outpost_log(w->inst, OUTPOST_LOG_WARN, "write",
@@ -907,6 +913,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         return NULL;
     w->inst = inst;
     settings(w, c);
+    metrics_hist_init(&w->write_time, &metrics_bounds_agent);
     w->has_spill = spill_dir != NULL;
     w->tick = registry_output_tick(inst->plugin);
     w->next_tick = clock_mono_ms() + w->tick_ms;
@@ -1125,5 +1132,12 @@ output_get_stats(struct output_worker *w, struct output_stats *st)
     st->spilling = atomic_load(&w->spilled);
     st->dropped = qs.dropped;
     st->spilled = qs.spilled;
+    st->spilled_bytes = qs.spilled_bytes;
     st->queued = qs.queued_mem + qs.queued_disk;
+}
+
+void
+output_get_write_time(struct output_worker *w, struct metrics_hist_snap *snap)
+{
+    metrics_hist_read(&w->write_time, snap);
 }

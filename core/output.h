@@ -28,6 +28,7 @@ struct output_stats {
     uint64_t timeouts;            /*   of those: write outlived timeout */
     uint64_t dropped;             /* records lost to a queue limit */
     uint64_t spilled;
+    uint64_t spilled_bytes;       /* framed bytes those took on disk */
     uint64_t queued;
     uint64_t requeued;            /* dead letters queued again at start */
     int64_t  next_attempt_ms;     /* monotonic ms of the next write of a
@@ -63,5 +64,11 @@ void output_get_stats(struct output_worker *w, struct output_stats *st);
  * "Fallback" in output.c). fb must outlive the link: unlink (NULL) before
  * stopping fb. No cycles (the config refuses them). */
 void output_set_fallback(struct output_worker *w, struct output_worker *fb);
+
+/* How long calls of write took, for /metrics. Any thread, no lock
+ * (metrics_hist.h). */
+struct metrics_hist_snap;
+void output_get_write_time(struct output_worker *w,
+                           struct metrics_hist_snap *snap);
 
 #endif

@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics_hist.h"
 #include "run.h"
 #include "scheduler.h"
 
@@ -106,6 +107,7 @@ struct scheduler {
 
     struct scheduler_stats stats;
     uint64_t           late_hist[LATE_BUCKETS];
+    struct metrics_hist late;         /* the same, for /metrics (atomic) */
 
     outpost_run_t     *run_pool;      /* ended runs for reuse (loop) */
     size_t             run_pooled;
@@ -457,6 +459,7 @@ record_lateness(struct scheduler *s, int64_t late_ms)
 
     while (b < LATE_BUCKETS - 1 && (1ULL << b) <= us)
         b++;
+    metrics_hist_observe(&s->late, us);
     pthread_mutex_lock(&s->lock);
     s->late_hist[b]++;
     if (us > s->stats.late_max_us)
@@ -831,6 +834,7 @@ scheduler_new(struct loop *l, struct pipeline *p, int collect_threads)
     s->loop = l;
     s->pipeline = p;
     s->nthreads = collect_threads > 0 ? collect_threads : 1;
+    metrics_hist_init(&s->late, &metrics_bounds_agent);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->job_cond, NULL);
     pthread_cond_init(&s->idle_cond, NULL);
@@ -1028,6 +1032,12 @@ scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st)
         }
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+void
+scheduler_get_lateness(struct scheduler *s, struct metrics_hist_snap *snap)
+{
+    metrics_hist_read(&s->late, snap);
 }
 
 /* --- run now, and what /health asks (any thread) ------------------------ */

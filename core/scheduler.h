@@ -44,6 +44,12 @@ void scheduler_stop(struct scheduler *s);
 
 void scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st);
 
+/* How late ticks started their checks (due to tick), for /metrics. Any
+ * thread; takes no lock (metrics_hist.h). */
+struct metrics_hist_snap;
+void scheduler_get_lateness(struct scheduler *s,
+                            struct metrics_hist_snap *snap);
+
 /* Starts a run of the input named input now, unless one is busy. Any
  * thread but the loop's, after scheduler_start. 0: started; 1: a run is
  * busy, nothing started; -1: no such input, or stopping. *timeout_ms (may

@@ -10,6 +10,7 @@ packages=(
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
   python3 postgresql redis-server kcat python3-aiosmtpd python3-redis curl openssl
   nghttp2-server libpcre2-dev
+  prometheus wrk
 )
 
 missing=()
