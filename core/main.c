@@ -403,6 +403,7 @@ main(int argc, char **argv)
 
     o.config_path = c.config;
     o.default_plugin_dir = default_plugin_dir();
+    o.serve_api = !c.once && !c.test;
     a = agent_new(&o, &d);
     if (a == NULL || c.test) {
         diag_print(&d, stderr);
