@@ -139,8 +139,14 @@ class DocsTest(unittest.TestCase):
         block = p.stdout.split("options:\n", 1)[1].split("\n\n", 1)[0]
         names = [m.group(1) for m in re.finditer(r"^  (\w+) ", block, re.M)]
         self.assertIn("state_dir", names)
+        # And the api section's, the block that starts "api { ... }".
+        api = p.stdout.split("api { ... }", 1)[1].split(":\n", 1)[1]
+        api = api.split("\n\n", 1)[0]
+        api_names = [m.group(1)
+                     for m in re.finditer(r"^  (\w+) ", api, re.M)]
+        self.assertIn("require_token", api_names)
         text = roff_text(os.path.join(MAN, "outpost.conf.5"))
-        for name in names:
+        for name in names + api_names:
             self.assertTrue(re.search(r"(?m)^%s\b" % name, text),
                             "outpost.conf(5) has no entry for %s" % name)
 
