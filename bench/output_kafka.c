@@ -5,14 +5,14 @@
  * rows; never pass/fail.
  *
  *   output_kafka run BROKERS RECORDS json|influx
- *       loads the kafka plugin ($KAFKA_PLUGIN, default
- *       build/plugins/kafka.so) and pushes RECORDS
+ *       loads the kafka plugin ($KAFKA_PLUGIN, default kafka.so in the
+ *       build tree this program is in) and pushes RECORDS
  *       synthetic measurements (16 integrations, 5 fields) through the
  *       core's output worker (batches, delivery reports and all): records/s
  *       until the last is acknowledged, CPU per record of the output
  *       (the process minus the main thread, which makes the records: the
  *       output worker and librdkafka's threads), peak RSS (records queued
- *       included; at most 200,000 are queued at once).
+ *       included; at most 50,000 are queued at once, 25 batches).
  *   output_kafka overload RECORDS
  *       the same into an unreachable cluster (timeout 2s) with queue_limit 100000 and
  *       no disk: RSS stays bounded by the queue, the rest is counted as
@@ -20,12 +20,20 @@
  *   output_kafka feed HOST PORT RECORDS RATE
  *       sends RECORDS gauge values to collectd's network plugin (binary
  *       protocol, UDP), RATE a second, 16 hosts x types like above.
- * $KAFKA_EXTRA is added to the output's section (e.g. compression = "none").
- *
+ *   output_kafka raw BROKERS RECORDS
+ *       the floor: the same messages, encoded once, produced by
+ *       librdkafka alone in the output's rhythm (topic bench.raw):
+ *       records/s and CPU.
  *   output_kafka count BROKERS TOPIC
  *       prints the number of messages in TOPIC (sum of high watermarks).
+ *
+ * For run: $KAFKA_EXTRA is added to the output's section (e.g.
+ * compression = "none"), $KAFKA_BATCH is its batch_size (default: the
+ * plugin's), $KAFKA_WINDOW how many records the bench keeps queued at
+ * most (50,000).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +44,7 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include <outpost/plugin.h>
+#include "bench.h"
 #include "clock.h"
 #include "config.h"
 #include "instance.h"
@@ -69,6 +78,50 @@ rss_mib(void)
     if (f)
         fclose(f);
     return kb / 1024;
+}
+
+/* CPU seconds of this process's threads, summed by kind: "out:" (the
+ * output worker: encoding, produce, delivery reports), "rdk:" (librdkafka's
+ * broker and main threads: batching, compression, the sockets) and the
+ * rest (the main thread, which makes the records). */
+struct thread_cpu {
+    double out, rdk, other;
+};
+
+static void
+threads_cpu(struct thread_cpu *t)
+{
+    double hz = (double) sysconf(_SC_CLK_TCK);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+
+    memset(t, 0, sizeof(*t));
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], buf[1024], *p;
+        unsigned long ut, st;
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL
+            && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                      "%lu %lu", &ut, &st) == 2) {
+            double s = (double) (ut + st) / hz;
+
+            if (strstr(buf, "(out:"))
+                t->out += s;
+            else if (strstr(buf, "(rdk:"))
+                t->rdk += s;
+            else
+                t->other += s;
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
 }
 
 static struct config *
@@ -162,18 +215,23 @@ bench_run(const char *brokers, long n, const char *format, int overload)
     int64_t t0, t1;
 
     const char *so = getenv("KAFKA_PLUGIN");
+    char path[PATH_MAX];
 
-    if (registry_load_file(reg, so ? so : "build/plugins/kafka.so", &d)
-        != 0) {
+    bench_plugin_dir(path, sizeof(path));
+    strncat(path, "/kafka.so", sizeof(path) - strlen(path) - 1);
+    if (registry_load_file(reg, so ? so : path, &d) != 0) {
         diag_print(&d, stderr);
         return 1;
     }
     snprintf(conf, sizeof(conf),
              "kafka \"bench\" { brokers = \"%s\" format = \"%s\" "
-             "measurements_topic = \"bench.%s\" batch_size = 10000 "
+             "measurements_topic = \"bench.%s\" %s%s "
              "flush_interval = \"5ms\" queue_limit = %s timeout = \"%s\" "
              "retry_max = \"1s\" spill_after = \"1h\" %s }\n",
-             brokers, format, format, overload ? "100000" : "10000000",
+             brokers, format, format,
+             getenv("KAFKA_BATCH") ? "batch_size = " : "",
+             getenv("KAFKA_BATCH") ? getenv("KAFKA_BATCH") : "",
+             overload ? "100000" : "10000000",
              overload ? "2s" : "30s",
              getenv("KAFKA_EXTRA") ? getenv("KAFKA_EXTRA") : "");
     c = load(reg, conf);
@@ -196,21 +254,28 @@ bench_run(const char *brokers, long n, const char *format, int overload)
                (unsigned long long) st.dropped, rss_mib(),
                rss_mib() - rss0);
     } else {
-        push_all(w, ts, n, 200000);
+        push_all(w, ts, n, getenv("KAFKA_WINDOW")
+                               ? strtoull(getenv("KAFKA_WINDOW"), NULL, 10)
+                               : 50000);
         output_drain(w, clock_mono_ms() + 600000);
         t1 = clock_mono_ns();
         output_get_stats(w, &st);
         double secs = (double) (t1 - t0) / 1e9;
         double gen = cpu_s(RUSAGE_THREAD) - gen0;
         double cpu = cpu_s(RUSAGE_SELF) - cpu0 - gen;
+        double per = 1e6 / (double) (st.delivered ? st.delivered : 1);
+        struct thread_cpu tc;
         struct rusage ru;
 
+        threads_cpu(&tc);
         getrusage(RUSAGE_SELF, &ru);
         printf("| %-8s | %9llu | %7.2f | %10.0f | %10.2f | %8.1f |\n",
                format, (unsigned long long) st.delivered, secs,
-               (double) st.delivered / secs,
-               cpu * 1e6 / (double) st.delivered,
+               (double) st.delivered / secs, cpu * per,
                (double) ru.ru_maxrss / 1024);
+        printf("|          | CPU us/rec: output worker %.2f, librdkafka "
+               "threads %.2f; the record maker %.2f |\n", tc.out * per,
+               tc.rdk * per, gen * per);
     }
     output_stop(w);
     instance_shutdown(inst);
@@ -333,9 +398,97 @@ count(const char *brokers, const char *topic)
     return 0;
 }
 
+/* --- the floor: librdkafka alone --------------------------------------- */
+
+static void
+raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void) rk;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        (*(long *) opaque)++;
+}
+
+/*
+ * n messages as the output makes them (the JSON value of the bench's
+ * record, key = integration, the two headers), produced by librdkafka
+ * alone with the output's settings and in its rhythm: 2,000 produced,
+ * then a flush that waits for their delivery reports. The values are
+ * written once, before the clock starts: what librdkafka and the broker
+ * cost with no agent around them, the floor under the output's rows.
+ */
+static int
+raw(const char *brokers, long n)
+{
+    static const char *const settings[] = {
+        "enable.idempotence", "true", "acks", "all",
+        "compression.codec", "lz4", "linger.ms", "1000",
+        "queue.buffering.max.messages", "1000000",
+        "socket.nagle.disable", "true", NULL
+    };
+    char err[256], value[NINTEG][512], key[NINTEG][8];
+    int len[NINTEG];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_topic_t *rkt;
+    rd_kafka_t *rk;
+    struct thread_cpu tc;
+    long delivered = 0;
+    double cpu0;
+    int64_t t0;
+
+    rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof(err));
+    for (const char *const *s = settings; *s; s += 2)
+        rd_kafka_conf_set(kc, s[0], s[1], err, sizeof(err));
+    rd_kafka_conf_set_dr_msg_cb(kc, raw_delivered);
+    rd_kafka_conf_set_opaque(kc, &delivered);
+    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err))) == NULL)
+        return 1;
+    rkt = rd_kafka_topic_new(rk, "bench.raw", NULL);
+    for (int i = 0; i < NINTEG; i++) {
+        snprintf(key[i], sizeof(key[i]), "api%02d", i);
+        len[i] = snprintf(value[i], sizeof(value[i]),
+            "{\"schema\":1,\"type\":\"measurement\",\"name\":\"http\","
+            "\"timestamp\":\"2026-12-07T19:40:00.000Z\",\"ts_ns\":"
+            "1796672400000000000,\"tags\":{\"category\":\"http\","
+            "\"instance\":\"bench\",\"integration\":\"%s\"},\"fields\":"
+            "{\"success\":true,\"status_code\":200,\"response_ms\":"
+            "12.3,\"health_score\":1.0,\"status\":\"healthy\"}}", key[i]);
+    }
+    cpu0 = cpu_s(RUSAGE_SELF);
+    t0 = clock_mono_ns();
+    for (long i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        int j = (int) (i % NINTEG);
+
+        rd_kafka_header_add(h, "outpost-type", 12, "measurement", 11);
+        rd_kafka_header_add(h, "outpost-schema", 14, "1", 1);
+        if (rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt),
+                              RD_KAFKA_V_KEY(key[j], strlen(key[j])),
+                              RD_KAFKA_V_VALUE(value[j], (size_t) len[j]),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END) != 0)
+            rd_kafka_headers_destroy(h);
+        if ((i + 1) % 2000 == 0 || i + 1 == n)
+            rd_kafka_flush(rk, 60000);
+    }
+    double secs = (double) (clock_mono_ns() - t0) / 1e9;
+    double per = 1e6 / (double) (delivered ? delivered : 1);
+
+    threads_cpu(&tc);
+    printf("| %-8s | %9ld | %7.2f | %10.0f | %10.2f | %8.1f |\n", "raw",
+           delivered, secs, (double) delivered / secs,
+           (cpu_s(RUSAGE_SELF) - cpu0) * per, rss_mib());
+    printf("|          | CPU us/rec: the producing thread %.2f, librdkafka "
+           "threads %.2f |\n", tc.other * per, tc.rdk * per);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "raw") == 0)
+        return raw(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "run") == 0)
         return bench_run(argv[2], atol(argv[3]), argv[4], 0);
     if (argc == 3 && strcmp(argv[1], "overload") == 0)

@@ -9,20 +9,26 @@
 #include <fnmatch.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <jansson.h>
+#include <outpost/fields.h>
 #include "agent.h"
+#include "api.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "output.h"
 #include "pipeline.h"
 #include "scheduler.h"
+#include "state.h"
 
 #define TICK_MS 1000
 
@@ -48,6 +54,13 @@ struct agent {
     struct runtime  *rt;
     const struct agent_dry_run *dry;  /* NULL: a real run */
     char            *dry_state;       /* the dry run's throwaway state_dir */
+    int              serve_api;
+    struct state    *state;           /* lives as long as the agent */
+    struct api      *api;             /* NULL: no server */
+    /* The API's threads use rt (control, run now, health) while the main
+     * thread may stop or replace it: readers hold rt_lock shared, the
+     * main thread takes it exclusively to set or clear rt. */
+    pthread_rwlock_t rt_lock;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -69,12 +82,15 @@ agent_new(const struct agent_opts *o, struct diag *d)
     a->default_plugin_dir = o->default_plugin_dir
                             ? strdup(o->default_plugin_dir) : NULL;
     a->collect_threads = o->collect_threads > 0 ? o->collect_threads : 4;
+    a->serve_api = o->serve_api;
+    pthread_rwlock_init(&a->rt_lock, NULL);
     a->reg = o->registry;
     if (a->reg == NULL) {
         a->reg = registry_new();
         a->own_reg = 1;
     }
-    if (a->config_path == NULL || a->reg == NULL)
+    a->state = state_new();
+    if (a->config_path == NULL || a->reg == NULL || a->state == NULL)
         goto fail;
     a->cfg = config_load(a->config_path, a->reg, a->default_plugin_dir, d);
     if (a->cfg == NULL)
@@ -169,6 +185,31 @@ build_instances(struct runtime *rt, struct config *c,
     return 0;
 }
 
+/* The `fallback` links between notifier outputs (core/output.c,
+ * "Fallback"); the config has checked the names. On/off: fb NULL unlinks,
+ * before any worker stops. */
+static void
+link_fallbacks(struct runtime *rt, int on)
+{
+    for (size_t i = 0; i < rt->noutputs; i++) {
+        const char *fb = rt->outputs[i]->common.fallback;
+        struct output_worker *to = NULL;
+
+        if (fb == NULL || *fb == '\0')
+            continue;
+        for (size_t j = 0; on && j < rt->noutputs && to == NULL; j++) {
+            const outpost_instance_t *t = rt->outputs[j];
+            size_t pl = strlen(t->plugin->name);
+
+            if (strcmp(fb, t->name) == 0
+                || (strncmp(fb, t->plugin->name, pl) == 0 && fb[pl] == ':'
+                    && strcmp(fb + pl + 1, t->name) == 0))
+                to = rt->workers[j];
+        }
+        output_set_fallback(rt->workers[i], to);
+    }
+}
+
 static int
 start_outputs(struct runtime *rt, const struct config *c)
 {
@@ -197,6 +238,7 @@ start_outputs(struct runtime *rt, const struct config *c)
         rt->workers = nw;
         rt->workers[rt->noutputs - 1] = w;
     }
+    link_fallbacks(rt, 1);
     return 0;
 }
 
@@ -225,9 +267,77 @@ disarm_tick(void *arg)
     loop_timer_disarm(rt->loop, &rt->tick);
 }
 
+static void
+seed_text(char *dst, size_t size, json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+
+    snprintf(dst, size, "%s", v ? v : "");
+}
+
+/* The open alerts each alert filter restored from state_dir, into the
+ * state store, so the API lists them before their next event. */
+static void
+seed_alerts(struct state *st, struct runtime *rt)
+{
+    for (size_t i = 0; i < rt->nfilters; i++) {
+        outpost_instance_t *f = rt->filters[i];
+        char name[256], *reply = NULL;
+        json_t *r, *list, *o;
+        size_t k;
+
+        if (strcmp(f->plugin->name, "alert") != 0 || !f->live)
+            continue;
+        snprintf(name, sizeof(name), "alert:%s", f->name);
+        if (pipeline_control(rt->pipeline, name, "status", "{}", &reply) != 0
+            || (r = json_loads(reply ? reply : "", 0, NULL)) == NULL) {
+            free(reply);
+            continue;
+        }
+        list = json_object_get(r, "alerts");
+        json_array_foreach(list, k, o) {
+            struct state_alert s = { 0 };
+            const char *prio = json_string_value(json_object_get(o,
+                                                                 "severity"));
+            int64_t since = json_integer_value(json_object_get(o, "since"));
+
+            seed_text(s.id, sizeof(s.id), o, "dedup_key");
+            seed_text(s.integration, sizeof(s.integration), o,
+                      "integration");
+            seed_text(s.condition, sizeof(s.condition), o, "condition");
+            seed_text(s.priority, sizeof(s.priority), o, "severity");
+            seed_text(s.acknowledged_by, sizeof(s.acknowledged_by), o,
+                      "acknowledged_by");
+            seed_text(s.message, sizeof(s.message), o, "message");
+            snprintf(s.severity, sizeof(s.severity), "%s",
+                     outpost_severity_name(outpost_priority_severity(
+                         outpost_priority_parse(prio))));
+            s.status = json_is_true(json_object_get(o, "acknowledged"))
+                       ? STATE_ALERT_ACKNOWLEDGED : STATE_ALERT_ACTIVE;
+            s.escalated = json_is_true(json_object_get(o, "escalated"));
+            s.muted = json_is_string(json_object_get(o, "muted"));
+            s.occurrences = (uint64_t) json_integer_value(
+                json_object_get(o, "occurrences"));
+            s.first_seen_ns = s.last_seen_ns = s.status_since_ns
+                = since * 1000000000LL;
+            if (s.id[0])
+                state_seed_alert(st, &s);
+        }
+        json_decref(r);
+        free(reply);
+    }
+}
+
+static void
+observe(const outpost_record_t *rec, void *arg)
+{
+    state_record(arg, rec);
+    metrics_observe(rec);
+}
+
 static int
 start_inputs_and_filters(struct runtime *rt, int threads, int once,
-                         const struct agent_dry_run *dry)
+                         const struct agent_dry_run *dry, struct state *st)
 {
     for (size_t i = 0; i < rt->ninsts; i++) {
         outpost_instance_t *inst = rt->insts[i];
@@ -244,6 +354,11 @@ start_inputs_and_filters(struct runtime *rt, int threads, int once,
         return -1;
     if (dry)
         pipeline_set_tap(rt->pipeline, dry->tap, dry->arg);
+    else if (st) {
+        pipeline_set_observer(rt->pipeline, observe, st);
+        if (!once)
+            seed_alerts(st, rt);    /* before any check can move them */
+    }
     for (size_t i = 0; i < rt->ninsts; i++) {
         outpost_instance_t *inst = rt->insts[i];
 
@@ -259,6 +374,27 @@ start_inputs_and_filters(struct runtime *rt, int threads, int once,
 
 static void runtime_stop(struct runtime *rt, int64_t drain_ms);
 
+/* The API serves while the agent runs; a listener that cannot open is
+ * logged and the agent monitors on without it. Kept across reloads. */
+static void
+start_api(struct agent *a)
+{
+    if (a->api == NULL && (a->api = api_new(a, a->state)) == NULL) {
+        log_core(OUTPOST_LOG_ERROR, "api", "out of memory");
+        return;
+    }
+    if (api_start(a->api, a->cfg) != 0)
+        log_core(OUTPOST_LOG_ERROR, "api", "the HTTP API is not served");
+}
+
+static void
+set_rt(struct agent *a, struct runtime *rt)
+{
+    pthread_rwlock_wrlock(&a->rt_lock);
+    a->rt = rt;
+    pthread_rwlock_unlock(&a->rt_lock);
+}
+
 int
 agent_start(struct agent *a, int once)
 {
@@ -266,7 +402,6 @@ agent_start(struct agent *a, int once)
 
     if (rt == NULL)
         return -1;
-    a->rt = rt;
     pthread_once(&curl_once, curl_init_once);
     rt->loop = loop_new();
     if (rt->loop == NULL || loop_start(rt->loop) != 0
@@ -274,16 +409,18 @@ agent_start(struct agent *a, int once)
         || build_instances(rt, a->cfg, a->dry, a->dry_state) != 0
         || start_outputs(rt, a->cfg) != 0
         || start_inputs_and_filters(rt, a->collect_threads, once,
-                                    a->dry) != 0) {
+                                    a->dry, a->state) != 0) {
         log_core(OUTPOST_LOG_ERROR, "start", "cannot start the agent");
         runtime_stop(rt, 0);
-        a->rt = NULL;
         return -1;
     }
+    set_rt(a, rt);
     log_core(OUTPOST_LOG_INFO, "start",
              "running %zu instances (%zu filters, %zu outputs)%s",
              rt->ninsts, rt->nfilters, rt->noutputs,
              a->dry ? ", dry run" : once ? ", once" : "");
+    if (a->serve_api && !once && a->dry == NULL)
+        start_api(a);
     return 0;
 }
 
@@ -331,6 +468,7 @@ runtime_stop(struct runtime *rt, int64_t drain_ms)
         loop_call_sync(rt->loop, disarm_tick, rt);
     if (drain_ms > 0)
         drain_outputs(rt, drain_ms);
+    link_fallbacks(rt, 0);
     for (size_t i = 0; i < rt->noutputs; i++)
         output_stop(rt->workers[i]);
     http_client_stop();
@@ -402,12 +540,14 @@ remove_dry_state(struct agent *a)
 void
 agent_stop(struct agent *a, int64_t drain_ms)
 {
-    if (a->rt == NULL) {
+    struct runtime *rt = a->rt;
+
+    if (rt == NULL) {
         remove_dry_state(a);
         return;
     }
-    runtime_stop(a->rt, drain_ms);
-    a->rt = NULL;
+    set_rt(a, NULL);
+    runtime_stop(rt, drain_ms);
     remove_dry_state(a);
     log_core(OUTPOST_LOG_INFO, "stop", "stopped");
 }
@@ -447,10 +587,155 @@ int
 agent_control(struct agent *a, const char *instance, const char *cmd,
               const char *args, char **reply)
 {
+    int rc = -2;
+
     *reply = NULL;
-    if (a->rt == NULL || a->rt->pipeline == NULL)
-        return -2;
-    return pipeline_control(a->rt->pipeline, instance, cmd, args, reply);
+    pthread_rwlock_rdlock(&a->rt_lock);
+    if (a->rt && a->rt->pipeline)
+        rc = pipeline_control(a->rt->pipeline, instance, cmd, args, reply);
+    pthread_rwlock_unlock(&a->rt_lock);
+    return rc;
+}
+
+int
+agent_run_now(struct agent *a, const char *input, int64_t *timeout_ms)
+{
+    int rc = -1;
+
+    pthread_rwlock_rdlock(&a->rt_lock);
+    if (a->rt && a->rt->sched)
+        rc = scheduler_run_now(a->rt->sched, input, timeout_ms);
+    pthread_rwlock_unlock(&a->rt_lock);
+    return rc;
+}
+
+size_t
+agent_alert_filters(struct agent *a, char ***names)
+{
+    size_t n = 0;
+    char **v;
+
+    *names = NULL;
+    pthread_rwlock_rdlock(&a->rt_lock);
+    v = a->rt ? calloc(a->rt->nfilters + 1, sizeof(*v)) : NULL;
+    for (size_t i = 0; v && i < a->rt->nfilters; i++) {
+        const outpost_instance_t *f = a->rt->filters[i];
+
+        if (strcmp(f->plugin->name, "alert") == 0 && f->live
+            && asprintf(&v[n], "alert:%s", f->name) >= 0)
+            n++;
+    }
+    pthread_rwlock_unlock(&a->rt_lock);
+    *names = v;
+    return n;
+}
+
+static int
+add_reason(char ***v, int *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+add_reason(char ***v, int *n, const char *fmt, ...)
+{
+    char **nv = realloc(*v, (size_t) (*n + 1) * sizeof(*nv));
+    va_list ap;
+
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    va_start(ap, fmt);
+    if (vasprintf(&nv[*n], fmt, ap) < 0)
+        nv[*n] = NULL;
+    va_end(ap);
+    if (nv[*n])
+        (*n)++;
+    return 0;
+}
+
+int
+agent_health(struct agent *a, int64_t failing_ms, char ***reasons)
+{
+    struct runtime *rt;
+    int64_t now = clock_mono_ms();
+    int n = 0;
+
+    *reasons = NULL;
+    pthread_rwlock_rdlock(&a->rt_lock);
+    rt = a->rt;
+    if (rt == NULL || rt->sched == NULL) {
+        pthread_rwlock_unlock(&a->rt_lock);
+        return -1;
+    }
+    for (size_t i = 0; i < scheduler_input_count(rt->sched); i++) {
+        struct scheduler_input_info in;
+
+        scheduler_input_info(rt->sched, i, &in);
+        if (in.last_tick_ms > 0 && now - in.last_tick_ms > 2 * in.interval_ms)
+            add_reason(reasons, &n, "input %s has not run for %lld s "
+                       "(interval %lld s)", in.name,
+                       (long long) ((now - in.last_tick_ms) / 1000),
+                       (long long) (in.interval_ms / 1000));
+    }
+    for (size_t i = 0; i < rt->noutputs; i++) {
+        struct output_stats os;
+        const outpost_instance_t *o = rt->outputs[i];
+
+        output_get_stats(rt->workers[i], &os);
+        if (os.failing_since_ms > 0 && now - os.failing_since_ms > failing_ms)
+            add_reason(reasons, &n, "output %s: its backend has failed for "
+                       "%lld s", o->name,
+                       (long long) ((now - os.failing_since_ms) / 1000));
+        if (os.spilling)
+            add_reason(reasons, &n, "output %s: its queue spills to disk",
+                       o->name);
+    }
+    pthread_rwlock_unlock(&a->rt_lock);
+    return n;
+}
+
+int
+agent_get_stats(struct agent *a, struct agent_stats *out)
+{
+    struct runtime *rt;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&a->rt_lock);
+    rt = a->rt;
+    if (rt && rt->sched && rt->pipeline) {
+        scheduler_get_stats(rt->sched, &out->sched);
+        pipeline_get_stats(rt->pipeline, &out->pipe);
+        out->ninputs = scheduler_input_count(rt->sched);
+        out->nfilters = rt->nfilters;
+        out->outputs = rt->noutputs ? calloc(rt->noutputs,
+                                             sizeof(*out->outputs)) : NULL;
+        for (size_t i = 0; out->outputs && i < rt->noutputs; i++) {
+            struct agent_output_stats *o = &out->outputs[i];
+
+            snprintf(o->name, sizeof(o->name), "%s", rt->outputs[i]->name);
+            snprintf(o->plugin, sizeof(o->plugin), "%s",
+                     rt->outputs[i]->plugin->name);
+            output_get_stats(rt->workers[i], &o->st);
+            out->noutputs++;
+        }
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&a->rt_lock);
+    return rc;
+}
+
+void
+agent_stats_free(struct agent_stats *s)
+{
+    free(s->outputs);
+    s->outputs = NULL;
+    s->noutputs = 0;
+}
+
+struct state *
+agent_state(struct agent *a)
+{
+    return a->state;
 }
 
 void
@@ -459,10 +744,70 @@ agent_free(struct agent *a)
     if (a == NULL)
         return;
     agent_stop(a, 0);
+    api_free(a->api);
+    state_free(a->state);
+    pthread_rwlock_destroy(&a->rt_lock);
     config_free(a->cfg);
     if (a->own_reg)
         registry_free(a->reg);
     free(a->config_path);
     free(a->default_plugin_dir);
     free(a);
+}
+
+/* --- GET /metrics ----------------------------------------------------------- */
+
+static char *
+copy_name(char **dst, const char *src)
+{
+    *dst = strdup(src ? src : "");
+    return *dst;
+}
+
+static int
+metrics_snapshot(struct runtime *rt, struct metrics_agent *m)
+{
+    m->running = 1;
+    scheduler_get_stats(rt->sched, &m->sched);
+    scheduler_get_lateness(rt->sched, &m->lateness);
+    if (rt->noutputs
+        && (m->outputs = calloc(rt->noutputs, sizeof(*m->outputs))) == NULL)
+        return -1;
+    for (size_t i = 0; i < rt->noutputs; i++) {
+        struct metrics_output *o = &m->outputs[m->noutputs++];
+
+        if (!copy_name(&o->plugin, rt->outputs[i]->plugin->name)
+            || !copy_name(&o->name, rt->outputs[i]->name))
+            return -1;
+        output_get_stats(rt->workers[i], &o->st);
+        output_get_write_time(rt->workers[i], &o->write);
+    }
+    if (rt->ninsts
+        && (m->instances = calloc(rt->ninsts, sizeof(*m->instances))) == NULL)
+        return -1;
+    for (size_t i = 0; i < rt->ninsts; i++) {
+        struct metrics_instance *in = &m->instances[m->ninstances++];
+
+        if (!copy_name(&in->plugin, rt->insts[i]->plugin->name)
+            || !copy_name(&in->name, rt->insts[i]->name))
+            return -1;
+        in->errors = atomic_load_explicit(&rt->insts[i]->errors,
+                                          memory_order_relaxed);
+    }
+    return 0;
+}
+
+int
+agent_metrics_snapshot(struct agent *a, struct metrics_agent *m)
+{
+    int rc = 0;
+
+    memset(m, 0, sizeof(*m));
+    pthread_rwlock_rdlock(&a->rt_lock);
+    if (a->rt && a->rt->sched)
+        rc = metrics_snapshot(a->rt, m);
+    pthread_rwlock_unlock(&a->rt_lock);
+    if (rc != 0)
+        metrics_agent_free(m);
+    return rc;
 }

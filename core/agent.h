@@ -9,6 +9,7 @@
 #include "diag.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "scheduler.h"
 
 struct config;
 
@@ -19,6 +20,9 @@ struct agent_opts {
     const char      *default_plugin_dir; /* NULL: load no modules */
     struct registry *registry;           /* NULL: the agent makes one */
     int              collect_threads;    /* 0: default (4) */
+    int              serve_api;          /* 1: the api section's server
+                                            runs while the agent does
+                                            (outpostd; not --once) */
 };
 
 /* Loads plugins and config. NULL (and d filled) on any problem. */
@@ -60,6 +64,51 @@ int  agent_reload(struct agent *a);
 /* An operator command for a filter instance (see pipeline_control). */
 int  agent_control(struct agent *a, const char *instance, const char *cmd,
                    const char *args, char **reply);
+
+/* Runs input instance `input` now, as its timer would (loop thread).
+ * Any thread but the loop's. 0 when a run started, 1 when one is still
+ * busy (nothing started), -1 when no input has that name. *timeout_ms
+ * (may be NULL): the input's timeout. */
+int  agent_run_now(struct agent *a, const char *input, int64_t *timeout_ms);
+
+/* The alert filter instances, as agent_control names them
+ * ("alert:<instance>"), for the API's ack, resolve and silences: a
+ * malloc'ed array of malloc'ed names; returns the count. */
+size_t agent_alert_filters(struct agent *a, char ***names);
+
+/* What /health reports: every input that has not started a run for
+ * twice its interval, every output whose backend has failed (a retry
+ * pending) for longer than failing_ms or that spills to disk. One line
+ * per problem into *reasons (malloc'ed array of malloc'ed text); returns
+ * the count, or -1 when the agent is not running. */
+int  agent_health(struct agent *a, int64_t failing_ms, char ***reasons);
+
+/* Counters of the running agent, for /metrics: the scheduler's, the
+ * pipeline's, and each output's. Any thread. 0, or -1 when the agent is
+ * not running; free with agent_stats_free. */
+struct agent_output_stats {
+    char                name[128];      /* the instance */
+    char                plugin[48];
+    struct output_stats st;
+};
+struct agent_stats {
+    struct scheduler_stats     sched;
+    struct pipeline_stats      pipe;
+    size_t                     ninputs, nfilters;
+    size_t                     noutputs;
+    struct agent_output_stats *outputs;  /* malloc'ed, noutputs */
+};
+int  agent_get_stats(struct agent *a, struct agent_stats *out);
+void agent_stats_free(struct agent_stats *s);
+
+/* The state store the pipeline feeds (lives as long as the agent). */
+struct state *agent_state(struct agent *a);
+
+/* The running agent's own counters for GET /metrics (metrics.h), copied;
+ * free with metrics_agent_free. m->running is 0 while nothing runs. Any
+ * thread. 0, or -1 when out of memory. */
+struct metrics_agent;
+int  agent_metrics_snapshot(struct agent *a, struct metrics_agent *m);
 
 /* Milliseconds of the configured global timeout (the drain budget). */
 int64_t agent_timeout_ms(const struct agent *a);

@@ -30,7 +30,10 @@ struct globals {
 };
 
 struct api_conf {
-    char *listen, *token_file;
+    int     enabled, require_token;
+    char   *listen, *token_file, *tls_cert_file, *tls_key_file;
+    int64_t max_body, max_connections, connection_timeout_ms, threads;
+    int64_t failing_after_ms;
 };
 
 #define G(f) offsetof(struct globals, f)
@@ -42,7 +45,7 @@ const outpost_option_t config_globals_table[] = {
     { "timeout", OUTPOST_OPT_DURATION, G(timeout_ms), "10s",
       "default time limit of a run", 0, 1, DAYS_365_MS, NULL },
     { "plugin_dir", OUTPOST_OPT_STRING, G(plugin_dir), NULL,
-      "where plugins are loaded from (default: <prefix>/<libdir>/outpost/"
+      "where plugins are loaded from (default: <prefix>/lib/outpost/"
       "plugins of the installed outpostd, or build/plugins next to a "
       "freshly built one; $OUTPOST_PLUGIN_DIR overrides the default)",
       OUTPOST_OPT_PATH, 0, 0, NULL },
@@ -60,12 +63,36 @@ const outpost_option_t config_globals_table[] = {
 };
 
 const outpost_option_t config_api_table[] = {
+    { "enabled", OUTPOST_OPT_BOOL, A(enabled), "true",
+      "serve the HTTP API (false: nothing listens)", 0, 0, 0, NULL },
     { "listen", OUTPOST_OPT_STRING, A(listen), "127.0.0.1:8003",
-      "address the HTTP API is to listen on, \"host:port\" (not built "
-      "yet: nothing listens)", OUTPOST_OPT_ADDRESS, 0, 0, NULL },
+      "address the HTTP API listens on, \"host:port\" or \"[v6]:port\"",
+      OUTPOST_OPT_ADDRESS, 0, 0, NULL },
     { "token_file", OUTPOST_OPT_STRING, A(token_file), NULL,
-      "bearer token for requests that change state", OUTPOST_OPT_PATH, 0, 0,
+      "file holding the bearer token that requests changing state must "
+      "carry (without it such requests are refused)", OUTPOST_OPT_PATH, 0,
+      0, NULL },
+    { "require_token", OUTPOST_OPT_BOOL, A(require_token), "false",
+      "reads need the token too (true), or are open (false)", 0, 0, 0,
       NULL },
+    { "tls_cert_file", OUTPOST_OPT_STRING, A(tls_cert_file), NULL,
+      "PEM certificate: serve HTTPS (with tls_key_file)", OUTPOST_OPT_PATH,
+      0, 0, NULL },
+    { "tls_key_file", OUTPOST_OPT_STRING, A(tls_key_file), NULL,
+      "PEM private key of tls_cert_file", OUTPOST_OPT_PATH, 0, 0, NULL },
+    { "max_body", OUTPOST_OPT_INT, A(max_body), "65536",
+      "largest request body in bytes (a larger one gets 413)", 0, 1024,
+      16777216, NULL },
+    { "max_connections", OUTPOST_OPT_INT, A(max_connections), "256",
+      "connections served at once (more are refused)", 0, 1, 65536, NULL },
+    { "connection_timeout", OUTPOST_OPT_DURATION, A(connection_timeout_ms),
+      "10s", "a connection idle this long is closed (slow clients)", 0,
+      1000, 3600000, NULL },
+    { "threads", OUTPOST_OPT_INT, A(threads), "4",
+      "threads serving requests", 0, 1, 64, NULL },
+    { "health_failing_after", OUTPOST_OPT_DURATION, A(failing_after_ms),
+      "1m", "/health says 503 once an output's backend has failed this "
+      "long", 0, 0, DAYS_365_MS, NULL },
     OUTPOST_OPTION_END
 };
 
@@ -135,9 +162,19 @@ read_globals(struct load *L, cfg_t *root)
     c->conf_dir = resolve(L, g.conf_dir);
     c->state_dir = resolve(L, g.state_dir);
     check_state_dir(L, c->state_dir);
+    c->api_enabled = a.enabled;
+    c->api_require_token = a.require_token;
     c->api_listen = a.listen;
     a.listen = NULL;
     c->api_token_file = resolve(L, a.token_file);
+    c->api_tls_cert_file = resolve(L, a.tls_cert_file);
+    c->api_tls_key_file = resolve(L, a.tls_key_file);
+    c->api_max_body = a.max_body;
+    c->api_max_connections = a.max_connections;
+    c->api_connection_timeout_ms = a.connection_timeout_ms;
+    c->api_threads = a.threads;
+    c->api_failing_after_ms = a.failing_after_ms;
+    config_api_check(L);
     L->conf_dir_set = cfg_opt_size(option_cfg_find(root, "conf_dir")) > 0;
     options_release(config_globals_table, &g);
     options_release(config_api_table, &a);
@@ -534,6 +571,7 @@ config_load(const char *path, struct registry *reg,
     read_config(&L, path, text, 0);
     read_conf_dir(&L);
     config_refs_check(&L);
+    config_fallback_check(&L);
 out:
     free(text);
     load_free(&L);
@@ -571,6 +609,8 @@ config_free(struct config *c)
     free(c->state_dir);
     free(c->api_listen);
     free(c->api_token_file);
+    free(c->api_tls_cert_file);
+    free(c->api_tls_key_file);
     free(c);
 }
 

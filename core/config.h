@@ -40,6 +40,9 @@ struct common_conf {
     int64_t           disk_limit_mb;
     int64_t           tick_interval_ms;     /* output_tick period */
     int64_t           dead_letter_limit_mb; /* dead-letter file size cap */
+    char             *fallback;       /* notifiers: another notifier's
+                                         name; NULL: none (output.c) */
+    int64_t           fallback_after_ms;
 };
 
 struct section {
@@ -60,8 +63,17 @@ struct config {
     char                *state_dir;
     outpost_log_level_t  log_level;
     enum log_format      log_format;
-    char                *api_listen;
-    char                *api_token_file;
+    int                  api_enabled;
+    int                  api_require_token;
+    char                *api_listen;          /* "host:port" */
+    char                *api_token_file;      /* NULL: none */
+    char                *api_tls_cert_file;   /* both or neither */
+    char                *api_tls_key_file;
+    int64_t              api_max_body;
+    int64_t              api_max_connections;
+    int64_t              api_connection_timeout_ms;
+    int64_t              api_threads;
+    int64_t              api_failing_after_ms;  /* /health: output down */
     struct section      *sections;    /* config order */
     size_t               nsections;
 };

@@ -64,6 +64,9 @@ struct load {
     int              quiet;       /* first look at outpost.conf */
     int              conf_dir_set, conf_dir_line;
     int              state_dir_line;
+    int              api_line;       /* the api section's last option */
+    int              api_listen_line, api_token_line, api_cert_line,
+                     api_key_line;
 
     /* the file being parsed */
     const char      *file;
@@ -102,6 +105,10 @@ struct load {
 
 /* Makes room in *pv (an array of n elements of size) for one more. */
 int config_grow(void *pv, size_t n, size_t size);
+/* config_api.c: remembers the line of an option of the api section, and
+ * checks the section once read (files readable, TLS pair complete). */
+void config_api_line(struct load *L, const char *option, int line);
+void config_api_check(struct load *L);
 /* Converts a closed section of plugin p into c->sections (s->section);
  * a problem at s->line if it cannot. 0 / -1. */
 int config_section_setup(struct load *L, const outpost_plugin_t *p,
@@ -131,6 +138,13 @@ void config_forget_set(struct load *L, int root);
 void config_refs_truncate(struct load *L, size_t n);
 /* Reports every ref naming an output instance the config lacks. */
 void config_refs_check(struct load *L);
+
+/* config_fallback.c */
+
+/* Checks the outputs' `fallback` options once every file is read: only a
+ * notifier has one, it names one other notifier, and following them
+ * never comes back (a cycle). Problems at the option's line. */
+void config_fallback_check(struct load *L);
 
 /* config_sections.c */
 

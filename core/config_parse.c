@@ -574,6 +574,8 @@ on_value(cfg_t *cfg, cfg_opt_t *opt)
         L->conf_dir_line = cfg->line;
     if (cfg == L->root && strcmp(opt->name, "state_dir") == 0)
         L->state_dir_line = cfg->line;
+    if (t1 == config_api_table)
+        config_api_line(L, opt->name, cfg->line);
     /* A list given with `=` starts again at one value (libconfuse drops
      * the old ones); with `+=` it grows. So a list whose value count is
      * back to one was set again. */

@@ -5,6 +5,8 @@
 #ifndef OUTPOST_INSTANCE_H
 #define OUTPOST_INSTANCE_H
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <outpost/plugin.h>
 #include "config.h"
 
@@ -28,6 +30,8 @@ struct outpost_instance {
     size_t                  nmatch;
     int                     live;       /* init succeeded */
     void                   *rt;         /* runtime of scheduler / output */
+    _Atomic uint64_t        errors;     /* messages it logged at error
+                                           level (/metrics), any thread */
 };
 
 /* Takes s->conf (sets it to NULL) and resolves defaults from c. */

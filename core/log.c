@@ -310,6 +310,10 @@ outpost_log(const outpost_instance_t *inst, outpost_log_level_t level,
 {
     va_list ap;
 
+    /* Counted whether or not log_level lets the line through. */
+    if (inst && level >= OUTPOST_LOG_ERROR)
+        atomic_fetch_add_explicit(&((outpost_instance_t *) inst)->errors, 1,
+                                  memory_order_relaxed);
     va_start(ap, fmt);
     log_vwrite(level, inst ? inst->plugin->name : "plugin", op,
                inst ? inst->name : NULL, NULL, 0, fmt, ap);

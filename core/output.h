@@ -28,10 +28,14 @@ struct output_stats {
     uint64_t timeouts;            /*   of those: write outlived timeout */
     uint64_t dropped;             /* records lost to a queue limit */
     uint64_t spilled;
+    uint64_t spilled_bytes;       /* framed bytes those took on disk */
     uint64_t queued;
     uint64_t requeued;            /* dead letters queued again at start */
     int64_t  next_attempt_ms;     /* monotonic ms of the next write of a
                                      retried batch; 0: none pending */
+    int64_t  failing_since_ms;    /* monotonic ms of the first retry of
+                                     the outage under way; 0: none */
+    int      spilling;            /* the outage moved the queue to disk */
 };
 
 /* Starts the thread for inst (already initialised). spill_dir may be NULL
@@ -54,5 +58,17 @@ int  output_drain(struct output_worker *w, int64_t deadline_ms);
 void output_stop(struct output_worker *w);
 
 void output_get_stats(struct output_worker *w, struct output_stats *st);
+
+/* Makes fb w's fallback (NULL: none): while w's writes have failed for
+ * its fallback_after, its events are also copied into fb's queue (see
+ * "Fallback" in output.c). fb must outlive the link: unlink (NULL) before
+ * stopping fb. No cycles (the config refuses them). */
+void output_set_fallback(struct output_worker *w, struct output_worker *fb);
+
+/* How long calls of write took, for /metrics. Any thread, no lock
+ * (metrics_hist.h). */
+struct metrics_hist_snap;
+void output_get_write_time(struct output_worker *w,
+                           struct metrics_hist_snap *snap);
 
 #endif

@@ -40,6 +40,8 @@ struct pipeline {
     struct pipeline_stats  stats;
     pipeline_tap_fn        tap;
     void                  *tap_arg;
+    pipeline_tap_fn        observer;
+    void                  *observer_arg;
 };
 
 struct pipeline *
@@ -216,6 +218,8 @@ route_done(struct pipeline *p)
 
     for (size_t i = 0; p->tap && i < p->ndone; i++)
         p->tap(p->done[i], p->tap_arg);
+    for (size_t i = 0; p->observer && i < p->ndone; i++)
+        p->observer(p->done[i], p->observer_arg);
     for (size_t o = 0; o < p->noutputs; o++) {
         outpost_instance_t *out = p->outputs[o];
         size_t nsel = 0;
@@ -283,11 +287,32 @@ pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg)
 }
 
 void
+pipeline_set_observer(struct pipeline *p, pipeline_tap_fn fn, void *arg)
+{
+    p->observer = fn;
+    p->observer_arg = arg;
+}
+
+void
 pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st)
 {
     pthread_mutex_lock(&p->lock);
     *st = p->stats;
     pthread_mutex_unlock(&p->lock);
+}
+
+/* "instance" or "plugin:instance" names filter f? */
+static int
+control_names(const outpost_instance_t *f, const char *name)
+{
+    const char *colon = strchr(name, ':');
+    size_t plen = colon ? (size_t) (colon - name) : 0;
+
+    if (colon == NULL)
+        return strcmp(f->name, name) == 0;
+    return strlen(f->plugin->name) == plen
+        && strncmp(f->plugin->name, name, plen) == 0
+        && strcmp(f->name, colon + 1) == 0;
 }
 
 int
@@ -303,7 +328,7 @@ pipeline_control(struct pipeline *p, const char *instance, const char *cmd,
         outpost_emitter_t em = { p, i + 1 };
 
         if (!f->live || f->plugin->control == NULL
-            || strcmp(f->name, instance) != 0)
+            || !control_names(f, instance))
             continue;
         rc = f->plugin->control(f, cmd, args ? args : "{}", &em, reply);
         drain_pending(p);

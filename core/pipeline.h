@@ -34,7 +34,8 @@ void pipeline_submit(struct pipeline *p, outpost_record_t **recs, size_t n);
 /* Calls every filter's tick. Any thread. */
 void pipeline_tick(struct pipeline *p);
 
-/* Sends an operator command to the filter instance named instance (see
+/* Sends an operator command to the filter instance named instance
+ * ("name", or "plugin:name" when filters of two plugins share a name; see
  * outpost_plugin_t.control). 0 on success, -1 when the filter refused it,
  * -2 when no filter of that name takes commands. *reply: malloc'ed JSON
  * or NULL, the caller's. */
@@ -49,5 +50,10 @@ void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
  * keep rec past its return. Set it before the first record. */
 typedef void (*pipeline_tap_fn)(const outpost_record_t *rec, void *arg);
 void pipeline_set_tap(struct pipeline *p, pipeline_tap_fn fn, void *arg);
+
+/* A second hook with the rules of the tap, for the state store (the dry
+ * run's tap and the store can both watch). */
+void pipeline_set_observer(struct pipeline *p, pipeline_tap_fn fn,
+                           void *arg);
 
 #endif

@@ -58,6 +58,7 @@ struct queue {
     size_t                 want;        /* what the consumer waits for */
     int                    woken;       /* queue_wakeup() not yet seen */
     uint64_t               spilled;
+    uint64_t               spilled_bytes;
     uint64_t               dropped;     /* by this file; spill.c counts its own */
     uint64_t               drops_unlogged;
     int64_t                drop_logged_ms;
@@ -213,6 +214,7 @@ push_disk(struct queue *q, outpost_record_t *const *recs, size_t n)
         return;
     }
     q->spilled += ok;
+    q->spilled_bytes += q->enc.len;
     lost_range(q, q->count, disk_dropped(q) - before);
 }
 
@@ -372,6 +374,7 @@ spill_memory(struct queue *q)
     while (q->count > 0)
         outpost_record_unref(ring_pop(q));
     q->spilled += n;
+    q->spilled_bytes += q->enc.len;
     ring_shrink(q);
     lost_range(q, 0, disk_dropped(q) - before);
     return 0;
@@ -525,6 +528,7 @@ queue_get_stats(struct queue *q, struct queue_stats *st)
     st->queued_disk = ss.records;
     st->bytes_disk = ss.bytes;
     st->spilled = q->spilled;
+    st->spilled_bytes = q->spilled_bytes;
     st->dropped = q->dropped + ss.dropped;
     pthread_mutex_unlock(&q->mu);
 }

@@ -26,6 +26,7 @@ struct queue_stats {
     uint64_t queued_disk;         /* records on disk now */
     uint64_t bytes_disk;
     uint64_t spilled;             /* records ever written to disk */
+    uint64_t spilled_bytes;       /*   and their framed size in bytes */
     uint64_t dropped;             /* records lost to a limit */
 };
 

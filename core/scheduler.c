@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics_hist.h"
 #include "run.h"
 #include "scheduler.h"
 
@@ -62,6 +63,8 @@ struct input_rt {
     int                 failing;     /* the last check failed */
     uint64_t            failures;    /* consecutive failed checks */
     int                 busy_warned; /* "still busy" logged, not run since */
+    _Atomic int64_t     last_tick_ms;/* the last tick that was not lost to
+                                        overload (monotonic); for /health */
 };
 
 /* An overload episode (loop thread only); see the top of the file. */
@@ -104,6 +107,7 @@ struct scheduler {
 
     struct scheduler_stats stats;
     uint64_t           late_hist[LATE_BUCKETS];
+    struct metrics_hist late;         /* the same, for /metrics (atomic) */
 
     outpost_run_t     *run_pool;      /* ended runs for reuse (loop) */
     size_t             run_pooled;
@@ -455,6 +459,7 @@ record_lateness(struct scheduler *s, int64_t late_ms)
 
     while (b < LATE_BUCKETS - 1 && (1ULL << b) <= us)
         b++;
+    metrics_hist_observe(&s->late, us);
     pthread_mutex_lock(&s->lock);
     s->late_hist[b]++;
     if (us > s->stats.late_max_us)
@@ -789,9 +794,11 @@ input_tick(void *arg)
                      || overload_full(s, now)))
         overload_skip(s, rt, late, timeout, now);
     else if (s->once || defer == 0 || defer <= outpost_time_now()) {
+        atomic_store(&rt->last_tick_ms, now);
         overload_calm(s, now);
         start_run(rt);
     } else {
+        atomic_store(&rt->last_tick_ms, now);
         pthread_mutex_lock(&s->lock);
         s->stats.deferred++;
         pthread_mutex_unlock(&s->lock);
@@ -827,6 +834,7 @@ scheduler_new(struct loop *l, struct pipeline *p, int collect_threads)
     s->loop = l;
     s->pipeline = p;
     s->nthreads = collect_threads > 0 ? collect_threads : 1;
+    metrics_hist_init(&s->late, &metrics_bounds_agent);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->job_cond, NULL);
     pthread_cond_init(&s->idle_cond, NULL);
@@ -865,6 +873,7 @@ arm_all(void *arg)
 
         rt->due_ms = s->once ? now
                              : now + scheduler_spread_offset(i, interval);
+        atomic_store(&rt->last_tick_ms, now);
         s->due_per_s += 1000.0 / (double) (interval > 0 ? interval : 1);
         loop_timer_arm(s->loop, &rt->timer, rt->due_ms);
     }
@@ -1023,4 +1032,68 @@ scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st)
         }
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+void
+scheduler_get_lateness(struct scheduler *s, struct metrics_hist_snap *snap)
+{
+    metrics_hist_read(&s->late, snap);
+}
+
+/* --- run now, and what /health asks (any thread) ------------------------ */
+
+struct run_now {
+    struct input_rt *rt;
+    int              rc;
+};
+
+static void
+run_now_on_loop(void *arg)
+{
+    struct run_now *r = arg;
+    struct scheduler *s = r->rt->s;
+
+    if (s->stopping)
+        r->rc = -1;
+    else if (r->rt->busy)
+        r->rc = 1;
+    else {
+        start_run(r->rt);
+        r->rc = r->rt->busy ? 0 : -1;
+    }
+}
+
+int
+scheduler_run_now(struct scheduler *s, const char *input, int64_t *timeout_ms)
+{
+    struct run_now r = { NULL, -1 };
+
+    for (size_t i = 0; i < s->ninputs && r.rt == NULL; i++)
+        if (strcmp(s->inputs[i]->inst->name, input) == 0)
+            r.rt = s->inputs[i];
+    if (r.rt == NULL)
+        return -1;
+    if (timeout_ms)
+        *timeout_ms = outpost_instance_timeout_ms(r.rt->inst);
+    if (loop_call_sync(s->loop, run_now_on_loop, &r) != 0)
+        return -1;
+    return r.rc;
+}
+
+size_t
+scheduler_input_count(const struct scheduler *s)
+{
+    return s->ninputs;
+}
+
+void
+scheduler_input_info(struct scheduler *s, size_t i,
+                     struct scheduler_input_info *out)
+{
+    struct input_rt *rt = s->inputs[i];
+
+    out->name = rt->inst->name;
+    out->interval_ms = outpost_instance_interval_ms(rt->inst);
+    out->timeout_ms = outpost_instance_timeout_ms(rt->inst);
+    out->last_tick_ms = atomic_load(&rt->last_tick_ms);
 }

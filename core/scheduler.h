@@ -44,6 +44,31 @@ void scheduler_stop(struct scheduler *s);
 
 void scheduler_get_stats(struct scheduler *s, struct scheduler_stats *st);
 
+/* How late ticks started their checks (due to tick), for /metrics. Any
+ * thread; takes no lock (metrics_hist.h). */
+struct metrics_hist_snap;
+void scheduler_get_lateness(struct scheduler *s,
+                            struct metrics_hist_snap *snap);
+
+/* Starts a run of the input named input now, unless one is busy. Any
+ * thread but the loop's, after scheduler_start. 0: started; 1: a run is
+ * busy, nothing started; -1: no such input, or stopping. *timeout_ms (may
+ * be NULL): the input's timeout. */
+int  scheduler_run_now(struct scheduler *s, const char *input,
+                       int64_t *timeout_ms);
+
+/* The inputs, for /health (any thread after scheduler_start; the table
+ * does not change while the scheduler lives). last_tick_ms: monotonic ms
+ * of the last tick that started (or deliberately skipped) a run, or of
+ * the start; a tick lost to overload does not count. */
+struct scheduler_input_info {
+    const char *name;           /* borrowed, lives as long as s */
+    int64_t     interval_ms, timeout_ms, last_tick_ms;
+};
+size_t scheduler_input_count(const struct scheduler *s);
+void   scheduler_input_info(struct scheduler *s, size_t i,
+                            struct scheduler_input_info *out);
+
 /* The offset of the first run of input i of n, in [0, interval): a
  * low-discrepancy sequence, so any number of inputs spread evenly. */
 int64_t scheduler_spread_offset(size_t i, int64_t interval_ms);

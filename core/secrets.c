@@ -356,12 +356,12 @@ secrets_note_conf(const outpost_option_t *table, const void *conf)
 
     for (const outpost_option_t *o = table; o && o->name; o++) {
         const void *slot = (const char *) conf + o->offset;
-        const char *v = *(char *const *) slot;
 
+        /* Only a string's slot holds a pointer. */
         if (o->type == OUTPOST_OPT_STRING
             && (strcmp(o->name, "username") == 0
                 || strcmp(o->name, "user") == 0))
-            user = v;
+            user = *(char *const *) slot;
     }
     for (const outpost_option_t *o = table; o && o->name; o++) {
         const void *slot = (const char *) conf + o->offset;

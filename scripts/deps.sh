@@ -10,6 +10,10 @@ packages=(
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
   python3 postgresql redis-server kcat python3-aiosmtpd python3-redis curl openssl
   nghttp2-server libpcre2-dev
+  # e2e.test_metrics (promtool, a real Prometheus); bench/api (wrk)
+  prometheus wrk
+  # tests/packages (packages.deb): build, check, install and run the .debs
+  dpkg-dev debhelper fakeroot lintian adduser systemd man-db
 )
 
 missing=()

@@ -45,6 +45,19 @@ extern "C" {
 #define OUTPOST_F_REASON            "reason"        /* vendor | network | ... */
 #define OUTPOST_F_STATUS_HINT       "status_hint"   /* an outpost_status_t name */
 #define OUTPOST_F_RETRY_AFTER_S     "retry_after_s"
+/* Phase timings of an HTTP check (plugins/common/httpcheck.h), read by
+ * the postgres output and GET /metrics. */
+#define OUTPOST_F_DNS_MS            "dns_ms"        /* float */
+#define OUTPOST_F_CONNECT_MS        "connect_ms"
+#define OUTPOST_F_TLS_MS            "tls_ms"
+#define OUTPOST_F_TTFB_MS           "ttfb_ms"
+#define OUTPOST_F_TRANSFER_MS       "transfer_ms"
+/* Days until the peer's certificate expires (https checks). */
+#define OUTPOST_F_CERT_EXPIRY_DAYS  "cert_expiry_days" /* float */
+/* A vendor's rate-limit headers, one field each: "ratelimit_" and the
+ * header's rest ("ratelimit_remaining_requests",
+ * "ratelimit_tokens_remaining"); those naming "remaining" are headroom. */
+#define OUTPOST_F_RATELIMIT_PREFIX  "ratelimit_"
 /* What the vendor's status page says (see plugins/common/verdict.h). */
 #define OUTPOST_F_VENDOR_STATUS     "vendor_status" /* none|minor|major|critical|unknown */
 #define OUTPOST_F_VENDOR_HEALTH     "vendor_health"
@@ -63,6 +76,7 @@ extern "C" {
 #define OUTPOST_F_CIRCUIT           "circuit"       /* outpost_circuit_t name */
 #define OUTPOST_F_FAILOVER_ACTIVE   "failover_active"
 #define OUTPOST_F_ERROR_BUDGET_REMAINING "error_budget_remaining"
+#define OUTPOST_F_SLA_AVAILABILITY_TARGET "sla_availability_target" /* 0..1 */
 
 /* --- fields of events ------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
  *              "until": <unix seconds> | "duration": "2h",
  *              "comment": .., "created_by": ..} -> {"id": "s1", "until": ..}
  *   unsilence  {"id": "s1"} -> {"removed": "s1"}
+ *   silences   -> {"silences": [...]}: status's list alone (the API)
  *   status     -> {"alerts": [...], "silences": [...],
  *                  "maintenance": [...], "flapping": [...]}
  *   stats      -> {"integrations": .., "alerts": .., "open": ..,
@@ -236,6 +237,19 @@ cmd_status(struct alerter *st, char **reply)
     return 0;
 }
 
+static int
+cmd_silences(struct alerter *st, char **reply)
+{
+    json_t *silences = json_array(), *r;
+
+    for (size_t i = 0; i < st->nsilences; i++)
+        json_array_append_new(silences, silence_json(&st->silences[i]));
+    r = json_pack("{s:o}", "silences", silences);
+    *reply = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return 0;
+}
+
 static void
 alert_bytes(void *value, void *arg)
 {
@@ -285,11 +299,13 @@ al_control(struct alerter *st, const char *cmd, const char *args,
         rc = cmd_unsilence(st, a, reply);
     else if (strcmp(cmd, "status") == 0)
         rc = cmd_status(st, reply);
+    else if (strcmp(cmd, "silences") == 0)
+        rc = cmd_silences(st, reply);
     else if (strcmp(cmd, "stats") == 0)
         rc = cmd_stats(st, reply);
     else
         rc = fail(reply, "unknown command (alert knows: ack, resolve, "
-                  "silence, unsilence, status, stats)");
+                  "silence, unsilence, silences, status, stats)");
     json_decref(a);
     return rc;
 }

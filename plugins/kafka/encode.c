@@ -23,15 +23,42 @@
 
 static int real_fast(double v, char *out);
 
+/* v in decimal into out[24] (no NUL); returns the length. Two digits a
+ * division: a timestamp in nanoseconds has 19. */
 static int
-reserve(struct kbuf *b, size_t more)
+int_text(long long v, char *out)
 {
-    size_t cap;
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
+    char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
+                                 : (unsigned long long) v;
+
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, pairs + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else
+        *--p = (char) ('0' + u);
+    if (v < 0)
+        *--p = '-';
+    memcpy(out, p, (size_t) (e - p));
+    return (int) (e - p);
+}
+
+/* Grows b to hold `more` bytes past b->len: 0, or -1 (out of memory). */
+static int
+grow(struct kbuf *b, size_t more)
+{
+    size_t cap = b->cap ? b->cap : 512;
     char *p;
 
-    if (b->len + more <= b->cap)
-        return 0;
-    cap = b->cap ? b->cap : 512;
     while (cap < b->len + more)
         cap *= 2;
     if ((p = realloc(b->p, cap)) == NULL)
@@ -41,7 +68,13 @@ reserve(struct kbuf *b, size_t more)
     return 0;
 }
 
-static int
+static inline int
+reserve(struct kbuf *b, size_t more)
+{
+    return b->len + more <= b->cap ? 0 : grow(b, more);
+}
+
+static inline int
 put(struct kbuf *b, const char *s, size_t n)
 {
     if (reserve(b, n) != 0)
@@ -51,22 +84,110 @@ put(struct kbuf *b, const char *s, size_t n)
     return 0;
 }
 
-/* s escaped for a measurement (specials ", ") or a key/tag (", =") */
-static int
-put_escaped(struct kbuf *b, const char *s, const char *specials)
+void
+kbuf_free(struct kbuf *b)
 {
-    if (reserve(b, 2 * strlen(s)) != 0)
+    for (size_t i = 0; i < KBUF_KEYS; i++) {
+        free(b->keys[i].p);
+        free(b->ikeys[i].p);
+    }
+    for (size_t i = 0; i < KBUF_TAGS; i++) {
+        if (b->tags[i].id)
+            outpost_tagset_unref((outpost_tagset_t *) b->tags[i].id);
+        if (b->itags[i].id)
+            outpost_tagset_unref((outpost_tagset_t *) b->itags[i].id);
+        free(b->tags[i].p);
+        free(b->itags[i].p);
+    }
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+/* The entry of id in table t of n (a power of two): a hit, or, when its
+ * id is not id, the one to fill. id may sit in any of 4 slots from its
+ * hash, so a few ids that hash alike do not push each other out on every
+ * record; a miss takes an empty one of them or the next in turn. */
+static struct kbuf_text *
+lookup(struct kbuf *b, struct kbuf_text *t, size_t n, const void *id)
+{
+    size_t h = (size_t) (((uint64_t) (uintptr_t) id
+                          * UINT64_C(0x9E3779B97F4A7C15)) >> 40);
+
+    for (size_t i = 0; i < 4; i++)
+        if (t[(h + i) & (n - 1)].id == id)
+            return &t[(h + i) & (n - 1)];
+    for (size_t i = 0; i < 4; i++)
+        if (t[(h + i) & (n - 1)].id == NULL)
+            return &t[(h + i) & (n - 1)];
+    return &t[(h + b->turn++ % 4) & (n - 1)];
+}
+
+/* Keeps b->p[from..len) as the text of tag set ts in slot t, holding a
+ * reference to ts (and dropping the one to the set it replaces). */
+static void remember(struct kbuf *b, struct kbuf_text *t, const void *id,
+                     size_t from);
+
+static void
+remember_tags(struct kbuf *b, struct kbuf_text *t, outpost_tagset_t *ts,
+              size_t from)
+{
+    if (t->id)
+        outpost_tagset_unref((outpost_tagset_t *) t->id);
+    t->id = NULL;
+    remember(b, t, outpost_tagset_ref(ts), from);
+    if (t->id == NULL)
+        outpost_tagset_unref(ts);       /* out of memory: not kept */
+}
+
+/* Keeps b->p[from..len) as the text of slot t for id. */
+static void
+remember(struct kbuf *b, struct kbuf_text *t, const void *id, size_t from)
+{
+    size_t n = b->len - from;
+    char *p = malloc(n ? n : 1);
+
+    if (p == NULL)
+        return;                         /* not cached: rendered next time */
+    memcpy(p, b->p + from, n);
+    free(t->p);
+    t->id = id;
+    t->p = p;
+    t->len = n;
+}
+
+/* What line protocol escapes: LP_NAME in a measurement, LP_KEY in a tag
+ * key, tag value or field key; LP_NL is written as an escaped space. */
+#define LP_NAME 1
+#define LP_KEY  2
+#define LP_NL   4
+static const unsigned char lp_special[256] = {
+    [','] = LP_NAME | LP_KEY, [' '] = LP_NAME | LP_KEY, ['='] = LP_KEY,
+    ['\\'] = LP_NAME | LP_KEY, ['\n'] = LP_NL, ['\r'] = LP_NL,
+};
+
+/* s escaped for a measurement (what = LP_NAME) or a key/tag (LP_KEY) */
+static int
+put_escaped(struct kbuf *b, const char *str, int what)
+{
+    const unsigned char *s = (const unsigned char *) str;
+    char *o;
+
+    if (reserve(b, 2 * strlen(str)) != 0)
         return -1;
+    o = b->p + b->len;
     for (; *s; s++) {
-        if (*s == '\n' || *s == '\r') {
-            b->p[b->len++] = '\\';  /* an escaped space */
-            b->p[b->len++] = ' ';
+        unsigned char c = lp_special[*s];
+
+        if (c & LP_NL) {
+            *o++ = '\\';               /* an escaped space */
+            *o++ = ' ';
             continue;
         }
-        if (strchr(specials, *s) || *s == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = *s;
+        if (c & what)
+            *o++ = '\\';
+        *o++ = (char) *s;
     }
+    b->len = (size_t) (o - b->p);
     return 0;
 }
 
@@ -95,8 +216,23 @@ put_tag(struct kbuf *b, const char *key, const char *value)
 {
     if (value == NULL || value[0] == '\0')
         return 0;                       /* an empty tag value is invalid */
-    return put(b, ",", 1) || put_escaped(b, key, ", =")
-           || put(b, "=", 1) || put_escaped(b, value, ", =");
+    return put(b, ",", 1) || put_escaped(b, key, LP_KEY)
+           || put(b, "=", 1) || put_escaped(b, value, LP_KEY);
+}
+
+/* An interned field key escaped, from the cache. */
+static int
+lp_key(struct kbuf *b, const char *key)
+{
+    struct kbuf_text *t = lookup(b, b->ikeys, KBUF_KEYS, key);
+    size_t from = b->len;
+
+    if (t->id == key)
+        return put(b, t->p, t->len);
+    if (put_escaped(b, key, LP_KEY) != 0)
+        return -1;
+    remember(b, t, key, from);
+    return 0;
 }
 
 /* Appends ",key=value" (or "key=value" for the first field); *nfields
@@ -109,7 +245,8 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
 
     switch (f->type) {
     case OUTPOST_FIELD_INT:
-        n = snprintf(num, sizeof(num), "%lldi", (long long) f->v.i);
+        n = int_text((long long) f->v.i, num);
+        num[n++] = 'i';
         break;
     case OUTPOST_FIELD_FLOAT:
         if (!isfinite(f->v.f))
@@ -123,7 +260,8 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
             n = snprintf(num, sizeof(num), "%.17g", f->v.f);
         break;
     case OUTPOST_FIELD_BOOL:
-        n = snprintf(num, sizeof(num), "%s", f->v.b ? "true" : "false");
+        n = f->v.b ? 4 : 5;
+        memcpy(num, f->v.b ? "true" : "false", (size_t) n);
         break;
     case OUTPOST_FIELD_STRING:
         n = -1;
@@ -131,7 +269,7 @@ put_field(struct kbuf *b, const outpost_field_t *f, int *nfields)
     default:
         return 0;
     }
-    if ((*nfields > 0 && put(b, ",", 1)) || put_escaped(b, f->key, ", =")
+    if ((*nfields > 0 && put(b, ",", 1)) || lp_key(b, f->key)
         || put(b, "=", 1))
         return -1;
     (*nfields)++;
@@ -166,6 +304,18 @@ utf8_len(const unsigned char *s)
     return n;
 }
 
+/* 1: a byte a JSON string takes as it is (printable ASCII but '"' and
+ * '\\'); bytes from 0x80 are checked as UTF-8. */
+#define P16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const unsigned char json_plain[256] = {
+    P16(0), P16(0),                                     /* 0x00-0x1f */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x20-0x2f */
+    P16(1), P16(1),                                     /* 0x30-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,     /* 0x50-0x5f */
+    P16(1), P16(1),                                     /* 0x60-0x7f */
+};
+#undef P16
+
 /* s as a JSON string: -2 when it is not UTF-8 (jansson refuses it). Runs
  * of characters that need no escape are copied at once. */
 static int
@@ -174,47 +324,65 @@ json_str(struct kbuf *b, const char *str)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *) str;
     size_t len = strlen(str);
+    char *o;
 
     if (reserve(b, 6 * len + 2) != 0)
         return -1;
-    b->p[b->len++] = '"';
+    o = b->p + b->len;
+    *o++ = '"';
     while (*s) {
         const unsigned char *run = s;
         int n;
 
-        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+        while (json_plain[*s])
             s++;
-        memcpy(b->p + b->len, run, (size_t) (s - run));
-        b->len += (size_t) (s - run);
+        memcpy(o, run, (size_t) (s - run));
+        o += s - run;
         if (*s == '\0')
             break;
         if (*s >= 0x80) {
             if ((n = utf8_len(s)) == 0)
                 return -2;
-            memcpy(b->p + b->len, s, (size_t) n);
-            b->len += (size_t) n;
+            memcpy(o, s, (size_t) n);
+            o += n;
             s += n;
             continue;
         }
-        b->p[b->len++] = '\\';
+        *o++ = '\\';
         switch (*s) {
-        case '"':  b->p[b->len++] = '"';  break;
-        case '\\': b->p[b->len++] = '\\'; break;
-        case '\b': b->p[b->len++] = 'b';  break;
-        case '\f': b->p[b->len++] = 'f';  break;
-        case '\n': b->p[b->len++] = 'n';  break;
-        case '\r': b->p[b->len++] = 'r';  break;
-        case '\t': b->p[b->len++] = 't';  break;
+        case '"':  *o++ = '"';  break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b';  break;
+        case '\f': *o++ = 'f';  break;
+        case '\n': *o++ = 'n';  break;
+        case '\r': *o++ = 'r';  break;
+        case '\t': *o++ = 't';  break;
         default:
-            memcpy(b->p + b->len, "u00", 3);
-            b->p[b->len + 3] = hex[*s >> 4];
-            b->p[b->len + 4] = hex[*s & 15];
-            b->len += 5;
+            memcpy(o, "u00", 3);
+            o[3] = hex[*s >> 4];
+            o[4] = hex[*s & 15];
+            o += 5;
         }
         s++;
     }
-    b->p[b->len++] = '"';
+    *o++ = '"';
+    b->len = (size_t) (o - b->p);
     return 0;
+}
+
+/* An interned key or name as a JSON string, from the cache. */
+static int
+json_key(struct kbuf *b, const char *key)
+{
+    struct kbuf_text *t = lookup(b, b->keys, KBUF_KEYS, key);
+    size_t from = b->len;
+    int rc;
+
+    if (t->id == key)
+        return put(b, t->p, t->len);
+    if ((rc = json_str(b, key)) == 0)
+        remember(b, t, key, from);
+    return rc;
 }
 
 #define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
@@ -303,17 +471,9 @@ json_real(struct kbuf *b, double v)
 static int
 json_int(struct kbuf *b, long long v)
 {
-    char num[24], *e = num + sizeof(num), *p = e;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
-                                 : (unsigned long long) v;
+    char num[24];
 
-    do {
-        *--p = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return put(b, p, (size_t) (e - p));
+    return put(b, num, (size_t) int_text(v, num));
 }
 
 /* ,"key":value for one field; jansson leaves out a real it cannot hold. */
@@ -329,7 +489,7 @@ json_field(struct kbuf *b, const outpost_field_t *f, int *first)
     if (!*first && PUTS(b, ","))
         return -1;
     *first = 0;
-    if ((rc = json_str(b, f->key)) != 0 || PUTS(b, ":"))
+    if ((rc = json_key(b, f->key)) != 0 || PUTS(b, ":"))
         return rc ? rc : -1;
     switch (f->type) {
     case OUTPOST_FIELD_INT:    return json_int(b, (long long) f->v.i);
@@ -341,11 +501,31 @@ json_field(struct kbuf *b, const outpost_field_t *f, int *first)
     }
 }
 
+/* The members of a tag set's JSON object, from the cache. */
+static int
+json_tags(struct kbuf *b, outpost_tagset_t *ts)
+{
+    struct kbuf_text *t = lookup(b, b->tags, KBUF_TAGS, ts);
+    size_t n = outpost_tagset_count(ts), from = b->len;
+    int rc;
+
+    if (t->id == ts)
+        return put(b, t->p, t->len);
+    for (size_t i = 0; i < n; i++) {
+        const outpost_tag_t *tag = outpost_tagset_at(ts, i);
+
+        if ((i > 0 && (rc = PUTS(b, ","))) || (rc = json_key(b, tag->key))
+            || (rc = PUTS(b, ":")) || (rc = json_str(b, tag->value)))
+            return rc;
+    }
+    remember_tags(b, t, ts, from);
+    return 0;
+}
+
 static int
 json_record(struct kbuf *b, const outpost_record_t *rec)
 {
     int64_t secs = rec->ts_ns / 1000000000LL;
-    size_t ntags = outpost_tagset_count(rec->tags);
     int is_event = rec->kind == OUTPOST_EVENT && rec->event != NULL;
     int rc, first = 1, ms = (int) ((rec->ts_ns / 1000000LL) % 1000);
     char frac[8];
@@ -353,7 +533,7 @@ json_record(struct kbuf *b, const outpost_record_t *rec)
     if ((rc = PUTS(b, "\"type\":")) != 0
         || (rc = is_event || rec->kind == OUTPOST_EVENT ? PUTS(b, "\"event\"")
                                                        : PUTS(b, "\"measurement\""))
-        || (rc = PUTS(b, ",\"name\":")) || (rc = json_str(b, rec->name)))
+        || (rc = PUTS(b, ",\"name\":")) || (rc = json_key(b, rec->name)))
         return rc;
     /* Records come in bursts of the same second: format it once. */
     if (secs != b->ts_sec || b->ts_text[0] == '\0') {
@@ -394,15 +574,8 @@ json_record(struct kbuf *b, const outpost_record_t *rec)
                 || (rc = json_str(b, rec->event->dedup_key))))
             return rc;
     }
-    if ((rc = PUTS(b, ",\"tags\":{")))
+    if ((rc = PUTS(b, ",\"tags\":{")) || (rc = json_tags(b, rec->tags)))
         return rc;
-    for (size_t i = 0; i < ntags; i++) {
-        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
-
-        if ((i > 0 && (rc = PUTS(b, ","))) || (rc = json_str(b, t->key))
-            || (rc = PUTS(b, ":")) || (rc = json_str(b, t->value)))
-            return rc;
-    }
     if ((rc = PUTS(b, "},\"fields\":{")))
         return rc;
     for (uint16_t i = 0; i < rec->nfields; i++)
@@ -442,26 +615,40 @@ kafka_encode_json(const outpost_record_t *rec, struct kbuf *b)
     return rc ? -1 : 0;
 }
 
+/* A tag set as ",k=v" tags, from the cache. */
+static int
+influx_tags(struct kbuf *b, outpost_tagset_t *ts)
+{
+    struct kbuf_text *t = lookup(b, b->itags, KBUF_TAGS, ts);
+    size_t n = outpost_tagset_count(ts), from = b->len;
+
+    if (t->id == ts)
+        return put(b, t->p, t->len);
+    for (size_t i = 0; i < n; i++) {
+        const outpost_tag_t *tag = outpost_tagset_at(ts, i);
+
+        if (put_tag(b, tag->key, tag->value) != 0)
+            return -1;
+    }
+    remember_tags(b, t, ts, from);
+    return 0;
+}
+
 int
 kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
                     const char **why)
 {
     int is_event = rec->kind == OUTPOST_EVENT && rec->event != NULL;
-    size_t ntags = outpost_tagset_count(rec->tags);
     int nfields = 0;
     char ts[32];
     int n;
 
     *why = "out of memory";
     b->len = 0;
-    if (put_escaped(b, is_event ? "outpost_event" : rec->name, ", "))
+    if (put_escaped(b, is_event ? "outpost_event" : rec->name, LP_NAME))
         return -1;
-    for (size_t i = 0; i < ntags; i++) {
-        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
-
-        if (put_tag(b, t->key, t->value) != 0)
-            return -1;
-    }
+    if (influx_tags(b, rec->tags) != 0)
+        return -1;
     if (is_event
         && (put_tag(b, "kind", outpost_event_kind_name(rec->event_kind))
             || put_tag(b, "severity", outpost_severity_name(rec->severity))))
@@ -486,6 +673,7 @@ kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
         *why = "no field that line protocol can carry";
         return -1;
     }
-    n = snprintf(ts, sizeof(ts), " %lld", (long long) rec->ts_ns);
-    return put(b, ts, (size_t) n);
+    ts[0] = ' ';
+    n = int_text((long long) rec->ts_ns, ts + 1);
+    return put(b, ts, (size_t) n + 1);
 }

@@ -362,6 +362,8 @@ add_fields(outpost_record_t *rec, const struct sla_slot *s,
     outpost_record_add_float(rec, "sla_availability_30d",
                              sla_availability(&s->win[W_30D]));
     outpost_record_add_bool(rec, "sla_compliant", compliant);
+    outpost_record_add_float(rec, OUTPOST_F_SLA_AVAILABILITY_TARGET,
+                             t->availability);
     outpost_record_add_float(rec, OUTPOST_F_ERROR_BUDGET_REMAINING, remaining);
     outpost_record_add_float(rec, "error_budget_spent", spent);
     /* The forecast, only while the budget burns: burn rate 1 spends the

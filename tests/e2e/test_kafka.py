@@ -4,7 +4,8 @@ values, headers, order per integration) with tests/servers/kafka_consume
 and kcat; a batch that partly fails resends only what was not
 acknowledged; records the broker refuses for good go to the dead letters;
 an outage mid-stream and a SIGKILL lose nothing; an unreachable cluster
-is named in the log while the records stay queued; -t catches a bad
+and a refused login (tests/servers/kafka_sasl_deny.py) are named in the
+log while the records stay queued; -t catches a bad
 librdkafka property; format = "influx" writes line protocol."""
 import glob
 import json
@@ -25,6 +26,8 @@ with open(os.environ["OUTPOST_TEST_SERVERS"]) as f:
     S = dict(line.strip().split("=", 1) for line in f if "=" in line)
 
 CONSUME = os.path.join(BUILD, "kafka_consume")
+SASL_DENY = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "servers", "kafka_sasl_deny.py")
 
 
 def consume(brokers, topic):
@@ -134,8 +137,7 @@ health "default" { }
         for m, kind in [(m, "measurement") for m in ms] + \
                        [(e, "event") for e in es]:
             self.assertEqual(m["headers"], {"outpost-type": kind,
-                                            "outpost-schema": "1",
-                                            "outpost-format": "json"})
+                                            "outpost-schema": "1"})
             v = json.loads(m["value"])
             self.assertEqual(v.pop("schema"), 1)
             self.assertEqual(v["type"], kind)
@@ -162,8 +164,7 @@ health "default" { }
         self.assertEqual(len(lines), 51)
         for line in lines:
             k, h, s = line.split("\t")
-            self.assertEqual(h, "outpost-type=measurement,outpost-schema=1,"
-                                "outpost-format=json")
+            self.assertEqual(h, "outpost-type=measurement,outpost-schema=1")
             self.assertEqual(json.loads(s)["tags"]["integration"], k)
 
     def test_influx_lines_parse(self):
@@ -183,7 +184,8 @@ health "default" { }
             r'[^"\\]|\\.)*"|[-0-9.e+]+i?|true|false))*) (?P<ts>-?\d+)$')
         unescape = lambda s: re.sub(r"\\(.)", r"\1", s)
         for m in ms:
-            self.assertEqual(m["headers"]["outpost-format"], "influx")
+            self.assertEqual(m["headers"], {"outpost-type": "measurement",
+                                            "outpost-schema": "1"})
             x = line.match(m["value"])
             self.assertIsNotNone(x, m["value"])
             tags = dict(
@@ -254,6 +256,44 @@ kafka "idem" { brokers = "x:9092" rdkafka = {"enable.idempotence=false"} }
                            timeout=60)
         self.assertEqual(p.stdout.strip(), "")
 
+
+    def test_wrong_password_is_named_and_records_stay_queued(self):
+        # A listener that refuses every SASL login, as a broker does a
+        # wrong password (librdkafka's mock cluster has no SASL).
+        deny = subprocess.Popen(["python3", SASL_DENY],
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(deny.stdout.close)
+        self.addCleanup(deny.wait)
+        self.addCleanup(deny.terminate)
+        port = deny.stdout.readline().split()[1]
+        conf = self.configure(
+            'kgen "alpha" { count = 20 interval = "200ms" }\n',
+            brokers="127.0.0.1:" + port, timeout="1s", kafka="""
+  spill_after = "0s" username = "outpost" password = "hunter2"
+  rdkafka = {"security.protocol=sasl_plaintext", "sasl.mechanisms=PLAIN"}""")
+        d = start_daemon(conf)
+        spill = os.path.join(self.w.state, "queue", "kafka.pipeline")
+        time.sleep(3)                   # a few writes of 1 s fail
+        rc, err = stop_daemon(d)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r'"component":"kafka","operation":"write",'
+                         r'"integration":"pipeline".*0 of \d+ records '
+                         r'acknowledged by brokers 127.0.0.1:%s; .*the '
+                         r'cluster refuses the login \(check username, '
+                         r'password and the SASL settings in rdkafka\): '
+                         r'.*Invalid username or password' % port)
+        # Every failed write says why, not only the first.
+        failed = [l for l in err.splitlines() if "acknowledged" in l]
+        self.assertGreaterEqual(len(failed), 2, err)
+        for l in failed:
+            self.assertIn("Invalid username or password", l)
+        self.assertNotIn("hunter2", err)
+        self.assertTrue(glob.glob(spill + "/*"))
+        self.assertIn("0 dropped in all since start", err)
+        p = subprocess.run([OUTPOSTD, "-C", conf, "--dead-letters",
+                            "pipeline"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.stdout.strip(), "")
 
 
 class KafkaPrivateTest(KafkaBase):

@@ -309,6 +309,7 @@ test_good(void **state)
     setenv("OUTPOST_TEST_HOST", "crm.example.com", 1);
     setenv("OUTPOST_TEST_TOKEN", "tok-from-env", 1);
     put(f, "secret.txt", "tok-from-file\n");
+    put(f, "api.token", "api-token\n");
     put(f, "outpost.conf",
         "# globals\n"
         "interval = \"15s\"\n"
@@ -444,6 +445,11 @@ test_defaults(void **state)
     assert_string_equal(c->state_dir, "/var/lib/outpost");
     assert_string_equal(c->api_listen, "127.0.0.1:8003");
     assert_null(c->api_token_file);
+    assert_true(c->api_enabled);
+    assert_false(c->api_require_token);
+    assert_int_equal(c->api_max_body, 65536);
+    assert_int_equal(c->api_connection_timeout_ms, 10000);
+    assert_null(c->api_tls_cert_file);
     assert_int_equal(c->log_level, OUTPOST_LOG_INFO);
     assert_int_equal(c->log_format, LOG_FORMAT_JSON);
     assert_int_equal(c->nsections, 0);
@@ -477,7 +483,7 @@ test_plugin_dir(void **state)
         "plugin_dir = \"" TEST_PLUGIN_DIR "\"\n"
         "goodplugin \"g\" { count = 3 }\n");
     EXPECT(f, TEST_PLUGIN_DIR "/badabi.so: plugin 'badabi' was built for ABI "
-           "version 99, this outpostd has ABI version 1.2; rebuild it against "
+           "version 99, this outpostd has ABI version 1.3; rebuild it against "
            "this SDK");
     assert_non_null(registry_find(f->reg, "goodplugin"));
 }

@@ -26,6 +26,24 @@ tags(const char *integration)
     return outpost_tagset_new(t, 3);
 }
 
+/* rec through b (which may hold what earlier records left) is
+ * byte for byte "schema" plus jansson's JSON. */
+static void
+assert_same_in(struct kbuf *bp, const outpost_record_t *rec)
+{
+    char *json, *want;
+    size_t n;
+
+    assert_int_equal(outpost_record_to_json(rec, &json, &n), 0);
+    want = malloc(n + 16);
+    snprintf(want, n + 16, "{\"schema\":1,%s", json + 1);
+    assert_int_equal(kafka_encode_json(rec, bp), 0);
+    assert_int_equal(bp->len, strlen(want));
+    assert_memory_equal(bp->p, want, bp->len);
+    free(want);
+    free(json);
+}
+
 static void
 assert_same_as_jansson(const outpost_record_t *rec)
 {
@@ -41,7 +59,7 @@ assert_same_as_jansson(const outpost_record_t *rec)
     assert_memory_equal(b.p, want, b.len);
     free(want);
     free(json);
-    free(b.p);
+    kbuf_free(&b);
 }
 
 static void
@@ -66,6 +84,17 @@ test_json_matches_jansson(void **state)
     outpost_record_add_float(m, "nan", NAN);
     outpost_record_add_float(m, "inf", INFINITY);
     outpost_record_add_int(m, "big", INT64_MIN);
+    {
+        static const int64_t ints[] = {
+            0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, -1, -9, -10, -99,
+            -100, 1234567, -7654321, INT64_MAX, INT64_MIN + 1,
+        };
+
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+            snprintf(key, sizeof(key), "i%zu", i);
+            outpost_record_add_int(m, outpost_intern(key), ints[i]);
+        }
+    }
     outpost_record_add_bool(m, "ok", 1);
     outpost_record_add_bool(m, "bad", 0);
     outpost_record_add_str(m, "s", "quote\" back\\ nl\n tab\t ctl\x01 "
@@ -158,7 +187,47 @@ test_influx_escapes(void **state)
     assert_string_equal(why, "no field that line protocol can carry");
     outpost_record_unref(m);
     outpost_tagset_unref(ts);
-    free(b.p);
+    kbuf_free(&b);
+}
+
+/* One buffer for many records, as the output keeps it: more tag sets and
+ * keys than the caches hold, sets freed while cached and new ones made
+ * (which malloc may place where a freed one was), a set replaced on a
+ * record: every value is still what a fresh buffer writes. */
+static void
+test_caches_never_serve_stale_text(void **state)
+{
+    struct kbuf b = { 0 }, fresh = { 0 };
+    const char *why;
+
+    (void) state;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3 * KBUF_TAGS; i++) {
+            char integ[32], key[32];
+            outpost_tagset_t *ts;
+            outpost_record_t *m;
+
+            snprintf(integ, sizeof(integ), "api%d-%d", i, round);
+            ts = tags(integ);
+            m = outpost_measurement_new("http", ts, 1796665091624594501LL + i);
+            outpost_tagset_unref(ts);   /* the record holds it alone */
+            snprintf(key, sizeof(key), "k%d", (i * 7 + round) % (3 * KBUF_KEYS));
+            outpost_record_add_int(m, outpost_intern(key), i);
+            outpost_record_add_str(m, "status", "ok");
+            assert_same_in(&b, m);
+            assert_int_equal(kafka_encode_influx(m, &b, &why), 0);
+            assert_int_equal(kafka_encode_influx(m, &fresh, &why), 0);
+            assert_int_equal(b.len, fresh.len);
+            assert_memory_equal(b.p, fresh.p, b.len);
+            kbuf_free(&fresh);
+            /* Its tags replaced: the new set's text, not the old one's. */
+            assert_int_equal(outpost_record_set_tag(m, "integration", "x"),
+                             0);
+            assert_same_in(&b, m);
+            outpost_record_unref(m);
+        }
+    }
+    kbuf_free(&b);
 }
 
 int
@@ -168,6 +237,7 @@ main(void)
         cmocka_unit_test(test_json_matches_jansson),
         cmocka_unit_test(test_reals_match_jansson),
         cmocka_unit_test(test_influx_escapes),
+        cmocka_unit_test(test_caches_never_serve_stale_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
