@@ -2,15 +2,17 @@
  * bench/alert_latency - how fast an alert reaches the people it is for:
  * from the failing check that crosses the alert threshold to the moment
  * the receiver has the notification, through the real health and alert
- * filters, the real output queue and worker thread, the real `webhook`
- * notifier and the core's shared HTTP client, to a receiver on loopback.
+ * filters, the real output queue and worker thread, each real notifier
+ * (webhook, slack, pagerduty, sms: the core's shared HTTP client; email:
+ * libcurl's SMTP) to a receiver on loopback.
  *
  *   build/bench/alert_latency [-n alerts] [-b burst] [-p plugin_dir]
  *
  * Defaults: 1,000 alerts one after another, then a burst of 1,000 at once.
  *
- *   1. latency: one integration at a time fails (consecutive_failures =
- *      1, so its first failed check opens the alert); the clock starts
+ *   1. latency, per notifier: one integration at a time fails
+ *      (consecutive_failures = 1, so its first failed check opens the
+ *      alert); the clock starts
  *      when that check is handed to the pipeline and stops when the
  *      receiver has read the whole request. p50 / p99 / max, and the
  *      CPU the process spent per notification, the receiver's and the
@@ -22,9 +24,10 @@
  *      counts: none may be missing) and how long it took (a summary per
  *      window at most: what queued after the first one waits a window).
  *
- * The receiver is a few lines of blocking sockets, one thread per
- * connection, keep-alive, answering 200 at once. Prints a table; never
- * pass/fail.
+ * The receivers are a few lines of blocking sockets, one thread per
+ * connection: HTTP with keep-alive answering 200 at once, and SMTP
+ * answering 250 to every command (354 to DATA), the mail noted at its
+ * final dot. Prints a table; never pass/fail.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,9 +89,11 @@ note(const char *body, int64_t now)
             atomic_fetch_add(&nalerts_summarised, strtol(p + 8, NULL, 10));
         return;
     }
-    p = strstr(body, "\"integration\":\"api-");
+    /* The first name in it: the integration, whatever the format
+     * (JSON, Slack's text, a form, a mail). */
+    p = strstr(body, "api-");
     if (p) {
-        long i = strtol(p + 19, NULL, 10);
+        long i = strtol(p + 4, NULL, 10);
 
         if (i >= 0 && i < MAXN && recv_ns[i] == 0)
             recv_ns[i] = now;
@@ -144,12 +149,70 @@ serve_conn(void *arg)
     return NULL;
 }
 
+/* SMTP, as much as libcurl says: a line in, a reply out; DATA until the
+ * lone dot. */
+static void *
+serve_smtp(void *arg)
+{
+    int fd = (int) (intptr_t) arg;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    int data = 0;
+    static const char hello[] = "220 bench ESMTP\r\n";
+
+    if (buf == NULL || write(fd, hello, sizeof(hello) - 1) < 0)
+        goto out;
+    for (;;) {
+        char *end;
+        ssize_t r;
+
+        buf[len] = '\0';
+        end = data ? strstr(buf, "\r\n.\r\n") : strstr(buf, "\r\n");
+        if (end) {
+            int64_t t0 = bench_thread_cpu_ns();
+            size_t used = (size_t) (end - buf) + (data ? 5 : 2);
+            const char *reply = "250 ok\r\n";
+
+            if (data) {
+                *end = '\0';
+                note(buf, mono_ns());
+                data = 0;
+            } else if (strncasecmp(buf, "EHLO", 4) == 0) {
+                reply = "250 bench\r\n";
+            } else if (strncasecmp(buf, "DATA", 4) == 0) {
+                reply = "354 go on\r\n";
+                data = 1;
+            } else if (strncasecmp(buf, "QUIT", 4) == 0) {
+                reply = "221 bye\r\n";
+            }
+            if (write(fd, reply, strlen(reply)) < 0)
+                break;
+            memmove(buf, buf + used, len - used);
+            len -= used;
+            atomic_fetch_add(&receiver_cpu_ns, bench_thread_cpu_ns() - t0);
+            continue;
+        }
+        if (len == cap)
+            break;
+        r = read(fd, buf + len, cap - len);
+        if (r <= 0)
+            break;
+        len += (size_t) r;
+    }
+out:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
 static void *
 accept_loop(void *arg)
 {
-    (void) arg;
+    int lfd = (int) (intptr_t) arg;
+    void *(*serve)(void *) = lfd == listen_fd ? serve_conn : serve_smtp;
+
     for (;;) {
-        int fd = accept(listen_fd, NULL, NULL);
+        int fd = accept(lfd, NULL, NULL);
         pthread_t t;
 
         if (fd < 0) {
@@ -157,8 +220,7 @@ accept_loop(void *arg)
                 continue;
             return NULL;
         }
-        if (pthread_create(&t, NULL, serve_conn, (void *) (intptr_t) fd)
-            != 0) {
+        if (pthread_create(&t, NULL, serve, (void *) (intptr_t) fd) != 0) {
             close(fd);
             continue;
         }
@@ -166,19 +228,24 @@ accept_loop(void *arg)
     }
 }
 
+/* A listening socket on a free loopback port, served by its own thread;
+ * the port. The first is HTTP (listen_fd), any other SMTP. */
 static int
 receiver_start(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
     socklen_t alen = sizeof(a);
     pthread_t t;
+    int fd;
 
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *) &a, sizeof(a))
-        || listen(listen_fd, 128)
-        || getsockname(listen_fd, (struct sockaddr *) &a, &alen)
-        || pthread_create(&t, NULL, accept_loop, NULL))
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (listen_fd == 0)
+        listen_fd = fd;
+    if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a))
+        || listen(fd, 128)
+        || getsockname(fd, (struct sockaddr *) &a, &alen)
+        || pthread_create(&t, NULL, accept_loop, (void *) (intptr_t) fd))
         exit(1);
     pthread_detach(t);
     return ntohs(a.sin_port);
@@ -198,8 +265,7 @@ struct rig {
 };
 
 static void
-rig_start(struct rig *g, const char *plugin_dir, int port,
-          const char *rate_limit)
+rig_start(struct rig *g, const char *plugin_dir, const char *output)
 {
     char path[160], text[1024];
     struct diag d = { 0 };
@@ -212,10 +278,8 @@ rig_start(struct rig *g, const char *plugin_dir, int port,
     snprintf(text, sizeof(text),
              "state_dir = \"%s\"\ninterval = \"10s\"\n"
              "health \"h\" { }\n"
-             "alert \"a\" { consecutive_failures = 1 }\n"
-             "webhook \"hook\" { url = \"http://127.0.0.1:%d/hook\" "
-             "rate_limit = \"%s\" timeout = \"5s\" }\n",
-             g->state, port, rate_limit);
+             "alert \"a\" { consecutive_failures = 1 }\n%s\n",
+             g->state, output);
     snprintf(path, sizeof(path), "%s/bench.conf", g->state);
     f = fopen(path, "w");
     if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
@@ -281,6 +345,28 @@ failed_check(long i)
     return r;
 }
 
+/* The notifiers measured: one output section each (%d: the port). */
+static const struct {
+    const char *name;
+    const char *section;
+    int         smtp;
+} channels[] = {
+    { "webhook", "webhook \"hook\" { url = \"http://127.0.0.1:%d/hook\" "
+                 "timeout = \"5s\" }", 0 },
+    { "slack", "slack \"ops\" { webhook_url = \"http://127.0.0.1:%d/services/"
+               "T0/B0/x\" rate_limit = \"\" }", 0 },
+    { "pagerduty", "pagerduty \"pd\" { routing_key = \"0123456789abcdef"
+                   "0123456789abcdef\" base_url = \"http://127.0.0.1:%d\" "
+                   "rate_limit = \"\" }", 0 },
+    { "sms", "sms \"phone\" { account_sid = \"AC0000000000000000000000000000"
+             "0000\" auth_token = \"token\" from = \"+15550000000\" "
+             "to = {\"+15551111111\"} base_url = \"http://127.0.0.1:%d\" "
+             "rate_limit = \"\" }", 0 },
+    { "email", "email \"mail\" { smtp_url = \"smtp://127.0.0.1:%d\" "
+               "from = \"outpost@example.com\" to = {\"oncall@example.com\"} "
+               "rate_limit = \"\" }", 1 },
+};
+
 static int64_t
 process_cpu_ns(void)
 {
@@ -308,7 +394,8 @@ main(int argc, char **argv)
     struct loop *l;
     struct rig g = { 0 };
     int64_t *sent, *lat, cpu0, rcpu0, mcpu0, t0;
-    int port, opt;
+    int port, smtp_port, opt;
+    const long nch = (long) (sizeof(channels) / sizeof(channels[0]));
 
     while ((opt = getopt(argc, argv, "n:b:p:")) != -1) {
         switch (opt) {
@@ -322,7 +409,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (n < 1 || burst < 1 || n + burst > MAXN)
+    if (n < 1 || burst < 1 || nch * n + burst > MAXN)
         return 2;
     if (plugin_dir[0] == '\0') {
         char exe[PATH_MAX];
@@ -333,6 +420,7 @@ main(int argc, char **argv)
                  k > 0 ? dirname(exe) : ".");
     }
     port = receiver_start();
+    smtp_port = receiver_start();
     curl_global_init(CURL_GLOBAL_ALL);
     l = loop_new();
     if (l == NULL || loop_start(l) != 0 || http_client_start(l) != 0)
@@ -340,53 +428,75 @@ main(int argc, char **argv)
     sent = calloc((size_t) (n + burst), sizeof(*sent));
     lat = calloc((size_t) n, sizeof(*lat));
 
-    /* 1. latency, one alert at a time. */
-    rig_start(&g, plugin_dir, port, "");
-    cpu0 = process_cpu_ns();
-    rcpu0 = atomic_load(&receiver_cpu_ns);
-    mcpu0 = bench_thread_cpu_ns();
-    for (long i = 0; i < n; i++) {
-        outpost_record_t *r = failed_check(i);
+    /* 1. latency, one alert at a time, through each notifier. */
+    printf("| %-52s | %14s |\n", "alert latency (check -> receiver)",
+           "value");
+    printf("|------------------------------------------------------|"
+           "----------------|\n");
+    for (size_t c = 0; c < sizeof(channels) / sizeof(channels[0]); c++) {
+        char section[512], label[96];
+        long base = (long) c * n, lost = 0;
+        int64_t cpu;
 
-        sent[i] = mono_ns();
-        pipeline_submit(g.p, &r, 1);
-        while (recv_ns[i] == 0 && mono_ns() - sent[i] < 5000000000LL)
-            usleep(50);
-        lat[i] = recv_ns[i] ? recv_ns[i] - sent[i] : INT64_MAX;
-    }
-    {
+        snprintf(section, sizeof(section), channels[c].section,
+                 channels[c].smtp ? smtp_port : port);
+        rig_start(&g, plugin_dir, section);
+        cpu0 = process_cpu_ns();
+        rcpu0 = atomic_load(&receiver_cpu_ns);
+        mcpu0 = bench_thread_cpu_ns();
+        for (long i = 0; i < n; i++) {
+            outpost_record_t *r = failed_check(base + i);
+
+            sent[i] = mono_ns();
+            pipeline_submit(g.p, &r, 1);
+            while (recv_ns[base + i] == 0
+                   && mono_ns() - sent[i] < 5000000000LL)
+                usleep(50);
+            lat[i] = recv_ns[base + i] ? recv_ns[base + i] - sent[i]
+                                       : INT64_MAX;
+        }
         /* Neither the receiver's nor this thread's polling. */
-        int64_t cpu = process_cpu_ns() - cpu0
-                      - (atomic_load(&receiver_cpu_ns) - rcpu0)
-                      - (bench_thread_cpu_ns() - mcpu0);
-        long lost = 0;
-
+        cpu = process_cpu_ns() - cpu0
+              - (atomic_load(&receiver_cpu_ns) - rcpu0)
+              - (bench_thread_cpu_ns() - mcpu0);
         for (long i = 0; i < n; i++)
             lost += lat[i] == INT64_MAX;
         qsort(lat, (size_t) n, sizeof(*lat), bench_cmp_i64);
-        printf("| %-52s | %14s |\n", "alert latency (check -> receiver)",
-               "value");
-        printf("|------------------------------------------------------|"
-               "----------------|\n");
-        row("alerts, one after another", "%.0f", (double) n);
-        row("not received within 5 s", "%.0f", (double) lost);
-        row("p50 (ms)", "%.3f", (double) lat[n / 2] / 1e6);
-        row("p99 (ms)", "%.3f", (double) lat[(n * 99) / 100] / 1e6);
-        row("max (ms)", "%.3f", (double) lat[n - 1] / 1e6);
-        row("CPU per notification: filters, queue, notifier (us)", "%.1f",
-            (double) cpu / (double) n / 1e3);
+        snprintf(label, sizeof(label), "%s: alerts, one after another",
+                 channels[c].name);
+        row(label, "%.0f", (double) n);
+        snprintf(label, sizeof(label), "%s: not received within 5 s",
+                 channels[c].name);
+        row(label, "%.0f", (double) lost);
+        snprintf(label, sizeof(label), "%s: p50 (ms)", channels[c].name);
+        row(label, "%.3f", (double) lat[n / 2] / 1e6);
+        snprintf(label, sizeof(label), "%s: p99 (ms)", channels[c].name);
+        row(label, "%.3f", (double) lat[(n * 99) / 100] / 1e6);
+        snprintf(label, sizeof(label), "%s: max (ms)", channels[c].name);
+        row(label, "%.3f", lat[n - 1] == INT64_MAX
+                           ? -1.0 : (double) lat[n - 1] / 1e6);
+        snprintf(label, sizeof(label), "%s: CPU per notification (us)",
+                 channels[c].name);
+        row(label, "%.1f", (double) cpu / (double) n / 1e3);
+        rig_stop(&g);
     }
-    rig_stop(&g);
 
     /* 2. a burst into a channel limited to 30 a minute. */
     atomic_store(&nrequests, 0);
-    rig_start(&g, plugin_dir, port, "30/10s");
+    {
+        char section[512];
+
+        snprintf(section, sizeof(section), "webhook \"hook\" { url = "
+                 "\"http://127.0.0.1:%d/hook\" rate_limit = \"30/10s\" "
+                 "timeout = \"5s\" }", port);
+        rig_start(&g, plugin_dir, section);
+    }
     {
         outpost_record_t **recs = calloc((size_t) burst, sizeof(*recs));
         long single = 0, accounted;
 
         for (long i = 0; i < burst; i++)
-            recs[i] = failed_check(n + i);
+            recs[i] = failed_check(nch * n + i);
         t0 = mono_ns();
         pipeline_submit(g.p, recs, (size_t) burst);
         free(recs);
@@ -394,7 +504,7 @@ main(int argc, char **argv)
             (double) (mono_ns() - t0) / 1e6);
         for (;;) {
             single = 0;
-            for (long i = n; i < n + burst; i++)
+            for (long i = nch * n; i < nch * n + burst; i++)
                 single += recv_ns[i] != 0;
             accounted = single + atomic_load(&nalerts_summarised);
             if (accounted >= burst || mono_ns() - t0 > 60000000000LL)

@@ -4,7 +4,13 @@
  * table; never pass/fail. bench/output_postgres.sh starts the server and
  * runs collectd's postgresql writer beside it.
  *
- *   output_postgres PLUGIN_DIR CONNINFO [RECORDS] [INTEGRATIONS]
+ *   output_postgres PLUGIN_DIR CONNINFO [RECORDS] [INTEGRATIONS] [PHASE]
+ *
+ * Environment: PG_OPTIONS, more options of the output (writers = 1...).
+ *
+ * PHASE: sustained, overload or both (the default). The script runs each
+ * phase apart, so that the server's CPU it measures around a run is that
+ * phase's alone.
  *
  * Two phases:
  *   sustained  RECORDS checks (default 1,000,000) of INTEGRATIONS
@@ -114,7 +120,8 @@ start(struct registry *reg, struct config **cfg, outpost_instance_t **inst,
 
     snprintf(path, sizeof(path), "%s/bench.conf", dir);
     snprintf(text, sizeof(text), "state_dir = \"%s\"\npostgres \"bench\" "
-             "{ conninfo = \"%s\" %s }\n", dir, conninfo, extra);
+             "{ conninfo = \"%s\" %s %s }\n", dir, conninfo, extra,
+             getenv("PG_OPTIONS") ? getenv("PG_OPTIONS") : "");
     f = fopen(path, "w");
     if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
         fprintf(stderr, "cannot write %s\n", path);
@@ -148,6 +155,7 @@ main(int argc, char **argv)
 {
     const char *plugins, *conninfo;
     long records, integrations;
+    const char *phase;
     char dir[PATH_MAX], path[PATH_MAX + 16];
     struct registry *reg;
     struct diag d = { 0 };
@@ -161,14 +169,17 @@ main(int argc, char **argv)
 
     if (argc < 3) {
         fprintf(stderr, "usage: %s PLUGIN_DIR CONNINFO [RECORDS] "
-                "[INTEGRATIONS]\n", argv[0]);
+                "[INTEGRATIONS] [sustained|overload|both]\n", argv[0]);
         return 2;
     }
     plugins = argv[1];
     conninfo = argv[2];
     records = argc > 3 ? atol(argv[3]) : 1000000;
     integrations = argc > 4 ? atol(argv[4]) : 100;
-    if (integrations < 1 || integrations > 10000 || records < CHUNK)
+    phase = argc > 5 ? argv[5] : "both";
+    if (integrations < 1 || integrations > 10000 || records < CHUNK
+        || (strcmp(phase, "sustained") != 0 && strcmp(phase, "overload") != 0
+            && strcmp(phase, "both") != 0))
         return 2;
     for (long i = 0; i < integrations; i++) {
         char name[32];
@@ -187,6 +198,11 @@ main(int argc, char **argv)
         diag_print(&d, stderr);
         return 1;
     }
+
+    printf("%-10s %10s %10s %12s %14s %12s\n", "phase", "records",
+           "seconds", "rows/s", "agent us/rec", "rss MiB");
+    if (strcmp(phase, "overload") == 0)
+        goto overload;
 
     /* The producer's own cost: make and free the records, no output. */
     c0 = cpu_s();
@@ -219,13 +235,16 @@ main(int argc, char **argv)
     output_get_stats(w, &st);
     rss_sustained = maxrss_kb();
     stop(w, cfg, inst);
-    printf("%-10s %10s %10s %12s %14s %12s\n", "phase", "records",
-           "seconds", "rows/s", "agent us/rec", "rss MiB");
     printf("%-10s %10" PRIu64 " %10.2f %12.0f %14.2f %12.1f\n",
            "sustained", st.delivered, wall, (double) st.delivered / wall,
            cpu * 1e6 / (double) records, (double) rss_sustained / 1024);
 
+    if (strcmp(phase, "sustained") == 0)
+        goto out;
+
+overload:
     /* overload: the producer never waits */
+    next_ts = 2 * records;      /* rows of their own, not resends */
     w = start(reg, &cfg, &inst, dir, conninfo,
               "queue_limit = 100000 batch_size = 5000");
     t0 = (double) clock_mono_ms();
@@ -248,6 +267,7 @@ main(int argc, char **argv)
            (double) st.delivered / wall, "-",
            (double) rss_overload_peak / 1024, st.pushed, st.dropped);
 
+out:
     for (long i = 0; i < integrations; i++)
         outpost_tagset_unref(tagsets[i]);
     registry_free(reg);

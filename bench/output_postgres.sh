@@ -10,7 +10,8 @@
 #                                              build measures the code,
 #                                              not the sanitizers)
 #
-# Environment: RECORDS (1000000), INTEGRATIONS (100), COLLECTD_SECONDS (20).
+# Environment: RECORDS (1000000), INTEGRATIONS (100), COLLECTD_SECONDS (20),
+# PG_OPTIONS (more options of outpost's output, e.g. "writers = 1").
 #
 # CPU per record counts the agent's process only ("agent") and the
 # server's processes too ("+server"): on this machine they share the same
@@ -76,10 +77,18 @@ printf '%-22s %10s %10s %12s %12s %14s %10s\n' writer records seconds rows/s \
     "agent us/rec" "+server us/rec" "rss MiB"
 
 # --- outpost ------------------------------------------------------------
-s0=$(server_cpu)
-"$BENCH" "$BUILD/plugins" "$url" "$RECORDS" "$INTEGRATIONS" > "$tmp/outpost.out"
-s1=$(server_cpu)
-python3 - "$tmp/outpost.out" "$s0" "$s1" <<'PY'
+# Each phase a run of its own: the server's CPU around a sustained run is
+# what those rows cost it, not the overload's too. Sustained twice: the
+# default (writers = 1: a batch is one transaction) and writers = 2 (a
+# large batch split over two connections COPYing at once), each into an
+# emptied log.
+for w in 1 2; do
+    [ "$w" = 1 ] || psql_ -c "TRUNCATE integration_health_log, integration_health"
+    s0=$(server_cpu)
+    PG_OPTIONS="writers = $w ${PG_OPTIONS:-}" "$BENCH" "$BUILD/plugins" \
+        "$url" "$RECORDS" "$INTEGRATIONS" sustained > "$tmp/outpost.out"
+    s1=$(server_cpu)
+    python3 - "$tmp/outpost.out" "$s0" "$s1" "$w" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 srv = float(sys.argv[3]) - float(sys.argv[2])
@@ -87,13 +96,38 @@ for r in rows[1:]:
     if r[0] == "sustained":
         n, sec, rate, us, rss = int(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])
         print("%-22s %10d %10.2f %12.0f %12.2f %14.2f %10.1f" % (
-            "outpost postgres", n, sec, rate, us, us + srv * 1e6 / n, rss))
-        open(sys.argv[1] + ".rate", "w").write("%f %f\n" % (rate, us + srv * 1e6 / n))
-    elif r[0] == "overload":
+            "outpost writers=" + sys.argv[4], n, sec, rate, us,
+            us + srv * 1e6 / n, rss))
+        open(sys.argv[1] + ".rate" + sys.argv[4], "w").write(
+            "%f %f\n" % (rate, us + srv * 1e6 / n))
+PY
+done
+"$BENCH" "$BUILD/plugins" "$url" "$RECORDS" "$INTEGRATIONS" overload > "$tmp/overload.out"
+python3 - "$tmp/overload.out" <<'PY'
+import sys
+for r in [l.split() for l in open(sys.argv[1]) if l.strip()][1:]:
+    if r[0] == "overload":
         print("%-22s %10s %10s %12s %12s %14s %10s  %s" % (
             "outpost overload", r[1], r[2], r[3], "-", "-", r[5], " ".join(r[6:])))
 PY
 psql_ -c "SELECT 'outpost rows in integration_health_log: ' || count(*) FROM integration_health_log"
+
+# --- the server's own ceiling ---------------------------------------------
+# The same rows through psql's \copy (one connection, text COPY, nothing
+# else in the transaction) into the log emptied: what one backend takes
+# at most.
+psql_ -c "\copy (SELECT ts, integration, name, category, provider, status, success, status_code, response_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags FROM integration_health_log LIMIT 300000) TO '$tmp/rows.txt'"
+psql_ -c "TRUNCATE integration_health_log"
+n_rows=$(wc -l < "$tmp/rows.txt")
+s0=$(server_cpu); t0=$(date +%s.%N)
+psql_ -c "\copy integration_health_log (ts, integration, name, category, provider, status, success, status_code, response_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms, health_score, error, tags) FROM '$tmp/rows.txt'"
+t1=$(date +%s.%N); s1=$(server_cpu)
+python3 - "$n_rows" "$t0" "$t1" "$s0" "$s1" <<'PY'
+import sys
+n, t0, t1, s0, s1 = int(sys.argv[1]), *map(float, sys.argv[2:6])
+print("%-22s %10d %10.2f %12.0f %12s %14.2f %10s  (the server's ceiling, one backend)" % (
+    "psql \\copy, same rows", n, t1 - t0, n / (t1 - t0), "-", (s1 - s0) * 1e6 / n, "-"))
+PY
 
 # --- collectd 5.12 postgresql writer --------------------------------------
 if [ -x /usr/sbin/collectd ]; then
@@ -174,11 +208,15 @@ us = (float(c1) - float(c0)) * 1e6 / max(rows, 1)
 tot = us + (float(s1) - float(s0)) * 1e6 / max(rows, 1)
 print("%-22s %10d %10.2f %12.0f %12.2f %14.2f %10.1f" % (
     "collectd postgresql", rows, sec, rate, us, tot, int(rss) / 1024))
-o_rate, o_tot = map(float, open(sys.argv[9]).read().split())
-if rate > 0:
-    print("\noutpost / collectd: %.1fx the rows/s, %.2fx the CPU per record "
-          "(agent + server)" % (o_rate / rate, o_tot / tot))
+print()
+for w in ("1", "2"):
+    o_rate, o_tot = map(float, open(sys.argv[9] + w).read().split())
+    if rate > 0:
+        print("outpost writers=%s / collectd: %.1fx the rows/s, %.2fx the CPU "
+              "per record (agent + server)" % (w, o_rate / rate, o_tot / tot))
 PY
 else
     echo "collectd not installed (apt-get install collectd-core): skipped"
 fi
+echo "target: >= 100000 rows/s, >= 5x collectd at less CPU per record;" \
+     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

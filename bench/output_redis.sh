@@ -80,6 +80,27 @@ echo
 "$BENCH" overload "$MODULE" 2000000 2>/dev/null
 echo
 
+# --- the server's own ceiling ---------------------------------------------
+# redis-benchmark pipelining (-P 64) the XADD outpost sends for each of
+# these measurements (same fields, MAXLEN ~): what one redis-server core
+# takes at most, and its CPU per XADD.
+b_rate=- b_redis=-
+if command -v redis-benchmark >/dev/null; then
+    bport=$(start_redis ceiling)
+    r0=$(redis_cpu "$bport")
+    redis-benchmark -p "$bport" -P 64 -c 1 -n "$N" -q XADD outpost:events \
+        MAXLEN '~' 100000 '*' type measurement name http \
+        ts_ns 1796644800000000000 tags.category http \
+        tags.integration provider-07 tags.provider provider-07 \
+        fields.success true fields.status_code 200 fields.response_ms 12.3 \
+        fields.status healthy fields.health_score 1 2>/dev/null |
+        tr '\r' '\n' | grep 'requests per second' | tail -1 > "$tmp/ceiling"
+    r1=$(redis_cpu "$bport")
+    b_rate=$(awk '{ for (i = 1; i <= NF; i++) if ($(i+1) == "requests") {
+        printf "%.0f", $i; exit } }' "$tmp/ceiling")
+    b_redis=$(echo "$r0 $r1 $N" | awk '{ printf "%.2f", ($2 - $1) * 1e6 / $3 }')
+fi
+
 # --- collectd --------------------------------------------------------------
 c_rate=- c_cpu=- c_rss=- c_redis=-
 case " $SKIP " in *" collectd "*) ;; *)
@@ -156,6 +177,11 @@ printf '| %-34s | %14s | %14s |\n' "agent CPU us per measurement" "$o_cpu" \
 printf '| %-34s | %14s | %14s |\n' "redis-server CPU us per measurement" \
     "$o_redis" "$c_redis"
 printf '| %-34s | %14s | %14s |\n' "agent peak RSS MiB" "$o_rss" "$c_rss"
+echo
+echo "redis-benchmark -P 64 of the same XADD: $b_rate/s, redis-server CPU" \
+     "$b_redis us per XADD (the server's ceiling on one core)"
+echo "target: >= 150000 measurements/s, >= 5x collectd at less CPU per" \
+     "measurement; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$c_rate" != "-" ]; then
     echo
     echo "$o_rate $c_rate $o_cpu $c_cpu" | awk '{
@@ -163,4 +189,4 @@ if [ "$c_rate" != "-" ]; then
                $1 / $2, $3 / $4 }'
 fi
 echo "(outpost's CPU includes making the measurements; collectd's excludes"
-echo " the feeder. outpost's RSS holds all $N queued at once.)"
+echo " the feeder. outpost's producer keeps at most 50,000 queued.)"

@@ -185,6 +185,31 @@ build_instances(struct runtime *rt, struct config *c,
     return 0;
 }
 
+/* The `fallback` links between notifier outputs (core/output.c,
+ * "Fallback"); the config has checked the names. On/off: fb NULL unlinks,
+ * before any worker stops. */
+static void
+link_fallbacks(struct runtime *rt, int on)
+{
+    for (size_t i = 0; i < rt->noutputs; i++) {
+        const char *fb = rt->outputs[i]->common.fallback;
+        struct output_worker *to = NULL;
+
+        if (fb == NULL || *fb == '\0')
+            continue;
+        for (size_t j = 0; on && j < rt->noutputs && to == NULL; j++) {
+            const outpost_instance_t *t = rt->outputs[j];
+            size_t pl = strlen(t->plugin->name);
+
+            if (strcmp(fb, t->name) == 0
+                || (strncmp(fb, t->plugin->name, pl) == 0 && fb[pl] == ':'
+                    && strcmp(fb + pl + 1, t->name) == 0))
+                to = rt->workers[j];
+        }
+        output_set_fallback(rt->workers[i], to);
+    }
+}
+
 static int
 start_outputs(struct runtime *rt, const struct config *c)
 {
@@ -213,6 +238,7 @@ start_outputs(struct runtime *rt, const struct config *c)
         rt->workers = nw;
         rt->workers[rt->noutputs - 1] = w;
     }
+    link_fallbacks(rt, 1);
     return 0;
 }
 
@@ -442,6 +468,7 @@ runtime_stop(struct runtime *rt, int64_t drain_ms)
         loop_call_sync(rt->loop, disarm_tick, rt);
     if (drain_ms > 0)
         drain_outputs(rt, drain_ms);
+    link_fallbacks(rt, 0);
     for (size_t i = 0; i < rt->noutputs; i++)
         output_stop(rt->workers[i]);
     http_client_stop();

@@ -45,7 +45,7 @@ const outpost_option_t config_globals_table[] = {
     { "timeout", OUTPOST_OPT_DURATION, G(timeout_ms), "10s",
       "default time limit of a run", 0, 1, DAYS_365_MS, NULL },
     { "plugin_dir", OUTPOST_OPT_STRING, G(plugin_dir), NULL,
-      "where plugins are loaded from (default: <prefix>/<libdir>/outpost/"
+      "where plugins are loaded from (default: <prefix>/lib/outpost/"
       "plugins of the installed outpostd, or build/plugins next to a "
       "freshly built one; $OUTPOST_PLUGIN_DIR overrides the default)",
       OUTPOST_OPT_PATH, 0, 0, NULL },
@@ -571,6 +571,7 @@ config_load(const char *path, struct registry *reg,
     read_config(&L, path, text, 0);
     read_conf_dir(&L);
     config_refs_check(&L);
+    config_fallback_check(&L);
 out:
     free(text);
     load_free(&L);

@@ -40,6 +40,9 @@ struct common_conf {
     int64_t           disk_limit_mb;
     int64_t           tick_interval_ms;     /* output_tick period */
     int64_t           dead_letter_limit_mb; /* dead-letter file size cap */
+    char             *fallback;       /* notifiers: another notifier's
+                                         name; NULL: none (output.c) */
+    int64_t           fallback_after_ms;
 };
 
 struct section {

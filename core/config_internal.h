@@ -139,6 +139,13 @@ void config_refs_truncate(struct load *L, size_t n);
 /* Reports every ref naming an output instance the config lacks. */
 void config_refs_check(struct load *L);
 
+/* config_fallback.c */
+
+/* Checks the outputs' `fallback` options once every file is read: only a
+ * notifier has one, it names one other notifier, and following them
+ * never comes back (a cycle). Problems at the option's line. */
+void config_fallback_check(struct load *L);
+
 /* config_sections.c */
 
 int config_index_lines(struct load *L, const char *text);

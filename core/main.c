@@ -138,7 +138,7 @@ parse_cli(int argc, char **argv, struct cli *c)
 
 /* Where plugins are, when the config does not say: $OUTPOST_PLUGIN_DIR;
  * else, for a daemon run from its build tree, the freshly built plugins
- * next to it; else, for an installed one, <prefix>/<libdir>/outpost/plugins
+ * next to it; else, for an installed one, <prefix>/lib/outpost/plugins
  * found from its own place (<prefix>/<sbindir>), whatever prefix it was
  * installed under; else the configured prefix's. */
 static const char *

@@ -77,6 +77,13 @@ static const outpost_option_t output_common[] = {
     { "dead_letter_limit_mb", OUTPOST_OPT_INT, C(dead_letter_limit_mb), "64",
       "size of the file keeping rejected records, in MiB; beyond it they "
       "are counted and dropped", 0, 1, 1e6, NULL },
+    { "fallback", OUTPOST_OPT_STRING, C(fallback), NULL,
+      "notifiers: another notifier that also gets this one's events while "
+      "it has been failing for fallback_after", OUTPOST_OPT_OUTPUTS,
+      0, 0, NULL },
+    { "fallback_after", OUTPOST_OPT_DURATION, C(fallback_after_ms), "5m",
+      "how long a notifier fails before its fallback is used",
+      0, 0, DAYS_365_MS, NULL },
     OUTPOST_OPTION_END
 };
 

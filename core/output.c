@@ -31,6 +31,32 @@
  * so a kill -9 during an outage loses nothing. On recovery the disk part
  * is replayed in order by the same loop.
  *
+ * Fallback (notifiers with `fallback`, set by output_set_fallback): once
+ * writes have failed for fallback_after (every write a RETRY that
+ * settled nothing; any progress or answer ends the failure), the thread
+ * copies the queued records it has not copied yet into the fallback
+ * output's queue, from the head: the batch being retried and what
+ * queued up behind it, at most FALLBACK_CHUNK more at each look. It looks
+ * when the failure reaches fallback_after and then every
+ * FALLBACK_POLL_MS while it pauses between retries. A copy is the same
+ * event (kind, severity, time, dedup_key, fields, tags) with the field
+ * fallback_for = "<plugin>:<instance>" (the notifiers say which channel
+ * failed) and, if the original was routed by name, the "notify" tag
+ * naming the fallback. The originals stay queued: the channel still gets
+ * them when it recovers (the fallback is "also", never "instead"), and
+ * fb_copied, the count of queued records from the head already copied,
+ * shrinks as records are committed, so no record is copied twice while
+ * the process runs; once the channel answers again, new records are not
+ * copied. Across a restart: the key (ts_ns, kind, dedup_key) of the last
+ * record copied is kept in <state_dir>/<plugin>/<name>/fallback-copied
+ * (written after each look that copied, removed once the queue holds no
+ * copied record); at the first look after a start, the records up to
+ * that key in the spilled queue count as copied, so the fallback is not
+ * sent them again.
+ * Fallbacks never form a cycle (config_fallback.c), so a thread may hold
+ * its mu while pushing into its fallback's queue (w->mu before the
+ * fallback's mu, never the other way round).
+ *
  * Locking: w->mu guards the control fields and counters. The thread sleeps
  * on w->cv between retries; drainers wait on it for progress. w->mu may be
  * held while calling into the queue, never the other way round, and never
@@ -38,6 +64,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +72,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <outpost/fields.h>
 #include "clock.h"
 #include "deadletter.h"
 #include "http.h"
@@ -60,6 +88,8 @@
 #define STALL_WAIT_MS           100     /* records queued but none readable */
 #define RETRY_AFTER_MAX_MS      86400000 /* a day: beyond is a vendor bug */
 #define REQUEUE_CHUNK           256
+#define FALLBACK_CHUNK          1024    /* records copied per look */
+#define FALLBACK_POLL_MS        200     /* looks while pausing */
 
 /* The batch as the core holds it: what write sees comes first, so the
  * SDK's outpost_batch_*() find the rest from the pointer write got. */
@@ -82,6 +112,7 @@ struct output_worker {
     pthread_mutex_t      mu;
     pthread_cond_t       cv;            /* monotonic clock */
     char                 name[128];     /* "<plugin>.<instance>" */
+    char                 name_pi[128];  /* "<plugin>:<instance>" */
     char                *dl_path;       /* dead letters; NULL: none */
 
     /* settings, fixed at start */
@@ -125,6 +156,16 @@ struct output_worker {
     _Atomic int          spilled;       /* moved the queue to disk */
     int                  dl_full;       /* logged that dead letters are full */
     int64_t              next_tick;
+
+    /* fallback (see the top) */
+    struct output_worker *fallback;     /* under mu; NULL: none */
+    int64_t              fallback_after_ms;
+    int64_t              failing_since; /* the thread's; 0: not failing */
+    size_t               fb_copied;     /* the thread's */
+    int                  fb_logged;     /* the thread's */
+    int                  fb_resume;     /* the thread's: look for the key */
+    int                  fb_saved;      /* the thread's: the file exists */
+    char                *fb_path;       /* fallback-copied; NULL: none */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -222,6 +263,250 @@ sleep_until(struct output_worker *w, int64_t until, int firm)
     return stop ? -1 : 0;
 }
 
+/* --- fallback (see the top) --------------------------------------------- */
+
+/* rec as an event for the fallback of w: a new record (queued records are
+ * shared and read-only), NULL on ENOMEM. */
+static outpost_record_t *
+fallback_copy(struct output_worker *w, const outpost_record_t *rec,
+              const char *to)
+{
+    outpost_record_t *c;
+    int rc = 0;
+
+    if (rec->kind != OUTPOST_EVENT || rec->event == NULL)
+        return NULL;
+    c = outpost_event_new((outpost_event_kind_t) rec->event_kind,
+                          (outpost_severity_t) rec->severity,
+                          rec->event->cause, rec->event->message,
+                          rec->event->dedup_key);
+    if (c == NULL)
+        return NULL;
+    c->ts_ns = rec->ts_ns;
+    for (size_t i = 0; i < outpost_tagset_count(rec->tags); i++) {
+        const outpost_tag_t *t = outpost_tagset_at(rec->tags, i);
+
+        rc |= outpost_record_set_tag(c, t->key, t->value);
+    }
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const outpost_field_t *f = &rec->fields[i];
+
+        switch (f->type) {
+        case OUTPOST_FIELD_INT:
+            rc |= outpost_record_add_int(c, f->key, f->v.i);
+            break;
+        case OUTPOST_FIELD_FLOAT:
+            rc |= outpost_record_add_float(c, f->key, f->v.f);
+            break;
+        case OUTPOST_FIELD_BOOL:
+            rc |= outpost_record_add_bool(c, f->key, f->v.b);
+            break;
+        default:
+            rc |= outpost_record_add_str(c, f->key, f->v.s);
+            break;
+        }
+    }
+    rc |= outpost_record_add_str(c, "fallback_for", w->name_pi);
+    if (outpost_record_tag(rec, OUTPOST_TAG_NOTIFY))
+        rc |= outpost_record_set_tag(c, OUTPOST_TAG_NOTIFY, to);
+    if (rc != 0) {
+        outpost_record_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* rec's key for fallback-copied: "<ts_ns> <kind> <dedup_key>". */
+static void
+fallback_key(const outpost_record_t *rec, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64 " %u %s", rec->ts_ns,
+             (unsigned) rec->event_kind,
+             rec->event && rec->event->dedup_key ? rec->event->dedup_key
+                                                 : "");
+}
+
+/* Notes rec as the last record copied (see the top). Best effort: a
+ * failure only means a restart may copy again. */
+static void
+fallback_save(struct output_worker *w, const outpost_record_t *rec)
+{
+    char key[600], tmp[PATH_MAX], *slash;
+    FILE *f;
+
+    if (w->fb_path == NULL)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s", w->fb_path);
+    if ((slash = strrchr(tmp, '/')) != NULL) {
+        *slash = '\0';
+        (void) instance_mkdir_p(tmp);
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", w->fb_path);
+    fallback_key(rec, key, sizeof(key));
+    if ((f = fopen(tmp, "w")) == NULL)
+        return;
+    if (fprintf(f, "%s\n", key) < 0 || fclose(f) != 0) {
+        unlink(tmp);
+        return;
+    }
+    if (rename(tmp, w->fb_path) != 0)
+        unlink(tmp);
+}
+
+/* After a start: how many records from the head the previous run copied
+ * (those up to its saved key), 0 when none or not found. */
+static size_t
+fallback_resume(struct output_worker *w, outpost_record_t **recs,
+                size_t got)
+{
+    char saved[600] = "", key[600];
+    size_t n = 0;
+    FILE *f = w->fb_path ? fopen(w->fb_path, "r") : NULL;
+
+    if (f == NULL)
+        return 0;
+    if (fgets(saved, sizeof(saved), f) != NULL)
+        saved[strcspn(saved, "\n")] = '\0';
+    fclose(f);
+    for (size_t i = 0; saved[0] && i < got; i++) {
+        fallback_key(recs[i], key, sizeof(key));
+        if (strcmp(key, saved) == 0)
+            n = i + 1;
+    }
+    return n;
+}
+
+/* Copies what is queued and not copied yet into the fallback's queue, once
+ * writes have failed for fallback_after. The thread's own, mu not held. */
+static void
+fallback_forward(struct output_worker *w)
+{
+    int64_t now = clock_mono_ms();
+    size_t want, got, copied = 0;
+    outpost_record_t **recs;
+    char to_name[128] = "";
+
+    if (w->fallback_after_ms < 0 || w->failing_since == 0
+        || now - w->failing_since < w->fallback_after_ms)
+        return;
+    want = queue_length(w->q);
+    if (w->fb_resume) {
+        /* The whole queue once: the previous run's last copy may be
+         * anywhere in it. */
+        if ((recs = calloc(want ? want : 1, sizeof(*recs))) == NULL)
+            return;
+        got = queue_peek(w->q, recs, want);
+        w->fb_copied = fallback_resume(w, recs, got);
+        w->fb_resume = 0;
+        for (size_t i = 0; i < got; i++)
+            outpost_record_unref(recs[i]);
+        free(recs);
+    }
+    if (want <= w->fb_copied)
+        return;
+    if (want > w->fb_copied + FALLBACK_CHUNK)
+        want = w->fb_copied + FALLBACK_CHUNK;
+    if ((recs = calloc(want, sizeof(*recs))) == NULL)
+        return;
+    got = queue_peek(w->q, recs, want);
+    pthread_mutex_lock(&w->mu);
+    if (w->fallback) {
+        const char *to = w->fallback->inst->name;
+
+        snprintf(to_name, sizeof(to_name), "%s", w->fallback->name_pi);
+
+        for (size_t i = w->fb_copied; i < got; i++) {
+            outpost_record_t *c = fallback_copy(w, recs[i], to);
+
+            if (c) {
+                output_push(w->fallback, &c, 1);
+                outpost_record_unref(c);
+                copied++;
+            }
+        }
+        if (got > w->fb_copied) {
+            fallback_save(w, recs[got - 1]);
+            w->fb_saved = w->fb_path != NULL;
+            w->fb_copied = got;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < got; i++)
+        outpost_record_unref(recs[i]);
+    free(recs);
+    if (copied > 0 && !w->fb_logged) {
+        w->fb_logged = 1;
+        outpost_log(w->inst, OUTPOST_LOG_WARN, "fallback",
+                    "failing for %" PRId64 " ms: events also go to the "
+                    "fallback output %s until it recovers",
+                    now - w->failing_since, to_name);
+    }
+}
+
+/* What a write's answer means for the fallback: progress or an answer
+ * ends a failure; committed records leave the copied count. */
+static void
+fallback_note(struct output_worker *w, outpost_result_t r, size_t settled)
+{
+    w->fb_copied = settled < w->fb_copied ? w->fb_copied - settled : 0;
+    /* No copied record left queued: the saved key has done its work
+     * (after a start, not knowing how many were copied: once the queue
+     * is empty). */
+    if (w->fb_saved && ((!w->fb_resume && w->fb_copied == 0)
+                        || queue_length(w->q) == 0)) {
+        unlink(w->fb_path);
+        w->fb_saved = 0;
+        w->fb_resume = 0;
+    }
+    if (r == OUTPOST_RETRY && settled == 0) {
+        if (w->failing_since == 0)
+            w->failing_since = clock_mono_ms();
+        return;
+    }
+    if (w->fb_logged)
+        outpost_log(w->inst, OUTPOST_LOG_INFO, "fallback",
+                    "the channel answers again: events no longer go to "
+                    "the fallback");
+    w->failing_since = 0;
+    w->fb_logged = 0;
+}
+
+/* sleep_until for a pause between retries, looking at the fallback on
+ * the way: when the failure reaches fallback_after, then every
+ * FALLBACK_POLL_MS (what queues up meanwhile is copied promptly). */
+static int
+fallback_sleep(struct output_worker *w, int64_t until, int firm)
+{
+    int has;
+
+    pthread_mutex_lock(&w->mu);
+    has = w->fallback != NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (!has || w->failing_since == 0)
+        return sleep_until(w, until, firm);
+    for (;;) {
+        int64_t now = clock_mono_ms(), start = w->failing_since
+                                               + w->fallback_after_ms;
+        int64_t end = now < start ? start : now + FALLBACK_POLL_MS;
+
+        fallback_forward(w);
+        if (end > until)
+            end = until;
+        if (sleep_until(w, end, firm) != 0)
+            return -1;
+        if (end >= until || clock_mono_ms() < end)
+            return 0;           /* the pause is over, or a drain cut it */
+    }
+}
+
+void
+output_set_fallback(struct output_worker *w, struct output_worker *fb)
+{
+    pthread_mutex_lock(&w->mu);
+    w->fallback = fb;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Waits before writing the rest of a batch again: the backoff for this
  * attempt, or the backend's retry_after when that is longer. */
 static int
@@ -248,7 +533,7 @@ pause_before_retry(struct output_worker *w, unsigned attempt,
     pthread_mutex_lock(&w->mu);
     w->next_attempt = until;
     pthread_mutex_unlock(&w->mu);
-    rc = sleep_until(w, until, firm);
+    rc = fallback_sleep(w, until, firm);
     pthread_mutex_lock(&w->mu);
     w->next_attempt = 0;
     pthread_mutex_unlock(&w->mu);
@@ -523,6 +808,7 @@ deliver(struct output_worker *w)
             done += settled;
             notify(w);
         }
+        fallback_note(w, r, settled);
         if (r != OUTPOST_RETRY) {
             on_answer(w, n - done);
             break;
@@ -594,6 +880,7 @@ settings(struct output_worker *w, const struct common_conf *c)
     w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
     w->tick_ms = c->tick_interval_ms > 0 ? c->tick_interval_ms : 1000;
     w->dl_limit = (uint64_t) c->dead_letter_limit_mb << 20;
+    w->fallback_after_ms = c->fallback_after_ms;
 }
 
 /* Puts back what `outpostd --requeue` left for this output, behind what is
@@ -606,6 +893,7 @@ static void
 worker_free(struct output_worker *w)
 {
     queue_close(w->q);
+    free(w->fb_path);
     free(w->ob.why);
     free(w->batch);
     free(w->dl_path);
@@ -634,8 +922,16 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         w->rng = 1;
     snprintf(w->name, sizeof(w->name), "%s.%s", inst->plugin->name,
              inst->name);
+    snprintf(w->name_pi, sizeof(w->name_pi), "%s:%s", inst->plugin->name,
+             inst->name);
     w->dl_path = deadletter_path(inst->state_root, inst->plugin->name,
                                  inst->name);
+    if (c->fallback && *c->fallback && inst->state_root
+        && asprintf(&w->fb_path, "%s/%s/%s/fallback-copied",
+                    inst->state_root, inst->plugin->name, inst->name) < 0)
+        w->fb_path = NULL;
+    w->fb_resume = w->fb_path && access(w->fb_path, F_OK) == 0;
+    w->fb_saved = w->fb_resume;
     qo.mem_limit = (size_t) c->queue_limit;
     qo.spill_dir = spill_dir;
     qo.disk_limit = (uint64_t) c->disk_limit_mb << 20;
@@ -647,6 +943,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         free(w->batch);
         free(w->ob.why);
         free(w->dl_path);
+        free(w->fb_path);
         free(w);
         return NULL;
     }
@@ -664,6 +961,7 @@ output_start(outpost_instance_t *inst, const char *spill_dir)
         free(w->batch);
         free(w->ob.why);
         free(w->dl_path);
+        free(w->fb_path);
         free(w);
         return NULL;
     }

@@ -59,6 +59,12 @@ void output_stop(struct output_worker *w);
 
 void output_get_stats(struct output_worker *w, struct output_stats *st);
 
+/* Makes fb w's fallback (NULL: none): while w's writes have failed for
+ * its fallback_after, its events are also copied into fb's queue (see
+ * "Fallback" in output.c). fb must outlive the link: unlink (NULL) before
+ * stopping fb. No cycles (the config refuses them). */
+void output_set_fallback(struct output_worker *w, struct output_worker *fb);
+
 /* How long calls of write took, for /metrics. Any thread, no lock
  * (metrics_hist.h). */
 struct metrics_hist_snap;

@@ -31,11 +31,11 @@
  * outpost_plugin_t and outpost_option_t, reads outpost_batch_t and the
  * record structs (record.h's inline functions too), so the version check
  * only protects it if a layout never changes without the version. These
- * frozen copies are ABI 1.2 as plugins compile it; the build fails when a
+ * frozen copies are ABI 1.3 as plugins compile it; the build fails when a
  * type in include/outpost/ drifts from them. Changing a layout means:
  * bump OUTPOST_ABI_VERSION (appending to outpost_plugin_t: the minor),
  * then write the new layout here. */
-_Static_assert(OUTPOST_ABI_VERSION == 1 && OUTPOST_ABI_MINOR == 2,
+_Static_assert(OUTPOST_ABI_VERSION == 1 && OUTPOST_ABI_MINOR == 3,
                "the plugin ABI changed: record its layouts below");
 
 struct abi1_option {
@@ -54,6 +54,7 @@ struct abi1_plugin {
     void (*validate_provider)(void);                      /* 1.1 */
     const void *output_defaults;                          /* 1.2 */
     void (*output_tick)(void);                            /* 1.2 */
+    const void *option_examples;                          /* 1.3 */
 };
 struct abi1_field {
     const char *key; uint32_t type;
@@ -116,6 +117,7 @@ ABI_FIELD(outpost_plugin_t, abi1_plugin, providers);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, validate_provider);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, output_defaults);
 ABI_FIELD(outpost_plugin_t, abi1_plugin, output_tick);
+ABI_FIELD(outpost_plugin_t, abi1_plugin, option_examples);
 ABI_SIZE(outpost_plugin_t, abi1_plugin);
 ABI_FIELD(outpost_field_t, abi1_field, key);
 ABI_FIELD(outpost_field_t, abi1_field, type);
@@ -293,6 +295,35 @@ check_option(const outpost_plugin_t *p, const outpost_option_t *o,
     return 0;
 }
 
+/* Each example names an option of the table and parses as its value. */
+static int
+check_examples(const outpost_plugin_t *p, char *why, size_t len)
+{
+    const outpost_default_t *e = registry_option_examples(p);
+    char reason[256];
+
+    for (; e && e->name; e++) {
+        const outpost_option_t *o = p->options;
+        outpost_option_t copy;
+
+        while (o && o->name && strcmp(o->name, e->name) != 0)
+            o++;
+        if (o == NULL || o->name == NULL || e->value == NULL) {
+            snprintf(why, len, "example for '%s': no such option (or no "
+                     "value)", e->name);
+            return -1;
+        }
+        copy = *o;
+        copy.def = e->value;
+        if (option_check_default(&copy, reason, sizeof(reason)) != 0) {
+            snprintf(why, len, "option '%s': example %s: %s", e->name,
+                     e->value, reason);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const char *
 missing_callback(const outpost_plugin_t *p)
 {
@@ -343,7 +374,8 @@ check_fields(const outpost_plugin_t *p, const char *origin, char *err,
             return -1;
         }
     }
-    if (config_check_output_defaults(p, why, sizeof(why)) != 0) {
+    if (config_check_output_defaults(p, why, sizeof(why)) != 0
+        || check_examples(p, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: plugin '%s': %s", origin, p->name, why);
         return -1;
     }
@@ -419,6 +451,12 @@ registry_tick_fn
 registry_output_tick(const outpost_plugin_t *p)
 {
     return PLUGIN_HAS(p, output_tick) ? p->output_tick : NULL;
+}
+
+const outpost_default_t *
+registry_option_examples(const outpost_plugin_t *p)
+{
+    return PLUGIN_HAS(p, option_examples) ? p->option_examples : NULL;
 }
 
 /* --- adding ------------------------------------------------------------ */

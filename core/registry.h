@@ -48,5 +48,7 @@ registry_validate_provider(const outpost_plugin_t *p);
 const outpost_default_t *registry_output_defaults(const outpost_plugin_t *p);
 typedef void (*registry_tick_fn)(outpost_instance_t *inst);
 registry_tick_fn registry_output_tick(const outpost_plugin_t *p);
+/* The field appended in ABI 1.3: the options' examples, or NULL. */
+const outpost_default_t *registry_option_examples(const outpost_plugin_t *p);
 
 #endif

@@ -19,6 +19,10 @@
  * Every line but the required ones is a comment, so the section, pasted
  * as printed, configures the plugin at its defaults and passes
  * `outpostd -t` (tests/e2e/test_dryrun.py checks it for every plugin).
+ * An option with an example (option_examples, plugin.h) is written set
+ * to it: examples are given for what a working section needs (a
+ * required option, or one of two that exclude each other); other
+ * required options get a placeholder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +107,20 @@ unset_example(const outpost_option_t *o)
     }
 }
 
+/* The plugin's example for option name (ABI 1.3), or NULL. */
+static const char *
+example_of(const outpost_plugin_t *p, const char *name)
+{
+    const outpost_default_t *e = p ? registry_option_examples(p) : NULL;
+
+    for (; e && e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e->value;
+    return NULL;
+}
+
 static void
-sample_option(FILE *out, const outpost_option_t *o)
+sample_option(FILE *out, const outpost_option_t *o, const char *example)
 {
     int required = (o->flags & OUTPOST_OPT_REQUIRED) != 0;
     int quote = o->def && quoted(o) && o->def[0] != '"' && o->def[0] != '{';
@@ -125,7 +141,9 @@ sample_option(FILE *out, const outpost_option_t *o)
     fputc('\n', out);
     if (help[0])
         comment(out, "  ", help);
-    if (required)
+    if (example)
+        fprintf(out, "  %s = %s\n", o->name, example);
+    else if (required)
         fprintf(out, "  %s = %s\n", o->name,
                 o->def ? o->def : placeholder(o));
     else if (o->def)
@@ -191,10 +209,10 @@ config_sample(const outpost_plugin_t *p, FILE *out)
     }
     fprintf(out, "%s \"%s\" {", p->name, title);
     for (const outpost_option_t *o = p->options; o && o->name; o++)
-        sample_option(out, o);
+        sample_option(out, o, example_of(p, o->name));
     fprintf(out, "\n  # --- options every %s has ---\n", kind);
     for (const outpost_option_t *o = config_common_options(p->kind);
          o && o->name; o++)
-        sample_option(out, o);
+        sample_option(out, o, NULL);
     fputs("}\n", out);
 }

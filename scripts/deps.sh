@@ -9,8 +9,13 @@ packages=(
   libltdl-dev libcurl4-openssl-dev libssl-dev libconfuse-dev libjansson-dev
   libmicrohttpd-dev libpq-dev libhiredis-dev librdkafka-dev libcmocka-dev
   python3 postgresql redis-server kcat python3-aiosmtpd python3-redis curl openssl
-  nghttp2-server libpcre2-dev chromium python3-websocket
+  nghttp2-server libpcre2-dev
+  # e2e.test_metrics (promtool, a real Prometheus); bench/api (wrk)
   prometheus wrk
+  # e2e.test_dashboard: the page in a real headless browser
+  chromium python3-websocket
+  # tests/packages (packages.deb): build, check, install and run the .debs
+  dpkg-dev debhelper fakeroot lintian adduser systemd man-db
 )
 
 missing=()

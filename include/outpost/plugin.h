@@ -105,9 +105,12 @@ extern "C" {
  *   1.2  outputs: outpost_batch_delivered/_reject/_retry_after;
  *        outpost_plugin_t gains output_defaults and output_tick;
  *        outpost/pattern.h: bounded regex and glob checks; option flags
- *        OUTPOST_OPT_PATH, _REGEX, _HEADER, _ADDRESS, _OUTPUTS */
+ *        OUTPOST_OPT_PATH, _REGEX, _HEADER, _ADDRESS, _OUTPUTS
+ *   1.3  outpost_plugin_t gains option_examples (the option table's
+ *        layout stays: a field there would move every row after the
+ *        first of an older plugin's table) */
 #define OUTPOST_ABI_VERSION 1
-#define OUTPOST_ABI_MINOR   2
+#define OUTPOST_ABI_MINOR   3
 
 typedef enum {
     OUTPOST_INPUT  = 1,
@@ -306,6 +309,15 @@ typedef struct outpost_plugin {
      * token), every `tick_interval`, on the output's own thread between
      * writes (output rule 8). */
     void (*output_tick)(outpost_instance_t *inst);
+
+    /* All kinds, optional (appended in ABI 1.3): an example value per
+     * option, { "from", "\"+15550000000\"" }, written as in a config;
+     * ends with OUTPOST_DEFAULT_END. An example is not a default: a
+     * required option stays unset (a -t error at the section's line)
+     * until the operator sets it. `outpostd --sample-config` writes each
+     * example set, so give them for what a working section needs (the
+     * sample must pass -t). Checked when the module is loaded. */
+    const outpost_default_t *option_examples;
 } outpost_plugin_t;
 
 #define OUTPOST_PLUGIN_HEADER \

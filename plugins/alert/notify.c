@@ -14,7 +14,9 @@
  * events are still recorded. A resolve goes to exactly the outputs that
  * were told about the alert, so an incident that paged someone is always
  * closed, even under a silence; an alert no one was told about resolves
- * muted.
+ * muted. An acknowledgement goes the same way as a resolve (the
+ * PagerDuty incident is acknowledged, Slack says who took it); without a
+ * policy, to every notifier once the alert was notified.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,11 +128,10 @@ targets(struct alerter *st, const struct al_alert *a, enum al_action act)
 {
     char *list = NULL;
 
-    if (act == AL_ACK)
-        return strdup("");
     if (!st->has_policy)
         return NULL;
     switch (act) {
+    case AL_ACK:
     case AL_RESOLVE:
         list_merge(&list, a->told);
         break;
@@ -156,6 +157,7 @@ mute_for(struct alerter *st, const struct al_alert *a, enum al_action act,
     case AL_UPDATE:
     case AL_ESCALATE:
         return al_mute_reason(st, a, now, buf, len);
+    case AL_ACK:
     case AL_RESOLVE:
         return a->notified_ns == 0 ? "not notified" : NULL;
     default:

@@ -19,7 +19,7 @@ const char *const notify_field_names[] = {
     "vendor_incidents", "failover", "failover_active", "failover_group",
     "error", "occurrences", "consecutive_failures", "action", "kind",
     "condition", "dedup_key", "provider", "category", "tier", "time",
-    "acknowledged_by", "health_score", "circuit", "since",
+    "acknowledged_by", "health_score", "circuit", "since", "fallback_for",
     NULL
 };
 
@@ -106,8 +106,24 @@ format_field(const outpost_field_t *f, char *buf, size_t len)
     }
 }
 
+static const char *headline(const outpost_record_t *ev, char *buf,
+                            size_t len);
+
 const char *
 notify_headline(const outpost_record_t *ev, char *buf, size_t len)
+{
+    const char *failed = outpost_record_string(ev, "fallback_for");
+    size_t n;
+
+    headline(ev, buf, len);
+    n = strlen(buf);
+    if (failed && n < len)
+        snprintf(buf + n, len - n, " (via fallback: %s is failing)", failed);
+    return buf;
+}
+
+static const char *
+headline(const outpost_record_t *ev, char *buf, size_t len)
 {
     char a[64], st[64], up[16];
     const char *action = notify_field(ev, OUTPOST_F_ACTION, a, sizeof(a));
@@ -122,6 +138,7 @@ notify_headline(const outpost_record_t *ev, char *buf, size_t len)
     integ = integ ? integ : "outpost";
     if (strcmp(action, "test") == 0)
         snprintf(buf, len, "[TEST] outpost test notification");
+
     else if (ev->event_kind == OUTPOST_EV_RESOLVE)
         snprintf(buf, len, "[RESOLVED] %s recovered", integ);
     else if (strcmp(action, "acknowledge") == 0)
@@ -265,8 +282,19 @@ notify_render(const char *tmpl, const outpost_record_t *ev)
 char *
 notify_text(const struct notify_conf *c, const outpost_record_t *ev)
 {
-    return notify_render(ev->event_kind == OUTPOST_EV_RESOLVE
-                         ? c->resolve_template : c->template, ev);
+    char *line = notify_render(ev->event_kind == OUTPOST_EV_RESOLVE
+                               ? c->resolve_template : c->template, ev);
+    const char *failed = outpost_record_string(ev, "fallback_for");
+    char *out;
+
+    if (line == NULL || failed == NULL)
+        return line;
+    /* A copy from a channel that is failing (core/output.c, Fallback). */
+    if (asprintf(&out, "[via fallback: %s is failing] %s", failed,
+                 line) < 0)
+        out = NULL;
+    free(line);
+    return out;
 }
 
 /* --- options ---------------------------------------------------------------- */
@@ -557,12 +585,24 @@ notify_post_auth(struct notify *n, const char *url, const char *body,
 
 /* --- the write loop ------------------------------------------------------- */
 
-static int
-wanted(const struct notify *n, const outpost_record_t *ev)
+int
+notify_is_ack(const outpost_record_t *ev)
+{
+    const char *a = outpost_record_string(ev, OUTPOST_F_ACTION);
+
+    return ev->event_kind == OUTPOST_EV_ALERT && a
+           && strcmp(a, "acknowledge") == 0;
+}
+
+int
+notify_wanted(const struct notify *n, const outpost_record_t *ev,
+              const struct notify_ops *ops)
 {
     const char *kind;
 
     if (ev->kind != OUTPOST_EVENT)
+        return 0;
+    if (!ops->acks && notify_is_ack(ev))
         return 0;
     /* Routed here by name (the alert filter's policies, events_notify):
      * the operator asked for it. */
@@ -611,7 +651,7 @@ send_summary(struct notify *n, const outpost_batch_t *b, size_t i,
     if (evs == NULL)
         return OUTPOST_RETRY;
     for (size_t j = i; j < b->n; j++)
-        if (wanted(n, b->records[j]))
+        if (notify_wanted(n, b->records[j], ops))
             evs[k++] = b->records[j];
     n->used++;
     v = ops->summary(n->inst, evs, k, &rep);
@@ -641,11 +681,11 @@ notify_write(struct notify *n, const outpost_batch_t *b,
     int64_t singles = -1;       /* over the limit: singles still allowed */
 
     for (size_t i = 0; i < b->n; i++)
-        want += wanted(n, b->records[i]);
+        want += notify_wanted(n, b->records[i], ops);
     for (size_t i = 0; i < b->n; i++) {
         const outpost_record_t *ev = b->records[i];
 
-        if (!wanted(n, ev)) {
+        if (!notify_wanted(n, ev, ops)) {
             outpost_batch_delivered(b, i + 1);
             continue;
         }

@@ -16,7 +16,9 @@
  *  1. Events are taken in order. An event routed to every notifier (no
  *     "notify" tag) whose kind the channel does not notify (option
  *     `events`) is settled without a message; one routed to this channel
- *     by name is always sent.
+ *     by name is always sent. An acknowledgement (an alert event with
+ *     action=acknowledge) is settled without a message by a channel
+ *     whose ops do not send them (notify_ops.acks: email and SMS).
  *  2. While the rate limit allows, each event is one message, and it is
  *     settled (outpost_batch_delivered) the moment the service accepted
  *     it, so a failure later in the batch never sends it twice.
@@ -132,7 +134,10 @@ const char *notify_time(int64_t ts_ns, char *buf, size_t len);
 /* A one-line title: "[CRITICAL] stripe is down", "[RESOLVED] stripe
  * recovered", "[ESCALATED HIGH] ...", "[ACKNOWLEDGED] stripe", "[TEST]
  * outpost test notification"; other events "[WARNING] crm is degraded"
- * or, without a status, "[WARNING] crm: circuit". Returns buf. */
+ * or, without a status, "[WARNING] crm: circuit". A copy sent through a
+ * fallback (field fallback_for, core/output.c) ends with " (via fallback:
+ * slack:ops is failing)", and notify_text starts with "[via fallback:
+ * slack:ops is failing] ". Returns buf. */
 const char *notify_headline(const outpost_record_t *ev, char *buf,
                             size_t len);
 
@@ -183,7 +188,13 @@ struct notify_ops {
     enum notify_verdict (*summary)(outpost_instance_t *inst,
                                    const outpost_record_t *const *evs,
                                    size_t n, struct notify_reply *rep);
+    /* Non-zero: acknowledgements are sent (PagerDuty acknowledges the
+     * incident, Slack says who took it); zero: settled unsent. */
+    int acks;
 };
+
+/* 1 when ev is an acknowledgement: an alert event, action=acknowledge. */
+int notify_is_ack(const outpost_record_t *ev);
 
 /* Parses "N/duration" ("30/1m", "1/1s"): 0, or -1. "" and NULL: none
  * (*n = 0). */
@@ -199,6 +210,10 @@ struct notify *notify_new(outpost_instance_t *inst,
                           const struct notify_conf *c,
                           const char *const *secrets);
 void notify_free(struct notify *n);
+
+/* Does this channel send a message for ev (rule 1)? */
+int notify_wanted(const struct notify *n, const outpost_record_t *ev,
+                  const struct notify_ops *ops);
 
 /* The write loop (rules 1-3); the plugin's write returns it. */
 outpost_result_t notify_write(struct notify *n, const outpost_batch_t *b,

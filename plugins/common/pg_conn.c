@@ -126,7 +126,6 @@ PGresult *
 pg_result_by(PGconn *conn, int64_t deadline_us, struct dbconn_err *e)
 {
     PGresult *keep = NULL, *res;
-    const char *state, *text;
 
     for (;;) {
         while (PQisBusy(conn)) {
@@ -157,15 +156,22 @@ pg_result_by(PGconn *conn, int64_t deadline_us, struct dbconn_err *e)
     }
     if (PQresultStatus(keep) != PGRES_FATAL_ERROR)
         return keep;
-    state = PQresultErrorField(keep, PG_DIAG_SQLSTATE);
-    text = PQresultErrorField(keep, PG_DIAG_MESSAGE_PRIMARY);
+    pg_fail_result(keep, e);
+    PQclear(keep);
+    return NULL;
+}
+
+void
+pg_fail_result(const PGresult *res, struct dbconn_err *e)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
     if (e->reason == NULL)
         snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state ? state : "");
     fail_with(e, state && strcmp(state, PG_SQLSTATE_QUERY_CANCELED) == 0
                  ? DBCONN_TIMEOUT : DBCONN_QUERY,
-              text ? text : PQresultErrorMessage(keep));
-    PQclear(keep);
-    return NULL;
+              text ? text : PQresultErrorMessage(res));
 }
 
 PGresult *

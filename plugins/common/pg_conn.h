@@ -56,6 +56,9 @@ PGconn *pg_connect_by(const struct pg_connect_opts *o, int64_t deadline_us,
 PGresult *pg_result_by(PGconn *conn, int64_t deadline_us,
                        struct dbconn_err *e);
 
+/* e filled from a PGRES_FATAL_ERROR result, as pg_result_by() does. */
+void pg_fail_result(const PGresult *res, struct dbconn_err *e);
+
 /* PQsendQuery(sql) then pg_result_by(). */
 PGresult *pg_exec_by(PGconn *conn, const char *sql, int64_t deadline_us,
                      struct dbconn_err *e);

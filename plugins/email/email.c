@@ -2,8 +2,15 @@
  * email.c - the `email` notifier: alerts, escalations and resolves as
  * mail through an SMTP server, with libcurl.
  *
- * One message per event (over the rate limit, one summary: notify.h). A
- * message is RFC 5322 with MIME (RFC 2045/2046):
+ * One message per event (over the rate limit, one summary: notify.h), or
+ * with `digest = true` one message per batch: the core's batching is the
+ * digest's interval (the first event opens it, the batch is what queued
+ * within the output's flush_interval, up to batch_size), so the events
+ * stay in the output's queue (spilled across a restart) until the digest
+ * mail was accepted; a refused digest sends each of its events to the
+ * dead letters, one not accepted is sent again whole. The rate limit
+ * does not apply to digests. A message is RFC 5322 with MIME (RFC
+ * 2045/2046):
  *
  *   Date: <the event's time>            Message-ID: <stable, see below>
  *   From, To, Cc                        Subject: "[CRITICAL] stripe is down"
@@ -47,15 +54,15 @@ struct email_conf {
     char               *subject_prefix;
     char               *ca_file;
     int                 insecure;
+    int                 digest;
     struct notify_conf  nc;
 };
 
-/* The required options' defaults are only the examples --sample-config
- * writes: a required option must be set all the same. */
+/* Required options have no default, only an example (email_examples,
+ * what --sample-config writes): a section without them fails -t. */
 static const outpost_option_t email_options[] = {
     { .name = "smtp_url", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, smtp_url),
-      .def = "\"smtps://smtp.example.com:465\"",
       .flags = OUTPOST_OPT_REQUIRED,
       .help = "the mail server, smtp://host:587 or smtps://host:465" },
     { .name = "use_ssl", .type = OUTPOST_OPT_ENUM,
@@ -64,11 +71,11 @@ static const outpost_option_t email_options[] = {
       .help = "STARTTLS on smtp://: try, all (required) or none" },
     { .name = "from", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct email_conf, from),
-      .def = "\"outpost@example.com\"", .flags = OUTPOST_OPT_REQUIRED,
+      .flags = OUTPOST_OPT_REQUIRED,
       .help = "the sender address, outpost@example.com" },
     { .name = "to", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, to),
-      .def = "{\"oncall@example.com\"}", .flags = OUTPOST_OPT_REQUIRED,
+      .flags = OUTPOST_OPT_REQUIRED,
       .help = "recipient addresses" },
     { .name = "cc", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct email_conf, cc),
@@ -89,8 +96,19 @@ static const outpost_option_t email_options[] = {
     { .name = "insecure", .type = OUTPOST_OPT_BOOL,
       .offset = offsetof(struct email_conf, insecure), .def = "false",
       .help = "accept any TLS certificate (tests only)" },
+    { .name = "digest", .type = OUTPOST_OPT_BOOL,
+      .offset = offsetof(struct email_conf, digest), .def = "false",
+      .help = "one mail per interval listing its events; the interval is "
+              "flush_interval (set it, e.g. \"5m\")" },
     NOTIFY_OPTIONS(struct email_conf, nc, "30/1m"),
     OUTPOST_OPTION_END
+};
+
+static const outpost_default_t email_examples[] = {
+    { "smtp_url", "\"smtps://smtp.example.com:465\"" },
+    { "from", "\"outpost@example.com\"" },
+    { "to", "{\"oncall@example.com\"}" },
+    OUTPOST_DEFAULT_END
 };
 
 static const outpost_default_t email_defaults[] = {
@@ -233,7 +251,23 @@ bodies(struct notify *n, const char *line, const outpost_record_t *ev,
     mbuf_str(text, line);
     mbuf_str(text, "\r\n");
     mbuf_str(html, "<!DOCTYPE html>\r\n<html><body>\r\n<p>");
-    mime_html(html, line);
+    /* A digest's lines stay lines. */
+    for (const char *p = line; *p;) {
+        size_t n = strcspn(p, "\r\n");
+        char *one = strndup(p, n);
+
+        if (one == NULL) {
+            html->oom = 1;
+            break;
+        }
+        mime_html(html, one);
+        free(one);
+        p += n;
+        if (*p) {
+            mbuf_str(html, "<br>\r\n");
+            p += strspn(p, "\r\n") > 2 ? 2 : strspn(p, "\r\n");
+        }
+    }
     mbuf_str(html, "</p>\r\n");
     if (ev) {
         mbuf_str(text, "\r\n");
@@ -457,11 +491,91 @@ static const struct notify_ops email_ops = {
     .summary = email_summary,
 };
 
+/* The digest of evs: the subject with the counts, one line per event
+ * (its time, title and message). */
+static char *
+digest_text(const outpost_record_t *const *evs, size_t k, char *subject,
+            size_t slen)
+{
+    struct mbuf t = { 0 };
+    size_t alerts = 0, resolves = 0, escalations = 0;
+    outpost_severity_t worst = OUTPOST_SEV_INFO;
+    char when[40], head[300];
+
+    for (size_t i = 0; i < k; i++) {
+        resolves += evs[i]->event_kind == OUTPOST_EV_RESOLVE;
+        escalations += evs[i]->event_kind == OUTPOST_EV_ESCALATE;
+        alerts += evs[i]->event_kind == OUTPOST_EV_ALERT;
+        if (evs[i]->event_kind != OUTPOST_EV_RESOLVE
+            && evs[i]->severity > worst)
+            worst = (outpost_severity_t) evs[i]->severity;
+    }
+    snprintf(subject, slen, "[DIGEST] %zu notification%s: %zu alert%s, "
+             "%zu resolve%s, %zu escalation%s (worst: %s)", k,
+             k == 1 ? "" : "s", alerts, alerts == 1 ? "" : "s", resolves,
+             resolves == 1 ? "" : "s", escalations,
+             escalations == 1 ? "" : "s", outpost_severity_name(worst));
+    mbuf_fmt(&t, "%zu notifications since %s:", k,
+             notify_time(evs[0]->ts_ns, when, sizeof(when)));
+    for (size_t i = 0; i < k; i++)
+        mbuf_fmt(&t, "\r\n%s %s: %s",
+                 notify_time(evs[i]->ts_ns, when, sizeof(when)),
+                 notify_headline(evs[i], head, sizeof(head)),
+                 evs[i]->event && evs[i]->event->message
+                 ? evs[i]->event->message : "");
+    if (t.oom) {
+        free(t.s);
+        return NULL;
+    }
+    return t.s;
+}
+
+static outpost_result_t
+digest_write(outpost_instance_t *inst, const outpost_batch_t *b)
+{
+    struct email *m = outpost_instance_data(inst);
+    const outpost_record_t **evs = malloc(b->n * sizeof(*evs));
+    struct notify_reply rep;
+    enum notify_verdict v;
+    char subject[256], *text = NULL, *msg = NULL;
+    size_t k = 0, len = 0;
+
+    if (evs == NULL)
+        return OUTPOST_RETRY;
+    for (size_t i = 0; i < b->n; i++)
+        if (notify_wanted(m->n, b->records[i], &email_ops))
+            evs[k++] = b->records[i];
+    if (k == 0) {
+        free(evs);
+        return OUTPOST_OK;
+    }
+    if ((text = digest_text(evs, k, subject, sizeof(subject))) != NULL)
+        msg = compose(inst, NULL, subject, text, evs[0]->ts_ns, &len);
+    free(text);
+    v = smtp_send(inst, msg, len, &rep);
+    free(evs);
+    if (v == NOTIFY_SENT)
+        return OUTPOST_OK;
+    outpost_log(inst, v == NOTIFY_REFUSE ? OUTPOST_LOG_ERROR
+                                         : OUTPOST_LOG_WARN, "write",
+                "digest of %zu events %s: %s", k, v == NOTIFY_REFUSE
+                ? "refused" : "not accepted, retrying", rep.why);
+    if (v == NOTIFY_RETRY)
+        return OUTPOST_RETRY;
+    for (size_t i = 0; i < b->n; i++)
+        if (notify_wanted(m->n, b->records[i], &email_ops))
+            outpost_batch_reject(b, i, rep.why);
+    return OUTPOST_OK;
+}
+
 static outpost_result_t
 email_write(outpost_instance_t *inst, const outpost_batch_t *batch)
 {
+    struct email_conf *c = outpost_instance_conf(inst);
     struct email *m = outpost_instance_data(inst);
 
+    if (c->digest)
+        return digest_write(inst, batch);
     return notify_write(m->n, batch, &email_ops);
 }
 
@@ -478,4 +592,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = email_shutdown,
     .validate = email_validate,
     .output_defaults = email_defaults,
+    .option_examples = email_examples,
 };

@@ -10,7 +10,9 @@
  * the open incident instead of paging again, and the resolve closes it.
  * Severity maps with outpost_severity_pagerduty(); component is the
  * integration, group its category, class the alert's condition;
- * custom_details carry the check's facts; links the dashboard.
+ * custom_details carry the check's facts; links the dashboard and the
+ * vendor's status page (option status_pages, "integration=URL": the
+ * records do not carry the page's address).
  *
  * PagerDuty answers 202; 400 (invalid event) is refused for good (dead
  * letters, with PagerDuty's errors), 429 and 5xx are retried. The routing
@@ -34,6 +36,7 @@ struct pd_conf {
     char               *base_url;
     char               *source;
     char               *client_url;
+    outpost_strlist_t   status_pages;
     struct notify_conf  nc;
 };
 
@@ -53,6 +56,10 @@ static const outpost_option_t pd_options[] = {
       .offset = offsetof(struct pd_conf, client_url),
       .help = "client_url of the events; may hold {integration} "
               "(default: the dashboard_url)" },
+    { .name = "status_pages", .type = OUTPOST_OPT_STRLIST,
+      .offset = offsetof(struct pd_conf, status_pages),
+      .help = "vendors' status pages linked from their incidents, "
+              "\"integration=https://status.example.com\"" },
     NOTIFY_OPTIONS(struct pd_conf, nc, "120/1m"),
     OUTPOST_OPTION_END
 };
@@ -89,6 +96,17 @@ pd_validate(const void *conf, char *err, size_t errlen)
     if (c->client_url && *c->client_url
         && notify_tmpl_check("client_url", c->client_url, err, errlen) != 0)
         return -1;
+    for (size_t i = 0; i < c->status_pages.n; i++) {
+        const char *e = c->status_pages.v[i], *eq = strchr(e, '=');
+
+        if (eq == NULL || eq == e) {
+            snprintf(err, errlen, "status_pages: \"%s\" is not "
+                     "integration=URL", e);
+            return -1;
+        }
+        if (http_url_check("status_pages", eq + 1, err, errlen) != 0)
+            return -1;
+    }
     return notify_conf_check(&c->nc, err, errlen);
 }
 
@@ -198,13 +216,42 @@ dedup_of(const outpost_record_t *ev, char *buf, size_t len)
         buf[PD_DEDUP_MAX] = '\0';
 }
 
-static void
-add_links(json_t *root, const char *link, const char *text)
+/* The status page status_pages names for ev's integration, or NULL. */
+static const char *
+status_page(const struct pd_conf *c, const outpost_record_t *ev)
 {
+    const char *integ = outpost_record_tag(ev, OUTPOST_TAG_INTEGRATION);
+    size_t len = integ ? strlen(integ) : 0;
+
+    for (size_t i = 0; integ && i < c->status_pages.n; i++) {
+        const char *e = c->status_pages.v[i];
+
+        if (strncmp(e, integ, len) == 0 && e[len] == '=')
+            return e + len + 1;
+    }
+    return NULL;
+}
+
+/* links: the dashboard, then the vendor's status page. */
+static void
+add_links(json_t *root, const char *link, const char *page,
+          const char *integ)
+{
+    json_t *links = json_array();
+    char text[300];
+
     if (link && *link)
-        json_object_set_new(root, "links",
-                            json_pack("[{s:s, s:s}]", "href", link,
-                                      "text", text));
+        json_array_append_new(links, json_pack("{s:s, s:s}", "href", link,
+                                               "text", "outpost dashboard"));
+    if (page) {
+        snprintf(text, sizeof(text), "%s status page", integ);
+        json_array_append_new(links, json_pack("{s:s, s:s}", "href", page,
+                                               "text", text));
+    }
+    if (json_array_size(links) > 0)
+        json_object_set_new(root, "links", links);
+    else
+        json_decref(links);
 }
 
 static enum notify_verdict
@@ -271,10 +318,10 @@ pd_send(outpost_instance_t *inst, const outpost_record_t *ev,
     free(text);
     json_object_set_new(root, "client", json_string("outpost"));
     link = client_url(p, c, ev);
-    if (link && *link) {
+    if (link && *link)
         json_object_set_new(root, "client_url", json_string(link));
-        add_links(root, link, "outpost dashboard");
-    }
+    add_links(root, link, status_page(c, ev),
+              notify_field(ev, OUTPOST_TAG_INTEGRATION, b, sizeof(b)));
     free(link);
     return send_json(inst, root, rep);
 }
@@ -321,6 +368,7 @@ pd_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
 static const struct notify_ops pd_ops = {
     .send = pd_send,
     .summary = pd_summary,
+    .acks = 1,
 };
 
 static outpost_result_t

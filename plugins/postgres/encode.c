@@ -13,6 +13,7 @@
  * control characters as \u00XX), then COPY's (every backslash doubled).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,72 @@ put_str_or_null(struct pgout_buf *b, const char *s)
         put_null(b);
 }
 
+/* Digits of u at p, at least width of them (zeros before); the end. */
+static char *
+put_digits(char *p, uint64_t u, int width)
+{
+    char d[24];
+    int n = 0;
+
+    do {
+        d[n++] = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n < width)
+        d[n++] = '0';
+    while (n > 0)
+        *p++ = d[--n];
+    return p;
+}
+
+static void
+put_int(struct pgout_buf *b, int64_t v)
+{
+    if (reserve(b, 24) != 0)
+        return;
+    if (v < 0)
+        b->p[b->len++] = '-';
+    b->len = (size_t) (put_digits(b->p + b->len, v < 0 ? 0 - (uint64_t) v
+                                                       : (uint64_t) v, 1)
+                       - b->p);
+}
+
+/* A float8 the server reads back as the same double. Most values a
+ * check carries (80.25, 0.98, 200) are m / 10^k for an integer m and
+ * k <= 6: that decimal is written by hand (the double nearest to it is
+ * v, so float8in gives v back); printf's exact conversion, the slowest
+ * part of a row, only for the rest. */
+static void
+put_double(struct pgout_buf *b, double v)
+{
+    int64_t scale = 1;
+
+    if (isfinite(v) && fabs(v) < 1e9 && !(v == 0 && signbit(v)))
+        for (int k = 0; k <= 6; k++, scale *= 10) {
+            double m = v * (double) scale;
+            int64_t q = (int64_t) m;
+            uint64_t u;
+
+            if ((double) q != m || (double) q / (double) scale != v)
+                continue;
+            if (reserve(b, 32) != 0)
+                return;
+            u = q < 0 ? 0 - (uint64_t) q : (uint64_t) q;
+            if (q < 0)
+                b->p[b->len++] = '-';
+            b->len = (size_t) (put_digits(b->p + b->len,
+                                          u / (uint64_t) scale, 1) - b->p);
+            if (k > 0) {
+                b->p[b->len++] = '.';
+                b->len = (size_t) (put_digits(b->p + b->len,
+                                              u % (uint64_t) scale, k)
+                                   - b->p);
+            }
+            return;
+        }
+    pgout_buf_printf(b, "%.17g", v);
+}
+
 /* A field as its column's text: numbers and booleans printed, strings
  * passed on (the server judges them), absent as NULL. */
 static void
@@ -183,10 +250,10 @@ put_field(struct pgout_buf *b, const outpost_record_t *rec, const char *key,
         if (as_bool)
             pgout_buf_add(b, f->v.i ? "t" : "f", 1);
         else
-            pgout_buf_printf(b, "%" PRId64, f->v.i);
+            put_int(b, f->v.i);
         break;
     case OUTPOST_FIELD_FLOAT:
-        pgout_buf_printf(b, "%.17g", f->v.f);
+        put_double(b, f->v.f);
         break;
     case OUTPOST_FIELD_BOOL:
         if (as_bool)
@@ -227,6 +294,53 @@ floor_div(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/* timestamptz in ISO form, UTC, to the microsecond: "YYYY-MM-DD
+ * hh:mm:ss.uuuuuu+00", then a tab. The civil date from the day number by
+ * H. Hinnant's days-to-civil (proleptic Gregorian, any year from 1 on);
+ * years outside 1..9999 by gmtime_r and printf. */
+static void
+put_timestamp(struct pgout_buf *b, int64_t us)
+{
+    int64_t secs = floor_div(us, 1000000), days = floor_div(secs, 86400);
+    int64_t sod = secs - days * 86400, z = days + 719468;
+    int64_t era = floor_div(z, 146097), doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    char *p;
+
+    if (y < 1 || y > 9999) {
+        time_t t = (time_t) secs;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        pgout_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         (int) (us - secs * 1000000));
+        return;
+    }
+    if (reserve(b, 32) != 0)
+        return;
+    p = b->p + b->len;
+    p = put_digits(p, (uint64_t) y, 4);
+    *p++ = '-';
+    p = put_digits(p, (uint64_t) m, 2);
+    *p++ = '-';
+    p = put_digits(p, (uint64_t) d, 2);
+    *p++ = ' ';
+    p = put_digits(p, (uint64_t) (sod / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, (uint64_t) (sod / 60 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (uint64_t) (sod % 60), 2);
+    *p++ = '.';
+    p = put_digits(p, (uint64_t) (us - secs * 1000000), 6);
+    memcpy(p, "+00\t", 4);
+    b->len = (size_t) (p + 4 - b->p);
+}
+
 void
 pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
 {
@@ -238,7 +352,8 @@ pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
     };
 
     /* Microseconds, timestamptz's resolution. */
-    pgout_buf_printf(b, "%" PRId64 "\t", floor_div(rec->ts_ns, 1000));
+    put_int(b, floor_div(rec->ts_ns, 1000));
+    put_tab(b);
     put_text(b, integration ? integration : rec->name);
     put_tab(b);
     put_text(b, rec->name);
@@ -280,15 +395,8 @@ pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec)
         "tls_ms", "ttfb_ms", "transfer_ms", OUTPOST_F_HEALTH_SCORE,
     };
     int64_t us = floor_div(rec->ts_ns, 1000);
-    time_t secs = (time_t) floor_div(us, 1000000);
-    struct tm tm;
 
-    /* timestamptz in ISO form, UTC, to the microsecond. */
-    gmtime_r(&secs, &tm);
-    pgout_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00\t",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int) (us - (int64_t) secs * 1000000));
+    put_timestamp(b, us);
     put_text(b, integration ? integration : rec->name);
     put_tab(b);
     put_text(b, rec->name);

@@ -9,7 +9,8 @@
  *   encode.c    records as COPY text rows and alert upserts
  *
  * Everything here runs on the output's own thread (plugin.h, output rule
- * 8): the state needs no lock, and one PGconn serves it (pg_conn.h rule 1).
+ * 8): the state needs no lock, and each PGconn is used by that thread
+ * alone (pg_conn.h rule 1).
  */
 #ifndef OUTPOST_PGOUT_H
 #define OUTPOST_PGOUT_H
@@ -19,9 +20,10 @@
 #include <outpost/plugin.h>
 #include "pg_conn.h"
 
-#define PGOUT_SCHEMA_VERSION 1      /* the newest migration in schema.c */
+#define PGOUT_SCHEMA_VERSION 2      /* the newest migration in schema.c */
 #define PGOUT_DAY_NS  86400000000000LL
 #define PGOUT_MAX_DAYS 128          /* partitions remembered as present */
+#define PGOUT_MAX_WRITERS 8         /* connections a batch is split over */
 
 struct pgout_conf {
     char    *conninfo;
@@ -29,6 +31,7 @@ struct pgout_conf {
     int64_t  partitions_ahead;
     int64_t  connect_timeout_ms;
     char    *application_name;
+    int64_t  writers;
 };
 
 /* A growable text buffer. */
@@ -43,6 +46,8 @@ struct pgout {
     const struct pgout_conf *conf;
     const char *name;               /* the instance's name, for messages */
     PGconn  *conn;                  /* NULL: not connected */
+    PGconn  *extra[PGOUT_MAX_WRITERS - 1]; /* the other writers' (NULL:
+                                       connect when needed) */
     int      schema_ok;             /* migrations checked on this conn */
     int64_t  days[PGOUT_MAX_DAYS];  /* UTC days whose partition exists */
     size_t   ndays;

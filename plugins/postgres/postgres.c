@@ -14,6 +14,19 @@
  *   INSERT INTO integration_alerts ... ON CONFLICT DO UPDATE   per event
  *   COMMIT
  *
+ * With `writers` > 1 (not the default: the batch is then several
+ * transactions) and a batch large enough, the log's rows are cut in
+ * that many slices at row ends: each other writer's connection gets
+ * the COPY of its slice first (a transaction of its own, sent whole, not
+ * waited for), the first connection then does the above with slice 0,
+ * and the others' answers are read after its COMMIT. The server COPYs
+ * the slices at once, one backend each:
+ * on its own a backend spends most of a batch's time parsing rows and
+ * filling the primary key, and the other cores wait. A batch is then
+ * several transactions; one that fails makes the write a retry, and the
+ * batch written again meets the slices already in like any resent batch
+ * (below).
+ *
  * The log's primary key (integration, ts, name) is what a measurement is
  * (outpost/plugin.h: unique by integration, name and time). When the
  * answer to a COMMIT was lost and the core writes the batch again, the
@@ -81,6 +94,10 @@ static const outpost_option_t pgout_options[] = {
     { .name = "application_name", .type = OUTPOST_OPT_STRING,
       .offset = OFF(application_name), .def = "outpost",
       .help = "application_name of the session (pg_stat_activity)" },
+    { .name = "writers", .type = OUTPOST_OPT_INT, .offset = OFF(writers),
+      .def = "1", .min = 1, .max = PGOUT_MAX_WRITERS,
+      .help = "connections a large batch's checks are split over, COPYing "
+              "at once (the server's work on several cores)" },
     OUTPOST_OPTION_END
 };
 
@@ -159,10 +176,18 @@ static const char COPY_SQL[] =
 static const char APPLY_SQL[] = LOG_MERGE_SQL HEALTH_SQL;
 
 /* The fast path: rows straight into the log, the latest of each
- * integration through the stage into the current state. */
+ * integration through the stage into the current state, all of it sent
+ * as one query string: the server asks for the data of each COPY in turn
+ * and runs the rest without waiting for us, so a batch waits on two
+ * answers, not seven. FAST_OPEN_SQL leaves the transaction open for the
+ * alert upserts. */
 static const char COPY_LOG_SQL[] =
     "COPY integration_health_log (" PGOUT_LOG_COLUMNS ") FROM STDIN";
-static const char FAST_HEALTH_SQL[] = HEALTH_SQL;
+#define FAST_SQL_ "BEGIN; " \
+    "COPY integration_health_log (" PGOUT_LOG_COLUMNS ") FROM STDIN; " \
+    "COPY outpost_stage (" PGOUT_STAGE_COLUMNS ") FROM STDIN; " HEALTH_SQL
+static const char FAST_SQL[] = FAST_SQL_ "; COMMIT";
+static const char FAST_OPEN_SQL[] = FAST_SQL_;
 
 /* What a failure means for the batch and the connection. */
 enum verdict {
@@ -197,6 +222,16 @@ classify(const struct dbconn_err *e)
 }
 
 static void
+drop_extra(struct pgout *st, size_t k)
+{
+    if (st->extra[k])
+        PQfinish(st->extra[k]);
+    st->extra[k] = NULL;
+}
+
+/* The server went away or refused: every connection goes (the others'
+ * state is no better known). */
+static void
 drop_conn(struct pgout *st)
 {
     if (st->conn)
@@ -204,6 +239,8 @@ drop_conn(struct pgout *st)
     st->conn = NULL;
     st->schema_ok = 0;
     pgout_days_forget(st);
+    for (size_t k = 0; k < PGOUT_MAX_WRITERS - 1; k++)
+        drop_extra(st, k);
 }
 
 /* Logs a failure once: the same text again within a minute is a debug
@@ -262,17 +299,24 @@ flush_by(PGconn *conn, int64_t deadline_us, struct dbconn_err *e)
     return 0;
 }
 
+static PGresult *
+conn_query(PGconn *c, const char *sql, int64_t deadline_us,
+           struct dbconn_err *e)
+{
+    if (!PQsendQuery(c, sql)) {
+        dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
+        return NULL;
+    }
+    if (flush_by(c, deadline_us, e) != 0)
+        return NULL;
+    return pg_result_by(c, deadline_us, e);
+}
+
 PGresult *
 pgout_query(struct pgout *st, const char *sql, int64_t deadline_us,
             struct dbconn_err *e)
 {
-    if (!PQsendQuery(st->conn, sql)) {
-        dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
-        return NULL;
-    }
-    if (flush_by(st->conn, deadline_us, e) != 0)
-        return NULL;
-    return pg_result_by(st->conn, deadline_us, e);
+    return conn_query(st->conn, sql, deadline_us, e);
 }
 
 PGresult *
@@ -299,41 +343,13 @@ pgout_exec(struct pgout *st, const char *sql, int64_t deadline_us,
     return res ? 0 : -1;
 }
 
-/* COPY (sql) len bytes of rows. */
+/* The data of a COPY FROM STDIN that has started, and its end. */
 static int
-copy_rows(struct pgout *st, const char *sql, const char *rows, size_t len,
-          int64_t deadline_us, struct dbconn_err *e)
+copy_data(PGconn *c, const char *rows, size_t len, int64_t deadline_us,
+          struct dbconn_err *e)
 {
-    PGconn *c = st->conn;
-    PGresult *res;
     int rc;
 
-    if (!PQsendQuery(c, sql) || flush_by(c, deadline_us, e) != 0) {
-        dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
-        return -1;
-    }
-    while (PQisBusy(c)) {
-        int w = dbconn_wait_fd(PQsocket(c), POLLIN, deadline_us);
-        if (w == 0) {
-            dbconn_fail_deadline(e, "no answer to COPY");
-            return -1;
-        }
-        if (w < 0 || !PQconsumeInput(c)) {
-            dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
-            return -1;
-        }
-    }
-    res = PQgetResult(c);
-    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
-        /* Refused outright: pg_result_by reads the error and the rest. */
-        PQclear(res);
-        if ((res = pg_result_by(c, deadline_us, e)) != NULL) {
-            PQclear(res);
-            dbconn_fail(e, DBCONN_PROTOCOL, "COPY did not start");
-        }
-        return -1;
-    }
-    PQclear(res);
     for (size_t off = 0; off < len;) {
         size_t n = len - off < 262144 ? len - off : 262144;
 
@@ -354,7 +370,90 @@ copy_rows(struct pgout *st, const char *sql, const char *rows, size_t len,
         dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
         return -1;
     }
-    if ((res = pg_result_by(c, deadline_us, e)) == NULL)
+    return 0;
+}
+
+/* Reads what came in until a result is ready; 0, or -1 and why in e. */
+static int
+await(PGconn *c, int64_t deadline_us, struct dbconn_err *e)
+{
+    while (PQisBusy(c)) {
+        int w = dbconn_wait_fd(PQsocket(c), POLLIN, deadline_us);
+
+        if (w == 0) {
+            dbconn_fail_deadline(e, "no answer");
+            return -1;
+        }
+        if (w < 0 || !PQconsumeInput(c)) {
+            dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sends sql, statements of which the first n COPY ... FROM STDIN are fed
+ * data[i] (len[i] bytes) as the server asks for them, up to the end of
+ * the last one's data; the answers after it are left to pg_result_by.
+ * 0, or -1 and why in e (a statement refused: its error, every answer
+ * read). */
+static int
+script_send(PGconn *c, const char *sql, const char *const *data,
+            const size_t *len, size_t n, int64_t deadline_us,
+            struct dbconn_err *e)
+{
+    if (!PQsendQuery(c, sql) || flush_by(c, deadline_us, e) != 0) {
+        dbconn_fail(e, DBCONN_CONNECT, "the connection broke");
+        return -1;
+    }
+    for (size_t i = 0; i < n;) {
+        PGresult *res;
+        ExecStatusType status;
+
+        if (await(c, deadline_us, e) != 0)
+            return -1;
+        if ((res = PQgetResult(c)) == NULL) {
+            dbconn_fail(e, DBCONN_PROTOCOL, "COPY did not start");
+            return -1;
+        }
+        status = PQresultStatus(res);
+        if (status == PGRES_FATAL_ERROR) {
+            pg_fail_result(res, e);
+            PQclear(res);
+            /* The rest of the string is skipped: read to its end. */
+            while (await(c, deadline_us, e) == 0
+                   && (res = PQgetResult(c)) != NULL)
+                PQclear(res);
+            return -1;
+        }
+        PQclear(res);
+        if (status == PGRES_COPY_IN) {
+            if (copy_data(c, data[i], len[i], deadline_us, e) != 0)
+                return -1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* COPY (sql) len bytes of rows on c, up to the end of the data sent:
+ * the answer is left to read (pg_result_by). */
+static int
+copy_send(PGconn *c, const char *sql, const char *rows, size_t len,
+          int64_t deadline_us, struct dbconn_err *e)
+{
+    return script_send(c, sql, &rows, &len, 1, deadline_us, e);
+}
+
+/* COPY (sql) len bytes of rows, answered. */
+static int
+copy_rows(struct pgout *st, const char *sql, const char *rows, size_t len,
+          int64_t deadline_us, struct dbconn_err *e)
+{
+    PGresult *res;
+
+    if (copy_send(st->conn, sql, rows, len, deadline_us, e) != 0
+        || (res = pg_result_by(st->conn, deadline_us, e)) == NULL)
         return -1;
     PQclear(res);
     return 0;
@@ -462,6 +561,37 @@ quiet(void *arg, const char *message)
     (void) message;
 }
 
+/* A new connection, non-blocking, or NULL and why in e. */
+static PGconn *
+connect_one(struct pgout *st, int64_t deadline_us, struct dbconn_err *e)
+{
+    const struct pgout_conf *c = st->conf;
+    int64_t by = dbconn_now_us() + c->connect_timeout_ms * 1000;
+    struct pg_connect_opts o = {
+        .conninfo = c->conninfo,
+        .application_name = c->application_name,
+        .statement_timeout_ms = outpost_instance_timeout_ms(st->inst),
+    };
+    PGconn *conn;
+
+    if (c->conninfo == NULL || c->conninfo[0] == '\0') {
+        dbconn_fail(e, DBCONN_AUTH, "conninfo is empty (credentials "
+                    "missing)");
+        return NULL;
+    }
+    conn = pg_connect_by(&o, by < deadline_us ? by : deadline_us, e);
+    if (conn == NULL)
+        return NULL;
+    PQsetNoticeProcessor(conn, quiet, NULL);
+    if (PQsetnonblocking(conn, 1) != 0) {
+        dbconn_fail(e, DBCONN_CONNECT, "cannot make the connection "
+                    "non-blocking");
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
 /* A connection with the schema checked and the stage table made. */
 static int
 prepare(struct pgout *st, int64_t deadline_us, struct dbconn_err *e)
@@ -471,30 +601,9 @@ prepare(struct pgout *st, int64_t deadline_us, struct dbconn_err *e)
 
     if (st->conn && PQstatus(st->conn) != CONNECTION_OK)
         drop_conn(st);
-    if (st->conn == NULL) {
-        int64_t by = dbconn_now_us() + c->connect_timeout_ms * 1000;
-        struct pg_connect_opts o = {
-            .conninfo = c->conninfo,
-            .application_name = c->application_name,
-            .statement_timeout_ms = outpost_instance_timeout_ms(st->inst),
-        };
-
-        if (c->conninfo == NULL || c->conninfo[0] == '\0') {
-            dbconn_fail(e, DBCONN_AUTH, "conninfo is empty (credentials "
-                        "missing)");
-            return -1;
-        }
-        st->conn = pg_connect_by(&o, by < deadline_us ? by : deadline_us, e);
-        if (st->conn == NULL)
-            return -1;
-        PQsetNoticeProcessor(st->conn, quiet, NULL);
-        if (PQsetnonblocking(st->conn, 1) != 0) {
-            dbconn_fail(e, DBCONN_CONNECT, "cannot make the connection "
-                        "non-blocking");
-            drop_conn(st);
-            return -1;
-        }
-    }
+    if (st->conn == NULL && (st->conn = connect_one(st, deadline_us, e))
+                            == NULL)
+        return -1;
     if (st->schema_ok)
         return 0;
     today = now_day();
@@ -613,24 +722,118 @@ encode_fast(struct pgout *st, const outpost_batch_t *b)
 /* The fast path: COPY straight into the log. A batch written before (the
  * answer to its COMMIT lost) or a record the server refuses fails it
  * (23505, class 22/23): the caller then takes the merge path. */
+/* Where the log's rows are cut for the writers: cut[0] = 0 < cut[1] <
+ * ... < cut[n] = st->log.len, each at a row's end. A slice is worth a
+ * connection's round trips from SLICE_MIN bytes (a few hundred rows). n. */
+#define SLICE_MIN 65536
+
+static size_t
+slices(const struct pgout *st, size_t cut[PGOUT_MAX_WRITERS + 1])
+{
+    size_t len = st->log.len, want = (size_t) st->conf->writers, n = 0;
+
+    if (want > len / SLICE_MIN)
+        want = len / SLICE_MIN;
+    if (want < 1)
+        want = 1;
+    cut[0] = 0;
+    for (size_t k = 1; k < want; k++) {
+        const char *nl = memchr(st->log.p + len / want * k, '\n',
+                                len - len / want * k);
+        size_t at = nl ? (size_t) (nl - st->log.p) + 1 : len;
+
+        if (at > cut[n] && at < len)
+            cut[++n] = at;
+    }
+    cut[++n] = len;
+    return n;
+}
+
+/* Writer k (1..): the COPY of its slice sent, a transaction of its own;
+ * the server works on it while the caller goes on. 0, or -1 with the
+ * writer dropped. */
+static int
+slice_start(struct pgout *st, size_t k, const char *rows, size_t len,
+            int64_t deadline_us, struct dbconn_err *e)
+{
+    PGconn **c = &st->extra[k - 1];
+
+    if (*c && (PQstatus(*c) != CONNECTION_OK
+               || PQtransactionStatus(*c) != PQTRANS_IDLE))
+        drop_extra(st, k - 1);
+    if ((*c == NULL && (*c = connect_one(st, deadline_us, e)) == NULL)
+        || copy_send(*c, COPY_LOG_SQL, rows, len, deadline_us, e) != 0) {
+        drop_extra(st, k - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writer k: its COPY answered. 0, or -1 with the writer dropped. */
+static int
+slice_finish(struct pgout *st, size_t k, int64_t deadline_us,
+             struct dbconn_err *e)
+{
+    PGresult *res = pg_result_by(st->extra[k - 1], deadline_us, e);
+
+    PQclear(res);
+    if (res == NULL) {
+        drop_extra(st, k - 1);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 write_fast(struct pgout *st, const outpost_batch_t *b, int64_t deadline_us,
            struct dbconn_err *e)
 {
-    if (pgout_exec(st, "BEGIN", deadline_us, e) != 0
-        || (st->log.len
-            && copy_rows(st, COPY_LOG_SQL, st->log.p, st->log.len,
-                         deadline_us, e) != 0)
-        || (st->latest.len
-            && (copy_rows(st, COPY_SQL, st->latest.p, st->latest.len,
-                          deadline_us, e) != 0
-                || pgout_exec(st, FAST_HEALTH_SQL, deadline_us, e) != 0)))
-        return -1;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->records[i]->kind == OUTPOST_EVENT
-            && upsert_alert(st, b->records[i], deadline_us, e) != 0)
-            return -1;
-    return pgout_exec(st, "COMMIT", deadline_us, e);
+    size_t cut[PGOUT_MAX_WRITERS + 1], n = slices(st, cut), started = 1;
+    const char *data[2] = { st->log.p, st->latest.p };
+    size_t len[2] = { cut[1], st->latest.len };
+    int events = 0, rc = 0;
+    PGresult *res;
+
+    for (size_t i = 0; i < b->n && !events; i++)
+        events = b->records[i]->kind == OUTPOST_EVENT;
+    for (; started < n; started++)
+        if (slice_start(st, started, st->log.p + cut[started],
+                        cut[started + 1] - cut[started], deadline_us,
+                        e) != 0)
+            goto abandon;
+    if (cut[1] == 0) {          /* events alone */
+        if (pgout_exec(st, "BEGIN", deadline_us, e) != 0)
+            goto abandon;
+    } else {
+        if (script_send(st->conn, events ? FAST_OPEN_SQL : FAST_SQL, data,
+                        len, 2, deadline_us, e) != 0
+            || (res = pg_result_by(st->conn, deadline_us, e)) == NULL)
+            goto abandon;
+        PQclear(res);
+    }
+    if (events) {
+        for (size_t i = 0; i < b->n && rc == 0; i++)
+            if (b->records[i]->kind == OUTPOST_EVENT
+                && upsert_alert(st, b->records[i], deadline_us, e) != 0)
+                rc = -1;
+        if (rc != 0 || pgout_exec(st, "COMMIT", deadline_us, e) != 0)
+            goto abandon;
+    }
+    /* Slice 0 is in: the others follow, each on its own. */
+    for (size_t k = 1; k < n; k++) {
+        struct dbconn_err why = { 0 };
+
+        if (slice_finish(st, k, deadline_us, &why) != 0 && rc == 0) {
+            *e = why;
+            rc = -1;
+        }
+    }
+    return rc;
+abandon:
+    /* Their COPYs end with their connections. */
+    for (size_t k = 1; k < started; k++)
+        drop_extra(st, k - 1);
+    return -1;
 }
 
 static outpost_result_t

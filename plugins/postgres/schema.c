@@ -130,6 +130,28 @@ static const struct migration migrations[] = {
       "   (ORDER BY response_ms))::numeric, 1) AS p95_response_ms"
       " FROM integration_health_log"
       " GROUP BY 1, 2;" },
+    { 2, "function integration_sla_for_month(timestamptz): the monthly SLA "
+         "of one month, reading only that month's partitions",
+      /* The view's month = date_trunc(...) cannot prune partitions: it
+       * reads them all. A range on ts can. Month bounds in UTC, whatever
+       * the session's TimeZone. */
+      "CREATE FUNCTION integration_sla_for_month(m timestamptz)"
+      " RETURNS TABLE (month timestamptz, integration text, checks bigint,"
+      "  availability_pct numeric, avg_response_ms numeric,"
+      "  p95_response_ms numeric)"
+      " LANGUAGE sql STABLE AS $$"
+      " SELECT date_trunc('month', m AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"
+      "  l.integration, count(*),"
+      "  round(100.0 * count(*) FILTER (WHERE l.success) / count(*), 3),"
+      "  round(avg(l.response_ms)::numeric, 1),"
+      "  round((percentile_cont(0.95) WITHIN GROUP"
+      "   (ORDER BY l.response_ms))::numeric, 1)"
+      " FROM integration_health_log l"
+      " WHERE l.ts >= date_trunc('month', m AT TIME ZONE 'UTC')"
+      "  AT TIME ZONE 'UTC'"
+      " AND l.ts < (date_trunc('month', m AT TIME ZONE 'UTC')"
+      "  + interval '1 month') AT TIME ZONE 'UTC'"
+      " GROUP BY l.integration $$;" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

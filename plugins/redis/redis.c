@@ -47,21 +47,26 @@
  *   3. resend check: XADD refuses an id not above the stream's last. The
  *      record was either delivered already (its reply was lost, or it was
  *      replayed after a crash: XRANGE finds an entry with its id, ts_ns
- *      and name) or it is late (an input that took longer stamped it
- *      earlier than records already written). The same round reads the
- *      stream's last id.
- *   4. late records: XADD with the next id after the last, in the last
- *      one's millisecond (never the clock's: an id from the clock would
- *      make every record after it late).
+ *      and name, or its late marker names the id it was given, and XRANGE
+ *      finds it there in a round of its own) or it is late (an input that
+ *      took longer stamped it earlier than records already written). The
+ *      same round reads the stream's last id.
+ *   4. late records: SET of the late marker, then XADD with the next id
+ *      after the last, in the last one's millisecond (never the clock's:
+ *      an id from the clock would make every record after it late).
  *
  * The stream id of a record, its own: <ms>-<seq>, ms = ts_ns / 1e6, seq =
  * the sub-millisecond nanoseconds << 40 | 40 bits of FNV-1a over what
  * makes the record unique (a measurement: integration and name; an
  * event: dedup_key and kind). The same record always gets the same id.
- * A late record's id is remembered by its own (the last RD_LATE of them,
- * in memory), so that its resend is recognised the same way; after a
- * restart of the agent a late record whose reply was lost may be written
- * twice.
+ * A late record's id is remembered by its own, in memory (the last
+ * RD_LATE of them: a resend in this process goes straight to it) and in
+ * Redis, for a resend by a later run of the agent (a batch replayed from
+ * the spill after a crash): the string outpost:events:late:<own id> holds
+ * the id given, for RD_MARK_TTL_MS. The marker is set before the XADD, in
+ * the same pipeline, so an entry written late always has one; a marker
+ * is only a hint (the XADD after it may not have happened): the entry it
+ * names must hold the record's ts_ns and name.
  *
  * Errors: a broken connection, a timeout, LOADING, BUSY, READONLY (a
  * replica), OOM, MASTERDOWN, TRYAGAIN, NOAUTH/WRONGPASS/NOPERM: the
@@ -71,12 +76,14 @@
  * Any other error reply belongs to one record's command: that record is
  * refused, the rest goes on.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <hiredis/sds.h>
 #include <jansson.h>
 #include <outpost/fields.h>
 #include <outpost/plugin.h>
@@ -87,6 +94,11 @@
 #define RD_INTEGRATION  "outpost:integration:"
 #define RD_CIRCUIT      "outpost:circuit:"
 #define RD_FAILOVER     "outpost:failover:"
+#define RD_MARK         "outpost:events:late:"
+
+/* How long a late record's marker stays: a resend later than that (a
+ * spill replayed after a week) may write it twice. */
+#define RD_MARK_TTL_MS  "604800000"
 
 struct rd_conf {
     char    *url;
@@ -167,7 +179,7 @@ struct rd_cmd {
 
 /* What a reply in the pipeline answers. */
 enum rd_what { W_TYPE, W_MULTI, W_QUEUED, W_EXEC, W_XADD, W_PUBLISH, W_XRANGE,
-               W_XADD_LATE, W_TOP };
+               W_MARK_GET, W_MARK_SET, W_XADD_LATE, W_TOP };
 
 /* A stream entry id, <ms>-<seq>. */
 struct rd_id {
@@ -188,8 +200,12 @@ struct rd_pending {
     uint8_t  what;      /* enum rd_what */
 };
 
-/* A record's fate within one write. */
-enum rd_fate { F_OPEN = 0, F_REJECTED, F_CHECK };
+/* A record's fate within one write. F_RECHECK: its late marker names
+ * another id, to look under too. */
+enum rd_fate { F_OPEN = 0, F_REJECTED, F_CHECK, F_RECHECK };
+
+/* Round 3's steps (see the top of the file). */
+enum rd_phase { P_LOOKUP, P_MARKED, P_LATE };
 
 /* "tags.<key>" and "fields.<key>" for an interned key (record.h, rule 3:
  * its pointer names it for the process's lifetime), made once. */
@@ -217,6 +233,8 @@ struct rd_state {
     char                last_error[256]; /* logged once until it changes */
 
     struct rd_cmd       cmd;
+    char               *resp;        /* a command in RESP, for hiredis */
+    size_t              resp_cap;
     struct rd_pending  *pend;
     size_t              npend, cappend;
     uint8_t            *fate;        /* per record, enum rd_fate */
@@ -355,6 +373,42 @@ arg_int(struct rd_cmd *c, long long v)
     return 0;
 }
 
+/* A float as "%.15g" writes it. Most values a check carries (12.5,
+ * 0.98, 200) have a few decimals: those are written by hand, printf's
+ * exact conversion being the slow part of an XADD. A value v that is
+ * m / 10^k for an integer m, k <= 6 and |v| < 1e9 has at most 15
+ * significant digits, so "%.15g" would write that decimal too. */
+static int
+arg_float(struct rd_cmd *c, double v)
+{
+    long long scale = 1;
+
+    if (!isfinite(v) || fabs(v) >= 1e9 || (v == 0 && signbit(v)))
+        return arg_fmt(c, "%.15g", v);
+    for (int k = 0; k <= 6; k++, scale *= 10) {
+        double m = v * (double) scale;
+        long long q = (long long) m;
+
+        if ((double) q == m && (double) q / (double) scale == v) {
+            unsigned long long u = q < 0 ? 0ULL - (unsigned long long) q
+                                         : (unsigned long long) q;
+            unsigned long long whole = u / (unsigned long long) scale;
+            unsigned long long frac = u % (unsigned long long) scale;
+
+            while (k > 0 && frac % 10 == 0) {
+                frac /= 10;
+                k--;
+            }
+            if (k == 0)
+                return arg_int(c, q < 0 ? -(long long) whole
+                                        : (long long) whole);
+            return arg_fmt(c, "%s%llu.%0*llu", q < 0 ? "-" : "", whole, k,
+                           frac);
+        }
+    }
+    return arg_fmt(c, "%.15g", v);
+}
+
 /* A field's value as text: numbers as printf writes them, booleans as
  * true/false (as in the record's JSON), strings as they are. */
 static int
@@ -364,7 +418,7 @@ arg_value(struct rd_cmd *c, const outpost_field_t *f)
     case OUTPOST_FIELD_INT:
         return arg_int(c, (long long) f->v.i);
     case OUTPOST_FIELD_FLOAT:
-        return arg_fmt(c, "%.15g", f->v.f);
+        return arg_float(c, f->v.f);
     case OUTPOST_FIELD_BOOL:
         return arg_str(c, f->v.b ? "true" : "false");
     case OUTPOST_FIELD_STRING:
@@ -391,21 +445,87 @@ pend_push(struct rd_state *st, size_t rec, enum rd_what what)
     return 0;
 }
 
-/* Appends the command to the connection's output buffer (nothing is
- * sent yet) and notes what its reply will answer. */
+/* Past this many bytes of commands not yet sent, a write hands them to
+ * the socket while the rest of the round is being built: Redis works on
+ * the first commands meanwhile, instead of waiting for the whole round.
+ * Its replies wait in its output buffer (and the socket's) until the
+ * round's are read. */
+#define RD_FLUSH_AT 65536
+
+/* n in decimal at p; the end. */
+static char *
+put_uint(char *p, size_t n)
+{
+    char digits[24], *d = digits + sizeof(digits);
+
+    do {
+        *--d = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(p, d, (size_t) (digits + sizeof(digits) - d));
+    return p + (digits + sizeof(digits) - d);
+}
+
+/* The command in RESP (*<n> then $<len> <bytes> per argument, each line
+ * ended by CRLF) into st->resp; its length, or 0 out of memory. Done here
+ * rather than by redisAppendCommandArgv, whose sdscatfmt per argument
+ * cost more than the rest of building an XADD. */
+static size_t
+resp_format(struct rd_state *st)
+{
+    const struct rd_cmd *c = &st->cmd;
+    size_t need = 16;
+    char *p;
+
+    for (size_t i = 0; i < c->n; i++)
+        need += c->len[i] + 26;
+    if (need > st->resp_cap) {
+        size_t cap = st->resp_cap ? st->resp_cap : 4096;
+        char *r;
+
+        while (cap < need)
+            cap *= 2;
+        if ((r = realloc(st->resp, cap)) == NULL)
+            return 0;
+        st->resp = r;
+        st->resp_cap = cap;
+    }
+    p = st->resp;
+    *p++ = '*';
+    p = put_uint(p, c->n);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; i < c->n; i++) {
+        *p++ = '$';
+        p = put_uint(p, c->len[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, c->off[i] != NOFF ? c->text + c->off[i] : c->v[i],
+               c->len[i]);
+        p += c->len[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return (size_t) (p - st->resp);
+}
+
+/* Appends the command to the connection's output buffer and notes what
+ * its reply will answer; sends what is buffered once there is enough of
+ * it. A failed send leaves the context in error: the round's first
+ * reply says so. */
 static int
 cmd_send(struct rd_state *st, size_t rec, enum rd_what what)
 {
     struct rd_cmd *c = &st->cmd;
+    size_t len = resp_format(st);
+    int done;
 
-    for (size_t i = 0; i < c->n; i++)
-        if (c->off[i] != NOFF)
-            c->v[i] = c->text + c->off[i];
-    if (pend_push(st, rec, what) != 0
-        || redisAppendCommandArgv(st->c, (int) c->n, c->v, c->len)
-           != REDIS_OK)
+    if (len == 0 || pend_push(st, rec, what) != 0
+        || redisAppendFormattedCommand(st->c, st->resp, len) != REDIS_OK)
         return -1;
     cmd_reset(c);
+    if (st->c->err == 0 && sdslen(st->c->obuf) >= RD_FLUSH_AT)
+        (void) redisBufferWrite(st->c, &done);
     return 0;
 }
 
@@ -905,6 +1025,16 @@ send_xadd(struct rd_state *st, size_t i, const outpost_record_t *rec,
     struct rd_cmd *c = &st->cmd;
     size_t ntags = outpost_tagset_count(rec->tags);
 
+    if (late) {
+        struct rd_id own = own_id(rec);
+
+        if (arg_str(c, "SET")
+            || arg_fmt(c, RD_MARK "%llu-%llu", (unsigned long long) own.ms,
+                       (unsigned long long) own.seq)
+            || arg_id(c, id) || arg_str(c, "PX") || arg_str(c, RD_MARK_TTL_MS)
+            || cmd_send(st, i, W_MARK_SET))
+            return -1;
+    }
     if (arg_str(c, "XADD") || arg_str(c, RD_STREAM))
         return -1;
     if (st->maxlen[0] != '\0'
@@ -963,6 +1093,19 @@ send_xrange(struct rd_state *st, size_t i)
         || arg_id(c, st->used[i]) || arg_id(c, st->used[i]))
         return -1;
     return cmd_send(st, i, W_XRANGE);
+}
+
+/* GET outpost:events:late:<own id>: was the record given another id? */
+static int
+send_mark_get(struct rd_state *st, size_t i, const outpost_record_t *rec)
+{
+    struct rd_id own = own_id(rec);
+
+    if (arg_str(&st->cmd, "GET")
+        || arg_fmt(&st->cmd, RD_MARK "%llu-%llu", (unsigned long long) own.ms,
+                   (unsigned long long) own.seq))
+        return -1;
+    return cmd_send(st, i, W_MARK_GET);
 }
 
 /* The stream's last id (an XREVRANGE + - COUNT 1 reply) into st->top. */
@@ -1132,6 +1275,22 @@ read_replies(outpost_instance_t *inst, struct rd_state *st,
                 reject_one(st, b, pd->rec, err);
             else if (holds(rep, b->records[pd->rec]))
                 st->fate[pd->rec] = F_OPEN;
+            break;
+        case W_MARK_GET:
+            /* Not found under the id tried: look under the marker's. A
+             * marker that cannot be read is no marker. */
+            if (err == NULL && st->fate[pd->rec] == F_CHECK
+                && rep->type == REDIS_REPLY_STRING) {
+                struct rd_id given;
+
+                if (parse_id(rep->str, &given) == 0
+                    && !id_same(given, st->used[pd->rec])) {
+                    st->used[pd->rec] = given;
+                    st->fate[pd->rec] = F_RECHECK;
+                }
+            }
+            break;
+        case W_MARK_SET:        /* no marker: only a resend is at risk */
             break;
         case W_TOP:
             if (err == NULL)
@@ -1312,27 +1471,43 @@ send_records(struct rd_state *st, const outpost_batch_t *b)
     return 0;
 }
 
-/* Round 3: is each record whose id was refused there already (and the
- * stream's last id, for round 4)? Round 4: the records that were not
- * get the next ids after the last. */
+/* Round 3 (P_LOOKUP): is each record whose id was refused there already
+ * under that id, or does a marker give it another (and the stream's last
+ * id, for round 4)? P_MARKED: is it there under the marker's id? Round 4
+ * (P_LATE): the records still not found get the next ids after the
+ * last. 1: commands to send, 0: none, -1: out of memory. */
 static int
-send_checks(struct rd_state *st, const outpost_batch_t *b, int late)
+send_checks(struct rd_state *st, const outpost_batch_t *b,
+            enum rd_phase phase)
 {
     static const char *const top[] = { "XREVRANGE", RD_STREAM, "+", "-",
                                        "COUNT", "1" };
     size_t sent = 0;
 
-    for (size_t k = 0; k < b->n; k++)
-        if (st->fate[k] == F_CHECK) {
-            sent++;
-            if (late) {
-                st->fate[k] = F_OPEN;
-                if (send_xadd(st, k, b->records[k], 1) != 0)
-                    return -1;
-            } else if (send_xrange(st, k) != 0)
-                return -1;
+    for (size_t k = 0; k < b->n; k++) {
+        int rc = 0;
+
+        if (st->fate[k] != (phase == P_MARKED ? F_RECHECK : F_CHECK))
+            continue;
+        sent++;
+        switch (phase) {
+        case P_LOOKUP:
+            rc = send_xrange(st, k) || send_mark_get(st, k, b->records[k]);
+            break;
+        case P_MARKED:
+            st->fate[k] = F_CHECK;
+            rc = send_xrange(st, k);
+            break;
+        case P_LATE:
+            st->fate[k] = F_OPEN;
+            rc = send_xadd(st, k, b->records[k], 1);
+            break;
         }
-    if (sent && !late && send_simple(st, b->n - 1, W_TOP, 6, top) != 0)
+        if (rc != 0)
+            return -1;
+    }
+    if (sent && phase == P_LOOKUP
+        && send_simple(st, b->n - 1, W_TOP, 6, top) != 0)
         return -1;
     return sent > 0;
 }
@@ -1374,10 +1549,11 @@ rd_write(outpost_instance_t *inst, const outpost_batch_t *b)
         goto nomem;
     if (round_trip(inst, st, b, &r) != 0)
         goto failed;
-    /* Ids not above the stream's last: resends (XRANGE finds them) or
-     * late records (round 4 gives them the next ids). */
-    for (int late = 0; late <= 1; late++) {
-        if ((rc = send_checks(st, b, late)) < 0)
+    /* Ids not above the stream's last: resends (XRANGE finds them, under
+     * their own id or their marker's) or late records (round 4 gives them
+     * the next ids). */
+    for (int phase = P_LOOKUP; phase <= P_LATE; phase++) {
+        if ((rc = send_checks(st, b, (enum rd_phase) phase)) < 0)
             goto nomem;
         if (rc > 0 && round_trip(inst, st, b, &r) != 0)
             goto failed;
@@ -1398,7 +1574,7 @@ failed:
     drop_conn(st);
     /* Everything before the first record still in doubt is in. */
     for (size_t k = 0; k < r.delivered; k++)
-        if (st->fate[k] == F_CHECK) {
+        if (st->fate[k] == F_CHECK || st->fate[k] == F_RECHECK) {
             r.delivered = k;
             break;
         }
@@ -1433,6 +1609,7 @@ state_free(struct rd_state *st)
     free(st->cmd.len);
     free(st->cmd.off);
     free(st->cmd.text);
+    free(st->resp);
     free(st->pend);
     free(st->fate);
     free(st->owner);

@@ -6,8 +6,9 @@
  * text) and one attachment coloured by severity (outpost_severity_color)
  * with the facts a responder needs: status, priority, reason, response
  * time, consecutive failures, the last error, what the vendor's status
- * page says, where failover sent the traffic, the dashboard link. Over
- * the rate limit, one summary message (notify.h).
+ * page says, where failover sent the traffic, the dashboard link. An
+ * acknowledgement is one short line, "stripe: health alert acknowledged
+ * by ann". Over the rate limit, one summary message (notify.h).
  *
  * Slack answers 200 "ok"; 400 invalid_payload / no_text, 403/404
  * no_service, channel_not_found... are refused for good (dead letters);
@@ -146,6 +147,13 @@ slack_payload(struct notify *n, const struct slack_conf *c,
         free(link);
         return NULL;
     }
+    if (notify_is_ack(ev)) {
+        /* One short line: who took it; the facts were in the alert. */
+        free(link);
+        out = notify_dump(json_pack("{s:s}", "text", text));
+        free(text);
+        return out;
+    }
     att = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:I}",
                     "color", outpost_severity_color(
                         (outpost_severity_t) ev->severity),
@@ -218,6 +226,7 @@ slack_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
 static const struct notify_ops slack_ops = {
     .send = slack_send,
     .summary = slack_summary,
+    .acks = 1,
 };
 
 static outpost_result_t

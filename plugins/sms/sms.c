@@ -4,7 +4,9 @@
  *
  * One message per event and recipient: POST
  * {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json, form
- * encoded To, From and Body, with HTTP basic
+ * encoded To, From (or MessagingServiceSid, when messaging_service_sid
+ * is set instead of from: Twilio picks the sender from the service's
+ * pool) and Body, with HTTP basic
  * auth AccountSid:AuthToken. The body is the template's line, cut to fit
  * `max_segments` segments (segments.h: GSM-7 160/153, UCS-2 70/67),
  * then the dashboard link when set (kept whole: the line is cut first).
@@ -41,14 +43,16 @@ struct sms_conf {
     char               *account_sid;
     char               *auth_token;
     char               *from;
+    char               *messaging_service_sid;
     outpost_strlist_t   to;
     char               *base_url;
     int64_t             max_segments;
     struct notify_conf  nc;
 };
 
-/* The required options' defaults are only the examples --sample-config
- * writes: a required option must be set all the same. */
+/* Required options have no default, only an example (sms_examples, what
+ * --sample-config writes): a section without them fails -t. from and
+ * messaging_service_sid: exactly one (sms_validate). */
 static const outpost_option_t sms_options[] = {
     { .name = "provider", .type = OUTPOST_OPT_ENUM,
       .offset = offsetof(struct sms_conf, provider), .def = "twilio",
@@ -64,11 +68,14 @@ static const outpost_option_t sms_options[] = {
       .help = "the account's auth token" },
     { .name = "from", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct sms_conf, from),
-      .def = "\"+15550000000\"", .flags = OUTPOST_OPT_REQUIRED,
-      .help = "the sending number, E.164" },
+      .help = "the sending number, E.164 (or messaging_service_sid)" },
+    { .name = "messaging_service_sid", .type = OUTPOST_OPT_STRING,
+      .offset = offsetof(struct sms_conf, messaging_service_sid),
+      .help = "a Messaging Service, MG..., sent as MessagingServiceSid "
+              "instead of from" },
     { .name = "to", .type = OUTPOST_OPT_STRLIST,
       .offset = offsetof(struct sms_conf, to),
-      .def = "{\"+15551111111\"}", .flags = OUTPOST_OPT_REQUIRED,
+      .flags = OUTPOST_OPT_REQUIRED,
       .help = "recipient numbers, E.164 (+15551111111)" },
     { .name = "base_url", .type = OUTPOST_OPT_STRING,
       .offset = offsetof(struct sms_conf, base_url),
@@ -80,6 +87,13 @@ static const outpost_option_t sms_options[] = {
       .help = "segments a message may take; longer text is cut" },
     NOTIFY_OPTIONS(struct sms_conf, nc, "10/1m"),
     OUTPOST_OPTION_END
+};
+
+static const outpost_default_t sms_examples[] = {
+    { "account_sid", "\"AC00000000000000000000000000000000\"" },
+    { "from", "\"+15550000000\"" },
+    { "to", "{\"+15551111111\"}" },
+    OUTPOST_DEFAULT_END
 };
 
 static const outpost_default_t sms_defaults[] = {
@@ -121,7 +135,20 @@ static int
 sms_validate(const void *conf, char *err, size_t errlen)
 {
     const struct sms_conf *c = conf;
+    const char *sid = c->messaging_service_sid;
 
+    if ((c->from == NULL) == (sid == NULL)) {
+        snprintf(err, errlen, "from: set one of from and "
+                 "messaging_service_sid, not %s", c->from ? "both"
+                                                         : "neither");
+        return -1;
+    }
+    if (sid && (strlen(sid) != 34 || strncmp(sid, "MG", 2) != 0
+                || strspn(sid + 2, "0123456789abcdefABCDEF") != 32)) {
+        snprintf(err, errlen, "messaging_service_sid: \"%s\" is not MG "
+                 "and 32 hex digits", sid);
+        return -1;
+    }
     if (c->from && !e164(c->from)) {
         snprintf(err, errlen, "from: \"%s\" is not an E.164 number "
                  "(+15550000000)", c->from);
@@ -195,7 +222,8 @@ send_one(outpost_instance_t *inst, const char *to, const char *text,
     memset(rep, 0, sizeof(*rep));
     rep->retry_after_ms = -1;
     eto = curl_easy_escape(s->easy, to, 0);
-    efrom = curl_easy_escape(s->easy, c->from, 0);
+    efrom = curl_easy_escape(s->easy, c->from ? c->from
+                                              : c->messaging_service_sid, 0);
     ebody = curl_easy_escape(s->easy, text, 0);
     h = curl_slist_append(NULL, "Content-Type: "
                           "application/x-www-form-urlencoded");
@@ -203,8 +231,8 @@ send_one(outpost_instance_t *inst, const char *to, const char *text,
     if (eto && efrom && ebody && h) {
         len = strlen(eto) + strlen(efrom) + strlen(ebody) + 64;
         if ((form = malloc(len)) != NULL)
-            snprintf(form, len, "To=%s&From=%s&Body=%s", eto, efrom,
-                     ebody);
+            snprintf(form, len, "To=%s&%s=%s&Body=%s", eto,
+                     c->from ? "From" : "MessagingServiceSid", efrom, ebody);
     }
     if (form == NULL) {
         snprintf(rep->why, sizeof(rep->why), "out of memory");
@@ -341,4 +369,5 @@ OUTPOST_EXPORT const outpost_plugin_t outpost_plugin = {
     .shutdown = sms_shutdown,
     .validate = sms_validate,
     .output_defaults = sms_defaults,
+    .option_examples = sms_examples,
 };

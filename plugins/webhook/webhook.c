@@ -547,6 +547,7 @@ webhook_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
 static const struct notify_ops webhook_ops = {
     .send = webhook_send,
     .summary = webhook_summary,
+    .acks = 1,
 };
 
 static outpost_result_t

@@ -78,6 +78,10 @@ class Workdir:
                 'conf_dir = "%s"\nstate_dir = "%s"\nlog_format = "json"\n'
                 'log_level = "info"\n' % (interval, timeout, plugin_dir,
                                           self.confd, self.state)) + text
+        # The API listens on 127.0.0.1:8003 by default: tests run side by
+        # side, so one that does not ask for the API gets none.
+        if "api {" not in text and "api{" not in text:
+            body += "api { enabled = false }\n"
         with open(self.file("outpost.conf"), "w") as f:
             f.write(body)
         return self.file("outpost.conf")

@@ -28,7 +28,7 @@ class CliTest(unittest.TestCase):
     def test_version(self):
         p = run("--version")
         self.assertEqual(p.returncode, 0)
-        self.assertRegex(p.stdout, r"^outpostd \S+ \(plugin ABI 1\.2\)")
+        self.assertRegex(p.stdout, r"^outpostd \S+ \(plugin ABI 1\.3\)")
 
     def test_list_plugins(self):
         p = run("--list-plugins")
@@ -217,7 +217,7 @@ class CliTest(unittest.TestCase):
                       p.stderr)
         self.assertIn("badabi", p.stderr)
         self.assertIn("ABI version 99", p.stderr)
-        self.assertIn("this outpostd has ABI version 1.2", p.stderr)
+        self.assertIn("this outpostd has ABI version 1.3", p.stderr)
 
 
 if __name__ == "__main__":

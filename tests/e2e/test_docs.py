@@ -11,7 +11,11 @@ choice), followed by ", required" for a required option; the default is
 --describe's, without quotes, or empty when it has none. Every option of
 the plugin's own table must have a row (the common options of its kind
 may); a page whose Options section links to http.md#options shares the
-http engine's options documented there."""
+http engine's options documented there.
+
+The man pages (packaging/man) name every global option and every
+command-line option the daemon has, and the config examples of the
+operator's guide (docs/operators-guide.md) pass `outpostd -t` together."""
 import os
 import re
 import subprocess
@@ -95,14 +99,100 @@ def doc_rows(path):
     return rows
 
 
+MAN = os.path.join(SOURCE, "packaging", "man")
+GUIDE = os.path.join(SOURCE, "docs", "operators-guide.md")
+
+
+def plugins():
+    p = subprocess.run([OUTPOSTD, "--list-plugins"], capture_output=True,
+                       text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(p.stderr)
+    return [line.split()[0] for line in p.stdout.splitlines()]
+
+
+def roff_text(path):
+    """The words of a roff page: requests and font escapes dropped, \\-
+    read as -."""
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r"\\f[BIRP]", "", text).replace("\\-", "-")
+    return re.sub(r"^\.[A-Z]+ ?", "", text, flags=re.M)
+
+
 class DocsTest(unittest.TestCase):
     def test_every_plugin_has_a_page(self):
-        p = subprocess.run([OUTPOSTD, "--list-plugins"], capture_output=True,
-                           text=True, timeout=30)
-        for line in p.stdout.splitlines():
-            name = line.split()[0]
+        names = plugins()
+        for name in names:
             self.assertTrue(os.path.exists(os.path.join(DOCS, name + ".md")),
-                            name)
+                            "docs/plugins/%s.md is missing" % name)
+        for page in os.listdir(DOCS):
+            self.assertIn(page[:-3], names,
+                          "docs/plugins/%s documents no plugin" % page)
+
+    def test_man_page_names_every_global_option(self):
+        p = subprocess.run([OUTPOSTD, "--describe", "global"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The outpost.conf options: the block after "options:", up to the
+        # first section that is not (api { ... }).
+        block = p.stdout.split("options:\n", 1)[1].split("\n\n", 1)[0]
+        names = [m.group(1) for m in re.finditer(r"^  (\w+) ", block, re.M)]
+        self.assertIn("state_dir", names)
+        # And the api section's, the block that starts "api { ... }".
+        api = p.stdout.split("api { ... }", 1)[1].split(":\n", 1)[1]
+        api = api.split("\n\n", 1)[0]
+        api_names = [m.group(1)
+                     for m in re.finditer(r"^  (\w+) ", api, re.M)]
+        self.assertIn("require_token", api_names)
+        text = roff_text(os.path.join(MAN, "outpost.conf.5"))
+        for name in names + api_names:
+            self.assertTrue(re.search(r"(?m)^%s\b" % name, text),
+                            "outpost.conf(5) has no entry for %s" % name)
+
+    def test_man_page_names_every_command_line_option(self):
+        p = subprocess.run([OUTPOSTD, "--help"], capture_output=True,
+                           text=True, timeout=30)
+        usage = p.stdout + p.stderr
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[A-Za-z])\b",
+                               usage))
+        self.assertIn("--describe", flags)
+        text = roff_text(os.path.join(MAN, "outpostd.8"))
+        for flag in sorted(flags - {"--help"}):
+            self.assertTrue(re.search(r"(?m)^%s\b" % re.escape(flag), text),
+                            "outpostd(8) has no entry for %s" % flag)
+
+    def test_operators_guide_config_passes_t(self):
+        """The guide's drop-in examples (``` blocks holding a section)
+        are one config: with the secrets they name set, it is valid."""
+        blocks, lines, lang = [], None, ""
+        with open(GUIDE) as f:
+            for line in f:
+                if not line.startswith("```"):
+                    if lines is not None:
+                        lines.append(line)
+                elif lines is None:             # an opening fence
+                    lang, lines = line[3:].strip(), []
+                else:                           # its closing fence
+                    if not lang:
+                        blocks.append("".join(lines))
+                    lines = None
+        confs = [b for b in blocks if re.search(r'^\w+ "[^"]+" \{', b, re.M)]
+        self.assertTrue(confs, "no config example in the guide")
+        w = Workdir()
+        try:
+            env = dict(os.environ)
+            for i, text in enumerate(confs):
+                w.write_dropin("%02d-guide.conf" % i, text)
+                for var in re.findall(r'_env\s*=\s*"(\w+)"', text):
+                    env[var] = ("https://hooks.example.com/x"
+                                if var.endswith("_URL") else "example")
+            p = subprocess.run([OUTPOSTD, "-t", "-C", w.write_main()],
+                               env=env, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            w.cleanup()
 
     def test_options_tables_match_describe(self):
         problems = []

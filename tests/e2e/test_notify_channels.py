@@ -125,6 +125,8 @@ slack "ops" { webhook_url = "%(u)s%(slack)s"
               dashboard_url = "https://outpost.example/i/{integration}" }
 pagerduty "oncall" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty/"
                      source = "outpost-test"
+                     status_pages = {"paypal=https://status.paypal.example",
+                                     "stripe=https://status.stripe.example"}
                      dashboard_url = "https://outpost.example/i/{integration}" }
 webhook "hook" { url = "%(u)s/hooks/generic" hmac_secret = "hmac-secret-1"
                  headers = {"X-Team: payments"} }
@@ -208,7 +210,9 @@ webhook "am" { url = "%(u)s/hooks/am" format = "alertmanager" }
             "client": "outpost",
             "client_url": "https://outpost.example/i/stripe",
             "links": [{"href": "https://outpost.example/i/stripe",
-                       "text": "outpost dashboard"}]})
+                       "text": "outpost dashboard"},
+                      {"href": "https://status.stripe.example",
+                       "text": "stripe status page"}]})
         self.assertEqual(self.bodies("/pagerduty/")[0]["payload"]["source"],
                          "outpost-test")
         self.assertEqual(res, {"routing_key": PD_KEY,
@@ -326,6 +330,14 @@ pagerduty "x" { routing_key = "two words" base_url = "%(u)s/pagerduty" }
         self.assertIn("routing_key: contains a blank", p.stderr)
         self.assertNotIn("two words", p.stderr)
         self.outputs("""
+pagerduty "x" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty"
+                status_pages = {"https://status.stripe.example"} }
+""")
+        p = self.cli("-t")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('status_pages: "https://status.stripe.example" is not '
+                      'integration=URL', p.stderr)
+        self.outputs("""
 slack "ops" { webhook_url = "%(u)s%(slack)s" rate_limit = "lots" }
 """)
         p = self.cli("-t")
@@ -442,6 +454,54 @@ webhook "discord" { url = "%(u)s/discord/api/webhooks/1/tok"
         self.assertEqual([q["status"] for q in reqs], [429, 204])
         # retry_after 1.5 s, from the body
         self.assertGreater(reqs[1]["time"] - reqs[0]["time"], 1.4)
+
+    def test_slack_invalid_payload_is_dead_lettered_once(self):
+        self.outputs("""
+slack "ops" { webhook_url = "%(u)s%(slack)s" }
+""")
+        self.plan("/slack/", after=0, status=400, count=1)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the refusal", lambda: self.received("/slack/", False))
+        time.sleep(1.5)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([q["status"] for q in
+                          self.received("/slack/", False)], [400])
+        dead = [json.loads(line) for line in
+                self.cli("--dead-letters", "ops").stdout.splitlines()]
+        self.assertEqual([d["reason"] for d in dead],
+                         ["HTTP 400: invalid_payload"])
+        self.assertIn("message refused: HTTP 400: invalid_payload", err)
+        self.assertNotIn("slacksecrettoken", err)
+
+    def test_pagerduty_429_and_5xx_are_retried(self):
+        self.outputs("""
+pagerduty "oncall" { routing_key = "%(pd)s" base_url = "%(u)s/pagerduty"
+                     retry_initial = "50ms" retry_max = "100ms" }
+""")
+        self.plan("/pagerduty/", after=0, status=429, count=1, retry_after=1)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the trigger", lambda: self.received("/pagerduty/"))
+        self.plan("/pagerduty/", after=0, status=502, count=2)
+        self.api.clear()
+        self.wait("the resolve", lambda: len(
+            self.received("/pagerduty/")) == 2)
+        time.sleep(0.5)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        reqs = self.received("/pagerduty/", False)
+        self.assertEqual([q["status"] for q in reqs],
+                         [429, 202, 502, 502, 202])
+        # Retry-After: 1 honoured
+        self.assertGreater(reqs[1]["time"] - reqs[0]["time"], 0.9)
+        acts = [json.loads(q["body"])["event_action"] for q in reqs]
+        self.assertEqual(acts, ["trigger", "trigger", "resolve", "resolve",
+                                "resolve"])
+        self.assertEqual(self.cli("--dead-letters", "oncall").stdout, "")
 
     def test_4xx_is_dead_lettered_without_the_secret(self):
         self.outputs("""

@@ -28,7 +28,7 @@ PY = "/usr/bin/python3"
 
 
 class SMTPSink:
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, smtps=False):
         self.tmp = tempfile.TemporaryDirectory(prefix="outpost-smtp-")
         self.dir = self.tmp.name
         args = []
@@ -42,12 +42,15 @@ class SMTPSink:
                             "-addext", "subjectAltName=IP:127.0.0.1"],
                            check=True, capture_output=True)
             args = ["--tls-cert", self.cert, "--tls-key", key]
+            if smtps:
+                args.append("--smtps")
         self.proc = subprocess.Popen([PY, SINK, self.dir, *args],
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         self.port = int(line.split()[1])
-        self.url = "smtp://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("smtps" if smtps else "smtp",
+                                          self.port)
 
     def plan(self, code, count):
         with open(os.path.join(self.dir, "plan"), "w") as f:
@@ -240,6 +243,20 @@ class EmailTest(EmailBase):
         self.assertTrue(m["tls"])
         self.assertEqual(m["auth"], "smtp-user")
 
+    def test_smtps_tls_from_the_start(self):
+        self.smtp.stop()
+        self.smtp = SMTPSink(tls=True, smtps=True)
+        self.email_out('ca_file = "%s"' % self.smtp.cert)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the alert mail", lambda: self.smtp.messages())
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        m = self.smtp.messages()[0]
+        self.assertEqual(m["auth"], "smtp-user")
+        self.assertIn("Subject: [CRITICAL] stripe is down", m["data"])
+
     def test_starttls_required_but_not_offered_is_retried(self):
         self.email_out('use_ssl = "all"')
         self.start()
@@ -267,6 +284,81 @@ email "ops" { smtp_url = "smtp://x" from = "outpost@example.com"
         p = self.cli("-t")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('to: "not an address" is not an address', p.stderr)
+
+
+class DigestTest(EmailBase):
+    checks = "".join('http "svc%d" { url = "%%(u)s/status/200" }\n' % i
+                     for i in range(5))
+
+    def digest_out(self, extra=""):
+        self.email_out('digest = true flush_interval = "3s" ' + extra)
+
+    def lines(self, m):
+        msg = email.message_from_string(m["data"],
+                                        policy=email.policy.default)
+        text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        return str(msg["Subject"]), text.split("\n\n")[0].split("\n")
+
+    def check_digest(self, m):
+        subject, lines = self.lines(m)
+        self.assertEqual(subject, "[DIGEST] 5 notifications: 5 alerts, "
+                         "0 resolves, 0 escalations (worst: error)")
+        self.assertRegex(lines[0], r"^5 notifications since \S+Z:$")
+        self.assertEqual(len(lines), 6)
+        got = sorted(re.sub(r"^\S+Z ", "", l) for l in lines[1:])
+        self.assertEqual(got, [
+            "[ERROR] svc%d is down: svc%d is down: 3 failed checks in a "
+            "row (status: got 503, expected 2xx)" % (i, i)
+            for i in range(5)])
+
+    def test_five_alerts_one_mail_listing_five(self):
+        self.digest_out()
+        t0 = time.time()
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the digest", lambda: self.smtp.messages())
+        # the interval opened with the first event the channel was given
+        # (the health filter's first state change, at the start): nothing
+        # was sent before 3 s
+        self.assertGreater(time.time() - t0, 3.0)
+        time.sleep(1.0)
+        self.assertEqual(len(self.smtp.messages()), 1)
+        self.check_digest(self.smtp.messages()[0])
+        self.api.clear()
+        self.wait("the resolves' digest",
+                  lambda: len(self.smtp.messages()) == 2)
+        rc, err = self.stop()
+        self.assertEqual(rc, 0, err)
+        subject, lines = self.lines(self.smtp.messages()[1])
+        self.assertEqual(subject, "[DIGEST] 5 notifications: 0 alerts, "
+                         "5 resolves, 0 escalations (worst: info)")
+        self.assertEqual(len(lines), 6)
+
+    def test_digest_not_accepted_survives_a_restart_sent_once(self):
+        self.digest_out('retry_initial = "50ms" retry_max = "100ms" '
+                        'spill_after = "0s"')
+        self.smtp.plan(451, 1000000)
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the digest refused", lambda: "451" in
+                  self.smtp.answers())
+        spill = os.path.join(self.w.state, "queue", "email.ops")
+        self.wait("the spill", lambda: os.path.isdir(spill)
+                  and os.listdir(spill))
+        time.sleep(0.5)
+        self.stop(signal.SIGKILL)
+        self.assertEqual(self.smtp.messages(), [])
+        self.smtp.plan(451, 0)
+        self.api.clear()
+        self.api.fault("/status/200", status=503)   # stays down: no resolve
+        self.start()
+        self.wait("the digest", lambda: self.smtp.messages())
+        time.sleep(1.5)
+        self.stop()
+        self.assertEqual(len(self.smtp.messages()), 1)
+        self.check_digest(self.smtp.messages()[0])
 
 
 if __name__ == "__main__":

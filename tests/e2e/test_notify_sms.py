@@ -8,6 +8,7 @@ counter itself: plugins/sms/tests/test_sms_segments.c."""
 import base64
 import json
 import os
+import re
 import time
 import unittest
 import urllib.parse
@@ -142,12 +143,51 @@ class SMSTest(SMSBase):
         # Retry-After: 1 honoured
         self.assertGreater(forms[2][1]["time"] - forms[1][1]["time"], 0.9)
 
+    def test_messaging_service_sid_instead_of_from(self):
+        mg = "MG0123456789abcdef0123456789abcdef"
+        self.w.write_dropin("90-notify.conf", self.sms_out(
+            "one", (R1,)).replace('from = "+15550000000"',
+                                  'messaging_service_sid = "%s"' % mg))
+        self.start()
+        time.sleep(0.5)
+        self.go_down()
+        self.wait("the alert", lambda: len(self.forms()) >= 1)
+        time.sleep(0.3)
+        self.stop()
+        (form, q), = self.forms()
+        # the exact form body, in this order
+        self.assertEqual(q["body"], "To=%2B15551111111&MessagingServiceSid="
+                         + mg + "&Body=" + urllib.parse.quote(OPEN_MSG,
+                                                              safe=""))
+        self.assertEqual(form, {"To": R1, "MessagingServiceSid": mg,
+                                "Body": OPEN_MSG})
+
     def test_check_catches_mistakes(self):
         self.w.write_dropin("90-notify.conf",
                             self.sms_out(to=("5551111111",)))
         p = self.cli("-t")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('to: "5551111111" is not an E.164 number', p.stderr)
+        # both senders, neither, a bad service SID; to missing
+        both = self.sms_out().replace(
+            'from = "+15550000000"', 'from = "+15550000000" '
+            'messaging_service_sid = "MG0123456789abcdef0123456789abcdef"')
+        for text, want in [
+                (both, "from: set one of from and messaging_service_sid, "
+                       "not both"),
+                (self.sms_out().replace('from = "+15550000000"', ''),
+                 "not neither"),
+                (self.sms_out().replace('from = "+15550000000"',
+                                        'messaging_service_sid = "MG1"'),
+                 'messaging_service_sid: "MG1" is not MG and 32 hex'),
+                (self.sms_out().replace('to = {"+15551111111", '
+                                        '"+15552222222"}', ''),
+                 "missing required option 'to' in sms \"oncall\"")]:
+            self.w.write_dropin("90-notify.conf", text)
+            p = self.cli("-t")
+            self.assertNotEqual(p.returncode, 0, text)
+            self.assertRegex(p.stderr, r"90-notify\.conf:\d+: .*"
+                             + re.escape(want))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import subprocess
 import time
 import unittest
 
+from apiclient import Api, free_port
 from harness import (OUTPOSTD, PLUGIN_DIR, TEST_PLUGIN_DIR, Workdir, log_lines,
                      start_daemon, stop_daemon, wait_for)
 from servers_private import PrivatePostgres
@@ -41,7 +42,9 @@ class PostgresStream(unittest.TestCase):
         self.done = self.w.file("burst.done")
 
     def configure(self, burst=True, per_run=250, spill_after="100ms"):
-        conf = self.w.write_main(interval="50ms", timeout="5s",
+        self.port = free_port()
+        conf = self.w.write_main('api { listen = "127.0.0.1:%d" }\n'
+                                 % self.port, interval="50ms", timeout="5s",
                                  plugin_dir=self.plugins)
         if burst:
             self.w.write_dropin("10-burst.conf", 'pgburst "burst" { '
@@ -61,6 +64,19 @@ class PostgresStream(unittest.TestCase):
         e = dict(os.environ)
         e["OUTPOST_PG_URL"] = self.pg.url()
         return e
+
+    def output_counter(self, name):
+        """A counter of the postgres output from the agent's /metrics."""
+        try:
+            st, _, body = Api(self.port).req("GET", "/metrics", timeout=5)
+        except OSError:
+            return -1
+        if st != 200:
+            return -1
+        for line in body.splitlines():
+            if line.startswith(name + "{") and "postgres" in line:
+                return int(float(line.rsplit(" ", 1)[1]))
+        return 0
 
     def count(self):
         try:
@@ -115,7 +131,14 @@ class PostgresStream(unittest.TestCase):
         # wait on disk (spill_after 100ms).
         self.assertTrue(wait_for(lambda: os.path.exists(self.done),
                                  timeout=60))
-        time.sleep(1.5)
+        # Kill only once every record is in the table or on disk (the
+        # queue spills what it holds in memory, in-flight batch included,
+        # and puts every later record behind it), however loaded the
+        # machine is: records only in memory die with the process.
+        self.assertTrue(wait_for(
+            lambda: self.output_counter("outpost_output_delivered_total")
+            + self.output_counter("outpost_output_spilled_total") >= TOTAL,
+            timeout=60))
         d.send_signal(signal.SIGKILL)
         d.communicate(timeout=30)
         before = None

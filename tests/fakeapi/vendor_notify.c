@@ -28,7 +28,8 @@
  *          were accepted, answer the next C (default 1) with S (and
  *          Retry-After R), recording them too: "the receiver failed in the
  *          middle of a burst", deterministically. Discord's 429 is its
- *          own: {"retry_after": R.5, ...} in the body, no header.
+ *          own: {"retry_after": R.5, ...} in the body, no header; a
+ *          planned 400 at Slack is Slack's "invalid_payload".
  *
  * Threading: handlers run on several MHD workers; the inbox and the plan
  * are under one mutex.
@@ -204,6 +205,10 @@ slack_webhook(const fa_request_t *r, fa_reply_t *out)
     json_decref(j);
 
     planned = fv_inbox_add(r, status, &ra);
+    if (planned == 400) {
+        /* Slack's own words for a payload it cannot take. */
+        return fv_reply_text(out, 400, "invalid_payload");
+    }
     if (planned) {
         return fv_planned(out, planned, ra);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A small SMTP receiver for the email notifier's tests (aiosmtpd).
 
-    smtp_sink.py DIR [--tls-cert CERT --tls-key KEY]
+    smtp_sink.py DIR [--tls-cert CERT --tls-key KEY [--smtps]]
 
 Listens on 127.0.0.1 on a free port and prints "PORT <n>" once ready.
 Every message accepted is stored as DIR/<seq>.json: {"mail_from",
@@ -78,7 +78,8 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(sys.argv[sys.argv.index("--tls-cert") + 1],
                             sys.argv[sys.argv.index("--tls-key") + 1])
-        kw["tls_context"] = ctx
+        # --smtps: TLS from the first byte (smtps://), else STARTTLS
+        kw["ssl_context" if "--smtps" in sys.argv else "tls_context"] = ctx
     with socket.socket() as s:          # a free port (aiosmtpd needs one)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

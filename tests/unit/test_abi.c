@@ -78,11 +78,11 @@ test_version_macros(void **state)
     (void) state;
     assert_int_equal(p.abi_version, OUTPOST_ABI_VERSION);
     assert_int_equal(p.struct_size, sizeof(outpost_plugin_t));
-    /* output_defaults and output_tick are the 1.2 fields, and the last. */
-    assert_true(OUTPOST_ABI_MINOR >= 2);
+    /* option_examples is the 1.3 field, and the last. */
+    assert_true(OUTPOST_ABI_MINOR >= 3);
     assert_int_equal(sizeof(outpost_plugin_t),
-                     offsetof(outpost_plugin_t, output_tick)
-                     + sizeof(p.output_tick));
+                     offsetof(outpost_plugin_t, option_examples)
+                     + sizeof(p.option_examples));
     /* A plugin for another major names both versions. */
     p.abi_version = OUTPOST_ABI_VERSION + 1;
     p.name = "next";

@@ -483,7 +483,7 @@ test_plugin_dir(void **state)
         "plugin_dir = \"" TEST_PLUGIN_DIR "\"\n"
         "goodplugin \"g\" { count = 3 }\n");
     EXPECT(f, TEST_PLUGIN_DIR "/badabi.so: plugin 'badabi' was built for ABI "
-           "version 99, this outpostd has ABI version 1.2; rebuild it against "
+           "version 99, this outpostd has ABI version 1.3; rebuild it against "
            "this SDK");
     assert_non_null(registry_find(f->reg, "goodplugin"));
 }

@@ -96,7 +96,7 @@ test_bad_abi(void **state)
     assert_int_equal(f->d.n, 1);
     assert_string_equal(f->d.msgs[0], TEST_PLUGIN_DIR "/badabi.so: plugin "
                         "'badabi' was built for ABI version 99, this outpostd "
-                        "has ABI version 1.2; rebuild it against this SDK");
+                        "has ABI version 1.3; rebuild it against this SDK");
     assert_int_equal(registry_count(f->reg), 0);
 }
 

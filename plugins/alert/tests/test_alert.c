@@ -420,16 +420,23 @@ test_ack_stops_escalation(void **state)
     assert_string_equal(json_string_value(json_array_get(
         json_object_get(r, "acknowledged"), 0)), "outpost/stripe/health");
     json_decref(r);
-    /* The acknowledgement is recorded, not sent. */
-    assert_int_equal(got(h, "email", 0, NULL, 0), 0);
+    /* The acknowledgement goes to those told about the alert (PagerDuty
+     * acknowledges its incident), not to the escalation's outputs. */
+    ev = only(h, "email", OUTPOST_EV_ALERT);
+    assert_str_field(ev, "action", "acknowledge");
+    assert_string_equal(ev->event->dedup_key, "outpost/stripe/health");
+    only(h, "slack", OUTPOST_EV_ALERT);
+    assert_int_equal(got(h, "sms", 0, NULL, 0), 0);
+    assert_int_equal(got(h, "pd", 0, NULL, 0), 0);
     recs = recorded("outpost/stripe/health");
     ack = json_array_get(recs, json_array_size(recs) - 1);
     assert_string_equal(json_string_value(rec_field(ack, "action")),
                         "acknowledge");
     assert_true(json_is_true(rec_field(ack, "acknowledged")));
     assert_string_equal(json_string_value(json_object_get(
-        json_object_get(ack, "tags"), "notify")), "");
+        json_object_get(ack, "tags"), "notify")), "email,slack");
     json_decref(recs);
+    harness_clear(h);
 
     clock_fake_advance(20 * MIN);
     harness_tick(h);

@@ -264,8 +264,15 @@ schema_created_and_versioned(void **state)
     push(f, &r, 1);
     assert_int_equal(drain(f, 10000), 0);
     outpost_record_unref(r);
-    assert_rows(f->pg, "SELECT version FROM outpost_schema_version",
-                "1\n");
+    assert_rows(f->pg, "SELECT version FROM outpost_schema_version "
+                "ORDER BY 1", "1\n2\n");
+    /* The month's SLA by the function is the view's, for that month. */
+    assert_rows(f->pg, "SELECT (SELECT array_agg(x::text ORDER BY "
+                "integration) FROM integration_sla_for_month(now()) x) = "
+                "(SELECT array_agg(v::text ORDER BY integration) FROM "
+                "integration_sla_monthly v WHERE month = date_trunc('month', "
+                "now(), 'UTC')), (SELECT count(*) FROM "
+                "integration_sla_for_month(now()))", "t|1\n");
     assert_rows(f->pg, "SELECT relname FROM pg_class WHERE relname IN "
                 "('integration_health', 'integration_health_log', "
                 "'integration_alerts', 'integration_success_rate_24h', "
@@ -314,6 +321,34 @@ schema_newer_is_refused(void **state)
     assert_int_equal(drain(f, 10000), 0);
     assert_int_equal(count(f->pg, "SELECT count(*) FROM "
                            "integration_health_log"), 2);
+    outpost_record_unref(r);
+    outpost_record_unref(r2);
+    fixture_free(f);
+}
+
+/* A database an earlier release made (version 1, rows in it) is
+ * migrated to the current version on connecting, its rows kept. */
+static void
+schema_migrated_from_version_1(void **state)
+{
+    struct fixture *f = fixture_new("migrate", NULL, 1);
+    outpost_record_t *r = check("stripe", outpost_time_now(), 1, 80);
+    outpost_record_t *r2 = check("stripe", outpost_time_now() + 1000, 1, 80);
+
+    (void) state;
+    push(f, &r, 1);
+    assert_int_equal(drain(f, 10000), 0);
+    /* Back to what version 1 made, the output's session gone. */
+    sql_ok(f->pg, "DROP FUNCTION integration_sla_for_month(timestamptz); "
+           "DELETE FROM outpost_schema_version WHERE version > 1; "
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+           "application_name = 'outpost' AND datname = current_database()");
+    push(f, &r2, 1);
+    assert_int_equal(drain(f, 10000), 0);
+    assert_rows(f->pg, "SELECT version FROM outpost_schema_version "
+                "ORDER BY 1", "1\n2\n");
+    assert_rows(f->pg, "SELECT checks FROM integration_sla_for_month(now())",
+                "2\n");
     outpost_record_unref(r);
     outpost_record_unref(r2);
     fixture_free(f);
@@ -573,6 +608,60 @@ refused_records_dead_lettered(void **state)
     fixture_free(f);
 }
 
+/* A batch large enough to be split over three writers, a record in the
+ * last slice refused: the other slices are in, the record is
+ * dead-lettered, the merge path adds the rest of its slice; written
+ * again, nothing is added; a fresh batch then goes in over three
+ * connections. */
+#define BIG 4000
+
+static void
+large_batch_split_over_writers(void **state)
+{
+    struct fixture *f = fixture_new("writers", "writers = 3", 1);
+    outpost_record_t **r = calloc(BIG, sizeof(*r));
+    outpost_record_t **fresh = calloc(BIG, sizeof(*fresh));
+    struct output_stats st;
+    char names[4][16];
+
+    (void) state;
+    for (int i = 0; i < 4; i++)
+        snprintf(names[i], sizeof(names[i]), "int-%d", i);
+    for (int i = 0; i < BIG; i++) {
+        r[i] = check(names[i % 4], at(i), i % 9 != 0, 50 + i);
+        fresh[i] = check(names[i % 4], at(BIG + i), 1, 50);
+    }
+    outpost_record_add_str(r[BIG - 100], OUTPOST_F_RESPONSE_MS, "fast");
+    push(f, r, BIG);
+    assert_int_equal(drain(f, 60000), -1);
+    output_get_stats(f->w, &st);
+    assert_int_equal(st.delivered, BIG - 1);
+    assert_int_equal(st.dead_lettered, 1);
+    assert_int_equal(count(f->pg, "SELECT count(*) FROM "
+                           "integration_health_log"), BIG - 1);
+    push(f, r, BIG);
+    drain(f, 60000);
+    assert_int_equal(count(f->pg, "SELECT count(*) FROM "
+                           "integration_health_log"), BIG - 1);
+    push(f, fresh, BIG);
+    drain(f, 60000);            /* -1: a record was refused before */
+    output_get_stats(f->w, &st);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(count(f->pg, "SELECT count(*) FROM "
+                           "integration_health_log"), 2 * BIG - 1);
+    assert_int_equal(count(f->pg, "SELECT count(DISTINCT (integration, ts, "
+                           "name)) FROM integration_health_log"),
+                     2 * BIG - 1);
+    assert_int_equal(count(f->pg, "SELECT count(*) FROM pg_stat_activity "
+                           "WHERE application_name = 'outpost' AND datname "
+                           "= current_database()"), 3);
+    unref_all(r, BIG);
+    unref_all(fresh, BIG);
+    free(r);
+    free(fresh);
+    fixture_free(f);
+}
+
 /* Partitions of ten past days, a retention of 5 days: the tick drops
  * exactly the partitions whose whole day is older than that, and the
  * resolved alerts older than it. */
@@ -648,10 +737,12 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schema_created_and_versioned),
         cmocka_unit_test(schema_newer_is_refused),
+        cmocka_unit_test(schema_migrated_from_version_1),
         cmocka_unit_test(log_rows_and_current_state),
         cmocka_unit_test(alert_lifecycle),
         cmocka_unit_test(resent_batch_adds_nothing),
         cmocka_unit_test(refused_records_dead_lettered),
+        cmocka_unit_test(large_batch_split_over_writers),
         cmocka_unit_test(retention_drops_old_partitions),
     };
 
