@@ -151,11 +151,7 @@ api_route(struct api *api, const char *method, const char *path,
     return 0;
 }
 
-/* The areas' installers, in order. metrics and dashboard are weak: each
- * is installed when its file is linked in. */
-void api_routes_metrics(struct api *api) __attribute__((weak));
-void api_routes_dashboard(struct api *api) __attribute__((weak));
-
+/* The areas' installers, in order. */
 static void
 install_routes(struct api *api)
 {
@@ -172,8 +168,7 @@ install_routes(struct api *api)
     if (api->nroutes > 0)
         return;
     for (size_t i = 0; i < sizeof(installers) / sizeof(installers[0]); i++)
-        if (installers[i])
-            installers[i](api);
+        installers[i](api);
 }
 
 /* The route for method and path: exact first, then the longest prefix.

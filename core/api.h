@@ -82,14 +82,10 @@ int api_route(struct api *api, const char *method, const char *path,
 
 /* Installing routes. Each area of the API has an installer,
  *     void api_routes_<area>(struct api *api);
- * that calls api_route() for its paths; api_start() calls them in the
- * order of the table in api.c. /metrics and /dashboard have slots there
- * already, declared weak: define
- *     void api_routes_metrics(struct api *api)      (core/api_metrics.c)
- *     void api_routes_dashboard(struct api *api)    (core/api_dashboard.c)
- * and they are installed, without editing api.c. */
-void api_routes_metrics(struct api *api);
-void api_routes_dashboard(struct api *api);
+ * that calls api_route() for its paths (api_routes_metrics in
+ * core/api_metrics.c, api_routes_dashboard in core/api_dashboard.c...);
+ * api_start() calls them in the order of the table in api.c, and a new
+ * area adds its line there and its declaration in api_internal.h. */
 
 /* --- the request ------------------------------------------------------------ */
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_internal.h"
 #include "dashboard/dashboard_embed.h"
 #include "log.h"
 

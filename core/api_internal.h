@@ -55,6 +55,8 @@ void api_routes_integrations(struct api *api);
 void api_routes_alerts(struct api *api);
 void api_routes_sla(struct api *api);
 void api_routes_stream(struct api *api);
+void api_routes_metrics(struct api *api);      /* api_metrics.c */
+void api_routes_dashboard(struct api *api);    /* api_dashboard.c */
 
 /* --- a JSON writer (api_json.c) ---------------------------------------------
  * Appends to one growing buffer. Keys and strings are escaped (control

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include "agent.h"
 #include "api.h"
+#include "api_internal.h"
 #include "metrics.h"
 
 #define EXPOSITION_TYPE "text/plain; version=0.0.4; charset=utf-8"

@@ -81,6 +81,8 @@ api_integration_json(struct jw *w, const struct state_integration *s)
     jw_str(w, outpost_status_name(c->status));
     jw_key(w, "status_since");
     jw_time(w, s->status_since_ns);
+    jw_key(w, "stale");
+    jw_bool(w, s->stale);
     num_or_null(w, "health_score", c->health_score);
     num_or_null(w, "response_ms", c->response_ms);
     jw_key(w, "timings");

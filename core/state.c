@@ -572,6 +572,7 @@ on_measurement(struct state *st, const outpost_record_t *rec,
     if (c.circuit < 0)                  /* keep what the breaker said */
         c.circuit = s->last.circuit;
     c.ts_ns = rec->ts_ns;
+    s->stale = 0;
     identity(s, rec);
     if (s->checks == 0 || c.status != s->last.status)
         s->status_since_ns = rec->ts_ns;
@@ -755,6 +756,8 @@ on_event(struct state *st, const outpost_record_t *rec, const char *name,
             e->snap.last.status = outpost_status_parse(s);
             e->snap.status_since_ns = rec->ts_ns;
         }
+        if (e)
+            e->snap.stale = outpost_record_number(rec, "stale", 0) != 0;
         break;
     case OUTPOST_EV_CIRCUIT:
         s = outpost_record_string(rec, OUTPOST_F_CIRCUIT);

@@ -94,6 +94,9 @@ struct state_integration {
     uint64_t seq;                    /* bumps with every check */
     int64_t  status_since_ns;        /* last change of status (this
                                         process), 0: unknown */
+    int      stale;                  /* the health filter said no result
+                                        came for too long; the next
+                                        check clears it */
     struct state_check last;
 };
 

@@ -112,6 +112,27 @@ test_check(void **unused)
     assert_int_equal(s.seq, 2);
     assert_true(s.status_since_ns == T0 + NS);
 
+    /* The health filter's staleness: unknown and stale until a check. */
+    {
+        outpost_tagset_t *t = tags("stripe", NULL, NULL);
+        outpost_record_t *m = outpost_measurement_new("http", t, T0 + 9 * NS);
+        outpost_record_t *ev = outpost_event_new(OUTPOST_EV_STATE_CHANGE,
+                                                 OUTPOST_SEV_WARNING, m,
+                                                 "no result", "k");
+
+        outpost_record_add_str(ev, "to_status", "unknown");
+        outpost_record_add_bool(ev, "stale", 1);
+        feed(st, ev);
+        outpost_record_unref(m);
+        outpost_tagset_unref(t);
+    }
+    assert_int_equal(state_integration(st, "stripe", &s), 0);
+    assert_int_equal(s.last.status, OUTPOST_STATUS_UNKNOWN);
+    assert_int_equal(s.stale, 1);
+    check(st, "stripe", T0 + 10 * NS, 1, 20.0);
+    assert_int_equal(state_integration(st, "stripe", &s), 0);
+    assert_int_equal(s.stale, 0);
+
     check(st, "paypal", T0, 1, 5);
     n = state_integrations(st, &v);
     assert_int_equal(n, 2);
