@@ -251,7 +251,14 @@ class PostgresReplicaTest(Probe):
             pass                        # already stopped
 
     def test_replica_reports_recovery_and_lag(self):
-        f = self.once(pg_section("replica", self.url))["replica"]
+        # The lag is known once the new replica has reached the primary
+        # and replayed something; until then the field is left out.
+        end = time.time() + 30
+        while True:
+            f = self.once(pg_section("replica", self.url))["replica"]
+            if "replication_lag_s" in f or time.time() > end:
+                break
+            time.sleep(0.5)
         self.assertIs(f["success"], True, f)
         self.assertIs(f["in_recovery"], True)
         self.assertGreaterEqual(f["replication_lag_s"], 0)
