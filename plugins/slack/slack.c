@@ -4,9 +4,10 @@
  *
  * One message per event: `text` (the template, also the notification
  * text) and one attachment coloured by severity (outpost_severity_color)
- * with the facts a responder needs: status, priority, reason, response
- * time, consecutive failures, the last error, what the vendor's status
- * page says, where failover sent the traffic, the dashboard link. An
+ * holding Block Kit blocks with the facts a responder needs: status,
+ * priority, reason, response time, consecutive failures, the last error,
+ * what the vendor's status page says, where failover sent the traffic, a
+ * button to the dashboard. An
  * acknowledgement is one short line, "stripe: health alert acknowledged
  * by ann". Over the rate limit, one summary message (notify.h).
  *
@@ -86,16 +87,56 @@ slack_shutdown(outpost_instance_t *inst)
     free(s);
 }
 
-static void
-add_field(json_t *fields, const char *title, const char *value, int shrt)
+/* Slack's mrkdwn gives &, < and > a meaning: text from the event (an
+ * error message, a vendor's description) is escaped there (plain_text
+ * shows them as they are), then cut to at most
+ * max bytes on a UTF-8 boundary (Block Kit's limits: 150 for a header,
+ * 2,000 for a field, 3,000 for a section). */
+static json_t *
+mrkdwn_text(const char *type, const char *prefix, const char *text,
+            size_t max)
 {
-    if (value == NULL || *value == '\0')
-        return;
-    json_array_append_new(fields, json_pack("{s:s, s:s, s:b}", "title", title,
-                                            "value", value, "short", shrt));
+    size_t n = 0, cap = strlen(prefix) + strlen(text) * 5 + 1;
+    char *b = malloc(cap);
+    int esc = strcmp(type, "mrkdwn") == 0;
+    json_t *j;
+
+    if (b == NULL)
+        return NULL;
+    n = (size_t) snprintf(b, cap, "%s", prefix);
+    for (const char *p = text; *p; p++) {
+        const char *r = !esc ? NULL : *p == '&' ? "&amp;"
+                      : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
+        if (r) {
+            memcpy(b + n, r, strlen(r));
+            n += strlen(r);
+        } else {
+            b[n++] = *p;
+        }
+    }
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char) b[n] & 0xC0) == 0x80)
+            n--;
+    }
+    b[n] = '\0';
+    j = json_pack("{s:s, s:s}", "type", type, "text", b);
+    free(b);
+    return j;
 }
 
-/* The attachment's facts, those the event has. */
+static void
+add_field(json_t *fields, const char *title, const char *value)
+{
+    char head[64];
+
+    if (value == NULL || *value == '\0' || json_array_size(fields) >= 10)
+        return;                 /* a section holds at most 10 fields */
+    snprintf(head, sizeof(head), "*%s*\n", title);
+    json_array_append_new(fields, mrkdwn_text("mrkdwn", head, value, 2000));
+}
+
+/* The section's facts, those the event has. */
 static json_t *
 facts(const outpost_record_t *ev)
 {
@@ -103,24 +144,21 @@ facts(const outpost_record_t *ev)
     char b[256], b2[256];
     const char *v;
 
-    add_field(f, "Status", notify_field(ev, OUTPOST_F_STATUS, b, sizeof(b)),
-              1);
+    add_field(f, "Status", notify_field(ev, OUTPOST_F_STATUS, b, sizeof(b)));
     add_field(f, "Priority", notify_field(ev, OUTPOST_F_PRIORITY, b,
-                                          sizeof(b)), 1);
-    add_field(f, "Reason", notify_field(ev, OUTPOST_F_REASON, b, sizeof(b)),
-              1);
+                                          sizeof(b)));
+    add_field(f, "Reason", notify_field(ev, OUTPOST_F_REASON, b, sizeof(b)));
     v = notify_field(ev, OUTPOST_F_RESPONSE_MS, b, sizeof(b));
     if (*v) {
         snprintf(b2, sizeof(b2), "%s ms", v);
-        add_field(f, "Response time", b2, 1);
+        add_field(f, "Response time", b2);
     }
     add_field(f, "Consecutive failures",
-              notify_field(ev, OUTPOST_F_CONSECUTIVE_FAILURES, b, sizeof(b)),
-              1);
+              notify_field(ev, OUTPOST_F_CONSECUTIVE_FAILURES, b, sizeof(b)));
     add_field(f, "Occurrences", notify_field(ev, OUTPOST_F_OCCURRENCES, b,
-                                             sizeof(b)), 1);
-    add_field(f, "Last error", notify_field(ev, OUTPOST_F_ERROR, b, sizeof(b)),
-              0);
+                                             sizeof(b)));
+    add_field(f, "Last error", notify_field(ev, OUTPOST_F_ERROR, b,
+                                            sizeof(b)));
     v = notify_field(ev, OUTPOST_F_VENDOR_STATUS, b, sizeof(b));
     if (*v) {
         const char *d = notify_field(ev, OUTPOST_F_VENDOR_DESCRIPTION, b2,
@@ -128,19 +166,23 @@ facts(const outpost_record_t *ev)
         char both[600];
 
         snprintf(both, sizeof(both), "%s%s%s", v, *d ? ": " : "", d);
-        add_field(f, "Vendor status page", both, 0);
+        add_field(f, "Vendor status page", both);
     }
-    add_field(f, "Failover", notify_field(ev, "failover", b, sizeof(b)), 0);
+    add_field(f, "Failover", notify_field(ev, "failover", b, sizeof(b)));
     return f;
 }
 
+/* The message: `text` (the template: what the notification and a client
+ * without blocks show) and one attachment coloured by severity holding
+ * the blocks: the headline, the event's message, the facts as fields,
+ * a button to the dashboard when dashboard_url is set, and a footer. */
 static char *
 slack_payload(struct notify *n, const struct slack_conf *c,
               const outpost_record_t *ev)
 {
-    char head[256];
+    char head[256], when[96];
     char *text = notify_text(&c->nc, ev), *link = notify_dashboard(n, ev);
-    json_t *att, *root;
+    json_t *blocks, *fields, *root;
     char *out;
 
     if (text == NULL) {
@@ -154,19 +196,36 @@ slack_payload(struct notify *n, const struct slack_conf *c,
         free(text);
         return out;
     }
-    att = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:I}",
-                    "color", outpost_severity_color(
-                        (outpost_severity_t) ev->severity),
-                    "fallback", text,
-                    "title", notify_headline(ev, head, sizeof(head)),
-                    "text", ev->event && ev->event->message
-                            ? ev->event->message : "",
-                    "fields", facts(ev),
-                    "footer", "outpost",
-                    "ts", (json_int_t) (ev->ts_ns / 1000000000));
-    if (att && link)
-        json_object_set_new(att, "title_link", json_string(link));
-    root = json_pack("{s:s, s:[o]}", "text", text, "attachments", att);
+    blocks = json_array();
+    json_array_append_new(blocks, json_pack("{s:s, s:o}", "type", "header",
+        "text", mrkdwn_text("plain_text", "",
+                            notify_headline(ev, head, sizeof(head)), 150)));
+    if (ev->event && ev->event->message && *ev->event->message)
+        json_array_append_new(blocks, json_pack("{s:s, s:o}", "type",
+            "section", "text",
+            mrkdwn_text("mrkdwn", "", ev->event->message, 3000)));
+    fields = facts(ev);
+    if (json_array_size(fields) > 0)
+        json_array_append_new(blocks, json_pack("{s:s, s:o}", "type",
+                                                "section", "fields", fields));
+    else
+        json_decref(fields);
+    if (link)
+        json_array_append_new(blocks, json_pack(
+            "{s:s, s:[{s:s, s:{s:s, s:s}, s:s}]}", "type", "actions",
+            "elements", "type", "button", "text", "type", "plain_text",
+            "text", "Open in the dashboard", "url", link));
+    /* Slack shows the date in the reader's time zone; the fallback after
+     * the | is for clients that cannot. */
+    snprintf(when, sizeof(when), "outpost · <!date^%lld^{date_short_pretty} "
+             "{time_secs}|%lld>", (long long) (ev->ts_ns / 1000000000),
+             (long long) (ev->ts_ns / 1000000000));
+    json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type",
+        "context", "elements", "type", "mrkdwn", "text", when));
+    root = json_pack("{s:s, s:[{s:s, s:s, s:o}]}", "text", text,
+                     "attachments", "color", outpost_severity_color(
+                         (outpost_severity_t) ev->severity),
+                     "fallback", text, "blocks", blocks);
     out = notify_dump(root);
     free(text);
     free(link);
@@ -215,10 +274,14 @@ slack_summary(outpost_instance_t *inst, const outpost_record_t *const *evs,
     for (size_t i = 0; i < n; i++)
         if (evs[i]->severity > worst)
             worst = (outpost_severity_t) evs[i]->severity;
-    root = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}]}", "text", text,
+    root = json_pack("{s:s, s:[{s:s, s:s, s:[o, o]}]}", "text", text,
                      "attachments", "color", outpost_severity_color(worst),
-                     "fallback", text, "title", "[SUMMARY] rate limit reached",
-                     "footer", "outpost");
+                     "fallback", text, "blocks",
+                     json_pack("{s:s, s:{s:s, s:s}}", "type", "header",
+                               "text", "type", "plain_text", "text",
+                               "[SUMMARY] rate limit reached"),
+                     json_pack("{s:s, s:o}", "type", "section", "text",
+                               mrkdwn_text("mrkdwn", "", text, 3000)));
     free(text);
     return post(inst, notify_dump(root), rep);
 }

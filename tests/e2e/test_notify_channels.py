@@ -38,6 +38,11 @@ def blank(x):
         if out.get("title") == "Response time" or \
                 out.get("name") == "Response time":
             out["value"] = "<x>"
+        # Slack's blocks: the response-time field, the dated footer.
+        t = out.get("text")
+        if isinstance(t, str) and (t.startswith("*Response time*")
+                                   or t.startswith("outpost · <!date")):
+            out["text"] = "<x>"
         return out
     if isinstance(x, list):
         return [blank(v) for v in x]
@@ -162,29 +167,39 @@ webhook "am" { url = "%(u)s/hooks/am" format = "alertmanager" }
             "text": OPEN_MSG,
             "attachments": [{
                 "color": "#d00000", "fallback": OPEN_MSG,
-                "title": "[CRITICAL] stripe is down", "text": OPEN_MSG,
-                "fields": [
-                    {"title": "Status", "value": "down", "short": True},
-                    {"title": "Priority", "value": "critical",
-                     "short": True},
-                    {"title": "Response time", "value": "<x>",
-                     "short": True},
-                    {"title": "Consecutive failures", "value": "3",
-                     "short": True},
-                    {"title": "Occurrences", "value": "3", "short": True},
-                    {"title": "Last error",
-                     "value": "status: got 503, expected 2xx",
-                     "short": False},
-                    {"title": "Failover",
-                     "value": "checkout traffic moved to paypal",
-                     "short": False}],
-                "footer": "outpost", "ts": "<x>",
-                "title_link": "https://outpost.example/i/stripe"}]})
-        self.assertRegex(json.loads(slack[0]["body"])["attachments"][0]
-                         ["fields"][2]["value"], r"^[0-9.]+ ms$")
+                "blocks": [
+                    {"type": "header", "text": {
+                        "type": "plain_text",
+                        "text": "[CRITICAL] stripe is down"}},
+                    {"type": "section", "text": {
+                        "type": "mrkdwn", "text": OPEN_MSG}},
+                    {"type": "section", "fields": [
+                        {"type": "mrkdwn", "text": "*Status*\ndown"},
+                        {"type": "mrkdwn", "text": "*Priority*\ncritical"},
+                        {"type": "mrkdwn", "text": "<x>"},
+                        {"type": "mrkdwn",
+                         "text": "*Consecutive failures*\n3"},
+                        {"type": "mrkdwn", "text": "*Occurrences*\n3"},
+                        {"type": "mrkdwn", "text": "*Last error*\n"
+                         "status: got 503, expected 2xx"},
+                        {"type": "mrkdwn", "text": "*Failover*\n"
+                         "checkout traffic moved to paypal"}]},
+                    {"type": "actions", "elements": [{
+                        "type": "button",
+                        "text": {"type": "plain_text",
+                                 "text": "Open in the dashboard"},
+                        "url": "https://outpost.example/i/stripe"}]},
+                    {"type": "context", "elements": [{
+                        "type": "mrkdwn", "text": "<x>"}]}]}]})
+        raw = json.loads(slack[0]["body"])["attachments"][0]["blocks"]
+        self.assertRegex(raw[2]["fields"][2]["text"],
+                         r"^\*Response time\*\n[0-9.]+ ms$")
+        self.assertRegex(raw[4]["elements"][0]["text"],
+                         r"^outpost · <!date\^\d+\^\{date_short_pretty\} "
+                         r"\{time_secs\}\|\d+>$")
         self.assertEqual(resolved["attachments"][0]["color"], "#2eb886")
-        self.assertEqual(resolved["attachments"][0]["title"],
-                         "[RESOLVED] stripe recovered")
+        self.assertEqual(resolved["attachments"][0]["blocks"][0]["text"]
+                         ["text"], "[RESOLVED] stripe recovered")
         self.assertRegex(resolved["text"],
                          r"^stripe recovered: \d+ bad checks in ")
 
@@ -376,7 +391,7 @@ jsonl "records" { path = "-" }
         body = self.bodies("/slack/")[0]
         self.assertRegex(body["text"], r"^\[TEST\] outpost test notification "
                          r"from \S+ to slack:ops: no action needed")
-        self.assertEqual(body["attachments"][0]["title"],
+        self.assertEqual(body["attachments"][0]["blocks"][0]["text"]["text"],
                          "[TEST] outpost test notification")
 
         p = self.cli("--test-notify", "slack:gone")
@@ -589,13 +604,13 @@ webhook "hook" { url = "%(u)s/hooks/x" rate_limit = "2/1m"
         # summary of the 7 others; nothing more.
         slack = self.bodies("/slack/")
         self.assertEqual(len(slack), 2, slack)
-        self.assertRegex(slack[0]["attachments"][0]["title"],
-                         r"^\[ERROR\] svc\d is down$")
+        self.assertRegex(slack[0]["attachments"][0]["blocks"][0]["text"]
+                         ["text"], r"^\[ERROR\] svc\d is down$")
         self.assertRegex(slack[1]["text"],
                          r"^7 notifications over the rate limit \(2/1m\), "
                          r"grouped: 7 alerts, 0 resolves: svc\d down, ")
-        self.assertEqual(slack[1]["attachments"][0]["title"],
-                         "[SUMMARY] rate limit reached")
+        self.assertEqual(slack[1]["attachments"][0]["blocks"][0]["text"]
+                         ["text"], "[SUMMARY] rate limit reached")
         hook = self.bodies("/hooks/x")
         self.assertEqual(len(hook), 2, hook)
         self.assertEqual(hook[1]["schema"], "outpost.summary/1")
