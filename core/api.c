@@ -923,12 +923,27 @@ api_stop(struct api *api)
     api->listen = api->cert_file = api->key_file = NULL;
 }
 
+int
+api_at_free(struct api *api, void (*fn)(void *arg), void *arg)
+{
+    size_t max = sizeof(api->at_free) / sizeof(api->at_free[0]);
+
+    if (api->nat_free == max)
+        return -1;
+    api->at_free[api->nat_free].fn = fn;
+    api->at_free[api->nat_free].arg = arg;
+    api->nat_free++;
+    return 0;
+}
+
 void
 api_free(struct api *api)
 {
     if (api == NULL)
         return;
     api_stop(api);
+    for (size_t i = 0; i < api->nat_free; i++)
+        api->at_free[i].fn(api->at_free[i].arg);
     for (size_t i = 0; i < api->nroutes; i++) {
         free(api->routes[i].method);
         free(api->routes[i].path);

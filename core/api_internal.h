@@ -22,6 +22,11 @@ struct api {
     struct state      *state;
     struct route      *routes;          /* fixed once the server runs */
     size_t             nroutes;
+    struct {                            /* what areas free with the api */
+        void (*fn)(void *arg);
+        void  *arg;
+    }                  at_free[4];
+    size_t             nat_free;
 
     /* Set by api_start, read by handlers. */
     _Atomic size_t     max_body;
@@ -48,6 +53,10 @@ struct api {
     /* POST .../check waits in flight (bounded: each holds a thread). */
     _Atomic int        checks_waiting;
 };
+
+/* fn(arg) runs in api_free, after the server stopped: what an area's
+ * routes keep between requests (a route's arg). 0, or -1 when full. */
+int  api_at_free(struct api *api, void (*fn)(void *arg), void *arg);
 
 /* The areas, each in its file (api_routes_<area>.c). */
 void api_routes_health(struct api *api);

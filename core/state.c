@@ -579,6 +579,7 @@ on_measurement(struct state *st, const outpost_record_t *rec,
     s->last = c;
     s->checks++;
     s->seq++;
+    s->version++;
     if (c.success == 0)
         s->failures++;
     if (c.success >= 0)
@@ -747,6 +748,8 @@ on_event(struct state *st, const outpost_record_t *rec, const char *name,
     ev->severity = rec->severity;
     put(ev->integration, sizeof(ev->integration), name);
     ev->json = json;
+    if (e)
+        e->snap.version++;             /* conservatively: any event */
 
     switch (rec->event_kind) {
     case OUTPOST_EV_STATE_CHANGE:

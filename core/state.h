@@ -92,6 +92,9 @@ struct state_integration {
     uint64_t checks;                 /* seen by this process */
     uint64_t failures;
     uint64_t seq;                    /* bumps with every check */
+    uint64_t version;                /* bumps with every change to this
+                                        snapshot (checks and events):
+                                        a reader's cache key */
     int64_t  status_since_ns;        /* last change of status (this
                                         process), 0: unknown */
     int      stale;                  /* the health filter said no result

@@ -308,6 +308,32 @@ class EndpointsTest(ApiBase):
                          (body, results))
 
 
+class ListFollowsChangesTest(ApiBase):
+    """The list reuses each integration's rendered object while its
+    snapshot is unchanged: it must still show every change at once."""
+
+    def listed(self, name):
+        for i in self.api.ok("/api/v1/integrations")["integrations"]:
+            if i["name"] == name:
+                return i
+        return None
+
+    def test_list_shows_each_change(self):
+        self.start()
+        self.wait("stripe healthy in the list",
+                  lambda: self.listed("stripe")["status"] == "healthy")
+        before = self.listed("paypal")["last_check"]
+        self.go_down()
+        self.wait("stripe down in the list",
+                  lambda: self.listed("stripe")["status"] == "down")
+        # The others moved on too (new checks), not frozen copies.
+        self.wait("paypal's newer check in the list",
+                  lambda: self.listed("paypal")["last_check"] != before)
+        self.fake.clear()
+        self.wait("stripe back in the list",
+                  lambda: self.listed("stripe")["status"] == "healthy")
+
+
 class AuthTest(ApiBase):
     def test_token_required_and_refused(self):
         self.start()
