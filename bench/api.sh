@@ -4,7 +4,8 @@
 #   - single-request latency (p50, p99) of /api/v1/integrations and
 #     /metrics (and /metrics?phases=all), one request at a time on a
 #     kept-alive connection, with the agent's CPU per request;
-#   - wrk -t1 -c32 on /api/v1/integrations: requests per second;
+#   - wrk -t1 -c32 on one integration's detail, then on the whole
+#     /api/v1/integrations: requests per second;
 #   - check lateness (outpost_check_lateness_seconds) over a quiet window
 #     and over the wrk window: does serving the API make checks late?
 # and in the same run collectd 5.12's write_prometheus holding as many
@@ -175,20 +176,26 @@ fi
 # --- lateness, quiet and under wrk ---------------------------------------------
 python3 "$HERE/api_client.py" lateness "$base/metrics" "$QUIET" quiet \
     >> "$tmp/results"
-if ! skipped wrk && command -v wrk > /dev/null; then
+# Two wrk runs: one integration's detail (what an application or the
+# dashboard asks most) and the whole list (7 MB at 10,000 integrations:
+# its rate is bounded by copying that many bytes, not by the server).
+wrk_run() {     # wrk_run NAME PATH
     python3 "$HERE/api_client.py" lateness "$base/metrics" "$WRK_SECONDS" \
-        wrk >> "$tmp/results" &
+        "$1" >> "$tmp/results" &
     lat=$!
     c0=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' \
          "/proc/$opid/stat")
-    wrk -t1 -c32 -d"${WRK_SECONDS}s" "$base/api/v1/integrations" \
-        > "$tmp/wrk.out"
+    wrk -t1 -c32 -d"${WRK_SECONDS}s" "$base$2" > "$tmp/wrk.out"
     c1=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' \
          "/proc/$opid/stat")
     wait "$lat"
     rps=$(awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out")
-    echo "wrk rps=$rps cpu_s=$(echo "$c1 $c0" | awk '{print $1 - $2}')" \
-         "load=$(loadavg | tr ' ' ,)" >> "$tmp/results"
+    echo "$1 rps=$rps cpu_s=$(echo "$c1 $c0" | awk '{print $1 - $2}')" \
+         "path=$2 load=$(loadavg | tr ' ' ,)" >> "$tmp/results"
+}
+if ! skipped wrk && command -v wrk > /dev/null; then
+    wrk_run wrk_one /api/v1/integrations/api-00042
+    wrk_run wrk /api/v1/integrations
 fi
 
 kill "$opid"

@@ -163,13 +163,16 @@ def table(path, wrk_seconds):
                 label, f(r, "p50_ms"), f(r, "p99_ms"), f(r, "cpu_ms"),
                 r["bytes"], r["load"]))
     print()
-    if "wrk" in rows:
-        r = rows["wrk"]
-        print("wrk -t1 -c32 -d%ss /api/v1/integrations: %s requests/s "
-              "(agent CPU %.1f s over the run; load %s)" % (
-                  wrk_seconds, r["rps"], float(r["cpu_s"]), r["load"]))
+    for k in ("wrk_one", "wrk"):
+        if k in rows:
+            r = rows[k]
+            print("wrk -t1 -c32 -d%ss %s: %s requests/s "
+                  "(agent CPU %.1f s over the run; load %s)" % (
+                      wrk_seconds, r.get("path", "/api/v1/integrations"),
+                      r["rps"], float(r["cpu_s"]), r["load"]))
     for k, what in (("late_quiet", "no API load"),
-                    ("late_wrk", "under wrk")):
+                    ("late_wrk_one", "under wrk, one integration"),
+                    ("late_wrk", "under wrk, the whole list")):
         if k in rows:
             r = rows[k]
             print("check lateness, %-12s %6s checks, mean %6s ms, p99 <= "
