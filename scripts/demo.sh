@@ -36,6 +36,10 @@ fake=$FAKE_PID
 read -r _ port <&"${FAKE[0]}"
 export FAKEAPI_URL="http://127.0.0.1:$port"
 echo "demo: fakeapi on $FAKEAPI_URL"
+OUTPOST_DEMO_API=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export OUTPOST_DEMO_API
+echo "demo: dashboard at http://$OUTPOST_DEMO_API/dashboard," \
+     "Prometheus metrics at http://$OUTPOST_DEMO_API/metrics"
 echo "demo: events (JSON lines) in $events"
 echo "demo: measurements in $OUTPOST_DEMO_DIR/measurements.jsonl," \
      "log in $OUTPOST_DEMO_DIR/outpost.log"

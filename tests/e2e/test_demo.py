@@ -8,6 +8,7 @@ import sys
 import tempfile
 import unittest
 
+from apiclient import free_port
 from harness import FakeAPI, run_once
 
 SOURCE = os.environ.get("OUTPOST_SOURCE_DIR", os.path.join(
@@ -19,7 +20,8 @@ class DemoTest(unittest.TestCase):
         with FakeAPI() as api, \
                 tempfile.TemporaryDirectory(prefix="outpost-demo-") as d:
             api.fault("/health", status=503)
-            env = dict(os.environ, FAKEAPI_URL=api.url, OUTPOST_DEMO_DIR=d)
+            env = dict(os.environ, FAKEAPI_URL=api.url, OUTPOST_DEMO_DIR=d,
+                       OUTPOST_DEMO_API="127.0.0.1:%d" % free_port())
             rc, err = run_once(os.path.join(SOURCE, "conf.d", "demo",
                                             "outpost.conf"), env=env)
             self.assertEqual(rc, 0, err)
