@@ -19,12 +19,14 @@
 
 /* One round trip for the replication state. On a replica, lag is 0 while
  * it has replayed everything it received (an idle primary sends nothing,
- * and the age of the last replayed transaction would grow forever),
- * otherwise the age of the last replayed transaction. */
+ * and the age of the last replayed transaction would grow forever; a
+ * replica fresh from a base backup replays WAL it did not stream, so
+ * replay runs ahead of receive), otherwise the age of the last replayed
+ * transaction (unknown, left out, before the first one). */
 static const char pg_status_sql[] =
     "SELECT pg_is_in_recovery(),"
     " CASE WHEN NOT pg_is_in_recovery() THEN NULL"
-    "      WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    "      WHEN pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0"
     "      ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
     " END";
 
