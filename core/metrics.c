@@ -210,8 +210,7 @@ family(struct mbuf *b, const char *name, const char *type, const char *help)
 
 /* name{labels} value\n, labels already escaped (may be ""). */
 static void
-sample_u64(struct mbuf *b, const char *name, const char *labels,
-           uint64_t v)
+sample_name(struct mbuf *b, const char *name, const char *labels)
 {
     add_str(b, name);
     if (labels[0]) {
@@ -220,6 +219,13 @@ sample_u64(struct mbuf *b, const char *name, const char *labels,
         ADD(b, "}");
     }
     ADD(b, " ");
+}
+
+static void
+sample_u64(struct mbuf *b, const char *name, const char *labels,
+           uint64_t v)
+{
+    sample_name(b, name, labels);
     add_u64(b, v);
     ADD(b, "\n");
 }
@@ -228,13 +234,7 @@ static void
 sample_double(struct mbuf *b, const char *name, const char *labels,
               double v)
 {
-    add_str(b, name);
-    if (labels[0]) {
-        ADD(b, "{");
-        add_str(b, labels);
-        ADD(b, "}");
-    }
-    ADD(b, " ");
+    sample_name(b, name, labels);
     add_double(b, v);
     ADD(b, "\n");
 }
