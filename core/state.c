@@ -331,11 +331,11 @@ state_new(void)
     K(p95_ms_1h, "p95_ms_1h");
     K(vendor_status, OUTPOST_F_VENDOR_STATUS);
     K(vendor_description, OUTPOST_F_VENDOR_DESCRIPTION);
-    K(dns_ms, "dns_ms");
-    K(connect_ms, "connect_ms");
-    K(tls_ms, "tls_ms");
-    K(ttfb_ms, "ttfb_ms");
-    K(transfer_ms, "transfer_ms");
+    K(dns_ms, OUTPOST_F_DNS_MS);
+    K(connect_ms, OUTPOST_F_CONNECT_MS);
+    K(tls_ms, OUTPOST_F_TLS_MS);
+    K(ttfb_ms, OUTPOST_F_TTFB_MS);
+    K(transfer_ms, OUTPOST_F_TRANSFER_MS);
 #undef K
     return st;
 }

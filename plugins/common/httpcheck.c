@@ -126,11 +126,12 @@ add_engine_fields(httpcheck_call_t *c, outpost_record_t *rec)
     if (c->status > 0)
         outpost_record_add_int(rec, OUTPOST_F_STATUS_CODE, c->status);
     outpost_record_add_float(rec, OUTPOST_F_RESPONSE_MS, us_to_ms(t->total));
-    outpost_record_add_float(rec, "dns_ms", us_to_ms(t->dns));
-    outpost_record_add_float(rec, "connect_ms", us_to_ms(t->connect));
-    outpost_record_add_float(rec, "tls_ms", us_to_ms(t->tls));
-    outpost_record_add_float(rec, "ttfb_ms", us_to_ms(t->ttfb));
-    outpost_record_add_float(rec, "transfer_ms", us_to_ms(t->transfer));
+    outpost_record_add_float(rec, OUTPOST_F_DNS_MS, us_to_ms(t->dns));
+    outpost_record_add_float(rec, OUTPOST_F_CONNECT_MS, us_to_ms(t->connect));
+    outpost_record_add_float(rec, OUTPOST_F_TLS_MS, us_to_ms(t->tls));
+    outpost_record_add_float(rec, OUTPOST_F_TTFB_MS, us_to_ms(t->ttfb));
+    outpost_record_add_float(rec, OUTPOST_F_TRANSFER_MS,
+                             us_to_ms(t->transfer));
     outpost_record_add_int(rec, "bytes", c->bytes);
     outpost_record_add_int(rec, "redirects", c->redirects);
     outpost_record_add_int(rec, "connections", c->connects);

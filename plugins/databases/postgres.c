@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "databases.h"
 #include "pg_conn.h"
 
@@ -168,7 +169,7 @@ pg_probe(void *state, const struct db_conf *conf, struct db_probe *p)
     }
     if ((conn = pg_connect(conf, p)) == NULL)
         return;
-    db_step(p, "connect_ms", t0);
+    db_step(p, OUTPOST_F_CONNECT_MS, t0);
     if ((version = PQparameterStatus(conn, "server_version")) != NULL)
         outpost_record_add_str(p->rec, "server_version", version);
     outpost_record_add_int(p->rec, "server_version_num",

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <outpost/fields.h>
 #include "databases.h"
 #include "redis_conn.h"
 
@@ -193,7 +194,7 @@ redis_probe(void *state, const struct db_conf *conf, struct db_probe *p)
         db_fail_err(p, &e);
         return;
     }
-    db_step(p, "connect_ms", t0);
+    db_step(p, OUTPOST_F_CONNECT_MS, t0);
     if (redis_login_by(c, t, p->deadline_us, &e) != 0)
         db_fail_err(p, &e);
     else if (ping(c, p) == 0)

@@ -346,8 +346,9 @@ pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
 {
     const char *integration = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
     static const char *const numbers[] = {
-        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, "dns_ms", "connect_ms",
-        "tls_ms", "ttfb_ms", "transfer_ms", OUTPOST_F_HEALTH_SCORE,
+        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, OUTPOST_F_DNS_MS,
+        OUTPOST_F_CONNECT_MS, OUTPOST_F_TLS_MS, OUTPOST_F_TTFB_MS,
+        OUTPOST_F_TRANSFER_MS, OUTPOST_F_HEALTH_SCORE,
         OUTPOST_F_CONSECUTIVE_FAILURES,
     };
 
@@ -391,8 +392,9 @@ pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec)
 {
     const char *integration = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
     static const char *const numbers[] = {
-        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, "dns_ms", "connect_ms",
-        "tls_ms", "ttfb_ms", "transfer_ms", OUTPOST_F_HEALTH_SCORE,
+        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, OUTPOST_F_DNS_MS,
+        OUTPOST_F_CONNECT_MS, OUTPOST_F_TLS_MS, OUTPOST_F_TTFB_MS,
+        OUTPOST_F_TRANSFER_MS, OUTPOST_F_HEALTH_SCORE,
     };
     int64_t us = floor_div(rec->ts_ns, 1000);
 
