@@ -341,20 +341,15 @@ put_timestamp(struct pgout_buf *b, int64_t us)
     b->len = (size_t) (p + 4 - b->p);
 }
 
-void
-pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
+/* The columns both row kinds start with after the time: integration,
+ * the measurement's name, category, provider, status, success, then the
+ * numbers given, tab-separated. */
+static void
+put_check(struct pgout_buf *b, const outpost_record_t *rec,
+          const char *const *numbers, size_t n)
 {
     const char *integration = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
-    static const char *const numbers[] = {
-        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, OUTPOST_F_DNS_MS,
-        OUTPOST_F_CONNECT_MS, OUTPOST_F_TLS_MS, OUTPOST_F_TTFB_MS,
-        OUTPOST_F_TRANSFER_MS, OUTPOST_F_HEALTH_SCORE,
-        OUTPOST_F_CONSECUTIVE_FAILURES,
-    };
 
-    /* Microseconds, timestamptz's resolution. */
-    put_int(b, floor_div(rec->ts_ns, 1000));
-    put_tab(b);
     put_text(b, integration ? integration : rec->name);
     put_tab(b);
     put_text(b, rec->name);
@@ -366,10 +361,26 @@ pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
     put_field(b, rec, OUTPOST_F_STATUS, 0);
     put_tab(b);
     put_field(b, rec, OUTPOST_F_SUCCESS, 1);
-    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         put_tab(b);
         put_field(b, rec, numbers[i], 0);
     }
+}
+
+void
+pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
+{
+    static const char *const numbers[] = {
+        OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, OUTPOST_F_DNS_MS,
+        OUTPOST_F_CONNECT_MS, OUTPOST_F_TLS_MS, OUTPOST_F_TTFB_MS,
+        OUTPOST_F_TRANSFER_MS, OUTPOST_F_HEALTH_SCORE,
+        OUTPOST_F_CONSECUTIVE_FAILURES,
+    };
+
+    /* Microseconds, timestamptz's resolution. */
+    put_int(b, floor_div(rec->ts_ns, 1000));
+    put_tab(b);
+    put_check(b, rec, numbers, sizeof(numbers) / sizeof(numbers[0]));
     put_tab(b);
     put_field(b, rec, OUTPOST_F_CIRCUIT, 0);
     put_tab(b);
@@ -390,7 +401,6 @@ pgout_encode_row(struct pgout_buf *b, const outpost_record_t *rec)
 void
 pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec)
 {
-    const char *integration = outpost_record_tag(rec, OUTPOST_TAG_INTEGRATION);
     static const char *const numbers[] = {
         OUTPOST_F_STATUS_CODE, OUTPOST_F_RESPONSE_MS, OUTPOST_F_DNS_MS,
         OUTPOST_F_CONNECT_MS, OUTPOST_F_TLS_MS, OUTPOST_F_TTFB_MS,
@@ -399,21 +409,7 @@ pgout_encode_log_row(struct pgout_buf *b, const outpost_record_t *rec)
     int64_t us = floor_div(rec->ts_ns, 1000);
 
     put_timestamp(b, us);
-    put_text(b, integration ? integration : rec->name);
-    put_tab(b);
-    put_text(b, rec->name);
-    put_tab(b);
-    put_str_or_null(b, outpost_record_tag(rec, OUTPOST_TAG_CATEGORY));
-    put_tab(b);
-    put_str_or_null(b, outpost_record_tag(rec, OUTPOST_TAG_PROVIDER));
-    put_tab(b);
-    put_field(b, rec, OUTPOST_F_STATUS, 0);
-    put_tab(b);
-    put_field(b, rec, OUTPOST_F_SUCCESS, 1);
-    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
-        put_tab(b);
-        put_field(b, rec, numbers[i], 0);
-    }
+    put_check(b, rec, numbers, sizeof(numbers) / sizeof(numbers[0]));
     put_tab(b);
     put_field(b, rec, OUTPOST_F_ERROR, 0);
     put_tab(b);
