@@ -1,9 +1,10 @@
 /*
  * record.c - measurements, events and their shared tag sets.
  *
- * A measurement is one allocation: the header followed by room for
- * INLINE_FIELDS fields, so the common probe result costs a single malloc
- * and stays well under 200 bytes while it waits in an output queue. More
+ * A measurement is one block: the header followed by room for
+ * INLINE_FIELDS fields, so the common probe result costs a single
+ * allocation (recycled, see below) and stays well under 200 bytes while it
+ * waits in an output queue. More
  * fields move the array to its own allocation; the record pointer never
  * changes, so filters can add fields to a record they were handed.
  *
@@ -12,12 +13,12 @@
  * (secrets.h): every output, the spill and the API read records, so none
  * of them can leak what a server echoed back.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <outpost/record.h>
 #include <outpost/plugin.h>
+#include "recycle.h"
 #include "secrets.h"
 
 #define INLINE_FIELDS 4
@@ -137,47 +138,69 @@ outpost_tagset_get(const outpost_tagset_t *ts, const char *key)
 /* --- records ----------------------------------------------------------- */
 
 /*
- * Heap field arrays of HEAP_FIELDS fields (with their bloom filter, see
- * field_slot) are recycled: nearly every measurement that passes the
- * decision filters gets one, and a batch of them freed at once overflows
- * the allocator's per-thread caches, so malloc would sort and merge
- * chunks of this one size over and over. At most POOL_MAX arrays wait
- * here; the pool never shrinks, and what it holds stays reachable.
+ * Three block sizes are recycled between threads (recycle.h): records are
+ * made on one thread and freed on an output's worker, which malloc serves
+ * worst. Each class's depot keeps at most the byte budget given here.
+ *  - record blocks: the header and INLINE_FIELDS fields;
+ *  - heap field arrays of HEAP_FIELDS fields (with their bloom filter, see
+ *    field_slot): nearly every measurement that passes the decision
+ *    filters gets one;
+ *  - short string values: one shorter than SHORT_STR bytes (a status, a
+ *    provider, a code) sits in a SHORT_STR block, so record_free tells
+ *    which by its length (values never change); longer ones are malloc'ed.
  */
 #define BLOOM_WORDS 2
-#define POOL_MAX    256
+#define REC_BYTES   (sizeof(outpost_record_t) \
+                     + INLINE_FIELDS * sizeof(outpost_field_t))
 #define POOL_BYTES  (HEAP_FIELDS * sizeof(outpost_field_t) \
                      + BLOOM_WORDS * sizeof(uint64_t))
+#define SHORT_STR   32
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static void           *pool[POOL_MAX];
-static size_t          pool_n;
+static struct recycle record_blocks = RECYCLE_INIT(REC_BYTES, 4u << 20);
+static struct recycle field_arrays = RECYCLE_INIT(POOL_BYTES, 4u << 20);
+static struct recycle short_strings = RECYCLE_INIT(SHORT_STR, 1u << 20);
 
 static void *
 fields_alloc(void)
 {
-    void *p = NULL;
-
-    pthread_mutex_lock(&pool_lock);
-    if (pool_n > 0)
-        p = pool[--pool_n];
-    pthread_mutex_unlock(&pool_lock);
-    return p ? p : malloc(POOL_BYTES);
+    return recycle_get(&field_arrays);
 }
 
 static void
 fields_free(outpost_record_t *rec)
 {
-    if (rec->capfields == HEAP_FIELDS) {
-        pthread_mutex_lock(&pool_lock);
-        if (pool_n < POOL_MAX) {
-            pool[pool_n++] = rec->fields;
-            pthread_mutex_unlock(&pool_lock);
-            return;
-        }
-        pthread_mutex_unlock(&pool_lock);
-    }
-    free(rec->fields);
+    if (rec->capfields == HEAP_FIELDS)
+        recycle_put(&field_arrays, rec->fields);
+    else
+        free(rec->fields);
+}
+
+/* v scrubbed of secrets (secrets.h), as a string field keeps it. */
+static char *
+str_copy(const char *v)
+{
+    char *clean, *p;
+    const char *s;
+    size_t n;
+    int r = secrets_scrub(v ? v : "", &clean);
+
+    if (r < 0)
+        return NULL;
+    s = r > 0 ? clean : v ? v : "";
+    n = strlen(s) + 1;
+    if ((p = n <= SHORT_STR ? recycle_get(&short_strings) : malloc(n)))
+        memcpy(p, s, n);
+    free(clean);
+    return p;
+}
+
+static void
+str_free(const char *s)
+{
+    if (s && strlen(s) < SHORT_STR)
+        recycle_put(&short_strings, (char *) s);
+    else
+        free((char *) s);
 }
 
 static outpost_record_t *
@@ -185,7 +208,7 @@ record_alloc(const char *name, outpost_tagset_t *tags, int64_t ts_ns)
 {
     outpost_record_t *rec;
 
-    rec = malloc(sizeof(*rec) + INLINE_FIELDS * sizeof(outpost_field_t));
+    rec = recycle_get(&record_blocks);
     if (rec == NULL)
         return NULL;
     memset(rec, 0, sizeof(*rec));
@@ -260,7 +283,7 @@ record_free(outpost_record_t *rec)
 {
     for (uint16_t i = 0; i < rec->nfields; i++)
         if (rec->fields[i].type == OUTPOST_FIELD_STRING)
-            free((char *) rec->fields[i].v.s);
+            str_free(rec->fields[i].v.s);
     if (rec->flags & REC_FIELDS_HEAP)
         fields_free(rec);
     if (rec->event) {
@@ -271,7 +294,7 @@ record_free(outpost_record_t *rec)
         free(rec->event);
     }
     outpost_tagset_unref(rec->tags);
-    free(rec);
+    recycle_put(&record_blocks, rec);
 }
 
 void
@@ -332,7 +355,7 @@ field_slot(outpost_record_t *rec, const char *key)
             f = &rec->fields[i];
             if (f->key == k) {
                 if (f->type == OUTPOST_FIELD_STRING)
-                    free((char *) f->v.s);
+                    str_free(f->v.s);
                 return f;
             }
         }
@@ -407,14 +430,14 @@ outpost_record_add_bool(outpost_record_t *rec, const char *key, int v)
 int
 outpost_record_add_str(outpost_record_t *rec, const char *key, const char *v)
 {
-    char *copy = secrets_strdup(v);
+    char *copy = str_copy(v);
     outpost_field_t *f;
 
     if (copy == NULL)
         return -1;
     f = field_slot(rec, key);
     if (f == NULL) {
-        free(copy);
+        str_free(copy);
         return -1;
     }
     f->type = OUTPOST_FIELD_STRING;
