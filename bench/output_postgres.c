@@ -35,6 +35,7 @@
 #include <outpost/plugin.h>
 #include "clock.h"
 #include "config.h"
+#include "heap.h"
 #include "instance.h"
 #include "output.h"
 #include "registry.h"
@@ -167,6 +168,7 @@ main(int argc, char **argv)
     double gen_cpu, t0, c0, wall, cpu;
     long rss_sustained, rss_overload_peak = 0;
 
+    heap_tune();                        /* as outpostd does */
     if (argc < 3) {
         fprintf(stderr, "usage: %s PLUGIN_DIR CONNINFO [RECORDS] "
                 "[INTEGRATIONS] [sustained|overload|both]\n", argv[0]);

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "diag.h"
+#include "heap.h"
 #include "instance.h"
 #include "output.h"
 #include "registry.h"
@@ -282,6 +283,7 @@ main(int argc, char **argv)
     struct diag d = { 0 };
     int rc;
 
+    heap_tune();                        /* as outpostd does */
     if (argc >= 3 && strcmp(argv[1], "feed") == 0)
         return feed(argv[2], argc > 3 ? atol(argv[3]) : 1000000);
     if (argc < 3 || (strcmp(argv[1], "run") == 0 && argc < 4)) {

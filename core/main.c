@@ -24,6 +24,7 @@
 #include "config.h"
 #include "deadletter.h"
 #include "dryrun.h"
+#include "heap.h"
 #include "log.h"
 #include "options.h"
 #include "registry.h"
@@ -384,6 +385,7 @@ main(int argc, char **argv)
     sigset_t set;
     int rc;
 
+    heap_tune();
     if (parse_cli(argc, argv, &c) != 0)
         return 2;
     if (c.list || c.describe || c.sample)
