@@ -125,7 +125,7 @@ struct kafka_out {
     int                 *st;
     size_t               cap;
     size_t               outstanding;   /* produced, not yet reported */
-    struct kbuf          line;
+    struct kafka_encoder *enc;          /* encodes ahead of produce_one */
     /* From error_cb: the cluster's last word, for the log, kept until a
      * write delivers again (librdkafka reports an error that repeats only
      * now and then); fatal: the idempotent producer cannot go on. */
@@ -351,6 +351,12 @@ kafka_init(outpost_instance_t *inst)
         return -1;
     k->inst = inst;
     k->influx = strcmp(conf->format, "influx") == 0;
+    if ((k->enc = kafka_encoder_new(k->influx)) == NULL) {
+        outpost_log(inst, OUTPOST_LOG_ERROR, "init",
+                    "cannot start the encoder thread");
+        free(k);
+        return -1;
+    }
     outpost_instance_set_data(inst, k);
     return 0;
 }
@@ -364,32 +370,24 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
     const outpost_record_t *rec = b->records[i];
     int is_event = rec->kind == OUTPOST_EVENT;
     const char *key = outpost_record_tag(rec, "integration");
-    const char *why = "cannot be encoded as JSON";
+    const char *value, *why;
+    size_t len;
     rd_kafka_headers_t *h;
     rd_kafka_resp_err_t err;
 
     if (key == NULL)
         key = rec->name;
-    if (k->influx ? kafka_encode_influx(rec, &k->line, &why) != 0
-                  : kafka_encode_json(rec, &k->line) != 0) {
+    if (kafka_encoder_get(k->enc, i, &value, &len, &h, &why) != 0) {
         outpost_batch_reject(b, i, why);
         k->st[i] = ST_REJECTED;
         return 0;
     }
     for (;;) {
-        /* A header set per message: librdkafka owns and frees it, and
-         * has no way to share one. */
-        h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "outpost-type", 12,
-                            is_event ? "event" : "measurement",
-                            is_event ? 5 : 11);
-        rd_kafka_header_add(h, "outpost-schema", 14, KAFKA_SCHEMA,
-                            sizeof(KAFKA_SCHEMA) - 1);
         k->st[i] = ST_PENDING;
         err = rd_kafka_producev(k->rk,
             RD_KAFKA_V_RKT(is_event ? k->rkt_e : k->rkt_m),
             RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE(k->line.p, k->line.len),
+            RD_KAFKA_V_VALUE((void *) value, len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE((void *) (((uintptr_t) k->gen << 32)
@@ -399,7 +397,6 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
             k->outstanding++;           /* h is librdkafka's now */
             return 0;
         }
-        rd_kafka_headers_destroy(h);
         k->st[i] = ST_UNSENT;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
@@ -409,10 +406,13 @@ produce_one(struct kafka_out *k, const outpost_batch_t *b, size_t i,
          * it does not sleep. */
         int64_t left = deadline - mono_ms();
 
-        if (left <= 0)
+        if (left <= 0) {
+            rd_kafka_headers_destroy(h);
             return -1;
+        }
         rd_kafka_flush(k->rk, left < 100 ? (int) left : 100);
     }
+    rd_kafka_headers_destroy(h);        /* not taken on failure */
     if (err_permanent(err)) {
         k->st[i] = (int) err;
         return 0;
@@ -446,6 +446,8 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
         k->st = st;
         k->cap = b->n;
     }
+    if (kafka_encoder_start(k->enc, b->records, b->n) != 0)
+        return OUTPOST_RETRY;
     k->gen++;
     k->outstanding = 0;
     for (i = 0; i < b->n; i++)
@@ -453,6 +455,7 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
     for (i = 0; i < b->n; i++)
         if (produce_one(k, b, i, deadline) != 0)
             break;
+    kafka_encoder_finish(k->enc);
 
     /* Serve delivery reports until all are in or the time is up. */
     while (k->outstanding > 0 && !k->fatal) {
@@ -540,7 +543,7 @@ kafka_shutdown(outpost_instance_t *inst)
         producer_destroy(k);
     }
     free(k->st);
-    kbuf_free(&k->line);
+    kafka_encoder_free(k->enc);
     free(k);
 }
 

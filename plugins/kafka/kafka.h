@@ -1,6 +1,7 @@
 /*
- * kafka.h - the `kafka` output's parts: the record encoders (encode.c)
- * and the producer (kafka.c).
+ * kafka.h - the `kafka` output's parts: the record encoders (encode.c),
+ * the thread that runs them ahead of the producer (encoder.c) and the
+ * producer (kafka.c).
  *
  * The value schema, version KAFKA_SCHEMA (docs/plugins/kafka.md):
  *   json    {"schema":1, ...the record as outpost_record_to_json()...}
@@ -16,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <librdkafka/rdkafka.h>
 #include <outpost/record.h>
 
 #define KAFKA_SCHEMA "1"
@@ -66,5 +68,33 @@ int kafka_encode_json(const outpost_record_t *rec, struct kbuf *b);
  * with no field the protocol can carry, or out of memory. */
 int kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
                         const char **why);
+
+/* The encoder thread (encoder.c; all calls from the output's thread). */
+struct kafka_encoder;
+
+/* Starts the thread: influx or JSON values. NULL when it cannot. */
+struct kafka_encoder *kafka_encoder_new(int influx);
+
+/* Stops and joins the thread, frees everything. */
+void kafka_encoder_free(struct kafka_encoder *e);
+
+/* Begins encoding recs[0..n), which must stay valid until
+ * kafka_encoder_finish(). Pointers from an earlier batch are invalid from
+ * here on. 0, or -1 (out of memory: nothing started). */
+int kafka_encoder_start(struct kafka_encoder *e,
+                        outpost_record_t *const *recs, size_t n);
+
+/* Waits until record i (< n, asked once, in any order) is encoded: 0
+ * with its message in *p, *len (valid until the next start) and its
+ * header set in *h (the caller's now: producev takes it, or
+ * rd_kafka_headers_destroy), or -1 with why (static text) when it cannot
+ * be encoded. */
+int kafka_encoder_get(struct kafka_encoder *e, size_t i, const char **p,
+                      size_t *len, rd_kafka_headers_t **h,
+                      const char **why);
+
+/* Stops encoding the batch, waits until the thread no longer reads its
+ * records, and destroys the header sets nobody asked for. */
+void kafka_encoder_finish(struct kafka_encoder *e);
 
 #endif /* OUTPOST_KAFKA_OUT_H */
