@@ -26,6 +26,11 @@
  *       records/s and CPU.
  *   output_kafka count BROKERS TOPIC
  *       prints the number of messages in TOPIC (sum of high watermarks).
+ *   output_kafka collect HOST PORT RECORDS RATE BROKERS TOPIC
+ *       feed, then watch TOPIC until collectd has written what it will:
+ *       prints the messages written and the seconds it took.
+ *   output_kafka probe
+ *       milliseconds for a fixed loop: how fast the machine is right now.
  *
  * For run: $KAFKA_EXTRA is added to the output's section (e.g.
  * compression = "none"), $KAFKA_BATCH is its batch_size (default: the
@@ -47,6 +52,7 @@
 #include "bench.h"
 #include "clock.h"
 #include "config.h"
+#include "heap.h"
 #include "instance.h"
 #include "output.h"
 #include "registry.h"
@@ -366,35 +372,110 @@ feed(const char *host, int port, long n, long rate)
     return 0;
 }
 
-static int
-count(const char *brokers, const char *topic)
+/* A consumer handle that only reads high watermarks. */
+static rd_kafka_t *
+watcher(const char *brokers)
 {
     char err[256];
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_t *rk;
-    const rd_kafka_metadata_t *md;
-    rd_kafka_topic_t *rkt;
-    int64_t total = 0;
 
     rd_kafka_conf_set(kc, "bootstrap.servers", brokers, err, sizeof(err));
     rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
     if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err))) == NULL)
-        return 1;
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
+        rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+/* Messages in topic (the sum of its partitions' high watermarks), or -1. */
+static int64_t
+topic_count(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md;
+    int64_t total = -1;
+
     if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
+        total = 0;
         for (int i = 0; md->topic_cnt == 1 && i < md->topics[0].partition_cnt;
              i++) {
             int64_t lo, hi;
 
             if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi,
-                                                 5000) == 0)
-                total += hi;
+                                                 5000) != 0) {
+                total = -1;
+                break;
+            }
+            total += hi;
         }
         rd_kafka_metadata_destroy(md);
     }
-    printf("%lld\n", (long long) total);
     rd_kafka_topic_destroy(rkt);
+    return total;
+}
+
+static int
+count(const char *brokers, const char *topic)
+{
+    rd_kafka_t *rk = watcher(brokers);
+
+    if (rk == NULL)
+        return 1;
+    printf("%lld\n", (long long) topic_count(rk, topic));
     rd_kafka_destroy(rk);
+    return 0;
+}
+
+/*
+ * collectd's side of a round: sends RECORDS values to its network plugin
+ * at RATE a second, then watches TOPIC every 50 ms until it holds them all
+ * or has not grown for 2 s. Prints "written seconds": the messages the
+ * topic gained and the time from the first value sent to the last growth
+ * seen (within 50 ms of when write_kafka produced its last message).
+ */
+static int
+collect(const char *host, int port, long n, long rate, const char *brokers,
+        const char *topic)
+{
+    rd_kafka_t *rk = watcher(brokers);
+    int64_t before, now, last, t0, t_last, t_grow;
+
+    if (rk == NULL || (before = topic_count(rk, topic)) < 0)
+        return 1;
+    t0 = clock_mono_ns();
+    feed(host, port, n, rate);
+    last = before;
+    t_last = t_grow = clock_mono_ns();
+    for (;;) {
+        usleep(50 * 1000);
+        if ((now = topic_count(rk, topic)) < 0)
+            continue;
+        if (now != last) {
+            last = now;
+            t_last = t_grow = clock_mono_ns();
+        }
+        if (last - before >= n
+            || clock_mono_ns() - t_grow > INT64_C(2000000000))
+            break;
+    }
+    printf("%lld %.3f\n", (long long) (last - before),
+           (double) (t_last - t0) / 1e9);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+/* How fast this machine runs right now: milliseconds for a fixed loop of
+ * integer work. The host this VM shares changes it by up to half within
+ * seconds, so each round of the bench prints it beside its figures. */
+static int
+probe(void)
+{
+    volatile uint64_t x = 0;
+    int64_t t0 = clock_mono_ns();
+
+    for (uint64_t i = 0; i < 100000000u; i++)
+        x += i ^ (x >> 3);
+    printf("%.0f\n", (double) (clock_mono_ns() - t0) / 1e6);
     return 0;
 }
 
@@ -487,6 +568,7 @@ raw(const char *brokers, long n)
 int
 main(int argc, char **argv)
 {
+    heap_tune();                        /* as outpostd does */
     if (argc == 4 && strcmp(argv[1], "raw") == 0)
         return raw(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "run") == 0)
@@ -497,6 +579,11 @@ main(int argc, char **argv)
         return feed(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]));
     if (argc == 4 && strcmp(argv[1], "count") == 0)
         return count(argv[2], argv[3]);
+    if (argc == 8 && strcmp(argv[1], "collect") == 0)
+        return collect(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]),
+                       argv[6], argv[7]);
+    if (argc == 2 && strcmp(argv[1], "probe") == 0)
+        return probe();
     fprintf(stderr, "usage: see the top of bench/output_kafka.c\n");
     return 2;
 }
