@@ -87,11 +87,12 @@ rss_mib(void)
 }
 
 /* CPU seconds of this process's threads, summed by kind: "out:" (the
- * output worker: encoding, produce, delivery reports), "rdk:" (librdkafka's
- * broker and main threads: batching, compression, the sockets) and the
- * rest (the main thread, which makes the records). */
+ * output worker: produce, delivery reports), "enc:" (the kafka output's
+ * encoder: values and header sets), "rdk:" (librdkafka's broker and main
+ * threads: batching, compression, the sockets) and the rest (the main
+ * thread, which makes the records). */
 struct thread_cpu {
-    double out, rdk, other;
+    double out, enc, rdk, other;
 };
 
 static void
@@ -119,6 +120,8 @@ threads_cpu(struct thread_cpu *t)
 
             if (strstr(buf, "(out:"))
                 t->out += s;
+            else if (strstr(buf, "(enc:"))
+                t->enc += s;
             else if (strstr(buf, "(rdk:"))
                 t->rdk += s;
             else
@@ -279,9 +282,9 @@ bench_run(const char *brokers, long n, const char *format, int overload)
                format, (unsigned long long) st.delivered, secs,
                (double) st.delivered / secs, cpu * per,
                (double) ru.ru_maxrss / 1024);
-        printf("|          | CPU us/rec: output worker %.2f, librdkafka "
-               "threads %.2f; the record maker %.2f |\n", tc.out * per,
-               tc.rdk * per, gen * per);
+        printf("|          | CPU us/rec: output worker %.2f, encoder %.2f, "
+               "librdkafka threads %.2f; the record maker %.2f |\n",
+               tc.out * per, tc.enc * per, tc.rdk * per, gen * per);
     }
     output_stop(w);
     instance_shutdown(inst);

@@ -37,6 +37,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <librdkafka/rdkafka.h>
@@ -171,9 +172,10 @@ encoder_main(void *arg)
 }
 
 struct kafka_encoder *
-kafka_encoder_new(int influx)
+kafka_encoder_new(int influx, const char *name)
 {
     struct kafka_encoder *e = calloc(1, sizeof(*e));
+    char tname[16];
 
     if (e == NULL)
         return NULL;
@@ -186,6 +188,8 @@ kafka_encoder_new(int influx)
         free(e);
         return NULL;
     }
+    snprintf(tname, sizeof(tname), "enc:%s", name);
+    pthread_setname_np(e->thread, tname);       /* cosmetic: top -H */
     return e;
 }
 

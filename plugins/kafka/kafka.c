@@ -351,7 +351,8 @@ kafka_init(outpost_instance_t *inst)
         return -1;
     k->inst = inst;
     k->influx = strcmp(conf->format, "influx") == 0;
-    if ((k->enc = kafka_encoder_new(k->influx)) == NULL) {
+    if ((k->enc = kafka_encoder_new(k->influx,
+                                    outpost_instance_name(inst))) == NULL) {
         outpost_log(inst, OUTPOST_LOG_ERROR, "init",
                     "cannot start the encoder thread");
         free(k);

@@ -72,8 +72,9 @@ int kafka_encode_influx(const outpost_record_t *rec, struct kbuf *b,
 /* The encoder thread (encoder.c; all calls from the output's thread). */
 struct kafka_encoder;
 
-/* Starts the thread: influx or JSON values. NULL when it cannot. */
-struct kafka_encoder *kafka_encoder_new(int influx);
+/* Starts the thread, named "enc:<name>": influx or JSON values. NULL
+ * when it cannot. */
+struct kafka_encoder *kafka_encoder_new(int influx, const char *name);
 
 /* Stops and joins the thread, frees everything. */
 void kafka_encoder_free(struct kafka_encoder *e);

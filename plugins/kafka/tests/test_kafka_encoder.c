@@ -60,7 +60,7 @@ assert_header(rd_kafka_headers_t *h, const char *name, const char *want)
 static void
 test_batches(void **state)
 {
-    struct kafka_encoder *e = kafka_encoder_new(0);
+    struct kafka_encoder *e = kafka_encoder_new(0, "test");
     struct kbuf want = { 0 };
 
     (void) state;
@@ -93,7 +93,7 @@ test_batches(void **state)
 static void
 test_refused(void **state)
 {
-    struct kafka_encoder *e = kafka_encoder_new(1);
+    struct kafka_encoder *e = kafka_encoder_new(1, "test");
     outpost_record_t *batch[3] = {
         recs[0], outpost_measurement_new("empty", ts, 5), recs[1],
     };
@@ -122,7 +122,7 @@ test_refused(void **state)
 static void
 test_finish_early(void **state)
 {
-    struct kafka_encoder *e = kafka_encoder_new(0);
+    struct kafka_encoder *e = kafka_encoder_new(0, "test");
     const char *p, *why;
     size_t len;
     rd_kafka_headers_t *h;
