@@ -79,12 +79,13 @@ on_thread_exit(void *unused)
     (void) unused;
     registered = 0;                     /* a later put registers again */
     for (int i = 1; i < CLASSES; i++) {
-        struct recycle *c = classes[i];
         struct recycle_mag *m = loaded[i];
+        struct recycle *c;
 
-        loaded[i] = NULL;
         if (m == NULL)
-            continue;
+            continue;                   /* a slot this thread never used */
+        loaded[i] = NULL;
+        c = classes[i];                 /* set before the thread saw i */
         pthread_mutex_lock(&c->mu);
         if (m->n > 0 && c->nfull < c->keep) {
             m->next = c->full;

@@ -41,7 +41,10 @@
  * output rule 8). The delivery report and error callbacks are served by
  * rd_kafka_poll()/rd_kafka_flush() inside write and shutdown, so they run
  * on that thread too and touch the state without locks. The log callback
- * runs on librdkafka's threads and only reads k->inst.
+ * runs on librdkafka's threads and only reads k->inst. The encoder thread
+ * (encoder.c, started in init, joined in shutdown) writes the values and
+ * header sets of the batch being written, ahead of produce_one(), and
+ * touches nothing else here.
  */
 #include <stdint.h>
 #include <stdio.h>
