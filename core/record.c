@@ -4,9 +4,9 @@
  * A measurement is one block: the header followed by room for
  * INLINE_FIELDS fields, so the common probe result costs a single
  * allocation (recycled, see below) and stays well under 200 bytes while it
- * waits in an output queue. More
- * fields move the array to its own allocation; the record pointer never
- * changes, so filters can add fields to a record they were handed.
+ * waits in an output queue. More fields move the array to its own
+ * allocation; the record pointer never changes, so filters can add fields
+ * to a record they were handed.
  *
  * Text enters a record only here (string fields, tag values, an event's
  * message and dedup key), and is scrubbed of known secrets on the way in
