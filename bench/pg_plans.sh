@@ -19,26 +19,16 @@ BUILD=${1:-build-rel}
 INTEGRATIONS=${INTEGRATIONS:-100}
 STEP=${STEP:-90}
 DAYS=${DAYS:-32}
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-AS_PG=""
-[ "$(id -u)" = 0 ] && AS_PG="runuser -u postgres --"
+. "$(dirname "$0")/pg_server.sh"
 
-tmp=$(mktemp -d -t outpost-pg-plans.XXXXXX)
-chmod 755 "$tmp"
-[ -n "$AS_PG" ] && chown postgres:postgres "$tmp"
+pg_dir outpost-pg-plans
 cleanup() {
-    $AS_PG "$PGBIN/pg_ctl" -D "$tmp/data" -m fast stop >/dev/null 2>&1 || true
+    pg_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$AS_PG "$PGBIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 \
-    --no-locale --no-sync >/dev/null
-$AS_PG "$PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -o \
-    "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c shared_buffers=256MB -c max_wal_size=4GB" \
-    start >/dev/null
-url="postgresql://postgres@127.0.0.1:$port/postgres"
+pg_start
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -U postgres -d postgres "$@"; }
 
 # The output's own schema (migrations, partitions, indexes, views).
