@@ -24,8 +24,6 @@
  *       the floor: the same messages, encoded once, produced by
  *       librdkafka alone in the output's rhythm (topic bench.raw):
  *       records/s and CPU.
- *   output_kafka count BROKERS TOPIC
- *       prints the number of messages in TOPIC (sum of high watermarks).
  *   output_kafka collect HOST PORT RECORDS RATE BROKERS TOPIC
  *       feed, then watch TOPIC until collectd has written what it will:
  *       prints the messages written and the seconds it took.
@@ -417,18 +415,6 @@ topic_count(rd_kafka_t *rk, const char *topic)
     return total;
 }
 
-static int
-count(const char *brokers, const char *topic)
-{
-    rd_kafka_t *rk = watcher(brokers);
-
-    if (rk == NULL)
-        return 1;
-    printf("%lld\n", (long long) topic_count(rk, topic));
-    rd_kafka_destroy(rk);
-    return 0;
-}
-
 /*
  * collectd's side of a round: sends RECORDS values to its network plugin
  * at RATE a second, then watches TOPIC every 50 ms until it holds them all
@@ -580,8 +566,6 @@ main(int argc, char **argv)
         return bench_run("127.0.0.1:1", atol(argv[2]), "json", 1);
     if (argc == 6 && strcmp(argv[1], "feed") == 0)
         return feed(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]));
-    if (argc == 4 && strcmp(argv[1], "count") == 0)
-        return count(argv[2], argv[3]);
     if (argc == 8 && strcmp(argv[1], "collect") == 0)
         return collect(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]),
                        argv[6], argv[7]);

@@ -24,7 +24,7 @@
 
 /*
  * A growable byte buffer the encoders write into, and what they keep
- * between records (one output thread uses it; kbuf_free() at the end):
+ * between records (one thread uses it, the encoder; kbuf_free() at the end):
  *   keys:  a key or name as a JSON string ("\"key\""), and ikeys: a
  *          field key escaped for line protocol, by the interned pointer
  *          (record.h rule 3: the text never changes nor moves);
