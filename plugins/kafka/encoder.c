@@ -17,10 +17,15 @@
  *     msg[i], then done = i + 1 (release). msg[i] is never written again
  *     in this batch, so get(i) reads it without a lock once it has seen
  *     done > i (acquire).
- *  3. A get() that finds its record not ready sets `waiting` and sleeps
- *     on cv; the thread looks at `waiting` after each record and wakes it
- *     under mu. Both sides use sequentially consistent atomics for done
- *     and waiting, so one of them always sees the other (no lost wakeup).
+ *  3. A get() that finds its record not ready sets `want` to that record
+ *     plus AHEAD more (or the batch's end) and sleeps on cv; the thread
+ *     looks at `want` after each record and wakes it under mu once done
+ *     reaches it. Both sides use sequentially consistent atomics for done
+ *     and want, so one of them always sees the other (no lost wakeup).
+ *     The output's thread produces faster than this one encodes: woken
+ *     at each record, it slept and woke once a record, and the two
+ *     threads' futex calls and context switches cost more than the
+ *     encoding saved.
  *  4. finish() sets `cancel` and waits until the thread is idle.
  * Messages live in chunks of CHUNK bytes (a bigger message gets a chunk
  * of its own) that are reused by every batch: a pointer handed out stays
@@ -44,6 +49,11 @@
 #include "kafka.h"
 
 #define CHUNK (256 * 1024)
+/* Records a sleeping get() lets the thread encode before it is woken.
+ * In bench/output_kafka, 64 against 1 (a wakeup per record): +12%
+ * records/s at 15% less CPU per record (median of 6 pairs); 256 gave
+ * the same as 64. */
+#define AHEAD 64
 
 struct chunk {
     struct chunk *next;
@@ -71,7 +81,8 @@ struct kafka_encoder {
     struct kafka_msg *msg;
     size_t            cap;
     _Atomic size_t    done;     /* msg[0..done) are ready */
-    _Atomic int       waiting;  /* get() sleeps on cv */
+    _Atomic size_t    want;     /* get() sleeps on cv until done >= want;
+                                 * 0: nobody sleeps */
     _Atomic int       cancel;
     struct kbuf       line;     /* the thread's: encoders and caches */
     struct chunk     *chunks, *cur;
@@ -156,7 +167,9 @@ encoder_main(void *arg)
         for (size_t i = 0; i < e->n && !atomic_load(&e->cancel); i++) {
             encode_one(e, i);
             atomic_store(&e->done, i + 1);
-            if (atomic_load(&e->waiting)) {
+            size_t w = atomic_load(&e->want);
+
+            if (w != 0 && i + 1 >= w) {
                 pthread_mutex_lock(&e->mu);
                 pthread_cond_broadcast(&e->cv);
                 pthread_mutex_unlock(&e->mu);
@@ -250,11 +263,13 @@ kafka_encoder_get(struct kafka_encoder *e, size_t i, const char **p,
     struct kafka_msg *m;
 
     if (atomic_load(&e->done) <= i) {
+        size_t w = i + 1 + AHEAD < e->n ? i + 1 + AHEAD : e->n;
+
         pthread_mutex_lock(&e->mu);
-        atomic_store(&e->waiting, 1);
-        while (atomic_load(&e->done) <= i && e->busy)
+        atomic_store(&e->want, w);
+        while (atomic_load(&e->done) < w && e->busy)
             pthread_cond_wait(&e->cv, &e->mu);
-        atomic_store(&e->waiting, 0);
+        atomic_store(&e->want, 0);
         pthread_mutex_unlock(&e->mu);
         if (atomic_load(&e->done) <= i) {
             *why = "not encoded";       /* only past n, a caller's bug */
