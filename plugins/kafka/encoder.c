@@ -5,9 +5,8 @@
  * Why a thread: a write is serial, encode then produce, record after
  * record, and then waits for the delivery reports; encoding was a third
  * of that thread's time (in bench/output_kafka, taking it off the path
- * raised records/s by a quarter). Now the output's thread only adds the
- * headers and produces, while this one encodes the next records on the
- * other core.
+ * raised records/s by a quarter). Now the output's thread only produces,
+ * while this one encodes the next records on the other core.
  *
  * The hand-over, per batch (kafka_encoder_start .. _finish):
  *  1. start() (output thread) sets the job under mu and wakes the thread;
@@ -31,14 +30,9 @@
  * of its own) that are reused by every batch: a pointer handed out stays
  * valid until the next start(); nothing moves while the batch is encoded.
  *
- * Each message's header set (outpost-type, outpost-schema) is made here
- * too; get() hands it over with the value, and finish() destroys the sets
- * of records encoded but never asked for.
- *
  * Threads: start, get, finish, free: the output's thread. The encoder
  * thread reads only the batch's records and writes only its kbuf, the
- * chunks and msg[]; of librdkafka it only builds header sets (no handle
- * involved), and it never calls the core's batch.
+ * chunks and msg[], and it never calls librdkafka or the core's batch.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,7 +59,6 @@ struct kafka_msg {
     const char         *p;      /* NULL: cannot be encoded, see why */
     size_t              len;
     const char         *why;
-    rd_kafka_headers_t *h;      /* until get() hands it over */
 };
 
 struct kafka_encoder {
@@ -130,7 +123,6 @@ encode_one(struct kafka_encoder *e, size_t i)
     m->p = NULL;
     m->len = 0;
     m->why = why;
-    m->h = NULL;
     if (rc != 0)
         return;
     if ((m->p = store(e, e->line.p, e->line.len)) == NULL) {
@@ -138,15 +130,6 @@ encode_one(struct kafka_encoder *e, size_t i)
         return;
     }
     m->len = e->line.len;
-    /* librdkafka takes one header set per message and frees it: made
-     * here, off the producing thread. */
-    m->h = rd_kafka_headers_new(2);
-    if (e->recs[i]->kind == OUTPOST_EVENT)
-        rd_kafka_header_add(m->h, "outpost-type", 12, "event", 5);
-    else
-        rd_kafka_header_add(m->h, "outpost-type", 12, "measurement", 11);
-    rd_kafka_header_add(m->h, "outpost-schema", 14, KAFKA_SCHEMA,
-                        sizeof(KAFKA_SCHEMA) - 1);
 }
 
 static void *
@@ -258,7 +241,7 @@ kafka_encoder_start(struct kafka_encoder *e,
 
 int
 kafka_encoder_get(struct kafka_encoder *e, size_t i, const char **p,
-                  size_t *len, rd_kafka_headers_t **h, const char **why)
+                  size_t *len, const char **why)
 {
     struct kafka_msg *m;
 
@@ -280,8 +263,6 @@ kafka_encoder_get(struct kafka_encoder *e, size_t i, const char **p,
     *p = m->p;
     *len = m->len;
     *why = m->why;
-    *h = m->h;
-    m->h = NULL;
     return m->p ? 0 : -1;
 }
 
@@ -293,10 +274,4 @@ kafka_encoder_finish(struct kafka_encoder *e)
     while (e->busy)
         pthread_cond_wait(&e->cv, &e->mu);
     pthread_mutex_unlock(&e->mu);
-    /* header sets of records encoded but not asked for */
-    for (size_t i = 0, n = atomic_load(&e->done); i < n; i++)
-        if (e->msg[i].h) {
-            rd_kafka_headers_destroy(e->msg[i].h);
-            e->msg[i].h = NULL;
-        }
 }

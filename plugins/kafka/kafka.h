@@ -7,10 +7,10 @@
  *   json    {"schema":1, ...the record as outpost_record_to_json()...}
  *   influx  one line of InfluxDB line protocol per record
  * Every message carries two headers: outpost-type (measurement | event)
- * and outpost-schema (KAFKA_SCHEMA). Each costs librdkafka an allocation
- * per message and four writes into the request, about 7% of the CPU per
- * record, so there is no third one for the format: that is the output's
- * `format` setting (and a JSON value starts with '{').
+ * and outpost-schema (KAFKA_SCHEMA); kafka.c reuses their sets. Each
+ * header still costs librdkafka four writes into the request, so there
+ * is no third one for the format: that is the output's `format` setting
+ * (and a JSON value starts with '{').
  */
 #ifndef OUTPOST_KAFKA_OUT_H
 #define OUTPOST_KAFKA_OUT_H
@@ -85,17 +85,14 @@ void kafka_encoder_free(struct kafka_encoder *e);
 int kafka_encoder_start(struct kafka_encoder *e,
                         outpost_record_t *const *recs, size_t n);
 
-/* Waits until record i (< n, asked once, in any order) is encoded: 0
- * with its message in *p, *len (valid until the next start) and its
- * header set in *h (the caller's now: producev takes it, or
- * rd_kafka_headers_destroy), or -1 with why (static text) when it cannot
- * be encoded. */
+/* Waits until record i (< n, in any order) is encoded: 0 with its
+ * message in *p, *len (valid until the next start), or -1 with why
+ * (static text) when it cannot be encoded. */
 int kafka_encoder_get(struct kafka_encoder *e, size_t i, const char **p,
-                      size_t *len, rd_kafka_headers_t **h,
-                      const char **why);
+                      size_t *len, const char **why);
 
-/* Stops encoding the batch, waits until the thread no longer reads its
- * records, and destroys the header sets nobody asked for. */
+/* Stops encoding the batch and waits until the thread no longer reads
+ * its records. */
 void kafka_encoder_finish(struct kafka_encoder *e);
 
 #endif /* OUTPOST_KAFKA_OUT_H */

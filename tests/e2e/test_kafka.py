@@ -121,12 +121,15 @@ class KafkaTest(KafkaBase):
         api = FakeAPI()
         self.addCleanup(api.stop)
         api.fault("/health", status=503)
+        # Small batches: the output reuses each kind's header sets from
+        # one write to the next, and every message must still carry its
+        # own kind's.
         conf = self.configure("""
 kgen "alpha" { count = 30 }
 kgen "beta"  { count = 20 }
 http "crm"   { url = "%s/health" }
 health "default" { }
-""" % api.url)
+""" % api.url, kafka="batch_size = 3")
         rc, err = run_once(conf)
         self.assertEqual(rc, 0, err)
         ref = read_jsonl(self.ref)
