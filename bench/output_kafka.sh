@@ -7,7 +7,7 @@
 #
 #   bench/output_kafka.sh [BUILD_DIR]          (default: build, Release)
 #
-# Environment: RECORDS (1000000), ROUNDS (3), FEED_RATE (400000: values/s
+# Environment: RECORDS (1000000), ROUNDS (5), FEED_RATE (400000: values/s
 # sent to collectd over UDP; what it cannot take is lost and not counted),
 # SKIP (space-separated: outpost collectd overload).
 #
@@ -27,7 +27,7 @@ set -eu
 
 BUILD=${1:-build}
 RECORDS=${RECORDS:-1000000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 FEED_RATE=${FEED_RATE:-400000}
 SKIP=${SKIP:-}
 BENCH=$BUILD/bench/output_kafka
