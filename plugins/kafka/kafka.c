@@ -132,7 +132,9 @@ struct hdr_pool {
     size_t               n, cap;
 };
 
-/* A message's opaque: the batch's generation, the kind, the index. */
+/* A message's opaque: the batch's generation, the kind, the index (a
+ * batch holds at most batch_size records, which the core caps at
+ * 1,000,000: the index never reaches OP_EVENT). */
 #define OP_EVENT  ((uintptr_t) 1 << 31)
 #define OP_INDEX  (OP_EVENT - 1)
 
@@ -523,11 +525,6 @@ kafka_write(outpost_instance_t *inst, const outpost_batch_t *b)
 
     if (b->n == 0)
         return OUTPOST_OK;
-    if (b->n > OP_INDEX) {              /* not with any batch_size allowed */
-        outpost_log(inst, OUTPOST_LOG_ERROR, "write",
-                    "a batch of %zu records is too large", b->n);
-        return OUTPOST_FAIL;
-    }
     if (producer_make(k) != 0)
         return OUTPOST_RETRY;
     if (b->n > k->cap) {
